@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs every Debian/PyPI package the test suite talks to (real peers, not mocks).
+# Idempotent: skips apt when everything is already present.
+set -euo pipefail
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have swaks || need+=(swaks)
+have smtp-sink || need+=(postfix)
+have dnsmasq || need+=(dnsmasq-base)
+have openssl || need+=(openssl)
+have gpgsm || need+=(gpgsm)
+have cmsutil || need+=(libnss3-tools)
+have faketime || need+=(faketime)
+if [ ${#need[@]} -gt 0 ]; then
+  export DEBIAN_FRONTEND=noninteractive
+  echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+# Postfix must not run as a daemon here: we only want its smtp-sink/smtp-source tools.
+python3 - <<'PY' 2>/dev/null || pip install -q aiosmtpd 'cryptography>=43'
+import aiosmtpd, cryptography
+from cryptography.hazmat.primitives.serialization import pkcs7
+assert hasattr(pkcs7, "PKCS7EnvelopeBuilder")
+PY

@@ -1,0 +1,2 @@
+//! Segl: an S/MIME mail-encryption gateway.
+#![forbid(unsafe_code)]
