@@ -1,2 +1,16 @@
 //! Segl: an S/MIME mail-encryption gateway.
+//!
+//! The modules follow the data flow: `smtp::inbound` → `spool` → `policy` (process stage) →
+//! `queue` → `smtp::outbound`; `admin` and `ctl` administer it, `config` describes it.
 #![forbid(unsafe_code)]
+
+pub mod admin;
+pub mod app;
+pub mod config;
+pub mod ctl;
+pub mod policy;
+pub mod queue;
+pub mod smtp;
+pub mod spool;
+pub mod tls;
+pub mod users;

@@ -1,0 +1,147 @@
+//! Wiring of the stages: data dir, spool, queue, SMTP listeners, admin API; start and shutdown.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+use crate::admin::{self, AdminState};
+use crate::config::{parse_listen, Config};
+use crate::queue::Queue;
+use crate::smtp::inbound::{self, Server};
+use crate::smtp::outbound::deliver::Deliverer;
+use crate::smtp::outbound::route::Resolver;
+use crate::spool::{Listener, Spool};
+use crate::users::UserStore;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    #[error("data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(String, std::io::Error),
+    #[error(transparent)]
+    Spool(#[from] crate::spool::SpoolError),
+    #[error(transparent)]
+    Users(#[from] crate::users::UserError),
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
+    #[error(transparent)]
+    Queue(#[from] crate::queue::QueueError),
+    #[error("invalid address: {0}")]
+    Address(String),
+}
+
+/// Run the gateway until SIGINT/SIGTERM.
+pub async fn serve(cfg: Config) -> Result<(), StartError> {
+    let cfg = Arc::new(cfg);
+    let data = &cfg.storage.data_dir;
+    std::fs::create_dir_all(data)
+        .map_err(|e| StartError::DataDir(data.display().to_string(), e))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700));
+    }
+    let token = admin::ensure_token(data)
+        .map_err(|e| StartError::DataDir(data.display().to_string(), e))?;
+    let spool = Arc::new(Spool::open(data)?);
+    let users = Arc::new(UserStore::open(data)?);
+    let tls = crate::tls::server_config(&cfg)?;
+    let deliverer = Arc::new(Deliverer {
+        cfg: cfg.clone(),
+        resolver: Resolver::new(&cfg),
+        tls: crate::tls::client_config(),
+    });
+    let queue = Queue::new(cfg.clone(), spool.clone(), deliverer);
+    let resumed = queue.load()?;
+    let (stop_tx, stop_rx) = watch::channel(false);
+
+    // Bind everything before reporting ready, so a port conflict is an error at start.
+    let mut listeners = vec![];
+    for (addrs, kind) in [
+        (&cfg.smtp.listen, Listener::Mx),
+        (&cfg.smtp.submission_listen, Listener::Submission),
+    ] {
+        for a in addrs {
+            let sa = parse_listen(a).map_err(StartError::Address)?;
+            let l = TcpListener::bind(sa)
+                .await
+                .map_err(|e| StartError::Listen(a.clone(), e))?;
+            listeners.push((l, kind, a.clone()));
+        }
+    }
+    let admin_addr = parse_listen(&cfg.admin.listen).map_err(StartError::Address)?;
+    let admin_listener = TcpListener::bind(admin_addr)
+        .await
+        .map_err(|e| StartError::Listen(cfg.admin.listen.clone(), e))?;
+
+    let server = Server::new(
+        cfg.clone(),
+        Some(tls),
+        spool.clone(),
+        queue.clone(),
+        users.clone(),
+        stop_rx.clone(),
+    );
+    let mut tasks = vec![];
+    for (l, kind, a) in listeners {
+        tracing::info!(listen = %a, listener = ?kind, "SMTP listening");
+        tasks.push(tokio::spawn(inbound::serve(server.clone(), l, kind)));
+    }
+    let state = Arc::new(AdminState {
+        cfg: cfg.clone(),
+        queue: queue.clone(),
+        users,
+        token,
+        started: Instant::now(),
+    });
+    let mut admin_stop = stop_rx.clone();
+    tracing::info!(listen = %cfg.admin.listen, "admin API listening");
+    tasks.push(tokio::spawn(async move {
+        let r = axum::serve(admin_listener, admin::router(state))
+            .with_graceful_shutdown(async move {
+                let _ = admin_stop.changed().await;
+            })
+            .await;
+        if let Err(e) = r {
+            tracing::error!(error = %e, "admin API stopped");
+        }
+    }));
+    tasks.push(tokio::spawn(queue.clone().run(stop_rx.clone())));
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        data_dir = %data.display(),
+        resumed,
+        "segl ready"
+    );
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    let _ = stop_tx.send(true);
+    // Sessions in DATA finish or time out; nothing accepted is lost either way, because only
+    // committed messages were acknowledged.
+    let grace = std::time::Duration::from_secs(5);
+    for t in tasks {
+        let _ = tokio::time::timeout(grace, t).await;
+    }
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let term = signal(SignalKind::terminate());
+    let int = signal(SignalKind::interrupt());
+    match (term, int) {
+        (Ok(mut t), Ok(mut i)) => {
+            tokio::select! {
+                _ = t.recv() => {}
+                _ = i.recv() => {}
+            }
+        }
+        _ => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}

@@ -1,0 +1,443 @@
+//! Typed configuration with an embedded, commented default.
+//!
+//! The key names are an interface (DESIGN.md §11): tests, the CLI and administrators depend on them.
+//! The default text below is both what `segl config default` prints and what `segl serve` runs when
+//! no file is given, so the two can never drift apart.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use serde::{Deserialize, Serialize};
+
+/// The embedded default configuration, every key commented.
+pub const DEFAULT_TOML: &str = include_str!("default.toml");
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: {message}")]
+    Parse { path: String, message: String },
+    #[error("{path}: invalid value for {key}: {message}")]
+    Invalid {
+        path: String,
+        key: &'static str,
+        message: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub smtp: SmtpConfig,
+    pub relay: RelayConfig,
+    pub delivery: DeliveryConfig,
+    pub sign: SignConfig,
+    pub storage: StorageConfig,
+    pub admin: AdminConfig,
+    pub log: LogConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpConfig {
+    /// One address or a list (`"127.0.0.1:2525"` or `["0.0.0.0:25", "[::]:25"]`).
+    #[serde(deserialize_with = "one_or_many")]
+    pub listen: Vec<String>,
+    #[serde(deserialize_with = "one_or_many")]
+    pub submission_listen: Vec<String>,
+    pub hostname: String,
+    pub max_message_size: u64,
+    pub max_recipients: usize,
+    pub max_connections: usize,
+    pub max_connections_per_ip: usize,
+    pub command_timeout_secs: u64,
+    pub data_timeout_secs: u64,
+    pub max_errors: u32,
+    pub hop_limit: usize,
+    /// "normalize" (bare LF becomes CRLF, never ends DATA) or "reject" (554 after DATA).
+    pub bare_lf: BareLf,
+    pub tls: TlsConfig,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BareLf {
+    Normalize,
+    Reject,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert: String,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayConfig {
+    pub trusted_networks: Vec<IpNet>,
+    pub local_domains: Vec<String>,
+    /// Accepted inbound recipients: full addresses or `@domain` for a whole domain. Empty: any.
+    pub local_recipients: Vec<String>,
+    /// Ask `delivery.inbound_next_hop` at RCPT time whether a local recipient exists.
+    pub recipient_callout: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeliveryConfig {
+    pub inbound_next_hop: String,
+    pub outbound_smarthost: String,
+    pub dns_servers: Vec<String>,
+    pub mx_port: u16,
+    pub require_tls_domains: Vec<String>,
+    pub retry_initial_secs: u64,
+    pub retry_max_secs: u64,
+    pub max_queue_lifetime_secs: u64,
+    pub max_concurrency: usize,
+    pub connect_timeout_secs: u64,
+    pub command_timeout_secs: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SignConfig {
+    pub trusted_relays: Vec<IpNet>,
+    pub keys_without_auth: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageConfig {
+    pub data_dir: PathBuf,
+    /// Refuse new mail (452 4.3.1) when less than this many MiB are free in the data dir.
+    pub min_free_mb: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AdminConfig {
+    pub listen: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    pub level: String,
+    pub json: bool,
+}
+
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match OneOrMany::deserialize(d)? {
+        OneOrMany::One(s) if s.is_empty() => vec![],
+        OneOrMany::One(s) => vec![s],
+        OneOrMany::Many(v) => v,
+    })
+}
+
+/// Overlay `over` onto `base`: tables merge key by key, everything else (arrays too) replaces.
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+impl Config {
+    /// The embedded default configuration.
+    pub fn default_config() -> Config {
+        match Config::parse("", "embedded default") {
+            Ok(c) => c,
+            // The embedded file is checked by a unit test; a built binary cannot reach this.
+            Err(e) => panic!("embedded default configuration is invalid: {e}"),
+        }
+    }
+
+    /// Read and validate a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let mut cfg = Config::parse(&text, &path.display().to_string())?;
+        // A relative data_dir is relative to the config file, so `--config` works from anywhere.
+        if cfg.storage.data_dir.is_relative() {
+            if let Some(parent) = path.parent() {
+                if !parent.as_os_str().is_empty() {
+                    cfg.storage.data_dir = parent.join(&cfg.storage.data_dir);
+                }
+            }
+        }
+        Ok(cfg)
+    }
+
+    /// Parse and validate configuration text; `origin` names it in error messages.
+    /// Keys the text leaves out keep their embedded default.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let perr = |message: String| ConfigError::Parse {
+            path: origin.to_string(),
+            message,
+        };
+        let mut base: toml::Table =
+            toml::from_str(DEFAULT_TOML).map_err(|e| perr(format!("embedded default: {e}")))?;
+        let over: toml::Table = toml::from_str(text).map_err(|e| perr(e.to_string()))?;
+        merge(&mut base, over);
+        let cfg: Config = toml::Value::Table(base)
+            .try_into()
+            .map_err(|e: toml::de::Error| perr(e.to_string()))?;
+        cfg.validate(origin)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        let bad = |key: &'static str, message: String| ConfigError::Invalid {
+            path: origin.to_string(),
+            key,
+            message,
+        };
+        for a in &self.smtp.listen {
+            parse_listen(a).map_err(|m| bad("smtp.listen", m))?;
+        }
+        for a in &self.smtp.submission_listen {
+            parse_listen(a).map_err(|m| bad("smtp.submission_listen", m))?;
+        }
+        if self.smtp.listen.is_empty() && self.smtp.submission_listen.is_empty() {
+            return Err(bad(
+                "smtp.listen",
+                "no SMTP listener configured (smtp.listen and smtp.submission_listen are empty)"
+                    .into(),
+            ));
+        }
+        parse_listen(&self.admin.listen).map_err(|m| bad("admin.listen", m))?;
+        if self.smtp.hostname.trim().is_empty() || self.smtp.hostname.contains(char::is_whitespace)
+        {
+            return Err(bad("smtp.hostname", "must be a host name".into()));
+        }
+        if self.smtp.max_message_size < 1024 {
+            return Err(bad("smtp.max_message_size", "must be at least 1024".into()));
+        }
+        if self.smtp.max_recipients == 0 {
+            return Err(bad("smtp.max_recipients", "must be at least 1".into()));
+        }
+        if self.smtp.max_connections == 0 {
+            return Err(bad("smtp.max_connections", "must be at least 1".into()));
+        }
+        if self.smtp.tls.cert.is_empty() != self.smtp.tls.key.is_empty() {
+            return Err(bad(
+                "smtp.tls",
+                "cert and key must both be set or both be empty".into(),
+            ));
+        }
+        for d in &self.relay.local_domains {
+            if !is_domain(d) {
+                return Err(bad("relay.local_domains", format!("{d:?} is not a domain")));
+            }
+        }
+        for r in &self.relay.local_recipients {
+            if !r.contains('@') {
+                return Err(bad(
+                    "relay.local_recipients",
+                    format!("{r:?}: use a full address or @domain"),
+                ));
+            }
+        }
+        if !self.delivery.inbound_next_hop.is_empty() {
+            parse_host_port(&self.delivery.inbound_next_hop, 25)
+                .map_err(|m| bad("delivery.inbound_next_hop", m))?;
+        } else if !self.relay.local_domains.is_empty() {
+            return Err(bad(
+                "delivery.inbound_next_hop",
+                "must be set when relay.local_domains is not empty".into(),
+            ));
+        }
+        if self.relay.recipient_callout && self.delivery.inbound_next_hop.is_empty() {
+            return Err(bad(
+                "relay.recipient_callout",
+                "needs delivery.inbound_next_hop".into(),
+            ));
+        }
+        if !self.delivery.outbound_smarthost.is_empty() {
+            parse_host_port(&self.delivery.outbound_smarthost, 25)
+                .map_err(|m| bad("delivery.outbound_smarthost", m))?;
+        }
+        for s in &self.delivery.dns_servers {
+            parse_dns_server(s).map_err(|m| bad("delivery.dns_servers", m))?;
+        }
+        if self.delivery.retry_initial_secs == 0
+            || self.delivery.retry_max_secs < self.delivery.retry_initial_secs
+        {
+            return Err(bad(
+                "delivery.retry_initial_secs",
+                "must be > 0 and not above delivery.retry_max_secs".into(),
+            ));
+        }
+        if self.delivery.max_concurrency == 0 {
+            return Err(bad("delivery.max_concurrency", "must be at least 1".into()));
+        }
+        for k in &self.sign.keys_without_auth {
+            if k.trim().is_empty() {
+                return Err(bad("sign.keys_without_auth", "empty entry".into()));
+            }
+        }
+        if self.storage.data_dir.as_os_str().is_empty() {
+            return Err(bad("storage.data_dir", "must not be empty".into()));
+        }
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
+            return Err(bad(
+                "log.level",
+                "one of error, warn, info, debug, trace".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn is_local_domain(&self, domain: &str) -> bool {
+        self.relay
+            .local_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+    }
+
+    pub fn requires_tls(&self, domain: &str) -> bool {
+        self.delivery
+            .require_tls_domains
+            .iter()
+            .any(|d| d.eq_ignore_ascii_case(domain))
+    }
+}
+
+/// A listener address: `host:port` with an IP literal (`[::1]:25` for IPv6).
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    s.parse::<SocketAddr>()
+        .map_err(|_| format!("{s:?} is not an address like 127.0.0.1:2525"))
+}
+
+/// A next hop: `host`, `host:port`, `[ipv6]:port`; `port` defaults to `default_port`.
+pub fn parse_host_port(s: &str, default_port: u16) -> Result<(String, u16), String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("empty".into());
+    }
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Ok((sa.ip().to_string(), sa.port()));
+    }
+    if let Some(rest) = s.strip_prefix('[') {
+        let (host, port) = rest
+            .split_once(']')
+            .ok_or_else(|| format!("{s:?}: unclosed ["))?;
+        let port = match port.strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| format!("{s:?}: bad port"))?,
+            None if port.is_empty() => default_port,
+            None => return Err(format!("{s:?}: junk after ]")),
+        };
+        return Ok((host.to_string(), port));
+    }
+    match s.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => {
+            let port = port.parse().map_err(|_| format!("{s:?}: bad port"))?;
+            if !is_domain(host) && host.parse::<std::net::IpAddr>().is_err() {
+                return Err(format!("{s:?}: bad host"));
+            }
+            Ok((host.to_string(), port))
+        }
+        _ => {
+            if !is_domain(s) && s.parse::<std::net::IpAddr>().is_err() {
+                return Err(format!("{s:?}: bad host"));
+            }
+            Ok((s.to_string(), default_port))
+        }
+    }
+}
+
+/// A DNS server: an IP, or `ip:port` for a resolver on another port (tests use a loopback one).
+pub fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(sa) = s.parse::<SocketAddr>() {
+        return Ok(sa);
+    }
+    s.parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("{s:?} is not an IP address or ip:port"))
+}
+
+/// A syntactically plausible domain name (letters, digits, hyphens, dots; no empty labels).
+pub fn is_domain(d: &str) -> bool {
+    !d.is_empty()
+        && d.len() <= 253
+        && d.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_parses_and_validates() {
+        let c = Config::parse(DEFAULT_TOML, "default").unwrap();
+        assert_eq!(c.smtp.listen, vec!["127.0.0.1:2525"]);
+        assert_eq!(c.smtp.submission_listen, vec!["127.0.0.1:2587"]);
+        assert_eq!(c.storage.data_dir, PathBuf::from("./segl-data"));
+        assert_eq!(c.admin.listen, "127.0.0.1:8080");
+        assert_eq!(c.delivery.inbound_next_hop, "127.0.0.1:2526");
+        assert!(c.delivery.outbound_smarthost.is_empty());
+        assert_eq!(c.smtp.hop_limit, 30);
+    }
+
+    #[test]
+    fn partial_file_keeps_other_defaults() {
+        let c = Config::parse("[smtp]\nhostname = \"gw.example.org\"\n", "t").unwrap();
+        assert_eq!(c.smtp.hostname, "gw.example.org");
+        assert_eq!(c.smtp.max_message_size, 52428800);
+        assert_eq!(c.relay.local_domains, vec!["example.org"]);
+    }
+
+    #[test]
+    fn unknown_keys_are_errors() {
+        let e = Config::parse("[smtp]\nlisten_typo = []\n", "t").unwrap_err();
+        assert!(e.to_string().contains("listen_typo"), "{e}");
+    }
+
+    #[test]
+    fn bad_values_name_the_key() {
+        let e = Config::parse("[smtp]\nlisten = [\"nope\"]\n", "f.toml").unwrap_err();
+        assert!(e.to_string().contains("smtp.listen"), "{e}");
+        let e = Config::parse("[relay]\ntrusted_networks = [\"10.0.0.0/33\"]\n", "f").unwrap_err();
+        assert!(e.to_string().contains("trusted_networks"), "{e}");
+    }
+
+    #[test]
+    fn host_port_forms() {
+        assert_eq!(
+            parse_host_port("mx.example.org", 25).unwrap(),
+            ("mx.example.org".into(), 25)
+        );
+        assert_eq!(
+            parse_host_port("127.0.0.1:2526", 25).unwrap(),
+            ("127.0.0.1".into(), 2526)
+        );
+        assert_eq!(parse_host_port("[::1]:26", 25).unwrap(), ("::1".into(), 26));
+        assert!(parse_host_port("bad host:1", 25).is_err());
+    }
+}

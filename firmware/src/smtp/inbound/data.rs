@@ -1,0 +1,410 @@
+//! DATA: stream the message into the spool, and answer `250` only once it is durable.
+//!
+//! Only `<CRLF>.<CRLF>` ends the data. A bare LF (or CR) can never end it, so SMTP smuggling
+//! (`<LF>.<LF>`, `<LF>.<CR><LF>`, `<CR>.<CR>`) cannot split one message into two: with
+//! `smtp.bare_lf = "normalize"` such line ends become CRLF inside the message, with `"reject"`
+//! the message is refused.
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufWriter};
+
+use super::session::{Next, Session};
+use crate::config::BareLf;
+use crate::queue::unix_now;
+use crate::smtp::reply::{self, Reply};
+use crate::spool::{new_queue_id, ClientInfo, Envelope, Recipient, Stage, ENVELOPE_VERSION};
+
+/// Longest piece of a line handled at once; longer lines are streamed in pieces.
+const PIECE: usize = 64 * 1024;
+
+enum Piece {
+    /// A piece ending in LF.
+    Line,
+    /// Part of a long line.
+    Partial,
+}
+
+#[derive(Default)]
+struct Scan {
+    size: u64,
+    too_big: bool,
+    bare: bool,
+    received: usize,
+    in_headers: bool,
+    at_line_start: bool,
+    /// Whether the previous line ended with a proper CRLF (needed for the terminator).
+    prev_crlf: bool,
+}
+
+impl Session {
+    pub(super) async fn data(&mut self) -> Next {
+        let Some(tx) = self.tx.clone() else {
+            let r = if self.helo.is_none() {
+                reply::HELO_FIRST
+            } else {
+                reply::NEED_MAIL
+            };
+            self.reply(&r);
+            return Next::Continue;
+        };
+        if tx.rcpts.is_empty() {
+            self.reply(&reply::NEED_RCPT);
+            return Next::Continue;
+        }
+        self.reply(&reply::START_DATA);
+        if self.flush().await.is_err() {
+            return Next::Close;
+        }
+        let cfg = self.server.cfg.clone();
+        let id = new_queue_id();
+        let tmp_path = self.server.spool.tmp_path(&id);
+        let file = match tokio::fs::File::create(&tmp_path).await {
+            Ok(f) => Some(BufWriter::with_capacity(64 * 1024, f)),
+            Err(e) => {
+                tracing::error!(error = %e, path = %tmp_path.display(), "cannot create spool file");
+                None
+            }
+        };
+        let mut file = file;
+        let mut write_error: Option<std::io::Error> = None;
+        let received = self.received_header(&id, &tx.rcpts);
+        if let Some(f) = &mut file {
+            if let Err(e) = f.write_all(received.as_bytes()).await {
+                write_error = Some(e);
+            }
+        }
+        let mut scan = Scan {
+            in_headers: true,
+            at_line_start: true,
+            prev_crlf: true,
+            ..Default::default()
+        };
+        let max = cfg.smtp.max_message_size;
+        let deadline = std::time::Duration::from_secs(cfg.smtp.data_timeout_secs);
+        let mut piece = Vec::with_capacity(4096);
+        let mut line_out = Vec::with_capacity(4096);
+        let read_all = async {
+            loop {
+                let kind = match self.next_piece(&mut piece).await {
+                    Ok(Some(k)) => k,
+                    Ok(None) | Err(_) => return false,
+                };
+                let ended = scan_piece(&mut scan, &piece, &kind, &mut line_out);
+                if ended {
+                    return true;
+                }
+                scan.size += line_out.len() as u64;
+                if scan.size > max {
+                    scan.too_big = true;
+                }
+                if !scan.too_big && write_error.is_none() {
+                    if let Some(f) = &mut file {
+                        if let Err(e) = f.write_all(&line_out).await {
+                            write_error = Some(e);
+                        }
+                    }
+                }
+            }
+        };
+        let completed = match tokio::time::timeout(deadline, read_all).await {
+            Ok(c) => c,
+            Err(_) => {
+                drop(file);
+                let _ = tokio::fs::remove_file(&tmp_path).await;
+                tracing::info!(peer = %self.peer, "DATA timeout");
+                self.reply(&reply::TIMEOUT);
+                return Next::Close;
+            }
+        };
+        if !completed {
+            drop(file);
+            let _ = tokio::fs::remove_file(&tmp_path).await;
+            tracing::info!(peer = %self.peer, "connection lost during DATA; nothing accepted");
+            return Next::Close;
+        }
+        self.tx = None;
+        let refuse = if scan.too_big {
+            Some(reply::MESSAGE_TOO_BIG)
+        } else if scan.bare && cfg.smtp.bare_lf == BareLf::Reject {
+            Some(reply::BARE_LF)
+        } else if scan.received > cfg.smtp.hop_limit {
+            Some(reply::LOOP_DETECTED)
+        } else {
+            None
+        };
+        if let Some(r) = refuse {
+            drop(file);
+            let _ = tokio::fs::remove_file(&tmp_path).await;
+            tracing::info!(peer = %self.peer, from = %tx.mail.address, reply = %r.text, "message refused");
+            self.reply(&r);
+            return Next::Continue;
+        }
+        // Durable: flush, fsync the file, then commit (rename + fsync dir) — then 250.
+        let synced = match (&mut file, write_error) {
+            (Some(f), None) => match f.flush().await {
+                Ok(()) => f.get_ref().sync_all().await,
+                Err(e) => Err(e),
+            },
+            (_, Some(e)) => Err(e),
+            (None, None) => Err(std::io::Error::other("spool file could not be created")),
+        };
+        drop(file);
+        if let Err(e) = synced {
+            let _ = tokio::fs::remove_file(&tmp_path).await;
+            let full = matches!(
+                e.raw_os_error(),
+                Some(nix::libc::ENOSPC) | Some(nix::libc::EDQUOT)
+            );
+            tracing::error!(peer = %self.peer, error = %e, "cannot write message to spool");
+            let r = if full {
+                reply::DISK_FULL
+            } else {
+                reply::LOCAL_ERROR
+            };
+            self.reply(&r);
+            return Next::Continue;
+        }
+        let env = self.envelope(id.clone(), &tx, scan.size + received.len() as u64);
+        let spool = self.server.spool.clone();
+        let env2 = env.clone();
+        let committed = tokio::task::spawn_blocking(move || spool.commit(&env2)).await;
+        match committed {
+            Ok(Ok(())) => {
+                let rcpts: Vec<&str> = env.recipients.iter().map(|r| r.address.as_str()).collect();
+                tracing::info!(
+                    id = %id, from = %env.mail_from, to = ?rcpts, size = env.size,
+                    client = %self.peer.ip(), helo = %env.client.helo,
+                    tls = env.client.tls.is_some(), auth = ?env.client.auth_user,
+                    "accepted"
+                );
+                self.server.queue.accepted(env);
+                self.reply(&Reply::with_text(
+                    250,
+                    "2.0.0",
+                    format!("Ok: queued as {id}"),
+                ));
+            }
+            Ok(Err(e)) => {
+                let _ = tokio::fs::remove_file(&tmp_path).await;
+                tracing::error!(id = %id, error = %e, "cannot commit message to spool");
+                let r = if e.is_disk_full() {
+                    reply::DISK_FULL
+                } else {
+                    reply::LOCAL_ERROR
+                };
+                self.reply(&r);
+            }
+            Err(e) => {
+                tracing::error!(id = %id, error = %e, "spool commit task failed");
+                self.reply(&reply::LOCAL_ERROR);
+            }
+        }
+        Next::Continue
+    }
+
+    /// Read the next piece of DATA: a line up to LF, or a part of a very long line.
+    /// `Ok(None)` when the connection closed.
+    async fn next_piece(&mut self, out: &mut Vec<u8>) -> std::io::Result<Option<Piece>> {
+        out.clear();
+        loop {
+            let buf = self.io.fill_buf().await?;
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            if let Some(i) = buf.iter().position(|b| *b == b'\n') {
+                out.extend_from_slice(&buf[..=i]);
+                self.io.consume(i + 1);
+                return Ok(Some(Piece::Line));
+            }
+            let room = PIECE - out.len();
+            if buf.len() >= room {
+                let mut take = room;
+                // Never split a CR from the LF that may follow it.
+                if take > 1 && buf[take - 1] == b'\r' {
+                    take -= 1;
+                }
+                out.extend_from_slice(&buf[..take]);
+                self.io.consume(take);
+                return Ok(Some(Piece::Partial));
+            }
+            let n = buf.len();
+            out.extend_from_slice(buf);
+            self.io.consume(n);
+        }
+    }
+
+    fn received_header(&self, id: &str, rcpts: &[crate::smtp::wire::RcptTo]) -> String {
+        let cfg = &self.server.cfg;
+        let with = match (self.tls.is_some(), self.auth.is_some()) {
+            (false, false) => "ESMTP",
+            (true, false) => "ESMTPS",
+            (false, true) => "ESMTPA",
+            (true, true) => "ESMTPSA",
+        };
+        let tls = self
+            .tls
+            .as_ref()
+            .map(|t| format!("\r\n\t(using {} with cipher {})", t.protocol, t.cipher))
+            .unwrap_or_default();
+        let for_clause = match rcpts {
+            [one] => format!("\r\n\tfor <{}>", one.address),
+            _ => String::new(),
+        };
+        let date = time::OffsetDateTime::now_utc()
+            .format(&time::format_description::well_known::Rfc2822)
+            .unwrap_or_default();
+        let helo: String = self
+            .helo
+            .as_deref()
+            .unwrap_or("unknown")
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect();
+        format!(
+            "Received: from {helo} ([{}]){tls}\r\n\tby {} (Segl) with {with} id {id}{for_clause};\r\n\t{date}\r\n",
+            self.peer.ip(),
+            cfg.smtp.hostname
+        )
+    }
+
+    fn envelope(&self, id: String, tx: &super::transaction::Transaction, size: u64) -> Envelope {
+        Envelope {
+            version: ENVELOPE_VERSION,
+            id,
+            parent: None,
+            stage: Stage::Incoming,
+            arrived: unix_now(),
+            client: ClientInfo {
+                ip: Some(self.peer.ip()),
+                port: self.peer.port(),
+                helo: self.helo.clone().unwrap_or_default(),
+                listener: self.listener,
+                tls: self.tls.clone(),
+                auth_user: self.auth.as_ref().map(|a| a.name.clone()),
+                auth_addresses: self
+                    .auth
+                    .as_ref()
+                    .map(|a| a.addresses.clone())
+                    .unwrap_or_default(),
+                trusted_network: self.trusted,
+            },
+            mail_from: tx.mail.address.clone(),
+            body: tx.mail.body,
+            smtputf8: tx.mail.smtputf8,
+            ret: tx.mail.ret,
+            envid: tx.mail.envid.clone(),
+            size,
+            recipients: tx
+                .rcpts
+                .iter()
+                .map(|r| Recipient::new(r.address.clone(), r.orcpt.clone(), r.notify))
+                .collect(),
+            hold: None,
+        }
+    }
+}
+
+/// Scan one piece: detect the terminator, un-stuff dots, normalise line ends into `out`, count
+/// Received headers. Returns true at the end of data.
+fn scan_piece(scan: &mut Scan, piece: &[u8], kind: &Piece, out: &mut Vec<u8>) -> bool {
+    out.clear();
+    let (content, ending_crlf, complete) = match kind {
+        Piece::Line => match piece {
+            [c @ .., b'\r', b'\n'] => (c, true, true),
+            [c @ .., b'\n'] => (c, false, true),
+            c => (c, false, true),
+        },
+        Piece::Partial => (piece, false, false),
+    };
+    if complete && scan.at_line_start && scan.prev_crlf && ending_crlf && content == b"." {
+        return true;
+    }
+    let mut content = content;
+    if scan.at_line_start {
+        if let [b'.', rest @ ..] = content {
+            content = rest;
+        }
+        if scan.in_headers {
+            if content.is_empty() && complete {
+                scan.in_headers = false;
+            } else if content.len() >= 9 && content[..9].eq_ignore_ascii_case(b"received:") {
+                scan.received += 1;
+            }
+        }
+    }
+    // Lone CRs become line breaks too (normalised), and count as bare line ends.
+    for &b in content {
+        if b == b'\r' {
+            scan.bare = true;
+            out.extend_from_slice(b"\r\n");
+        } else {
+            out.push(b);
+        }
+    }
+    if complete {
+        if !ending_crlf {
+            scan.bare = true;
+        }
+        out.extend_from_slice(b"\r\n");
+        scan.prev_crlf = ending_crlf;
+        scan.at_line_start = true;
+    } else {
+        scan.at_line_start = false;
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(input: &[u8]) -> (Vec<u8>, bool, Scan) {
+        let mut scan = Scan {
+            in_headers: true,
+            at_line_start: true,
+            prev_crlf: true,
+            ..Default::default()
+        };
+        let mut stored = vec![];
+        let mut out = vec![];
+        for line in input.split_inclusive(|b| *b == b'\n') {
+            if scan_piece(&mut scan, line, &Piece::Line, &mut out) {
+                return (stored, true, scan);
+            }
+            stored.extend_from_slice(&out);
+        }
+        (stored, false, scan)
+    }
+
+    #[test]
+    fn terminator_and_unstuffing() {
+        let (m, end, s) = run(b"Subject: a\r\n\r\n..dot\r\nx\r\n.\r\nMAIL FROM:<evil>\r\n");
+        assert!(end);
+        assert_eq!(m, b"Subject: a\r\n\r\n.dot\r\nx\r\n");
+        assert!(!s.bare);
+    }
+
+    #[test]
+    fn smuggling_sequences_never_end_data() {
+        for evil in [
+            &b"a\r\n\n.\n\r\nMAIL FROM:<x@y.z>\r\n"[..],
+            b"a\n.\r\nMAIL FROM:<x@y.z>\r\n",
+            b"a\r\n.\nMAIL FROM:<x@y.z>\r\n",
+            b"a\r.\r\nMAIL FROM:<x@y.z>\r\n",
+        ] {
+            let (m, end, s) = run(evil);
+            assert!(!end, "{:?}", String::from_utf8_lossy(evil));
+            assert!(s.bare);
+            // Normalised content keeps everything the client sent as part of one message.
+            assert!(m.windows(4).any(|w| w == b"MAIL"));
+            assert!(!m.windows(2).any(|w| w[1] == b'\n' && w[0] != b'\r'));
+        }
+    }
+
+    #[test]
+    fn received_headers_counted_only_in_header() {
+        let (_, end, s) =
+            run(b"Received: a\r\nreceived: b\r\nSubject: x\r\n\r\nReceived: body\r\n.\r\n");
+        assert!(end);
+        assert_eq!(s.received, 2);
+    }
+}

@@ -1,0 +1,350 @@
+//! A small SMTP client: the delivery side and the recipient callout use it. Every wait has a
+//! timeout; every failure says whether it is temporary or permanent.
+
+use std::collections::HashSet;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpStream;
+
+use crate::smtp::stream::BoxedStream;
+
+/// One reply from the server (all lines joined with '\n').
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerReply {
+    pub code: u16,
+    pub text: String,
+}
+
+impl ServerReply {
+    pub fn is_ok(&self) -> bool {
+        (200..400).contains(&self.code)
+    }
+    pub fn is_permanent(&self) -> bool {
+        self.code >= 500
+    }
+    /// The enhanced status code (RFC 3463) the server gave, if any.
+    pub fn enhanced(&self) -> Option<&str> {
+        let first = self.text.split_whitespace().next()?;
+        let mut parts = first.split('.');
+        let ok = parts.next().is_some_and(|c| matches!(c, "2" | "4" | "5"))
+            && parts.clone().count() == 2
+            && parts
+                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
+        ok.then_some(first)
+    }
+    /// One-line form for logs and DSNs.
+    pub fn one_line(&self) -> String {
+        format!("{} {}", self.code, self.text.replace('\n', " / "))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    #[error("connect to {0} failed: {1}")]
+    Connect(SocketAddr, std::io::Error),
+    #[error("timeout talking to {0}")]
+    Timeout(String),
+    #[error("connection to {0} lost: {1}")]
+    Io(String, std::io::Error),
+    #[error("protocol error from {0}: {1}")]
+    Protocol(String, String),
+    #[error("TLS with {0} failed: {1}")]
+    Tls(String, String),
+}
+
+/// The extensions a server announced in its EHLO reply.
+#[derive(Debug, Clone, Default)]
+pub struct Extensions {
+    pub names: HashSet<String>,
+    pub size: Option<u64>,
+}
+
+impl Extensions {
+    fn from_reply(r: &ServerReply) -> Extensions {
+        let mut e = Extensions::default();
+        for line in r.text.lines().skip(1) {
+            let mut words = line.split_whitespace();
+            if let Some(name) = words.next() {
+                let name = name.to_ascii_uppercase();
+                if name == "SIZE" {
+                    e.size = words.next().and_then(|s| s.parse().ok()).filter(|s| *s > 0);
+                }
+                e.names.insert(name);
+            }
+        }
+        e
+    }
+    pub fn has(&self, name: &str) -> bool {
+        self.names.contains(name)
+    }
+}
+
+pub struct SmtpClient {
+    stream: BufReader<BoxedStream>,
+    peer: String,
+    timeout: Duration,
+    pub extensions: Extensions,
+    pub tls: Option<String>,
+}
+
+impl SmtpClient {
+    /// Connect and read the greeting.
+    pub async fn connect(
+        addr: SocketAddr,
+        peer_name: &str,
+        connect_timeout: Duration,
+        timeout: Duration,
+    ) -> Result<(SmtpClient, ServerReply), ClientError> {
+        let tcp = tokio::time::timeout(connect_timeout, TcpStream::connect(addr))
+            .await
+            .map_err(|_| ClientError::Timeout(format!("{peer_name} [{addr}] (connect)")))?
+            .map_err(|e| ClientError::Connect(addr, e))?;
+        let _ = tcp.set_nodelay(true);
+        let mut c = SmtpClient {
+            stream: BufReader::new(Box::new(tcp)),
+            peer: format!("{peer_name}[{addr}]"),
+            timeout,
+            extensions: Extensions::default(),
+            tls: None,
+        };
+        let greeting = c.read_reply().await?;
+        Ok((c, greeting))
+    }
+
+    pub fn peer(&self) -> &str {
+        &self.peer
+    }
+
+    pub async fn read_reply(&mut self) -> Result<ServerReply, ClientError> {
+        let mut text = String::new();
+        let mut line = Vec::new();
+        loop {
+            line.clear();
+            let n = tokio::time::timeout(self.timeout, read_limited(&mut self.stream, &mut line))
+                .await
+                .map_err(|_| ClientError::Timeout(self.peer.clone()))?
+                .map_err(|e| ClientError::Io(self.peer.clone(), e))?;
+            if n == 0 {
+                return Err(ClientError::Io(
+                    self.peer.clone(),
+                    std::io::ErrorKind::UnexpectedEof.into(),
+                ));
+            }
+            let l = String::from_utf8_lossy(&line);
+            let l = l.trim_end_matches(['\r', '\n']);
+            if l.len() < 3 || !l.as_bytes()[..3].iter().all(u8::is_ascii_digit) {
+                return Err(ClientError::Protocol(
+                    self.peer.clone(),
+                    format!("bad reply line {l:?}"),
+                ));
+            }
+            let code: u16 = l[..3].parse().unwrap_or(0);
+            let cont = l.as_bytes().get(3) == Some(&b'-');
+            if !text.is_empty() {
+                text.push('\n');
+            }
+            text.push_str(l.get(4..).unwrap_or(""));
+            if !cont {
+                if !(200..600).contains(&code) {
+                    return Err(ClientError::Protocol(
+                        self.peer.clone(),
+                        format!("reply code {code} out of range"),
+                    ));
+                }
+                return Ok(ServerReply { code, text });
+            }
+            if text.len() > 64 * 1024 {
+                return Err(ClientError::Protocol(
+                    self.peer.clone(),
+                    "reply too long".into(),
+                ));
+            }
+        }
+    }
+
+    pub async fn command(&mut self, line: &str) -> Result<ServerReply, ClientError> {
+        self.send(line.as_bytes()).await?;
+        self.send(b"\r\n").await?;
+        self.flush().await?;
+        self.read_reply().await
+    }
+
+    async fn send(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
+        tokio::time::timeout(self.timeout, self.stream.get_mut().write_all(bytes))
+            .await
+            .map_err(|_| ClientError::Timeout(self.peer.clone()))?
+            .map_err(|e| ClientError::Io(self.peer.clone(), e))
+    }
+
+    async fn flush(&mut self) -> Result<(), ClientError> {
+        tokio::time::timeout(self.timeout, self.stream.get_mut().flush())
+            .await
+            .map_err(|_| ClientError::Timeout(self.peer.clone()))?
+            .map_err(|e| ClientError::Io(self.peer.clone(), e))
+    }
+
+    /// EHLO, falling back to HELO for servers that do not speak ESMTP.
+    pub async fn ehlo(&mut self, hostname: &str) -> Result<ServerReply, ClientError> {
+        let r = self.command(&format!("EHLO {hostname}")).await?;
+        if r.is_ok() {
+            self.extensions = Extensions::from_reply(&r);
+            return Ok(r);
+        }
+        let r = self.command(&format!("HELO {hostname}")).await?;
+        self.extensions = Extensions::default();
+        Ok(r)
+    }
+
+    /// STARTTLS and a new EHLO. On a handshake failure the connection is unusable.
+    pub async fn starttls(
+        mut self,
+        config: Arc<rustls::ClientConfig>,
+        server_name: &str,
+        hostname: &str,
+    ) -> Result<(SmtpClient, ServerReply), ClientError> {
+        let r = self.command("STARTTLS").await?;
+        if !r.is_ok() {
+            return Ok((self, r));
+        }
+        let name = rustls::pki_types::ServerName::try_from(server_name.to_string())
+            .or_else(|_| rustls::pki_types::ServerName::try_from("localhost".to_string()))
+            .map_err(|e| ClientError::Tls(self.peer.clone(), e.to_string()))?;
+        let peer = self.peer.clone();
+        let inner = self.stream.into_inner();
+        let tls = tokio::time::timeout(
+            self.timeout,
+            tokio_rustls::TlsConnector::from(config).connect(name, inner),
+        )
+        .await
+        .map_err(|_| ClientError::Timeout(peer.clone()))?
+        .map_err(|e| ClientError::Tls(peer.clone(), e.to_string()))?;
+        let (_, conn) = tls.get_ref();
+        let desc = format!(
+            "{} {}",
+            conn.protocol_version()
+                .map(|v| format!("{v:?}"))
+                .unwrap_or_default(),
+            conn.negotiated_cipher_suite()
+                .map(|c| format!("{:?}", c.suite()))
+                .unwrap_or_default()
+        );
+        let mut c = SmtpClient {
+            stream: BufReader::new(Box::new(tls)),
+            peer,
+            timeout: self.timeout,
+            extensions: Extensions::default(),
+            tls: Some(desc),
+        };
+        let r = c.ehlo(hostname).await?;
+        Ok((c, r))
+    }
+
+    /// Send the message after a 354, dot-stuffed, and read the final reply.
+    pub async fn data(&mut self, message: &[u8]) -> Result<ServerReply, ClientError> {
+        let r = self.command("DATA").await?;
+        if r.code != 354 {
+            return Ok(r);
+        }
+        let stuffed = dot_stuff(message);
+        self.send(&stuffed).await?;
+        self.send(b".\r\n").await?;
+        self.flush().await?;
+        self.read_reply().await
+    }
+
+    pub async fn quit(mut self) {
+        let _ = tokio::time::timeout(Duration::from_secs(5), async {
+            let _ = self.command("QUIT").await;
+            let _ = self.stream.get_mut().shutdown().await;
+        })
+        .await;
+    }
+}
+
+/// Read one line, at most 4 KiB (a reply line is at most 512 octets).
+async fn read_limited(r: &mut BufReader<BoxedStream>, out: &mut Vec<u8>) -> std::io::Result<usize> {
+    let mut total = 0;
+    loop {
+        let buf = r.fill_buf().await?;
+        if buf.is_empty() {
+            return Ok(total);
+        }
+        let (take, done) = match buf.iter().position(|b| *b == b'\n') {
+            Some(i) => (i + 1, true),
+            None => (buf.len(), false),
+        };
+        if out.len() + take > 4096 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "reply line too long",
+            ));
+        }
+        out.extend_from_slice(&buf[..take]);
+        r.consume(take);
+        total += take;
+        if done {
+            return Ok(total);
+        }
+    }
+}
+
+/// Transparency (RFC 5321 §4.5.2): double a leading dot; make sure the data ends with CRLF.
+pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 4);
+    let mut at_line_start = true;
+    for &b in message {
+        if at_line_start && b == b'.' {
+            out.push(b'.');
+        }
+        out.push(b);
+        at_line_start = b == b'\n';
+    }
+    if !out.ends_with(b"\r\n") {
+        if out.ends_with(b"\r") {
+            out.push(b'\n');
+        } else {
+            out.extend_from_slice(b"\r\n");
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stuffing() {
+        assert_eq!(dot_stuff(b".a\r\nb\r\n.\r\n"), b"..a\r\nb\r\n..\r\n");
+        assert_eq!(dot_stuff(b"x"), b"x\r\n");
+    }
+
+    #[test]
+    fn enhanced_codes() {
+        let r = ServerReply {
+            code: 550,
+            text: "5.1.1 no such user".into(),
+        };
+        assert_eq!(r.enhanced(), Some("5.1.1"));
+        let r = ServerReply {
+            code: 550,
+            text: "no such user".into(),
+        };
+        assert_eq!(r.enhanced(), None);
+    }
+
+    #[test]
+    fn ehlo_extensions() {
+        let r = ServerReply {
+            code: 250,
+            text: "mx.example\nSIZE 1000\nSTARTTLS\n8bitmime".into(),
+        };
+        let e = Extensions::from_reply(&r);
+        assert_eq!(e.size, Some(1000));
+        assert!(e.has("STARTTLS") && e.has("8BITMIME"));
+    }
+}

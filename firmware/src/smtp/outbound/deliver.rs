@@ -1,0 +1,314 @@
+//! One delivery attempt: a batch of recipients that share a route, tried host by host.
+//! The result is per recipient, so the queue can retry, finish or bounce each one on its own.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::client::{ClientError, ServerReply, SmtpClient};
+use super::route::{ResolveError, Resolver, Route, Target};
+use crate::config::Config;
+use crate::smtp::wire::{xtext_encode, Body, Ret};
+use crate::spool::Envelope;
+
+/// What happened to one recipient in one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Delivered {
+        remote: String,
+        reply: String,
+    },
+    /// Try again later.
+    Deferred {
+        remote: Option<String>,
+        reason: String,
+    },
+    /// Give up: a DSN goes to the sender. `status` is the enhanced code for the DSN.
+    Failed {
+        remote: Option<String>,
+        status: String,
+        reason: String,
+    },
+}
+
+pub struct Deliverer {
+    pub cfg: Arc<Config>,
+    pub resolver: Resolver,
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+/// Failure of a whole host; the next host is tried, and if none is left every recipient gets it.
+enum HostFailure {
+    Temporary(String),
+    Permanent(String, String),
+}
+
+impl Deliverer {
+    /// Deliver `message` to `recipients` (all on `route`). Returns one outcome per recipient, in
+    /// the same order.
+    pub async fn deliver(
+        &self,
+        route: &Route,
+        env: &Envelope,
+        recipients: &[String],
+        message: &[u8],
+    ) -> Vec<Outcome> {
+        let all = |o: Outcome| vec![o; recipients.len()];
+        let targets = match self.resolver.targets(&self.cfg, route).await {
+            Ok(t) if !t.is_empty() => t,
+            Ok(_) => {
+                return all(Outcome::Deferred {
+                    remote: None,
+                    reason: format!("no host found for {route}"),
+                })
+            }
+            Err(ResolveError::Temporary(_, why)) => {
+                return all(Outcome::Deferred {
+                    remote: None,
+                    reason: format!("DNS: {why}"),
+                })
+            }
+            Err(ResolveError::Permanent(_, why)) => {
+                return all(Outcome::Failed {
+                    remote: None,
+                    status: "5.1.2".into(),
+                    reason: why,
+                })
+            }
+        };
+        let require_tls = route.tls_domain().is_some_and(|d| self.cfg.requires_tls(d));
+        let mut last = String::new();
+        for t in targets.iter().take(10) {
+            // Opportunistic TLS: if the handshake fails, try the same host once more in clear
+            // (unless TLS is required), as a sender that sees no STARTTLS would.
+            for use_tls in [true, false] {
+                if !use_tls && require_tls {
+                    break;
+                }
+                match self
+                    .attempt(t, route, env, recipients, message, use_tls, require_tls)
+                    .await
+                {
+                    Ok(outcomes) => return outcomes,
+                    Err((HostFailure::Permanent(status, why), _)) => {
+                        return all(Outcome::Failed {
+                            remote: Some(t.host.clone()),
+                            status,
+                            reason: why,
+                        })
+                    }
+                    Err((HostFailure::Temporary(why), tls_failed)) => {
+                        tracing::info!(route = %route, host = %t.host, addr = %t.addr, reason = %why, "host failed");
+                        last = format!("{} [{}]: {why}", t.host, t.addr);
+                        if !tls_failed {
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+        all(Outcome::Deferred {
+            remote: None,
+            reason: last,
+        })
+    }
+
+    /// One SMTP session with one host. `Err((_, true))` means the TLS handshake failed.
+    #[allow(clippy::too_many_arguments)]
+    async fn attempt(
+        &self,
+        t: &Target,
+        route: &Route,
+        env: &Envelope,
+        recipients: &[String],
+        message: &[u8],
+        use_tls: bool,
+        require_tls: bool,
+    ) -> Result<Vec<Outcome>, (HostFailure, bool)> {
+        let d = &self.cfg.delivery;
+        let temp = |e: ClientError| (HostFailure::Temporary(e.to_string()), false);
+        let (mut c, greeting) = SmtpClient::connect(
+            t.addr,
+            &t.host,
+            Duration::from_secs(d.connect_timeout_secs),
+            Duration::from_secs(d.command_timeout_secs),
+        )
+        .await
+        .map_err(temp)?;
+        if !greeting.is_ok() {
+            c.quit().await;
+            return Err((
+                HostFailure::Temporary(format!("greeting: {}", greeting.one_line())),
+                false,
+            ));
+        }
+        let hostname = &self.cfg.smtp.hostname;
+        let r = c.ehlo(hostname).await.map_err(temp)?;
+        if !r.is_ok() {
+            c.quit().await;
+            return Err((
+                HostFailure::Temporary(format!("EHLO: {}", r.one_line())),
+                false,
+            ));
+        }
+        if use_tls && c.extensions.has("STARTTLS") {
+            let server_name = t.host.clone();
+            match c.starttls(self.tls.clone(), &server_name, hostname).await {
+                Ok((nc, r)) if nc.tls.is_some() && r.is_ok() => c = nc,
+                Ok((nc, r)) => {
+                    nc.quit().await;
+                    return Err((
+                        HostFailure::Temporary(format!("STARTTLS: {}", r.one_line())),
+                        true,
+                    ));
+                }
+                Err(e) => return Err((HostFailure::Temporary(e.to_string()), true)),
+            }
+        }
+        if require_tls && c.tls.is_none() {
+            c.quit().await;
+            return Err((
+                HostFailure::Temporary(format!(
+                    "TLS is required for {} but {} does not offer STARTTLS",
+                    route.tls_domain().unwrap_or_default(),
+                    t.host
+                )),
+                false,
+            ));
+        }
+        let ext = &c.extensions;
+        if env.smtputf8 && !ext.has("SMTPUTF8") {
+            c.quit().await;
+            return Err((
+                HostFailure::Permanent(
+                    "5.6.7".into(),
+                    format!("{} does not support SMTPUTF8 addresses", t.host),
+                ),
+                false,
+            ));
+        }
+        if let Some(max) = ext.size {
+            if message.len() as u64 > max {
+                c.quit().await;
+                return Err((
+                    HostFailure::Permanent(
+                        "5.3.4".into(),
+                        format!(
+                            "message of {} bytes exceeds {}'s limit of {max}",
+                            message.len(),
+                            t.host
+                        ),
+                    ),
+                    false,
+                ));
+            }
+        }
+        let dsn = ext.has("DSN");
+        let mut mail = format!("MAIL FROM:<{}>", env.mail_from);
+        if ext.size.is_some() || ext.has("SIZE") {
+            mail.push_str(&format!(" SIZE={}", message.len()));
+        }
+        if ext.has("8BITMIME") {
+            match env.body {
+                Some(Body::EightBitMime) => mail.push_str(" BODY=8BITMIME"),
+                Some(Body::SevenBit) => mail.push_str(" BODY=7BIT"),
+                None if !message.is_ascii() => mail.push_str(" BODY=8BITMIME"),
+                None => {}
+            }
+        }
+        if env.smtputf8 {
+            mail.push_str(" SMTPUTF8");
+        }
+        if dsn {
+            match env.ret {
+                Some(Ret::Full) => mail.push_str(" RET=FULL"),
+                Some(Ret::Hdrs) => mail.push_str(" RET=HDRS"),
+                None => {}
+            }
+            if let Some(e) = &env.envid {
+                mail.push_str(&format!(" ENVID={}", xtext_encode(e)));
+            }
+        }
+        let r = c.command(&mail).await.map_err(temp)?;
+        if !r.is_ok() {
+            c.quit().await;
+            return Err((host_failure("MAIL FROM", &r), false));
+        }
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; recipients.len()];
+        let mut accepted = 0;
+        for (i, rcpt) in recipients.iter().enumerate() {
+            let mut cmd = format!("RCPT TO:<{rcpt}>");
+            if dsn {
+                if let Some(er) = env.recipients.iter().find(|r| &r.address == rcpt) {
+                    if let Some(n) = er.notify {
+                        cmd.push_str(&format!(" NOTIFY={n}"));
+                    }
+                    if let Some(o) = &er.orcpt {
+                        if let Some((ty, addr)) = o.split_once(';') {
+                            cmd.push_str(&format!(" ORCPT={ty};{}", xtext_encode(addr)));
+                        }
+                    }
+                }
+            }
+            let r = c.command(&cmd).await.map_err(temp)?;
+            if r.is_ok() {
+                accepted += 1;
+            } else {
+                outcomes[i] = Some(rcpt_outcome(&t.host, &r));
+            }
+        }
+        if accepted == 0 {
+            c.quit().await;
+            return Ok(outcomes.into_iter().flatten().collect());
+        }
+        let r = c.data(message).await.map_err(temp)?;
+        let remote = Some(t.host.clone());
+        let final_outcome = if r.is_ok() {
+            Outcome::Delivered {
+                remote: t.host.clone(),
+                reply: r.one_line(),
+            }
+        } else if r.is_permanent() {
+            Outcome::Failed {
+                remote,
+                status: r.enhanced().unwrap_or("5.0.0").to_string(),
+                reason: r.one_line(),
+            }
+        } else {
+            Outcome::Deferred {
+                remote,
+                reason: r.one_line(),
+            }
+        };
+        c.quit().await;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| final_outcome.clone()))
+            .collect())
+    }
+}
+
+fn host_failure(stage: &str, r: &ServerReply) -> HostFailure {
+    if r.is_permanent() {
+        HostFailure::Permanent(
+            r.enhanced().unwrap_or("5.0.0").to_string(),
+            format!("{stage}: {}", r.one_line()),
+        )
+    } else {
+        HostFailure::Temporary(format!("{stage}: {}", r.one_line()))
+    }
+}
+
+fn rcpt_outcome(host: &str, r: &ServerReply) -> Outcome {
+    if r.is_permanent() {
+        Outcome::Failed {
+            remote: Some(host.to_string()),
+            status: r.enhanced().unwrap_or("5.1.1").to_string(),
+            reason: format!("RCPT TO: {}", r.one_line()),
+        }
+    } else {
+        Outcome::Deferred {
+            remote: Some(host.to_string()),
+            reason: format!("RCPT TO: {}", r.one_line()),
+        }
+    }
+}

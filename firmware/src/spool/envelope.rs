@@ -1,0 +1,213 @@
+//! The envelope record stored beside every spooled message: everything later stages need about
+//! how the message arrived and where it must go, kept across restarts. Versioned, so an upgraded
+//! firmware can read the spool of an older one.
+
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+
+use crate::smtp::wire::{Body, Notify, Ret};
+
+/// Version of the on-disk record. Bump it when a field changes meaning; readers of a newer
+/// version put the message on hold instead of guessing.
+pub const ENVELOPE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Stage {
+    /// Accepted from a client, not yet through the process (policy) stage.
+    Incoming,
+    /// Processed: ready for delivery to its recipients.
+    Outgoing,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Listener {
+    /// The MX / relay port (`smtp.listen`).
+    Mx,
+    /// The submission port (`smtp.submission_listen`).
+    Submission,
+    /// Made by Segl itself (DSNs, notices).
+    Local,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct TlsInfo {
+    pub protocol: String,
+    pub cipher: String,
+}
+
+/// Who handed us the message.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ClientInfo {
+    pub ip: Option<IpAddr>,
+    pub port: u16,
+    pub helo: String,
+    pub listener: Listener,
+    pub tls: Option<TlsInfo>,
+    /// SMTP AUTH user name, and that user's addresses at the time of sending.
+    pub auth_user: Option<String>,
+    #[serde(default)]
+    pub auth_addresses: Vec<String>,
+    /// Whether the client's address is in `relay.trusted_networks`.
+    #[serde(default)]
+    pub trusted_network: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(tag = "state", rename_all = "lowercase")]
+pub enum RcptState {
+    /// Waiting for (another) delivery attempt.
+    Pending,
+    Delivered {
+        at: i64,
+        reply: String,
+    },
+    /// Permanently failed; `dsn_sent` once a DSN for it is queued (or none is wanted).
+    Failed {
+        at: i64,
+        status: String,
+        reply: String,
+    },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Recipient {
+    pub address: String,
+    #[serde(default)]
+    pub orcpt: Option<String>,
+    #[serde(default)]
+    pub notify: Option<Notify>,
+    pub state: RcptState,
+    #[serde(default)]
+    pub attempts: u32,
+    /// Unix seconds of the next attempt (0: as soon as possible).
+    #[serde(default)]
+    pub next_attempt: i64,
+    /// Last temporary failure, for the queue listing and the expiry DSN.
+    #[serde(default)]
+    pub last_error: Option<String>,
+    /// The host that gave the last answer.
+    #[serde(default)]
+    pub remote: Option<String>,
+}
+
+impl Recipient {
+    pub fn new(address: String, orcpt: Option<String>, notify: Option<Notify>) -> Recipient {
+        Recipient {
+            address,
+            orcpt,
+            notify,
+            state: RcptState::Pending,
+            attempts: 0,
+            next_attempt: 0,
+            last_error: None,
+            remote: None,
+        }
+    }
+
+    pub fn is_pending(&self) -> bool {
+        self.state == RcptState::Pending
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Envelope {
+    pub version: u32,
+    pub id: String,
+    /// For a message made from another (split copies, processed output): the original's id.
+    #[serde(default)]
+    pub parent: Option<String>,
+    pub stage: Stage,
+    /// Unix seconds when the original message was accepted (kept through splits; drives expiry).
+    pub arrived: i64,
+    pub client: ClientInfo,
+    /// Reverse path; empty for the null sender (bounces), which never gets a DSN.
+    pub mail_from: String,
+    #[serde(default)]
+    pub body: Option<Body>,
+    #[serde(default)]
+    pub smtputf8: bool,
+    #[serde(default)]
+    pub ret: Option<Ret>,
+    #[serde(default)]
+    pub envid: Option<String>,
+    /// Size of the stored message in bytes.
+    pub size: u64,
+    pub recipients: Vec<Recipient>,
+    /// Set while an admin holds the message, with the reason (not delivered until released).
+    #[serde(default)]
+    pub hold: Option<String>,
+}
+
+impl Envelope {
+    pub fn pending(&self) -> impl Iterator<Item = &Recipient> {
+        self.recipients.iter().filter(|r| r.is_pending())
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.recipients.iter().all(|r| !r.is_pending())
+    }
+
+    /// A copy of this envelope for a derived message with its own id and recipients.
+    pub fn derive(&self, id: String, stage: Stage, recipients: Vec<Recipient>) -> Envelope {
+        Envelope {
+            version: ENVELOPE_VERSION,
+            id,
+            parent: Some(self.id.clone()),
+            stage,
+            recipients,
+            ..self.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_roundtrips_and_names_its_version() {
+        let env = Envelope {
+            version: ENVELOPE_VERSION,
+            id: "X1".into(),
+            parent: None,
+            stage: Stage::Incoming,
+            arrived: 1,
+            client: ClientInfo {
+                ip: Some("192.0.2.1".parse().unwrap()),
+                port: 1234,
+                helo: "h".into(),
+                listener: Listener::Mx,
+                tls: Some(TlsInfo {
+                    protocol: "TLSv1.3".into(),
+                    cipher: "TLS13_AES_256_GCM_SHA384".into(),
+                }),
+                auth_user: None,
+                auth_addresses: vec![],
+                trusted_network: false,
+            },
+            mail_from: "a@b.c".into(),
+            body: Some(Body::EightBitMime),
+            smtputf8: false,
+            ret: Some(Ret::Hdrs),
+            envid: Some("E".into()),
+            size: 10,
+            recipients: vec![Recipient::new(
+                "u@example.org".into(),
+                Some("rfc822;u@example.org".into()),
+                Some(Notify {
+                    failure: true,
+                    ..Default::default()
+                }),
+            )],
+            hold: None,
+        };
+        let json = serde_json::to_string(&env).unwrap();
+        assert!(json.contains("\"version\":1"));
+        assert!(json.contains("\"body\":\"8BITMIME\""));
+        let back: Envelope = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, env);
+    }
+}

@@ -1,0 +1,157 @@
+//! TLS for SMTP: the server side of STARTTLS (configured certificate, or a self-signed one made
+//! once in the data dir) and the client side for delivery.
+//!
+//! Outbound TLS is opportunistic (RFC 7435): MX hosts rarely have certificates that match the
+//! names we reach them by, and refusing them would send the mail in clear instead. So the client
+//! encrypts without authenticating the peer; `delivery.require_tls_domains` makes TLS mandatory,
+//! never plaintext, for partners that must be reached encrypted.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
+use rustls::{DigitallySignedStruct, SignatureScheme};
+
+use crate::config::Config;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TlsError {
+    #[error("TLS certificate {path}: {message}")]
+    Cert { path: String, message: String },
+    #[error("cannot make a self-signed certificate: {0}")]
+    Generate(String),
+    #[error("TLS configuration: {0}")]
+    Config(String),
+}
+
+/// The server configuration for STARTTLS.
+pub fn server_config(cfg: &Config) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let (cert_path, key_path) = if cfg.smtp.tls.cert.is_empty() {
+        ensure_self_signed(&cfg.storage.data_dir, &cfg.smtp.hostname)?
+    } else {
+        (
+            Path::new(&cfg.smtp.tls.cert).to_path_buf(),
+            Path::new(&cfg.smtp.tls.key).to_path_buf(),
+        )
+    };
+    let cerr = |p: &Path, m: String| TlsError::Cert {
+        path: p.display().to_string(),
+        message: m,
+    };
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
+        .map_err(|e| cerr(&cert_path, e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| cerr(&cert_path, e.to_string()))?;
+    if certs.is_empty() {
+        return Err(cerr(&cert_path, "no certificate found".into()));
+    }
+    let key =
+        PrivateKeyDer::from_pem_file(&key_path).map_err(|e| cerr(&key_path, e.to_string()))?;
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| TlsError::Config(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| cerr(&cert_path, e.to_string()))?;
+    Ok(Arc::new(config))
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::aws_lc_rs::default_provider())
+}
+
+/// Make `<data_dir>/tls/{cert,key}.pem` once; the key file is 0600.
+fn ensure_self_signed(
+    data_dir: &Path,
+    hostname: &str,
+) -> Result<(std::path::PathBuf, std::path::PathBuf), TlsError> {
+    let dir = data_dir.join("tls");
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    if cert.exists() && key.exists() {
+        return Ok((cert, key));
+    }
+    std::fs::create_dir_all(&dir).map_err(|e| TlsError::Generate(e.to_string()))?;
+    let ck = rcgen::generate_simple_self_signed(vec![hostname.to_string()])
+        .map_err(|e| TlsError::Generate(e.to_string()))?;
+    let key_tmp = dir.join("key.pem.tmp");
+    crate::spool::write_synced(&key_tmp, ck.signing_key.serialize_pem().as_bytes())
+        .map_err(|e| TlsError::Generate(e.to_string()))?;
+    crate::users::set_private(&key_tmp);
+    std::fs::rename(&key_tmp, &key).map_err(|e| TlsError::Generate(e.to_string()))?;
+    crate::spool::write_synced(&cert, ck.cert.pem().as_bytes())
+        .map_err(|e| TlsError::Generate(e.to_string()))?;
+    tracing::info!(path = %cert.display(), "made a self-signed STARTTLS certificate");
+    Ok((cert, key))
+}
+
+/// Client configuration for outbound STARTTLS (opportunistic: see the module docs).
+pub fn client_config() -> Arc<rustls::ClientConfig> {
+    let provider = provider();
+    let verifier = Arc::new(Opportunistic(provider.clone()));
+    let cfg = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth()
+        });
+    match cfg {
+        Ok(c) => Arc::new(c),
+        // The default protocol versions are always supported by the built-in provider.
+        Err(e) => panic!("rustls client configuration: {e}"),
+    }
+}
+
+/// Accepts any certificate but still checks the handshake signatures, so the session is
+/// encrypted to whoever holds the presented key.
+#[derive(Debug)]
+struct Opportunistic(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for Opportunistic {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
