@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::policy::{self, Content, ProcessError};
 use crate::smtp::outbound::deliver::{Deliverer, Outcome};
 use crate::smtp::outbound::route::{route_for, Route};
+use crate::smtp::wire::domain_of;
 use crate::spool::{new_queue_id, Envelope, RcptState, Recipient, Spool, Stage};
 
 pub fn unix_now() -> i64 {
@@ -419,17 +420,22 @@ impl Queue {
             Ok(m) => m,
             Err(e) => return self.quarantine(&id, &format!("message file unreadable: {e}")),
         };
-        let mut groups: BTreeMap<Route, Vec<String>> = BTreeMap::new();
+        // Recipients that share a route and a TLS requirement share one SMTP transaction.
+        let mut groups: BTreeMap<(Route, bool), Vec<String>> = BTreeMap::new();
         for r in env.pending().filter(|r| r.next_attempt <= now) {
+            let tls = domain_of(&r.address).is_some_and(|d| self.cfg.requires_tls(&d));
             groups
-                .entry(route_for(&self.cfg, &r.address))
+                .entry((route_for(&self.cfg, &r.address), tls))
                 .or_default()
                 .push(r.address.clone());
         }
         let mut newly_failed = vec![];
-        for (route, rcpts) in groups {
+        for ((route, require_tls), rcpts) in groups {
             for chunk in rcpts.chunks(100) {
-                let outcomes = self.deliverer.deliver(&route, &env, chunk, &message).await;
+                let outcomes = self
+                    .deliverer
+                    .deliver(&route, require_tls, &env, chunk, &message)
+                    .await;
                 let now = unix_now();
                 for (addr, outcome) in chunk.iter().zip(outcomes) {
                     let Some(r) = env.recipients.iter_mut().find(|r| &r.address == addr) else {

@@ -44,10 +44,11 @@ enum HostFailure {
 
 impl Deliverer {
     /// Deliver `message` to `recipients` (all on `route`). Returns one outcome per recipient, in
-    /// the same order.
+    /// the same order. With `require_tls` the message is never sent without STARTTLS.
     pub async fn deliver(
         &self,
         route: &Route,
+        require_tls: bool,
         env: &Envelope,
         recipients: &[String],
         message: &[u8],
@@ -75,7 +76,6 @@ impl Deliverer {
                 })
             }
         };
-        let require_tls = route.tls_domain().is_some_and(|d| self.cfg.requires_tls(d));
         let mut last = String::new();
         for t in targets.iter().take(10) {
             // Opportunistic TLS: if the handshake fails, try the same host once more in clear
@@ -85,7 +85,7 @@ impl Deliverer {
                     break;
                 }
                 match self
-                    .attempt(t, route, env, recipients, message, use_tls, require_tls)
+                    .attempt(t, env, recipients, message, use_tls, require_tls)
                     .await
                 {
                     Ok(outcomes) => return outcomes,
@@ -117,7 +117,6 @@ impl Deliverer {
     async fn attempt(
         &self,
         t: &Target,
-        route: &Route,
         env: &Envelope,
         recipients: &[String],
         message: &[u8],
@@ -168,8 +167,7 @@ impl Deliverer {
             c.quit().await;
             return Err((
                 HostFailure::Temporary(format!(
-                    "TLS is required for {} but {} does not offer STARTTLS",
-                    route.tls_domain().unwrap_or_default(),
+                    "TLS is required for this recipient domain but {} does not offer STARTTLS",
                     t.host
                 )),
                 false,

@@ -25,16 +25,6 @@ pub enum Route {
     Mx(String),
 }
 
-impl Route {
-    /// The domain whose TLS requirement applies (`delivery.require_tls_domains`).
-    pub fn tls_domain(&self) -> Option<&str> {
-        match self {
-            Route::Mx(d) => Some(d),
-            _ => None,
-        }
-    }
-}
-
 impl std::fmt::Display for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {

@@ -1,0 +1,465 @@
+//! Test harness: starts the real `segl` binary and real peers (aiosmtpd sink, Postfix smtp-sink,
+//! swaks, Python smtplib, dnsmasq) on loopback ports, each test with its own directory.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+pub const SEGL: &str = env!("CARGO_BIN_EXE_segl");
+
+/// A child process that is killed when dropped.
+pub struct Proc {
+    pub child: Child,
+    pub name: String,
+}
+
+impl Proc {
+    pub fn spawn(name: &str, cmd: &mut Command) -> Proc {
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!("cannot start {name}: {e} (is it installed? see .ci/install-deps.sh)")
+        });
+        Proc {
+            child,
+            name: name.to_string(),
+        }
+    }
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+    /// SIGTERM and wait for a clean exit.
+    pub fn term(&mut self) {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(15);
+        while Instant::now() < deadline {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self.kill9();
+    }
+}
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    while Instant::now() < deadline {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    f()
+}
+
+pub fn wait_port(port: u16) {
+    assert!(
+        wait_until(Duration::from_secs(20), || TcpStream::connect((
+            "127.0.0.1",
+            port
+        ))
+        .is_ok()),
+        "port {port} did not open"
+    );
+}
+
+pub fn peers_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/peers")
+}
+
+/// A message stored by a sink.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub eml: Vec<u8>,
+    pub meta: serde_json::Value,
+}
+
+impl Stored {
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.eml).to_string()
+    }
+    pub fn rcpts(&self) -> Vec<String> {
+        self.meta["rcpt_tos"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_str().unwrap().to_string())
+            .collect()
+    }
+    pub fn mail_from(&self) -> String {
+        self.meta["mail_from"].as_str().unwrap_or("").to_string()
+    }
+    /// The body: everything after the first empty line.
+    pub fn body(&self) -> Vec<u8> {
+        let i = self
+            .eml
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|i| i + 4)
+            .unwrap_or(0);
+        self.eml[i..].to_vec()
+    }
+}
+
+/// The aiosmtpd sink (tests/peers/sink.py).
+pub struct Sink {
+    pub port: u16,
+    pub dir: PathBuf,
+    proc: Option<Proc>,
+    args: Vec<String>,
+}
+
+impl Sink {
+    pub fn start(dir: &Path, args: &[&str]) -> Sink {
+        Sink::start_on(free_port(), dir, args)
+    }
+
+    pub fn start_on(port: u16, dir: &Path, args: &[&str]) -> Sink {
+        let mut s = Sink {
+            port,
+            dir: dir.to_path_buf(),
+            proc: None,
+            args: args.iter().map(|s| s.to_string()).collect(),
+        };
+        s.up();
+        s
+    }
+
+    pub fn up(&mut self) {
+        std::fs::create_dir_all(&self.dir).unwrap();
+        let ready = self.dir.join(".ready");
+        let _ = std::fs::remove_file(&ready);
+        let mut cmd = Command::new("python3");
+        cmd.arg(peers_dir().join("sink.py"))
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", self.port))
+            .arg("--dir")
+            .arg(&self.dir)
+            .arg("--ready-file")
+            .arg(&ready)
+            .args(&self.args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        self.proc = Some(Proc::spawn("python3 sink.py (aiosmtpd)", &mut cmd));
+        assert!(
+            wait_until(Duration::from_secs(20), || ready.exists()),
+            "sink did not start"
+        );
+    }
+
+    pub fn down(&mut self) {
+        self.proc = None;
+    }
+
+    pub fn messages(&self) -> Vec<Stored> {
+        let mut names: Vec<PathBuf> = std::fs::read_dir(&self.dir)
+            .map(|rd| {
+                rd.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+                    .collect()
+            })
+            .unwrap_or_default();
+        names.sort();
+        names
+            .into_iter()
+            .map(|p| Stored {
+                eml: std::fs::read(&p).unwrap(),
+                meta: serde_json::from_slice(&std::fs::read(p.with_extension("json")).unwrap())
+                    .unwrap(),
+            })
+            .collect()
+    }
+
+    pub fn wait_for(&self, n: usize, secs: u64) -> Vec<Stored> {
+        wait_until(Duration::from_secs(secs), || self.messages().len() >= n);
+        let m = self.messages();
+        assert!(m.len() >= n, "sink got {} messages, wanted {n}", m.len());
+        m
+    }
+}
+
+/// A running `segl serve` with its own config and data dir.
+pub struct Gateway {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub smtp_port: u16,
+    pub submission_port: u16,
+    pub admin_port: u16,
+    pub proc: Option<Proc>,
+    pub log: PathBuf,
+}
+
+fn merge(base: &mut toml::Table, over: toml::Table) {
+    for (k, v) in over {
+        match (base.get_mut(&k), v) {
+            (Some(toml::Value::Table(b)), toml::Value::Table(o)) => merge(b, o),
+            (_, v) => {
+                base.insert(k, v);
+            }
+        }
+    }
+}
+
+impl Gateway {
+    /// `inbound` and `smarthost`: sink ports (0: none). `extra`: TOML overriding the test base.
+    pub fn start(dir: &Path, inbound: u16, smarthost: u16, extra: &str) -> Gateway {
+        std::fs::create_dir_all(dir).unwrap();
+        let smtp_port = free_port();
+        let submission_port = free_port();
+        let admin_port = free_port();
+        let base = format!(
+            r#"
+[smtp]
+listen = "127.0.0.1:{smtp_port}"
+submission_listen = "127.0.0.1:{submission_port}"
+hostname = "segl.test"
+[relay]
+trusted_networks = ["127.0.0.1/32"]
+local_domains = ["example.org"]
+[delivery]
+inbound_next_hop = "127.0.0.1:{inbound}"
+outbound_smarthost = "{smarthost}"
+retry_initial_secs = 1
+retry_max_secs = 2
+connect_timeout_secs = 5
+command_timeout_secs = 20
+[storage]
+data_dir = "{data}"
+min_free_mb = 1
+[admin]
+listen = "127.0.0.1:{admin_port}"
+[log]
+level = "debug"
+"#,
+            smarthost = if smarthost == 0 {
+                String::new()
+            } else {
+                format!("127.0.0.1:{smarthost}")
+            },
+            data = dir.join("data").display(),
+        );
+        let mut table: toml::Table = toml::from_str(&base).unwrap();
+        merge(&mut table, toml::from_str(extra).expect("extra TOML"));
+        let config = dir.join("segl.toml");
+        std::fs::write(&config, toml::to_string(&table).unwrap()).unwrap();
+        let mut g = Gateway {
+            dir: dir.to_path_buf(),
+            config,
+            smtp_port,
+            submission_port,
+            admin_port,
+            proc: None,
+            log: dir.join("segl.log"),
+        };
+        g.up();
+        g
+    }
+
+    pub fn up(&mut self) {
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let mut cmd = Command::new(SEGL);
+        cmd.arg("serve")
+            .arg("--config")
+            .arg(&self.config)
+            .stdout(Stdio::null())
+            .stderr(log)
+            .env_remove("SEGL_LOG");
+        self.proc = Some(Proc::spawn("segl", &mut cmd));
+        let admin = self.admin_port;
+        let ok = wait_until(Duration::from_secs(30), || {
+            http_get(admin, "/health").is_some_and(|b| b.contains("ok"))
+        });
+        assert!(ok, "segl did not start; log:\n{}", self.log_text());
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.kill9();
+        }
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(mut p) = self.proc.take() {
+            p.term();
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        Command::new(SEGL)
+            .arg("ctl")
+            .arg("--config")
+            .arg(&self.config)
+            .args(args)
+            .output()
+            .unwrap()
+    }
+
+    pub fn ctl_json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.ctl(args);
+        assert!(
+            out.status.success(),
+            "segl ctl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).expect("ctl --json prints JSON")
+    }
+
+    pub fn queue_len(&self) -> usize {
+        self.ctl_json(&["queue", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len()
+    }
+
+    pub fn add_user(&self, name: &str, email: &str, password: &str) {
+        let pw = self.dir.join(format!("{name}.pw"));
+        std::fs::write(&pw, format!("{password}\n")).unwrap();
+        let out = self.ctl(&[
+            "user",
+            "add",
+            name,
+            "--email",
+            email,
+            "--password-file",
+            pw.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "user add: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!(
+                "---- segl log ({}) ----\n{}",
+                self.log.display(),
+                self.log_text()
+            );
+        }
+    }
+}
+
+/// A minimal HTTP GET for readiness checks (no auth).
+pub fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}
+
+/// Run swaks; returns (success, transcript).
+pub fn swaks(args: &[&str]) -> (bool, String) {
+    let out = Command::new("swaks")
+        .args(args)
+        .output()
+        .expect("swaks is installed (.ci/install-deps.sh)");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Run a Python snippet (smtplib etc.); returns stdout, panics with stderr on failure.
+pub fn python(code: &str) -> String {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(code)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "python failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+/// A raw SMTP conversation for protocol edge cases that real clients would never send.
+pub struct Raw {
+    r: BufReader<TcpStream>,
+    w: TcpStream,
+}
+
+impl Raw {
+    pub fn connect(port: u16) -> Raw {
+        let sock = TcpStream::connect(("127.0.0.1", port)).unwrap();
+        sock.set_read_timeout(Some(Duration::from_secs(30)))
+            .unwrap();
+        let mut r = Raw {
+            r: BufReader::new(sock.try_clone().unwrap()),
+            w: sock,
+        };
+        let greeting = r.reply();
+        assert!(greeting.starts_with("220"), "{greeting}");
+        r
+    }
+
+    pub fn send(&mut self, bytes: &[u8]) {
+        self.w.write_all(bytes).unwrap();
+    }
+
+    /// Read one full (possibly multi-line) reply.
+    pub fn reply(&mut self) -> String {
+        let mut all = String::new();
+        loop {
+            let mut line = String::new();
+            let n = self.r.read_line(&mut line).unwrap_or(0);
+            if n == 0 {
+                return all;
+            }
+            all.push_str(&line);
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return all;
+            }
+        }
+    }
+
+    pub fn cmd(&mut self, line: &str) -> String {
+        self.send(format!("{line}\r\n").as_bytes());
+        self.reply()
+    }
+
+    /// Whether the server closed the connection.
+    pub fn closed(&mut self) -> bool {
+        let mut b = [0u8; 1];
+        matches!(self.r.read(&mut b), Ok(0))
+    }
+}
