@@ -72,6 +72,15 @@ for defconfig in "${EXT_DIR}"/configs/*_defconfig; do
 	else
 		echo "NOT ok: ${name}: $((total - lost))/${total} symbols survive into .config"
 	fi
+	# package/segl/segl.mk is parsed and builds the local checkout.
+	vars=$(make -s -C "${BUILDROOT_DIR}" O="${out}" --no-print-directory \
+		printvars VARS='SEGL_SITE_METHOD SEGL_SITE' 2>&1)
+	if echo "${vars}" | grep -qx 'SEGL_SITE_METHOD=local' &&
+		echo "${vars}" | grep -qx "SEGL_SITE=$(cd "${EXT_DIR}/.." && pwd -P)"; then
+		echo "ok: ${name}: segl.mk builds the local checkout ($(echo "${vars}" | grep '^SEGL_SITE='))"
+	else
+		fail "${name}: unexpected segl package variables: ${vars}"
+	fi
 done
 if [ "${ndefconfigs}" -eq 0 ]; then
 	fail "no defconfigs in ${EXT_DIR}/configs"
