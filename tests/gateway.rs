@@ -1002,3 +1002,57 @@ fn config_default_and_check() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("trusted_networks"));
 }
+
+#[test]
+fn expired_message_is_returned_to_its_sender() {
+    let d = tmp();
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    // The inbound next hop never answers; the queue lifetime is 3 seconds.
+    let g = Gateway::start(
+        &d.path().join("gw"),
+        free_port(),
+        smart.port,
+        "[delivery]\nmax_queue_lifetime_secs = 3\n",
+    );
+    let (ok, t) = swaks(&[
+        "--server",
+        &server(&g),
+        "--from",
+        "partner@partner.test",
+        "--to",
+        "u@example.org",
+        "--h-Subject",
+        "too late",
+    ]);
+    assert!(ok, "{t}");
+    let m = smart.wait_for(1, 30);
+    let text = m[0].text();
+    assert_eq!(m[0].rcpts(), vec!["partner@partner.test"]);
+    assert!(text.contains("Status: 4.4.7"), "{text}");
+    assert!(text.contains("Action: failed"));
+    assert!(text.contains("delivery time expired"));
+    assert!(wait_until(Duration::from_secs(10), || g.queue_len() == 0));
+}
+
+#[test]
+fn graceful_stop_and_restart_keep_the_queue() {
+    let d = tmp();
+    let inbound_port = free_port();
+    let mut g = Gateway::start(&d.path().join("gw"), inbound_port, 0, "");
+    for i in 0..3 {
+        let (ok, _) = swaks(&[
+            "--server",
+            &server(&g),
+            "--from",
+            "a@partner.test",
+            "--to",
+            &format!("u{i}@example.org"),
+        ]);
+        assert!(ok);
+    }
+    g.stop();
+    assert!(g.log_text().contains("shutting down"));
+    let inbound = Sink::start_on(inbound_port, &d.path().join("inbound"), &[]);
+    g.up();
+    inbound.wait_for(3, 30);
+}
