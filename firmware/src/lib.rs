@@ -1,2 +1,3 @@
 //! Segl: an S/MIME mail-encryption gateway.
 #![forbid(unsafe_code)]
+pub mod smime;
