@@ -117,12 +117,12 @@ pub(crate) fn children(value: &[u8]) -> Result<Vec<Tlv<'_>>> {
     Ok(out)
 }
 
-/// The raw `[0] IMPLICIT SignedAttributes` of every SignerInfo of a SignedData, in order,
-/// re-tagged as `SET OF` (0x31) as RFC 5652 §5.4 prescribes for the signature input.
-/// `None` for a signer without signed attributes.
-pub(crate) fn raw_signed_attrs(signed_data: &[u8]) -> Result<Vec<Option<Vec<u8>>>> {
-    let (sd, _) = read(signed_data)?;
-    let fields = children(sd.value)?;
+/// The raw `[0] IMPLICIT SignedAttributes` of every SignerInfo of a SignedData (given its
+/// contents, without the SEQUENCE header), in order, re-tagged as `SET OF` (0x31) as
+/// RFC 5652 §5.4 prescribes for the signature input. `None` for a signer without signed
+/// attributes.
+pub(crate) fn raw_signed_attrs(signed_data_value: &[u8]) -> Result<Vec<Option<Vec<u8>>>> {
+    let fields = children(signed_data_value)?;
     let signer_infos = fields.last().ok_or_else(|| bad("empty SignedData"))?;
     let mut out = Vec::new();
     for si in children(signer_infos.value)? {
@@ -143,6 +143,47 @@ pub(crate) fn raw_signed_attrs(signed_data: &[u8]) -> Result<Vec<Option<Vec<u8>>
         }
     }
     Ok(out)
+}
+
+/// The contents of an OCTET STRING given as tag and value, reassembling the chunks of a
+/// constructed (BER) encoding, definite or indefinite.
+pub(crate) fn octet_string_contents(tag: u8, value: &[u8]) -> Result<Vec<u8>> {
+    fn walk(tag: u8, value: &[u8], out: &mut Vec<u8>, depth: usize) -> Result<()> {
+        if depth > MAX_DEPTH {
+            return Err(bad("nesting too deep"));
+        }
+        if tag & 0x20 == 0 {
+            out.extend_from_slice(value);
+            return Ok(());
+        }
+        for c in children(value)? {
+            if c.tag & 0x1f != 0x04 {
+                return Err(bad("constructed OCTET STRING with a non-OCTET STRING chunk"));
+            }
+            walk(c.tag, c.value, out, depth + 1)?;
+        }
+        Ok(())
+    }
+    let mut out = Vec::with_capacity(value.len());
+    walk(tag, value, &mut out, 0)?;
+    Ok(out)
+}
+
+/// DER tag-length-value with a definite length.
+pub(crate) fn encode_tlv(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(content.len() + 6);
+    out.push(tag);
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes = len.to_be_bytes();
+        let skip = bytes.iter().take_while(|b| **b == 0).count();
+        out.push(0x80 | (bytes.len() - skip) as u8);
+        out.extend_from_slice(&bytes[skip..]);
+    }
+    out.extend_from_slice(content);
+    out
 }
 
 #[cfg(test)]
