@@ -45,8 +45,3 @@ pub const DES_EDE3_CBC: Oid = Oid::new_unwrap("1.2.840.113549.3.7");
 
 pub const EKU_EMAIL_PROTECTION: Oid = Oid::new_unwrap("1.3.6.1.5.5.7.3.4");
 pub const EKU_ANY: Oid = Oid::new_unwrap("2.5.29.37.0");
-pub const EXT_SUBJECT_KEY_ID: Oid = Oid::new_unwrap("2.5.29.14");
-pub const EXT_KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.15");
-pub const EXT_SUBJECT_ALT_NAME: Oid = Oid::new_unwrap("2.5.29.17");
-pub const EXT_BASIC_CONSTRAINTS: Oid = Oid::new_unwrap("2.5.29.19");
-pub const EXT_EXT_KEY_USAGE: Oid = Oid::new_unwrap("2.5.29.37");
