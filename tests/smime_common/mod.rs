@@ -2,9 +2,9 @@
 //! helpers to run the peer tools. A missing tool fails the test loudly (no silent skip).
 #![allow(dead_code)]
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::io::Write;
 
 use segl::smime::{certs, AwsLcRsaKey, Certificate};
 
@@ -13,12 +13,17 @@ pub struct Fixture {
 }
 
 pub fn run(cmd: &str, args: &[&str], stdin: Option<&[u8]>, cwd: &Path) -> Vec<u8> {
-    let out = try_run(cmd, args, stdin, cwd)
-        .unwrap_or_else(|e| panic!("{cmd} {args:?} failed: {e}"));
+    let out =
+        try_run(cmd, args, stdin, cwd).unwrap_or_else(|e| panic!("{cmd} {args:?} failed: {e}"));
     out
 }
 
-pub fn try_run(cmd: &str, args: &[&str], stdin: Option<&[u8]>, cwd: &Path) -> Result<Vec<u8>, String> {
+pub fn try_run(
+    cmd: &str,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    cwd: &Path,
+) -> Result<Vec<u8>, String> {
     let mut child = Command::new(cmd)
         .args(args)
         .current_dir(cwd)
@@ -58,11 +63,37 @@ impl Fixture {
     pub fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let d = dir.path();
-        run("openssl", &["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key",
-            "-out", "ca.pem", "-days", "30", "-subj", "/CN=Segl Test CA/O=Segl",
-            "-addext", "basicConstraints=critical,CA:TRUE",
-            "-addext", "keyUsage=critical,keyCertSign,cRLSign"], None, d);
-        for (name, key) in [("alice", "rsa:2048"), ("bob", "rsa:2048"), ("carol", "ec"), ("signonly", "rsa:2048"), ("dave", "rsa:2048")] {
+        run(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-days",
+                "30",
+                "-subj",
+                "/CN=Segl Test CA/O=Segl",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+            None,
+            d,
+        );
+        for (name, key) in [
+            ("alice", "rsa:2048"),
+            ("bob", "rsa:2048"),
+            ("carol", "ec"),
+            ("signonly", "rsa:2048"),
+            ("dave", "rsa:2048"),
+        ] {
             let mut args = vec!["req", "-newkey", key, "-nodes"];
             if key == "ec" {
                 args.extend(["-pkeyopt", "ec_paramgen_curve:P-256"]);
@@ -77,9 +108,33 @@ impl Fixture {
             } else {
                 USER_EXT.to_string()
             };
-            std::fs::write(d.join(format!("{name}.ext")), format!("{ext}subjectAltName=email:{name}@example.org\n")).unwrap();
-            run("openssl", &["x509", "-req", "-in", &csr, "-CA", "ca.pem", "-CAkey", "ca.key",
-                "-CAcreateserial", "-days", "30", "-extfile", &format!("{name}.ext"), "-out", &format!("{name}.pem")], None, d);
+            std::fs::write(
+                d.join(format!("{name}.ext")),
+                format!("{ext}subjectAltName=email:{name}@example.org\n"),
+            )
+            .unwrap();
+            run(
+                "openssl",
+                &[
+                    "x509",
+                    "-req",
+                    "-in",
+                    &csr,
+                    "-CA",
+                    "ca.pem",
+                    "-CAkey",
+                    "ca.key",
+                    "-CAcreateserial",
+                    "-days",
+                    "30",
+                    "-extfile",
+                    &format!("{name}.ext"),
+                    "-out",
+                    &format!("{name}.pem"),
+                ],
+                None,
+                d,
+            );
         }
         Fixture { dir }
     }
@@ -133,7 +188,11 @@ pub fn split_signed(msg: &[u8]) -> (Vec<u8>, Vec<u8>) {
     let mut parts = s.split(&delim).skip(1);
     let first = parts.next().unwrap();
     let second = parts.next().unwrap();
-    let content = first.strip_prefix("\r\n").unwrap().strip_suffix("\r\n").unwrap();
+    let content = first
+        .strip_prefix("\r\n")
+        .unwrap()
+        .strip_suffix("\r\n")
+        .unwrap();
     let body = second.split("\r\n\r\n").nth(1).unwrap();
     let der = base64_decode(body);
     (content.as_bytes().to_vec(), der)
@@ -149,14 +208,20 @@ pub fn p7m_der(msg: &[u8]) -> Vec<u8> {
 pub fn base64_decode(s: &str) -> Vec<u8> {
     use base64::Engine;
     let clean: String = s.chars().filter(|c| !c.is_whitespace()).collect();
-    base64::engine::general_purpose::STANDARD.decode(clean).unwrap()
+    base64::engine::general_purpose::STANDARD
+        .decode(clean)
+        .unwrap()
 }
 
 /// Wraps a DER CMS object in MIME (gpgsm and cmsutil write bare CMS).
 pub fn wrap_p7m(smime_type: &str, der: &[u8], from: &str) -> Vec<u8> {
     use base64::Engine;
     let b64 = base64::engine::general_purpose::STANDARD.encode(der);
-    let lines: Vec<&str> = b64.as_bytes().chunks(76).map(|c| std::str::from_utf8(c).unwrap()).collect();
+    let lines: Vec<&str> = b64
+        .as_bytes()
+        .chunks(76)
+        .map(|c| std::str::from_utf8(c).unwrap())
+        .collect();
     format!("From: {from}@example.org\r\nTo: alice@example.org\r\nSubject: wrapped\r\nMIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type={smime_type}; name=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n", lines.join("\r\n")).into_bytes()
 }
 

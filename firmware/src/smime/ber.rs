@@ -158,7 +158,9 @@ pub(crate) fn octet_string_contents(tag: u8, value: &[u8]) -> Result<Vec<u8>> {
         }
         for c in children(value)? {
             if c.tag & 0x1f != 0x04 {
-                return Err(bad("constructed OCTET STRING with a non-OCTET STRING chunk"));
+                return Err(bad(
+                    "constructed OCTET STRING with a non-OCTET STRING chunk",
+                ));
             }
             walk(c.tag, c.value, out, depth + 1)?;
         }
@@ -201,7 +203,13 @@ mod tests {
 
     #[test]
     fn garbage_does_not_panic() {
-        for input in [&[][..], &[0x30], &[0x30, 0x85, 1, 2, 3, 4, 5], &[0x30, 0x80, 0x04], &[0x1f]] {
+        for input in [
+            &[][..],
+            &[0x30],
+            &[0x30, 0x85, 1, 2, 3, 4, 5],
+            &[0x30, 0x80, 0x04],
+            &[0x1f],
+        ] {
             assert!(read(input).is_err());
         }
     }

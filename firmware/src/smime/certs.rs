@@ -37,7 +37,10 @@ pub fn parse_pem_chain(pem: &[u8]) -> Result<Vec<Certificate>> {
 
 /// The subjectKeyIdentifier extension value, if present.
 pub fn subject_key_id(cert: &Certificate) -> Option<Vec<u8>> {
-    match cert.tbs_certificate().get_extension::<SubjectKeyIdentifier>() {
+    match cert
+        .tbs_certificate()
+        .get_extension::<SubjectKeyIdentifier>()
+    {
         Ok(Some((_, ski))) => Some(ski.0.as_bytes().to_vec()),
         _ => None,
     }
@@ -98,7 +101,11 @@ pub fn match_address(cert: &Certificate, address: &str) -> AddressMatch {
     if emails.iter().any(|e| e.to_ascii_lowercase() == address) {
         return AddressMatch::Exact;
     }
-    let domain_forms = [domain.to_string(), format!("@{domain}"), format!("*@{domain}")];
+    let domain_forms = [
+        domain.to_string(),
+        format!("@{domain}"),
+        format!("*@{domain}"),
+    ];
     if emails
         .iter()
         .map(|e| e.to_ascii_lowercase())
@@ -140,7 +147,11 @@ fn is_ca(cert: &Certificate) -> bool {
 /// Checks that `cert` may receive encrypted mail: an RSA key and, when keyUsage is present,
 /// keyEncipherment; extendedKeyUsage (if present) must allow emailProtection.
 pub fn check_encryption_cert(cert: &Certificate) -> Result<()> {
-    let alg = cert.tbs_certificate().subject_public_key_info().algorithm.oid;
+    let alg = cert
+        .tbs_certificate()
+        .subject_public_key_info()
+        .algorithm
+        .oid;
     if alg != oids::RSA_ENCRYPTION && alg != oids::RSAES_OAEP {
         return Err(SmimeError::CertificateUnusable(format!(
             "{}: only RSA key transport is supported (key algorithm {alg})",
@@ -166,7 +177,11 @@ pub fn check_encryption_cert(cert: &Certificate) -> Result<()> {
 
 /// Whether the certificate's key is declared for RSA-OAEP only (SPKI id-RSAES-OAEP).
 pub fn wants_oaep(cert: &Certificate) -> bool {
-    cert.tbs_certificate().subject_public_key_info().algorithm.oid == oids::RSAES_OAEP
+    cert.tbs_certificate()
+        .subject_public_key_info()
+        .algorithm
+        .oid
+        == oids::RSAES_OAEP
 }
 
 fn valid_at(cert: &Certificate, t: SystemTime) -> bool {

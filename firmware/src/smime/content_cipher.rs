@@ -11,7 +11,9 @@ use aes_gcm::aead::consts::{U12, U16};
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::AesGcm;
 use cbc::cipher::block_padding::Pkcs7;
-use cbc::cipher::{BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit};
+use cbc::cipher::{
+    BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit,
+};
 use der::asn1::OctetString;
 use der::{Any, Decode, Encode, Sequence};
 use spki::AlgorithmIdentifierOwned;
@@ -135,14 +137,14 @@ impl ContentCipher {
     }
 
     /// The AlgorithmIdentifier for encryption with `iv_or_nonce`.
-    pub(crate) fn algorithm_identifier(self, iv_or_nonce: &[u8]) -> Result<AlgorithmIdentifierOwned> {
+    pub(crate) fn algorithm_identifier(
+        self,
+        iv_or_nonce: &[u8],
+    ) -> Result<AlgorithmIdentifierOwned> {
         let enc = |e: der::Error| SmimeError::Encoding(e.to_string());
         let nonce = OctetString::new(iv_or_nonce.to_vec()).map_err(enc)?;
         let params = if self.is_aead() {
-            let p = GcmParameters {
-                nonce,
-                icv_len: 16,
-            };
+            let p = GcmParameters { nonce, icv_len: 16 };
             Any::from_der(&p.to_der().map_err(enc)?).map_err(enc)?
         } else {
             Any::from_der(&nonce.to_der().map_err(enc)?).map_err(enc)?
@@ -178,8 +180,8 @@ where
     C: BlockCipherDecrypt + cbc::cipher::KeyInit,
     cbc::Decryptor<C>: KeyIvInit,
 {
-    let d = cbc::Decryptor::<C>::new_from_slices(key, iv)
-        .map_err(|_| SmimeError::DecryptionFailed)?;
+    let d =
+        cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| SmimeError::DecryptionFailed)?;
     d.decrypt_padded_vec::<Pkcs7>(data)
         .map_err(|_| SmimeError::DecryptionFailed)
 }
@@ -191,7 +193,10 @@ pub(crate) fn cbc_encrypt(c: ContentCipher, key: &[u8], iv: &[u8], data: &[u8]) 
         ContentCipher::Aes192Cbc => cbc_enc::<Aes192>(key, iv, data),
         ContentCipher::Aes256Cbc => cbc_enc::<Aes256>(key, iv, data),
         ContentCipher::DesEde3Cbc => cbc_enc::<des::TdesEde3>(key, iv, data),
-        _ => Err(SmimeError::UnsupportedAlgorithm(format!("{} is not CBC", c.name()))),
+        _ => Err(SmimeError::UnsupportedAlgorithm(format!(
+            "{} is not CBC",
+            c.name()
+        ))),
     }
 }
 
@@ -202,7 +207,10 @@ pub(crate) fn cbc_decrypt(c: ContentCipher, key: &[u8], iv: &[u8], data: &[u8]) 
         ContentCipher::Aes192Cbc => cbc_dec::<Aes192>(key, iv, data),
         ContentCipher::Aes256Cbc => cbc_dec::<Aes256>(key, iv, data),
         ContentCipher::DesEde3Cbc => cbc_dec::<des::TdesEde3>(key, iv, data),
-        _ => Err(SmimeError::UnsupportedAlgorithm(format!("{} is not CBC", c.name()))),
+        _ => Err(SmimeError::UnsupportedAlgorithm(format!(
+            "{} is not CBC",
+            c.name()
+        ))),
     }
 }
 
@@ -308,7 +316,10 @@ mod tests {
         let key = [1u8; 32];
         let nonce = [2u8; 12];
         let (mut ct, tag) = gcm_encrypt(c, &key, &nonce, b"", b"secret").unwrap();
-        assert_eq!(gcm_decrypt(c, &key, &nonce, b"", &ct, &tag).unwrap(), b"secret");
+        assert_eq!(
+            gcm_decrypt(c, &key, &nonce, b"", &ct, &tag).unwrap(),
+            b"secret"
+        );
         ct[0] ^= 1;
         assert_eq!(
             gcm_decrypt(c, &key, &nonce, b"", &ct, &tag),

@@ -8,7 +8,7 @@
 use cms::authenveloped_data::AuthEnvelopedData;
 use cms::content_info::ContentInfo;
 use cms::enveloped_data::{EncryptedContentInfo, EnvelopedData, RecipientInfo, RecipientInfos};
-use der::{Decode, EncodingRules, Encode};
+use der::{Decode, Encode, EncodingRules};
 use spki::AlgorithmIdentifierOwned;
 
 use super::content_cipher::{self, CipherParams, ContentCipher};
@@ -71,7 +71,9 @@ fn transport(alg: &AlgorithmIdentifierOwned) -> Result<KeyTransport> {
                 .map(|l| l.value().is_empty())
                 .unwrap_or(true);
             if !label_empty {
-                return Err(SmimeError::UnsupportedAlgorithm("RSA-OAEP with a label".into()));
+                return Err(SmimeError::UnsupportedAlgorithm(
+                    "RSA-OAEP with a label".into(),
+                ));
             }
             Ok(KeyTransport::RsaOaep(match hash {
                 DigestAlgorithm::Sha1 => OaepHash::Sha1,
@@ -80,7 +82,9 @@ fn transport(alg: &AlgorithmIdentifierOwned) -> Result<KeyTransport> {
                 DigestAlgorithm::Sha512 => OaepHash::Sha512,
             }))
         }
-        other => Err(SmimeError::UnsupportedAlgorithm(format!("key transport {other}"))),
+        other => Err(SmimeError::UnsupportedAlgorithm(format!(
+            "key transport {other}"
+        ))),
     }
 }
 
@@ -125,10 +129,14 @@ fn open(
             cek = random_key(cipher.key_len())?;
         }
         let plain = match (&params, mac) {
-            (CipherParams::Iv(iv), None) => content_cipher::cbc_decrypt(cipher, &cek, iv, ciphertext),
+            (CipherParams::Iv(iv), None) => {
+                content_cipher::cbc_decrypt(cipher, &cek, iv, ciphertext)
+            }
             (CipherParams::Gcm { nonce, icv_len }, Some(tag)) => {
                 if tag.len() != *icv_len {
-                    Err(SmimeError::MalformedCms("MAC length differs from ICV length".into()))
+                    Err(SmimeError::MalformedCms(
+                        "MAC length differs from ICV length".into(),
+                    ))
                 } else {
                     content_cipher::gcm_decrypt(cipher, &cek, nonce, aad, ciphertext, tag)
                 }
@@ -211,11 +219,16 @@ pub(crate) fn decrypt(msg: &[u8], keys: &dyn KeyLookup) -> Result<Decrypted> {
                 "the message body is not encrypted as a whole; encrypted parts beside other parts are not decrypted (EFAIL)".into(),
             ));
         }
-        return Err(SmimeError::NotSmime("not an S/MIME encrypted message".into()));
+        return Err(SmimeError::NotSmime(
+            "not an S/MIME encrypted message".into(),
+        ));
     }
     let der = e.decoded_body()?;
     let (plain, info) = decrypt_cms(&der, keys)?;
-    let message = mime::join_outer(&e.outer_headers(), &strip_mime_version(&mime::to_crlf(&plain))?);
+    let message = mime::join_outer(
+        &e.outer_headers(),
+        &strip_mime_version(&mime::to_crlf(&plain))?,
+    );
     tracing::debug!(cipher = info.cipher.name(), "decrypted message");
     Ok(Decrypted { message, info })
 }

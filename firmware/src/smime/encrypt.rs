@@ -6,15 +6,14 @@
 //! content key and IV come from its system RNG.
 
 use aws_lc_rs::rsa::{
-    OaepPublicEncryptingKey, Pkcs1PublicEncryptingKey, PublicEncryptingKey,
-    OAEP_SHA256_MGF1SHA256,
+    OaepPublicEncryptingKey, Pkcs1PublicEncryptingKey, PublicEncryptingKey, OAEP_SHA256_MGF1SHA256,
 };
 use cms::authenveloped_data::AuthEnvelopedData;
 use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::enveloped_data::{
-    EncryptedContentInfo, EnvelopedData, KeyTransRecipientInfo, RecipientIdentifier,
-    RecipientInfo, RecipientInfos,
+    EncryptedContentInfo, EnvelopedData, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo,
+    RecipientInfos,
 };
 use der::asn1::{Null, OctetString, SetOfVec};
 use der::{Any, Decode, Encode};
@@ -170,9 +169,7 @@ pub(crate) fn envelope(
     }
     let cipher = match opts.cipher {
         CipherChoice::Fixed(c) => c,
-        CipherChoice::Auto if all.iter().all(|r| r.supports_aes256_gcm) => {
-            ContentCipher::Aes256Gcm
-        }
+        CipherChoice::Auto if all.iter().all(|r| r.supports_aes256_gcm) => ContentCipher::Aes256Gcm,
         CipherChoice::Auto => ContentCipher::Aes256Cbc,
     };
     if opts.include_sender {
@@ -237,12 +234,20 @@ pub(crate) fn envelope(
         content_type,
         content: any,
     };
-    tracing::debug!(cipher = cipher.name(), recipients = all.len(), "encrypted message");
+    tracing::debug!(
+        cipher = cipher.name(),
+        recipients = all.len(),
+        "encrypted message"
+    );
     Ok((ci.to_der().map_err(enc)?, smime_type))
 }
 
 /// Encrypts `msg`; see [`super::encrypt`].
-pub(crate) fn encrypt(msg: &[u8], recipients: &[Recipient], opts: &EncryptOptions) -> Result<Vec<u8>> {
+pub(crate) fn encrypt(
+    msg: &[u8],
+    recipients: &[Recipient],
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>> {
     let msg = mime::to_crlf(msg);
     let e = Entity::parse(&msg)?;
     let mut entity = e.content_headers();

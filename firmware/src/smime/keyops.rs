@@ -117,7 +117,10 @@ impl std::fmt::Debug for AwsLcRsaKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Never print key material.
         f.debug_struct("AwsLcRsaKey")
-            .field("subject", &self.cert.tbs_certificate().subject().to_string())
+            .field(
+                "subject",
+                &self.cert.tbs_certificate().subject().to_string(),
+            )
             .finish_non_exhaustive()
     }
 }

@@ -51,7 +51,10 @@ impl<'a> Entity<'a> {
         loop {
             if pos >= raw.len() {
                 if let Some(s) = start {
-                    headers.push(Header { name, raw: &raw[s..] });
+                    headers.push(Header {
+                        name,
+                        raw: &raw[s..],
+                    });
                 }
                 return Ok(Entity { headers, body: &[] });
             }
@@ -63,7 +66,10 @@ impl<'a> Entity<'a> {
             let content = trim_eol(line);
             if content.is_empty() {
                 if let Some(s) = start {
-                    headers.push(Header { name, raw: &raw[s..pos] });
+                    headers.push(Header {
+                        name,
+                        raw: &raw[s..pos],
+                    });
                 }
                 return Ok(Entity {
                     headers,
@@ -78,7 +84,10 @@ impl<'a> Entity<'a> {
                 }
             } else {
                 if let Some(s) = start {
-                    headers.push(Header { name, raw: &raw[s..pos] });
+                    headers.push(Header {
+                        name,
+                        raw: &raw[s..pos],
+                    });
                 }
                 let colon = content.iter().position(|&b| b == b':').ok_or_else(|| {
                     SmimeError::MalformedMime("header line without a colon".into())
@@ -171,7 +180,9 @@ impl ContentType {
                 let (k, v) = p.split_once('=')?;
                 let v = v.trim();
                 let v = if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-                    v[1..v.len() - 1].replace("\\\"", "\"").replace("\\\\", "\\")
+                    v[1..v.len() - 1]
+                        .replace("\\\"", "\"")
+                        .replace("\\\\", "\\")
                 } else {
                     v.to_string()
                 };
@@ -234,7 +245,9 @@ pub(crate) fn split_multipart<'a>(
     max_parts: usize,
 ) -> Result<(Vec<Part<'a>>, &'a [u8], &'a [u8])> {
     if boundary.is_empty() || boundary.len() > 200 {
-        return Err(SmimeError::MalformedMime("invalid multipart boundary".into()));
+        return Err(SmimeError::MalformedMime(
+            "invalid multipart boundary".into(),
+        ));
     }
     let delim = format!("--{boundary}");
     let delim = delim.as_bytes();
@@ -309,8 +322,7 @@ pub(crate) fn to_crlf(data: &[u8]) -> Vec<u8> {
 }
 
 fn is_7bit_safe(data: &[u8]) -> bool {
-    data.iter().all(|&b| b < 0x80 && b != 0)
-        && data.split(|&b| b == b'\n').all(|l| l.len() <= 998)
+    data.iter().all(|&b| b < 0x80 && b != 0) && data.split(|&b| b == b'\n').all(|l| l.len() <= 998)
 }
 
 /// Makes a canonical (CRLF) entity 7-bit safe: leaf parts with 8-bit or binary content are

@@ -41,9 +41,7 @@ pub use content_cipher::ContentCipher;
 pub use decrypt::{decrypt_cms, DecryptInfo, Decrypted};
 pub use encrypt::{CipherChoice, EncryptOptions, Recipient};
 pub use error::{Result, SmimeError};
-pub use keyops::{
-    AwsLcRsaKey, KeyLookup, KeyTransport, OaepHash, PrivateKeyOps, SignatureScheme,
-};
+pub use keyops::{AwsLcRsaKey, KeyLookup, KeyTransport, OaepHash, PrivateKeyOps, SignatureScheme};
 pub use pubkey::DigestAlgorithm;
 pub use sign::SignOptions;
 pub use unwrap::{Layer, Limits, Unwrapped};

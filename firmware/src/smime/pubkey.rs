@@ -144,9 +144,15 @@ fn pss_verify(
 ) -> rsa::Result<()> {
     match d {
         DigestAlgorithm::Sha1 => key.verify(Pss::<sha1::Sha1>::new_with_salt(salt), hashed, sig),
-        DigestAlgorithm::Sha256 => key.verify(Pss::<sha2::Sha256>::new_with_salt(salt), hashed, sig),
-        DigestAlgorithm::Sha384 => key.verify(Pss::<sha2::Sha384>::new_with_salt(salt), hashed, sig),
-        DigestAlgorithm::Sha512 => key.verify(Pss::<sha2::Sha512>::new_with_salt(salt), hashed, sig),
+        DigestAlgorithm::Sha256 => {
+            key.verify(Pss::<sha2::Sha256>::new_with_salt(salt), hashed, sig)
+        }
+        DigestAlgorithm::Sha384 => {
+            key.verify(Pss::<sha2::Sha384>::new_with_salt(salt), hashed, sig)
+        }
+        DigestAlgorithm::Sha512 => {
+            key.verify(Pss::<sha2::Sha512>::new_with_salt(salt), hashed, sig)
+        }
     }
 }
 
@@ -193,7 +199,9 @@ pub(crate) fn verify(
                 .parameters
                 .as_ref()
                 .and_then(|p| p.decode_as::<ObjectIdentifier>().ok())
-                .ok_or_else(|| SmimeError::UnsupportedAlgorithm("EC key without named curve".into()))?;
+                .ok_or_else(|| {
+                    SmimeError::UnsupportedAlgorithm("EC key without named curve".into())
+                })?;
             let alg: &'static dyn VerificationAlgorithm = match (curve, digest) {
                 (oids::SECP256R1, DigestAlgorithm::Sha1) => &lc::ECDSA_P256_SHA1_ASN1,
                 (oids::SECP256R1, DigestAlgorithm::Sha256) => &lc::ECDSA_P256_SHA256_ASN1,
@@ -202,9 +210,7 @@ pub(crate) fn verify(
                 (oids::SECP384R1, DigestAlgorithm::Sha256) => &lc::ECDSA_P384_SHA256_ASN1,
                 (oids::SECP384R1, DigestAlgorithm::Sha384) => &lc::ECDSA_P384_SHA384_ASN1,
                 (oids::SECP384R1, DigestAlgorithm::Sha512) => &lc::ECDSA_P384_SHA512_ASN1,
-                (c, _) => {
-                    return Err(SmimeError::UnsupportedAlgorithm(format!("EC curve {c}")))
-                }
+                (c, _) => return Err(SmimeError::UnsupportedAlgorithm(format!("EC curve {c}"))),
             };
             let point = spki
                 .subject_public_key

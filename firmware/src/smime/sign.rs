@@ -10,8 +10,7 @@ use std::time::SystemTime;
 use cms::cert::{CertificateChoices, IssuerAndSerialNumber};
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::signed_data::{
-    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo,
-    SignerInfos,
+    CertificateSet, EncapsulatedContentInfo, SignedData, SignerIdentifier, SignerInfo, SignerInfos,
 };
 use der::asn1::{Null, OctetString, SetOfVec, UtcTime};
 use der::{Any, Encode};
@@ -103,9 +102,18 @@ pub(crate) fn signed_data(
         .map_err(enc)?;
     let md = OctetString::new(digest.hash(content)).map_err(enc)?;
     let attrs = vec![
-        attribute(oids::ATTR_CONTENT_TYPE, Any::encode_from(&oids::ID_DATA).map_err(enc)?)?,
-        attribute(oids::ATTR_SIGNING_TIME, Any::encode_from(&time).map_err(enc)?)?,
-        attribute(oids::ATTR_MESSAGE_DIGEST, Any::encode_from(&md).map_err(enc)?)?,
+        attribute(
+            oids::ATTR_CONTENT_TYPE,
+            Any::encode_from(&oids::ID_DATA).map_err(enc)?,
+        )?,
+        attribute(
+            oids::ATTR_SIGNING_TIME,
+            Any::encode_from(&time).map_err(enc)?,
+        )?,
+        attribute(
+            oids::ATTR_MESSAGE_DIGEST,
+            Any::encode_from(&md).map_err(enc)?,
+        )?,
         attribute(oids::ATTR_SMIME_CAPABILITIES, capabilities()?)?,
     ];
     let signed_attrs = SetOfVec::try_from(attrs).map_err(enc)?;
@@ -176,7 +184,9 @@ pub(crate) fn sign(
             DigestAlgorithm::Sha256.micalg()
         ),
     );
-    body.extend_from_slice(b"\r\nThis is a cryptographically signed message in MIME format.\r\n\r\n");
+    body.extend_from_slice(
+        b"\r\nThis is a cryptographically signed message in MIME format.\r\n\r\n",
+    );
     body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
     body.extend_from_slice(&entity);
     body.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
@@ -191,7 +201,11 @@ pub(crate) fn sign(
         "Content-Disposition",
         "attachment; filename=\"smime.p7s\"",
     );
-    mime::write_header(&mut body, "Content-Description", "S/MIME Cryptographic Signature");
+    mime::write_header(
+        &mut body,
+        "Content-Description",
+        "S/MIME Cryptographic Signature",
+    );
     body.extend_from_slice(b"\r\n");
     body.extend_from_slice(&mime::encode_base64_lines(&der));
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());

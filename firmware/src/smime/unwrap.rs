@@ -132,7 +132,9 @@ fn scan_parts(
     let e = Entity::parse(entity)?;
     let ct = e.content_type();
     let Some(boundary) = ct.param("boundary") else {
-        return Err(SmimeError::MalformedMime("multipart without boundary".into()));
+        return Err(SmimeError::MalformedMime(
+            "multipart without boundary".into(),
+        ));
     };
     let (parts, _, _) = mime::split_multipart(e.body, boundary, limits.max_parts)?;
     for p in parts {

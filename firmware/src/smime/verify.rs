@@ -10,7 +10,7 @@ use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
 use der::asn1::{OctetString, UtcTime};
-use der::{Decode, EncodingRules, Encode};
+use der::{Decode, Encode, EncodingRules};
 use spki::{AlgorithmIdentifierOwned, ObjectIdentifier};
 use x509_cert::time::Time;
 use x509_cert::Certificate;
@@ -109,7 +109,7 @@ impl VerifyReport {
     }
 }
 
-fn attr<'a>(si: &'a SignerInfo, oid: ObjectIdentifier) -> Option<&'a der::Any> {
+fn attr(si: &SignerInfo, oid: ObjectIdentifier) -> Option<&der::Any> {
     si.signed_attrs
         .as_ref()?
         .iter()
@@ -156,8 +156,8 @@ fn check_signer(
     };
     if let Some(t) = attr(si, oids::ATTR_SIGNING_TIME).and_then(|a| a.decode_as::<Time>().ok()) {
         report.signing_time = Some(t.to_system_time());
-    } else if let Some(t) = attr(si, oids::ATTR_SIGNING_TIME)
-        .and_then(|a| a.decode_as::<UtcTime>().ok())
+    } else if let Some(t) =
+        attr(si, oids::ATTR_SIGNING_TIME).and_then(|a| a.decode_as::<UtcTime>().ok())
     {
         report.signing_time = Some(t.to_system_time());
     }
@@ -249,7 +249,11 @@ fn verify_cms(
     let content = match (detached, &sd.encap_content_info.econtent) {
         (Some(d), _) => d.to_vec(),
         (None, Some(e)) => {
-            let tag = if der::Tagged::tag(e).is_constructed() { 0x24 } else { 0x04 };
+            let tag = if der::Tagged::tag(e).is_constructed() {
+                0x24
+            } else {
+                0x04
+            };
             ber::octet_string_contents(tag, e.value())?
         }
         (None, None) => {
@@ -279,7 +283,14 @@ fn verify_cms(
         .enumerate()
         .map(|(i, si)| {
             let raw = raw_attrs.get(i).and_then(|r| r.as_deref());
-            check_signer(si, raw, &content, sd.encap_content_info.econtent_type, &lookup, ctx)
+            check_signer(
+                si,
+                raw,
+                &content,
+                sd.encap_content_info.econtent_type,
+                &lookup,
+                ctx,
+            )
         })
         .collect();
     Ok((
@@ -340,9 +351,9 @@ pub(crate) fn verify(
     match signed_kind(&e) {
         Some(SignedKind::Detached) => {
             let ct = e.content_type();
-            let boundary = ct
-                .param("boundary")
-                .ok_or_else(|| SmimeError::MalformedMime("multipart/signed without boundary".into()))?;
+            let boundary = ct.param("boundary").ok_or_else(|| {
+                SmimeError::MalformedMime("multipart/signed without boundary".into())
+            })?;
             let (parts, _, _) = mime::split_multipart(e.body, boundary, max_parts)?;
             let [signed, sig] = parts.as_slice() else {
                 return Err(SmimeError::MalformedMime(format!(
@@ -352,7 +363,8 @@ pub(crate) fn verify(
             };
             let sig_entity = Entity::parse(sig.raw)?;
             let sig_ct = sig_entity.content_type().mime;
-            if sig_ct != "application/pkcs7-signature" && sig_ct != "application/x-pkcs7-signature" {
+            if sig_ct != "application/pkcs7-signature" && sig_ct != "application/x-pkcs7-signature"
+            {
                 return Err(SmimeError::NotSmime(format!(
                     "signature part is {sig_ct}, not application/pkcs7-signature"
                 )));
