@@ -1056,3 +1056,81 @@ fn graceful_stop_and_restart_keep_the_queue() {
     g.up();
     inbound.wait_for(3, 30);
 }
+
+/// Unmounts the small test filesystem when the test ends, however it ends.
+struct Mount(std::path::PathBuf);
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn full_disk_refuses_new_mail_and_keeps_accepted_mail() {
+    let d = tmp();
+    let mnt = d.path().join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(
+        st.success(),
+        "this test mounts a 3 MiB tmpfs and needs root (CI runs as root)"
+    );
+    let _guard = Mount(mnt.clone());
+    let inbound_port = free_port();
+    let mut g = Gateway::start(
+        &d.path().join("gw"),
+        inbound_port,
+        0,
+        &format!(
+            "[storage]\ndata_dir = \"{}\"\nmin_free_mb = 1\n",
+            mnt.join("data").display()
+        ),
+    );
+    // Accepted while there is room (next hop down: it stays queued).
+    let (ok, t) = swaks(&[
+        "--server",
+        &server(&g),
+        "--from",
+        "a@partner.test",
+        "--to",
+        "u@example.org",
+        "--h-Subject",
+        "kept",
+    ]);
+    assert!(ok, "{t}");
+    // Announced size beyond the free space: refused at MAIL.
+    let mut r = Raw::connect(g.smtp_port);
+    r.cmd("EHLO x.test");
+    assert!(r
+        .cmd("MAIL FROM:<a@partner.test> SIZE=2900000")
+        .starts_with("452 4.3.1"));
+    // Unannounced, bigger than the disk: the write fails, 452, and nothing half-written stays.
+    assert!(r.cmd("MAIL FROM:<a@partner.test>").starts_with("250"));
+    assert!(r.cmd("RCPT TO:<u@example.org>").starts_with("250"));
+    assert!(r.cmd("DATA").starts_with("354"));
+    let line = format!("{}\r\n", "z".repeat(998));
+    let mut big = String::from("Subject: too big for the disk\r\n\r\n");
+    while big.len() < 4 * 1024 * 1024 {
+        big.push_str(&line);
+    }
+    big.push_str(".\r\n");
+    r.send(big.as_bytes());
+    let rep = r.reply();
+    assert!(rep.starts_with("452 4.3.1"), "{rep}");
+    let tmp_dir = mnt.join("data/spool/tmp");
+    assert_eq!(
+        std::fs::read_dir(&tmp_dir).unwrap().count(),
+        0,
+        "no partial file left"
+    );
+    // The session is still usable and the accepted message is delivered once the hop is up.
+    assert!(r.cmd("RSET").starts_with("250"));
+    let inbound = Sink::start_on(inbound_port, &d.path().join("inbound"), &[]);
+    let m = inbound.wait_for(1, 30);
+    assert!(m[0].text().contains("Subject: kept"));
+    g.stop();
+}
