@@ -200,12 +200,18 @@ fn domain_arg(rest: &str) -> Result<String, ParseError> {
 /// `FROM: <addr>` (space after the colon).
 fn split_path<'a>(rest: &'a str, keyword: &str) -> Result<(&'a str, &'a str), ParseError> {
     let kw_len = keyword.len();
-    if rest.len() < kw_len || !rest[..kw_len].eq_ignore_ascii_case(keyword) {
+    // `get` rather than indexing: a UTF-8 character may straddle the keyword's length.
+    let Some(head) = rest.get(..kw_len) else {
+        return Err(ParseError::Syntax(
+            "expected FROM:<address> or TO:<address>",
+        ));
+    };
+    if !head.eq_ignore_ascii_case(keyword) {
         return Err(ParseError::Syntax(
             "expected FROM:<address> or TO:<address>",
         ));
     }
-    let after = rest[kw_len..].trim_start();
+    let after = rest.get(kw_len..).unwrap_or_default().trim_start();
     if !after.starts_with('<') {
         return Err(ParseError::BadAddress);
     }
@@ -533,6 +539,14 @@ mod tests {
         let long = vec![b'A'; MAX_COMMAND_LINE + 1];
         assert_eq!(parse_command(&long), Err(ParseError::LineTooLong));
         assert!(parse_command(b"NOOP\0").is_err());
+    }
+
+    #[test]
+    fn utf8_across_the_keyword_boundary_is_an_error_not_a_panic() {
+        // Found by `fuzz/run.sh` (smtp_command).
+        assert!(parse_command("RCPT TB\u{c37d}\u{1fd}".as_bytes()).is_err());
+        assert!(parse_command("RCPT TBýǽý".as_bytes()).is_err());
+        assert!(parse_command("MAIL FRæ:<a@b.c>".as_bytes()).is_err());
     }
 
     #[test]
