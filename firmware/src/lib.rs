@@ -8,6 +8,7 @@ pub mod admin;
 pub mod app;
 pub mod config;
 pub mod ctl;
+pub mod keystore;
 pub mod policy;
 pub mod queue;
 pub mod smime;
