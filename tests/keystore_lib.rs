@@ -23,22 +23,46 @@ fn p12_imports_default_and_legacy_and_refuses_bad_input() {
     let f = fixture();
     p12(&f, "alice", "alice.p12", "s3cret", &[]);
     p12(&f, "dave", "dave-legacy.p12", "s3cret", &["-legacy"]);
-    f.openssl(&["pkcs12", "-export", "-nokeys", "-in", "bob.pem", "-out", "nokey.p12", "-passout", "pass:s3cret"]);
+    f.openssl(&[
+        "pkcs12",
+        "-export",
+        "-nokeys",
+        "-in",
+        "bob.pem",
+        "-out",
+        "nokey.p12",
+        "-passout",
+        "pass:s3cret",
+    ]);
     let tmp = tempfile::tempdir().unwrap();
     let ks = open(tmp.path());
 
-    let e = ks.import_p12(&f.read("alice.p12"), "wrong", Target::Individual).unwrap_err();
+    let e = ks
+        .import_p12(&f.read("alice.p12"), "wrong", Target::Individual)
+        .unwrap_err();
     assert!(matches!(e, KeystoreError::WrongPassword(_)), "{e}");
     assert!(e.to_string().contains("wrong password"), "{e}");
-    let e = ks.import_p12(&f.read("dave-legacy.p12"), "nope", Target::Individual).unwrap_err();
+    let e = ks
+        .import_p12(&f.read("dave-legacy.p12"), "nope", Target::Individual)
+        .unwrap_err();
     assert!(matches!(e, KeystoreError::WrongPassword(_)), "{e}");
-    let e = ks.import_p12(&f.read("nokey.p12"), "s3cret", Target::Individual).unwrap_err();
+    let e = ks
+        .import_p12(&f.read("nokey.p12"), "s3cret", Target::Individual)
+        .unwrap_err();
     assert!(e.to_string().contains("no private key"), "{e}");
 
-    let a = ks.import_p12(&f.read("alice.p12"), "s3cret", Target::Individual).unwrap();
+    let a = ks
+        .import_p12(&f.read("alice.p12"), "s3cret", Target::Individual)
+        .unwrap();
     assert_eq!(a.addresses, vec!["alice@example.org"]);
     assert!(a.signing);
-    let d = ks.import_p12(&f.read("dave-legacy.p12"), "s3cret", Target::Mailbox("advokatkontoret".into())).unwrap();
+    let d = ks
+        .import_p12(
+            &f.read("dave-legacy.p12"),
+            "s3cret",
+            Target::Mailbox("advokatkontoret".into()),
+        )
+        .unwrap();
     assert_eq!(d.mailbox.as_deref(), Some("advokatkontoret"));
     // Duplicate import is refused, not duplicated.
     assert!(matches!(
@@ -50,26 +74,61 @@ fn p12_imports_default_and_legacy_and_refuses_bad_input() {
     assert_eq!(der(k.certificate()), der(&f.cert("alice")));
     assert!(ks.mailbox_key("advokatkontoret").is_some());
     // The key works: sign a message and verify it against the CA.
-    let signed = smime::sign(&smime_common::sample_message(), k.as_ref(), &[], &SignOptions::default()).unwrap();
+    let signed = smime::sign(
+        &smime_common::sample_message(),
+        k.as_ref(),
+        &[],
+        &SignOptions::default(),
+    )
+    .unwrap();
     let rep = smime::verify(&signed, &[f.ca()], &[], std::time::SystemTime::now()).unwrap();
     assert!(rep.signers[0].signature.is_ok(), "{rep:?}");
 
     // Expired certificate: importable (it still decrypts) but never signs.
-    issue(&f, "old", "email:old@example.org", "digitalSignature,keyEncipherment", Some(("20200101000000Z", "20200201000000Z")), None);
+    issue(
+        &f,
+        "old",
+        "email:old@example.org",
+        "digitalSignature,keyEncipherment",
+        Some(("20200101000000Z", "20200201000000Z")),
+        None,
+    );
     p12(&f, "old", "old.p12", "pw", &[]);
-    let o = ks.import_p12(&f.read("old.p12"), "pw", Target::Individual).unwrap();
-    assert_eq!(o.state, KeyState::Archived, "long expired keys are archived at once");
+    let o = ks
+        .import_p12(&f.read("old.p12"), "pw", Target::Individual)
+        .unwrap();
+    assert_eq!(
+        o.state,
+        KeyState::Archived,
+        "long expired keys are archived at once"
+    );
     assert!(ks.signing_key("old@example.org").is_none());
     assert_eq!(ks.decryption_keys().len(), 3);
 
     // Domain certificate: signs for any address of the domain when no own key exists.
-    issue(&f, "dom", "email:@example.org", "digitalSignature,keyEncipherment", None, None);
+    issue(
+        &f,
+        "dom",
+        "email:@example.org",
+        "digitalSignature,keyEncipherment",
+        None,
+        None,
+    );
     p12(&f, "dom", "dom.p12", "pw", &["-legacy"]);
-    ks.import_p12(&f.read("dom.p12"), "pw", Target::Domain("example.org".into())).unwrap();
+    ks.import_p12(
+        &f.read("dom.p12"),
+        "pw",
+        Target::Domain("example.org".into()),
+    )
+    .unwrap();
     let k = ks.signing_key("someone@example.org").expect("domain key");
     assert_eq!(der(k.certificate()), der(&f.cert("dom")));
     let k = ks.signing_key("alice@example.org").unwrap();
-    assert_eq!(der(k.certificate()), der(&f.cert("alice")), "own key beats domain key");
+    assert_eq!(
+        der(k.certificate()),
+        der(&f.cert("alice")),
+        "own key beats domain key"
+    );
 
     // PEM key + certificate.
     let mut pem = f.read("bob.key");
@@ -84,21 +143,36 @@ fn encryption_lookup_skips_signing_only_disabled_pending_and_falls_back_to_domai
     let tmp = tempfile::tempdir().unwrap();
     let ks = open(tmp.path());
     ks.import_partner(&f.read("signonly.pem"), None).unwrap();
-    assert!(ks.encryption_cert("signonly@example.org").is_none(), "signing-only certificate");
-    let bob = ks.import_partner(&f.read("bob.pem"), None).unwrap().remove(0);
+    assert!(
+        ks.encryption_cert("signonly@example.org").is_none(),
+        "signing-only certificate"
+    );
+    let bob = ks
+        .import_partner(&f.read("bob.pem"), None)
+        .unwrap()
+        .remove(0);
     assert!(ks.encryption_cert("bob@example.org").is_some());
     ks.set_partner_enabled(&bob.id, false).unwrap();
     assert!(ks.encryption_cert("bob@example.org").is_none());
     ks.set_partner_enabled(&bob.id, true).unwrap();
     // Harvested pending certificate: not used until approved.
-    let p = ks.add_harvested("dave@example.org", &f.cert("dave"), true).unwrap();
+    let p = ks
+        .add_harvested("dave@example.org", &f.cert("dave"), true)
+        .unwrap();
     assert!(ks.encryption_cert("dave@example.org").is_none());
     assert_eq!(ks.pending_partners().len(), 1);
     ks.approve_partner(&p.id).unwrap();
-    assert_eq!(der(&ks.encryption_cert("dave@example.org").unwrap()), der(&f.cert("dave")));
+    assert_eq!(
+        der(&ks.encryption_cert("dave@example.org").unwrap()),
+        der(&f.cert("dave"))
+    );
     // Domain fallback.
-    ks.import_partner(&f.read("alice.pem"), Some("partner.example")).unwrap();
-    assert_eq!(der(&ks.encryption_cert("anyone@partner.example").unwrap()), der(&f.cert("alice")));
+    ks.import_partner(&f.read("alice.pem"), Some("partner.example"))
+        .unwrap();
+    assert_eq!(
+        der(&ks.encryption_cert("anyone@partner.example").unwrap()),
+        der(&f.cert("alice"))
+    );
     assert!(ks.encryption_cert("anyone@elsewhere.example").is_none());
 }
 
@@ -118,21 +192,58 @@ fn rollover_builtin_ca_signs_with_successor_and_old_key_still_decrypts() {
 
     // Mail signed now uses the new certificate (checked with openssl cms -verify -signer).
     let k = ks.signing_key("eve@example.org").unwrap();
-    assert_eq!(segl::keystore::model::fingerprint(&der(k.certificate())), new.fingerprint_sha256.clone().unwrap());
+    assert_eq!(
+        segl::keystore::model::fingerprint(&der(k.certificate())),
+        new.fingerprint_sha256.clone().unwrap()
+    );
     let chain = ks.signing_chain("eve@example.org");
-    let signed = smime::sign(&smime_common::sample_message(), k.as_ref(), &chain, &SignOptions::default()).unwrap();
+    let signed = smime::sign(
+        &smime_common::sample_message(),
+        k.as_ref(),
+        &chain,
+        &SignOptions::default(),
+    )
+    .unwrap();
     f.write("signed.eml", &signed);
-    let ca_pem = der::pem::encode_string("CERTIFICATE", der::pem::LineEnding::LF, &ks.ca_certificate().unwrap()).unwrap();
+    let ca_pem = der::pem::encode_string(
+        "CERTIFICATE",
+        der::pem::LineEnding::LF,
+        &ks.ca_certificate().unwrap(),
+    )
+    .unwrap();
     f.write("segl-ca.pem", ca_pem.as_bytes());
-    f.openssl(&["cms", "-verify", "-in", "signed.eml", "-CAfile", "segl-ca.pem", "-signer", "signer.pem", "-out", "/dev/null"]);
+    f.openssl(&[
+        "cms",
+        "-verify",
+        "-in",
+        "signed.eml",
+        "-CAfile",
+        "segl-ca.pem",
+        "-signer",
+        "signer.pem",
+        "-out",
+        "/dev/null",
+    ]);
     let signer = segl::smime::certs::parse_pem(&f.read("signer.pem")).unwrap();
     assert_eq!(der(&signer), der(k.certificate()));
 
     // Data encrypted by openssl to the OLD certificate still decrypts.
     let old_pem = ks.export_cert(&first.id).unwrap();
     f.write("old.pem", old_pem.as_bytes());
-    f.write("plain.txt", b"Content-Type: text/plain\r\n\r\nfor the old key\r\n");
-    f.openssl(&["cms", "-encrypt", "-aes256", "-in", "plain.txt", "-out", "enc.eml", "old.pem"]);
+    f.write(
+        "plain.txt",
+        b"Content-Type: text/plain\r\n\r\nfor the old key\r\n",
+    );
+    f.openssl(&[
+        "cms",
+        "-encrypt",
+        "-aes256",
+        "-in",
+        "plain.txt",
+        "-out",
+        "enc.eml",
+        "old.pem",
+    ]);
     let dec = smime::decrypt(&f.read("enc.eml"), &ks.decryption_keys()).unwrap();
     assert!(String::from_utf8_lossy(&dec.message).contains("for the old key"));
 
@@ -154,18 +265,48 @@ fn external_ca_rollover_makes_csr_and_import_cert_completes_it() {
     let start = time::OffsetDateTime::from_unix_timestamp(now - 86_400).unwrap();
     let end = time::OffsetDateTime::from_unix_timestamp(now + 3 * 86_400).unwrap();
     let fmt = time::macros::format_description!("[year][month][day][hour][minute][second]Z");
-    issue(&f, "soon", "email:soon@example.org", "digitalSignature,keyEncipherment",
-        Some((&start.format(&fmt).unwrap(), &end.format(&fmt).unwrap())), None);
+    issue(
+        &f,
+        "soon",
+        "email:soon@example.org",
+        "digitalSignature,keyEncipherment",
+        Some((&start.format(&fmt).unwrap(), &end.format(&fmt).unwrap())),
+        None,
+    );
     p12(&f, "soon", "soon.p12", "pw", &[]);
-    let old = ks.import_p12(&f.read("soon.p12"), "pw", Target::Individual).unwrap();
+    let old = ks
+        .import_p12(&f.read("soon.p12"), "pw", Target::Individual)
+        .unwrap();
     let keys = ks.list_keys();
-    let pending = keys.iter().find(|k| k.state == KeyState::PendingCertificate).expect("renewal CSR");
+    let pending = keys
+        .iter()
+        .find(|k| k.state == KeyState::PendingCertificate)
+        .expect("renewal CSR");
     assert!(ks.key_info(&old.id).unwrap().pending_action.is_some());
-    assert!(ks.key_info(&old.id).unwrap().signing, "old key signs until the new certificate arrives");
+    assert!(
+        ks.key_info(&old.id).unwrap().signing,
+        "old key signs until the new certificate arrives"
+    );
     // The external CA signs the CSR.
     f.write("renew.csr", pending.csr_pem.clone().unwrap().as_bytes());
     f.write("renew.ext", b"keyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName=email:soon@example.org\n");
-    f.openssl(&["x509", "-req", "-in", "renew.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "60", "-extfile", "renew.ext", "-out", "renew.pem"]);
+    f.openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "renew.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "60",
+        "-extfile",
+        "renew.ext",
+        "-out",
+        "renew.pem",
+    ]);
     let done = ks.import_cert(&f.read("renew.pem")).unwrap();
     assert_eq!(done.state, KeyState::Active);
     assert!(done.signing);
@@ -180,7 +321,14 @@ fn crl_import_and_http_refresh_revoke_a_partner() {
         l.local_addr().unwrap().port()
     };
     let url = format!("http://127.0.0.1:{port}/ca.crl");
-    issue(&f, "frank", "email:frank@example.org", "digitalSignature,keyEncipherment", None, Some(&url));
+    issue(
+        &f,
+        "frank",
+        "email:frank@example.org",
+        "digitalSignature,keyEncipherment",
+        None,
+        Some(&url),
+    );
     let tmp = tempfile::tempdir().unwrap();
     let ks = open(tmp.path());
     ks.import_partner(&f.read("frank.pem"), None).unwrap();
@@ -192,7 +340,13 @@ fn crl_import_and_http_refresh_revoke_a_partner() {
     assert_eq!(ks.distribution_points(), vec![url.clone()]);
 
     let mut server = std::process::Command::new("python3")
-        .args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1"])
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+        ])
         .current_dir(f.dir.path())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
@@ -223,7 +377,8 @@ fn backup_restores_on_a_new_box_without_the_device_key() {
     p12(&f, "alice", "alice.p12", "pw", &[]);
     let a = tempfile::tempdir().unwrap();
     let ks = open(a.path());
-    ks.import_p12(&f.read("alice.p12"), "pw", Target::Individual).unwrap();
+    ks.import_p12(&f.read("alice.p12"), "pw", Target::Individual)
+        .unwrap();
     ks.generate("eve@example.org", None).unwrap();
     ks.import_partner(&f.read("bob.pem"), None).unwrap();
     ks.import_anchor(&f.read("ca.pem")).unwrap();
@@ -232,13 +387,19 @@ fn backup_restores_on_a_new_box_without_the_device_key() {
 
     let b = tempfile::tempdir().unwrap();
     let fresh = open(b.path());
-    assert!(matches!(fresh.restore(&file, "wrong passphrase"), Err(KeystoreError::WrongPassword(_))));
+    assert!(matches!(
+        fresh.restore(&file, "wrong passphrase"),
+        Err(KeystoreError::WrongPassword(_))
+    ));
     assert_eq!(fresh.restore(&file, "correct horse battery").unwrap(), 2);
     assert!(fresh.signing_key("alice@example.org").is_some());
     assert!(fresh.signing_key("eve@example.org").is_some());
     assert!(fresh.encryption_cert("bob@example.org").is_some());
     assert_eq!(fresh.trust_anchors().len(), 2, "imported CA + built-in CA");
-    assert_eq!(fresh.ca_certificate().unwrap(), ks.ca_certificate().unwrap());
+    assert_eq!(
+        fresh.ca_certificate().unwrap(),
+        ks.ca_certificate().unwrap()
+    );
     // Reopen: the restored keys were re-sealed under the new box's device key.
     drop(fresh);
     let again = open(b.path());

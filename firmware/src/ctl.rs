@@ -141,7 +141,12 @@ impl Client {
         })
     }
 
-    pub(crate) fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, CtlError> {
+    pub(crate) fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, CtlError> {
         let url = format!("{}{}", self.base, path);
         let auth = format!("Bearer {}", self.token);
         let herr = |e: ureq::Error| CtlError::Http(self.base.clone(), e.to_string());

@@ -79,10 +79,18 @@ pub enum PartnerVerb {
         #[arg(long)]
         json: bool,
     },
-    Approve { id: String },
-    Enable { id: String },
-    Disable { id: String },
-    Delete { id: String },
+    Approve {
+        id: String,
+    },
+    Enable {
+        id: String,
+    },
+    Disable {
+        id: String,
+    },
+    Delete {
+        id: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -97,7 +105,9 @@ pub enum TrustVerb {
         #[arg(long)]
         json: bool,
     },
-    Delete { id: String },
+    Delete {
+        id: String,
+    },
     /// Certificate revocation lists.
     Crl {
         #[command(subcommand)]
@@ -175,7 +185,11 @@ fn show_key(k: &Value) {
         who,
         s(k, "state"),
         s(k, "source"),
-        if k["signing"].as_bool() == Some(true) { " signing" } else { "" },
+        if k["signing"].as_bool() == Some(true) {
+            " signing"
+        } else {
+            ""
+        },
         s(k, "not_after"),
         addrs.join(", ")
     );
@@ -199,13 +213,23 @@ fn out(v: &Value, json: bool, each: impl Fn(&Value)) {
 
 pub fn key(c: &Client, verb: KeyVerb) -> Result<(), CtlError> {
     match verb {
-        KeyVerb::Import { file, password_file, mailbox, domain, json } => {
+        KeyVerb::Import {
+            file,
+            password_file,
+            mailbox,
+            domain,
+            json,
+        } => {
             let password = match password_file {
                 Some(p) => secret(&p)?,
                 None => String::new(),
             };
             let data = read(&file)?;
-            let format = if data.starts_with(b"-----") { "pem" } else { "p12" };
+            let format = if data.starts_with(b"-----") {
+                "pem"
+            } else {
+                "p12"
+            };
             let v = c.call(
                 "POST",
                 "/keys/import",
@@ -217,7 +241,11 @@ pub fn key(c: &Client, verb: KeyVerb) -> Result<(), CtlError> {
             out(&v, json, show_key);
         }
         KeyVerb::Generate { email, days, json } => {
-            let v = c.call("POST", "/keys/generate", Some(json!({ "email": email, "days": days })))?;
+            let v = c.call(
+                "POST",
+                "/keys/generate",
+                Some(json!({ "email": email, "days": days })),
+            )?;
             out(&v, json, show_key);
         }
         KeyVerb::Csr { email, json } => {
@@ -230,14 +258,24 @@ pub fn key(c: &Client, verb: KeyVerb) -> Result<(), CtlError> {
             }
         }
         KeyVerb::ImportCert { file, json } => {
-            let v = c.call("POST", "/keys/import-cert", Some(json!({ "data": b64(&file)? })))?;
+            let v = c.call(
+                "POST",
+                "/keys/import-cert",
+                Some(json!({ "data": b64(&file)? })),
+            )?;
             out(&v, json, show_key);
         }
         KeyVerb::List { json } => out(&c.call("GET", "/keys", None)?, json, show_key),
         KeyVerb::ExportCert { address } => {
             let q: String = address
                 .bytes()
-                .map(|b| if b.is_ascii_alphanumeric() || b"-._".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
                 .collect();
             let v = c.call("GET", &format!("/keys/export?address={q}"), None)?;
             print!("{}", s(&v, "pem"));
@@ -265,10 +303,22 @@ fn show_partner(p: &Value) {
     println!(
         "{}  {:<8} {:<9} {}{}  until {}  {}",
         s(p, "id"),
-        if p["enabled"].as_bool() == Some(true) { "enabled" } else { "disabled" },
+        if p["enabled"].as_bool() == Some(true) {
+            "enabled"
+        } else {
+            "disabled"
+        },
         s(p, "source"),
-        if p["pending"].as_bool() == Some(true) { "pending " } else { "" },
-        if p["encryption_capable"].as_bool() == Some(true) { "enc" } else { "sign-only" },
+        if p["pending"].as_bool() == Some(true) {
+            "pending "
+        } else {
+            ""
+        },
+        if p["encryption_capable"].as_bool() == Some(true) {
+            "enc"
+        } else {
+            "sign-only"
+        },
         s(p, "not_after"),
         who
     );
@@ -277,14 +327,28 @@ fn show_partner(p: &Value) {
 pub fn partner(c: &Client, verb: PartnerVerb) -> Result<(), CtlError> {
     match verb {
         PartnerVerb::Import { file, domain, json } => {
-            let v = c.call("POST", "/partners/import", Some(json!({ "data": b64(&file)?, "domain": domain })))?;
+            let v = c.call(
+                "POST",
+                "/partners/import",
+                Some(json!({ "data": b64(&file)?, "domain": domain })),
+            )?;
             out(&v, json, show_partner);
         }
         PartnerVerb::List { json } => out(&c.call("GET", "/partners", None)?, json, show_partner),
-        PartnerVerb::Pending { json } => out(&c.call("GET", "/partners/pending", None)?, json, show_partner),
-        PartnerVerb::Approve { id } => show_partner(&c.call("POST", &format!("/partners/{id}/approve"), None)?),
-        PartnerVerb::Enable { id } => show_partner(&c.call("POST", &format!("/partners/{id}/enable"), None)?),
-        PartnerVerb::Disable { id } => show_partner(&c.call("POST", &format!("/partners/{id}/disable"), None)?),
+        PartnerVerb::Pending { json } => out(
+            &c.call("GET", "/partners/pending", None)?,
+            json,
+            show_partner,
+        ),
+        PartnerVerb::Approve { id } => {
+            show_partner(&c.call("POST", &format!("/partners/{id}/approve"), None)?)
+        }
+        PartnerVerb::Enable { id } => {
+            show_partner(&c.call("POST", &format!("/partners/{id}/enable"), None)?)
+        }
+        PartnerVerb::Disable { id } => {
+            show_partner(&c.call("POST", &format!("/partners/{id}/disable"), None)?)
+        }
         PartnerVerb::Delete { id } => {
             c.call("DELETE", &format!("/partners/{id}"), None)?;
             println!("deleted {id}");
@@ -294,21 +358,49 @@ pub fn partner(c: &Client, verb: PartnerVerb) -> Result<(), CtlError> {
 }
 
 pub fn trust(c: &Client, verb: TrustVerb) -> Result<(), CtlError> {
-    let show = |a: &Value| println!("{}  {:<10} until {}  {}", s(a, "id"), s(a, "source"), s(a, "not_after"), s(a, "subject"));
-    let show_crl = |a: &Value| println!("{}  {} revoked  updated {}  {}", s(a, "id"), a["revoked"], s(a, "this_update"), s(a, "issuer"));
+    let show = |a: &Value| {
+        println!(
+            "{}  {:<10} until {}  {}",
+            s(a, "id"),
+            s(a, "source"),
+            s(a, "not_after"),
+            s(a, "subject")
+        )
+    };
+    let show_crl = |a: &Value| {
+        println!(
+            "{}  {} revoked  updated {}  {}",
+            s(a, "id"),
+            a["revoked"],
+            s(a, "this_update"),
+            s(a, "issuer")
+        )
+    };
     match verb {
-        TrustVerb::Import { file, json } => {
-            out(&c.call("POST", "/trust/import", Some(json!({ "data": b64(&file)? })))?, json, show)
-        }
+        TrustVerb::Import { file, json } => out(
+            &c.call(
+                "POST",
+                "/trust/import",
+                Some(json!({ "data": b64(&file)? })),
+            )?,
+            json,
+            show,
+        ),
         TrustVerb::List { json } => out(&c.call("GET", "/trust", None)?, json, show),
         TrustVerb::Delete { id } => {
             c.call("DELETE", &format!("/trust/{id}"), None)?;
             println!("deleted {id}");
         }
         TrustVerb::Crl { verb } => match verb {
-            CrlVerb::Import { file, json } => {
-                out(&c.call("POST", "/trust/crls/import", Some(json!({ "data": b64(&file)? })))?, json, show_crl)
-            }
+            CrlVerb::Import { file, json } => out(
+                &c.call(
+                    "POST",
+                    "/trust/crls/import",
+                    Some(json!({ "data": b64(&file)? })),
+                )?,
+                json,
+                show_crl,
+            ),
             CrlVerb::List { json } => out(&c.call("GET", "/trust/crls", None)?, json, show_crl),
             CrlVerb::Refresh { json } => {
                 let v = c.call("POST", "/trust/crls/refresh", None)?;
@@ -325,8 +417,15 @@ pub fn trust(c: &Client, verb: TrustVerb) -> Result<(), CtlError> {
 
 pub fn backup(c: &Client, verb: BackupVerb) -> Result<(), CtlError> {
     match verb {
-        BackupVerb::Create { file, passphrase_file } => {
-            let v = c.call("POST", "/backup", Some(json!({ "passphrase": secret(&passphrase_file)? })))?;
+        BackupVerb::Create {
+            file,
+            passphrase_file,
+        } => {
+            let v = c.call(
+                "POST",
+                "/backup",
+                Some(json!({ "passphrase": secret(&passphrase_file)? })),
+            )?;
             let data = base64::engine::general_purpose::STANDARD
                 .decode(s(&v, "data"))
                 .map_err(|e| CtlError::Api(format!("bad backup data: {e}")))?;
@@ -334,9 +433,16 @@ pub fn backup(c: &Client, verb: BackupVerb) -> Result<(), CtlError> {
             std::fs::write(&tmp, &data)
                 .and_then(|()| std::fs::rename(&tmp, &file))
                 .map_err(|e| CtlError::Usage(format!("cannot write {}: {e}", file.display())))?;
-            println!("backup written to {} ({} bytes)", file.display(), data.len());
+            println!(
+                "backup written to {} ({} bytes)",
+                file.display(),
+                data.len()
+            );
         }
-        BackupVerb::Restore { file, passphrase_file } => {
+        BackupVerb::Restore {
+            file,
+            passphrase_file,
+        } => {
             let v = c.call(
                 "POST",
                 "/backup/restore",

@@ -37,19 +37,45 @@ pub fn fixture() -> Fixture {
 /// `name.p12` (OpenSSL 3 default: PBES2/AES, SHA-256 MAC) from name.key + name.pem + ca.
 pub fn p12(f: &Fixture, name: &str, out: &str, password: &str, extra: &[&str]) {
     let mut args = vec![
-        "pkcs12", "-export", "-inkey", &*Box::leak(format!("{name}.key").into_boxed_str()),
-        "-in", &*Box::leak(format!("{name}.pem").into_boxed_str()),
-        "-certfile", "ca.pem", "-out", out,
-        "-passout", &*Box::leak(format!("pass:{password}").into_boxed_str()),
+        "pkcs12",
+        "-export",
+        "-inkey",
+        &*Box::leak(format!("{name}.key").into_boxed_str()),
+        "-in",
+        &*Box::leak(format!("{name}.pem").into_boxed_str()),
+        "-certfile",
+        "ca.pem",
+        "-out",
+        out,
+        "-passout",
+        &*Box::leak(format!("pass:{password}").into_boxed_str()),
     ];
     args.extend_from_slice(extra);
     f.openssl(&args);
 }
 
 /// A user certificate issued with `openssl ca` (explicit dates; optional CRL distribution point).
-pub fn issue(f: &Fixture, name: &str, san: &str, ku: &str, dates: Option<(&str, &str)>, cdp: Option<&str>) {
+pub fn issue(
+    f: &Fixture,
+    name: &str,
+    san: &str,
+    ku: &str,
+    dates: Option<(&str, &str)>,
+    cdp: Option<&str>,
+) {
     let subj = format!("/CN={name}");
-    f.openssl(&["req", "-newkey", "rsa:2048", "-nodes", "-keyout", &format!("{name}.key"), "-out", &format!("{name}.csr"), "-subj", &subj]);
+    f.openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        &format!("{name}.key"),
+        "-out",
+        &format!("{name}.csr"),
+        "-subj",
+        &subj,
+    ]);
     let mut ext = format!(
         "basicConstraints=CA:FALSE\nkeyUsage=critical,{ku}\nextendedKeyUsage=emailProtection\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\nsubjectAltName={san}\n"
     );
@@ -58,10 +84,21 @@ pub fn issue(f: &Fixture, name: &str, san: &str, ku: &str, dates: Option<(&str, 
     }
     f.write(&format!("{name}.ext"), ext.as_bytes());
     let mut args = vec![
-        "ca".to_string(), "-config".into(), "ca.cnf".into(), "-batch".into(), "-notext".into(),
-        "-keyfile".into(), "ca.key".into(), "-cert".into(), "ca.pem".into(),
-        "-in".into(), format!("{name}.csr"), "-out".into(), format!("{name}.pem"),
-        "-extfile".into(), format!("{name}.ext"),
+        "ca".to_string(),
+        "-config".into(),
+        "ca.cnf".into(),
+        "-batch".into(),
+        "-notext".into(),
+        "-keyfile".into(),
+        "ca.key".into(),
+        "-cert".into(),
+        "ca.pem".into(),
+        "-in".into(),
+        format!("{name}.csr"),
+        "-out".into(),
+        format!("{name}.pem"),
+        "-extfile".into(),
+        format!("{name}.ext"),
     ];
     match dates {
         Some((s, e)) => args.extend(["-startdate".into(), s.into(), "-enddate".into(), e.into()]),
@@ -73,16 +110,57 @@ pub fn issue(f: &Fixture, name: &str, san: &str, ku: &str, dates: Option<(&str, 
 
 /// Revokes `name` and writes `ca.crl` (DER).
 pub fn revoke_and_crl(f: &Fixture, name: &str) {
-    f.openssl(&["ca", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem", "-revoke", &format!("{name}.pem")]);
-    f.openssl(&["ca", "-config", "ca.cnf", "-keyfile", "ca.key", "-cert", "ca.pem", "-gencrl", "-out", "ca.crl.pem"]);
-    f.openssl(&["crl", "-in", "ca.crl.pem", "-outform", "DER", "-out", "ca.crl"]);
+    f.openssl(&[
+        "ca",
+        "-config",
+        "ca.cnf",
+        "-keyfile",
+        "ca.key",
+        "-cert",
+        "ca.pem",
+        "-revoke",
+        &format!("{name}.pem"),
+    ]);
+    f.openssl(&[
+        "ca",
+        "-config",
+        "ca.cnf",
+        "-keyfile",
+        "ca.key",
+        "-cert",
+        "ca.pem",
+        "-gencrl",
+        "-out",
+        "ca.crl.pem",
+    ]);
+    f.openssl(&[
+        "crl",
+        "-in",
+        "ca.crl.pem",
+        "-outform",
+        "DER",
+        "-out",
+        "ca.crl",
+    ]);
 }
 
 /// The PKCS#8 DER of a PEM key file, and the base64 lines of its PEM body.
 pub fn key_secrets(f: &Fixture, name: &str) -> (Vec<u8>, Vec<String>) {
-    let der = f.openssl(&["pkcs8", "-topk8", "-nocrypt", "-in", &format!("{name}.key"), "-outform", "DER"]);
+    let der = f.openssl(&[
+        "pkcs8",
+        "-topk8",
+        "-nocrypt",
+        "-in",
+        &format!("{name}.key"),
+        "-outform",
+        "DER",
+    ]);
     let pem = String::from_utf8(f.read(&format!("{name}.key"))).unwrap();
-    let lines = pem.lines().filter(|l| !l.starts_with("-----") && l.len() >= 40).map(str::to_string).collect();
+    let lines = pem
+        .lines()
+        .filter(|l| !l.starts_with("-----") && l.len() >= 40)
+        .map(str::to_string)
+        .collect();
     (der, lines)
 }
 
