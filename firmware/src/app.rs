@@ -8,6 +8,7 @@ use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
 use crate::config::{parse_listen, Config};
+use crate::keystore::{Keystore, Settings as KeystoreSettings};
 use crate::queue::Queue;
 use crate::smtp::inbound::{self, Server};
 use crate::smtp::outbound::deliver::Deliverer;
@@ -30,6 +31,8 @@ pub enum StartError {
     Tls(#[from] crate::tls::TlsError),
     #[error(transparent)]
     Queue(#[from] crate::queue::QueueError),
+    #[error("keystore: {0}")]
+    Keystore(#[from] crate::keystore::KeystoreError),
     #[error("invalid address: {0}")]
     Address(String),
 }
@@ -48,6 +51,7 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         .map_err(|e| StartError::DataDir(data.display().to_string(), e))?;
     let spool = Arc::new(Spool::open(data)?);
     let users = Arc::new(UserStore::open(data)?);
+    let keystore = Keystore::open(data, KeystoreSettings::from_config(&cfg))?;
     let tls = crate::tls::server_config(&cfg)?;
     let deliverer = Arc::new(Deliverer {
         cfg: cfg.clone(),
@@ -94,6 +98,7 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         cfg: cfg.clone(),
         queue: queue.clone(),
         users,
+        keystore: keystore.clone(),
         token,
         started: Instant::now(),
     });
@@ -110,6 +115,11 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         }
     }));
     tasks.push(tokio::spawn(queue.clone().run(stop_rx.clone())));
+    tasks.push(tokio::spawn(keystore_tasks(
+        keystore.clone(),
+        cfg.keystore.crl_refresh_hours,
+        stop_rx.clone(),
+    )));
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
         data_dir = %data.display(),
@@ -127,6 +137,37 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         let _ = tokio::time::timeout(grace, t).await;
     }
     Ok(())
+}
+
+/// Keystore housekeeping: the rollover check at start and hourly, and the CRL refresh every
+/// `crl_hours` (0: never). Both block (key generation, HTTP), so they run on the blocking pool;
+/// the per-message path never waits for them.
+async fn keystore_tasks(ks: Arc<Keystore>, crl_hours: u32, mut stop: watch::Receiver<bool>) {
+    let hour = std::time::Duration::from_secs(3600);
+    let mut rollover = tokio::time::interval(hour);
+    let crl_period = hour * crl_hours.max(1);
+    let mut crl = tokio::time::interval(crl_period);
+    loop {
+        tokio::select! {
+            _ = rollover.tick() => {
+                let ks = ks.clone();
+                match tokio::task::spawn_blocking(move || ks.rollover_check()).await {
+                    Ok(Ok(actions)) if !actions.is_empty() => {
+                        tracing::info!(?actions, "key rollover check");
+                    }
+                    Ok(Err(e)) => tracing::error!(error = %e, "key rollover check failed"),
+                    _ => {}
+                }
+            }
+            _ = crl.tick(), if crl_hours > 0 => {
+                let ks = ks.clone();
+                if let Ok((n, errors)) = tokio::task::spawn_blocking(move || ks.refresh_crls()).await {
+                    tracing::debug!(stored = n, failed = errors.len(), "CRL refresh");
+                }
+            }
+            _ = stop.changed() => return,
+        }
+    }
 }
 
 async fn wait_for_signal() {

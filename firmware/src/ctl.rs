@@ -37,6 +37,26 @@ pub enum Verb {
         #[command(subcommand)]
         verb: UserVerb,
     },
+    /// Own keys (individual, function mailbox, domain).
+    Key {
+        #[command(subcommand)]
+        verb: crate::keystore_ctl::KeyVerb,
+    },
+    /// Partner certificates.
+    Partner {
+        #[command(subcommand)]
+        verb: crate::keystore_ctl::PartnerVerb,
+    },
+    /// Trust anchors and CRLs.
+    Trust {
+        #[command(subcommand)]
+        verb: crate::keystore_ctl::TrustVerb,
+    },
+    /// Backup and restore of the keystore.
+    Backup {
+        #[command(subcommand)]
+        verb: crate::keystore_ctl::BackupVerb,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -91,7 +111,7 @@ pub enum CtlError {
     Usage(String),
 }
 
-struct Client {
+pub(crate) struct Client {
     base: String,
     token: String,
     agent: ureq::Agent,
@@ -121,7 +141,12 @@ impl Client {
         })
     }
 
-    fn call(&self, method: &str, path: &str, body: Option<Value>) -> Result<Value, CtlError> {
+    pub(crate) fn call(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> Result<Value, CtlError> {
         let url = format!("{}{}", self.base, path);
         let auth = format!("Bearer {}", self.token);
         let herr = |e: ureq::Error| CtlError::Http(self.base.clone(), e.to_string());
@@ -159,7 +184,7 @@ impl Client {
     }
 }
 
-fn print_json(v: &Value) {
+pub(crate) fn print_json(v: &Value) {
     println!(
         "{}",
         serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
@@ -269,6 +294,10 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
                 }
             }
         },
+        Verb::Key { verb } => crate::keystore_ctl::key(&c, verb)?,
+        Verb::Partner { verb } => crate::keystore_ctl::partner(&c, verb)?,
+        Verb::Trust { verb } => crate::keystore_ctl::trust(&c, verb)?,
+        Verb::Backup { verb } => crate::keystore_ctl::backup(&c, verb)?,
         Verb::User { verb } => match verb {
             UserVerb::Add {
                 name,

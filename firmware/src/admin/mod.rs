@@ -22,12 +22,20 @@ pub struct AdminState {
     pub cfg: Arc<Config>,
     pub queue: Arc<Queue>,
     pub users: Arc<UserStore>,
+    pub keystore: Arc<crate::keystore::Keystore>,
     pub token: String,
     pub started: Instant,
 }
 
 /// An API error: an HTTP status and a message for a person.
 pub struct ApiError(StatusCode, String);
+
+impl ApiError {
+    /// An error with this status and message.
+    pub fn new(status: StatusCode, message: String) -> ApiError {
+        ApiError(status, message)
+    }
+}
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
@@ -107,6 +115,7 @@ pub fn router(st: Arc<AdminState>) -> Router {
         .route("/queue/{id}/retry", post(queue_retry))
         .route("/queue/{id}", delete(queue_delete))
         .route("/users", get(users_list).post(users_add))
+        .merge(crate::keystore::api::routes())
         .layer(middleware::from_fn_with_state(st.clone(), require_token));
     Router::new()
         .route("/health", get(|| async { "ok" }))
