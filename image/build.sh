@@ -33,7 +33,7 @@ APT_PACKAGES=(linux-image-amd64 busybox-static e2fsprogs util-linux kmod cpio gz
 # (virtio, SATA, NVMe, USB), file systems, network cards, power button.
 MODULES=(virtio_pci virtio_blk virtio_scsi virtio_net sd_mod sr_mod ahci ata_piix
 	nvme usb_storage uas xhci_pci ehci_pci ohci_pci uhci_hcd
-	ext4 crc32c_generic vfat nls_cp437 nls_iso8859_1 nls_utf8
+	ext4 crc32c_generic vfat nls_cp437 nls_ascii nls_iso8859_1 nls_utf8
 	e1000 e1000e igb igc r8169 tg3 bnx2 vmxnet3
 	evdev button)
 
