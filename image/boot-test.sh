@@ -23,4 +23,5 @@ fi
 QEMU_CMD=(qemu-system-x86_64 -M pc -accel tcg -cpu max -smp 1 -m 1024)
 # shellcheck disable=SC2034,SC2054
 QEMU_NIC=(-device virtio-net-pci,netdev=n0)
+BOOT_MARKER="SYSLINUX"
 boot_test_main "${SEGL_IMAGE_OUT:-$IMAGE_DIR/out}/disk.img"

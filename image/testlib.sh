@@ -4,7 +4,8 @@
 # QEMU (TCG, user networking, ports forwarded to 127.0.0.1 only) and talk to
 # it from the host. The caller sets QEMU_CMD (an array: the emulator and its
 # machine and firmware options, without disk, networking and console) and
-# QEMU_NIC (the network device for netdev n0), then calls
+# QEMU_NIC (the network device for netdev n0), optionally BOOT_MARKER (a
+# string the boot loader prints on the serial console), then calls
 # boot_test_main DISK_IMAGE.
 #
 # Scenario (boot_test_main):
@@ -210,6 +211,10 @@ EOF
 	say "boot 1 (first boot, sink down)"
 	qemu_start boot1
 	wait_banner
+	if [ -n "${BOOT_MARKER:-}" ]; then
+		grep -q "$BOOT_MARKER" "$SERIAL_LOG" || fail "\"$BOOT_MARKER\" is not on the console: not booted through the expected boot loader"
+		say "booted through the expected boot loader (\"$BOOT_MARKER\" on the console)"
+	fi
 	grep -q "first boot: creating an ext4 file system" "$SERIAL_LOG" || fail "boot 1 did not make the data file system"
 	out=$(http /health)
 	[ "$out" = "200 ok" ] || fail "GET /health: $out"
