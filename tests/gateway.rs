@@ -1002,3 +1002,135 @@ fn config_default_and_check() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("trusted_networks"));
 }
+
+#[test]
+fn expired_message_is_returned_to_its_sender() {
+    let d = tmp();
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    // The inbound next hop never answers; the queue lifetime is 3 seconds.
+    let g = Gateway::start(
+        &d.path().join("gw"),
+        free_port(),
+        smart.port,
+        "[delivery]\nmax_queue_lifetime_secs = 3\n",
+    );
+    let (ok, t) = swaks(&[
+        "--server",
+        &server(&g),
+        "--from",
+        "partner@partner.test",
+        "--to",
+        "u@example.org",
+        "--h-Subject",
+        "too late",
+    ]);
+    assert!(ok, "{t}");
+    let m = smart.wait_for(1, 30);
+    let text = m[0].text();
+    assert_eq!(m[0].rcpts(), vec!["partner@partner.test"]);
+    assert!(text.contains("Status: 4.4.7"), "{text}");
+    assert!(text.contains("Action: failed"));
+    assert!(text.contains("delivery time expired"));
+    assert!(wait_until(Duration::from_secs(10), || g.queue_len() == 0));
+}
+
+#[test]
+fn graceful_stop_and_restart_keep_the_queue() {
+    let d = tmp();
+    let inbound_port = free_port();
+    let mut g = Gateway::start(&d.path().join("gw"), inbound_port, 0, "");
+    for i in 0..3 {
+        let (ok, _) = swaks(&[
+            "--server",
+            &server(&g),
+            "--from",
+            "a@partner.test",
+            "--to",
+            &format!("u{i}@example.org"),
+        ]);
+        assert!(ok);
+    }
+    g.stop();
+    assert!(g.log_text().contains("shutting down"));
+    let inbound = Sink::start_on(inbound_port, &d.path().join("inbound"), &[]);
+    g.up();
+    inbound.wait_for(3, 30);
+}
+
+/// Unmounts the small test filesystem when the test ends, however it ends.
+struct Mount(std::path::PathBuf);
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+#[test]
+fn full_disk_refuses_new_mail_and_keeps_accepted_mail() {
+    let d = tmp();
+    let mnt = d.path().join("small");
+    std::fs::create_dir_all(&mnt).unwrap();
+    let st = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=3m", "tmpfs"])
+        .arg(&mnt)
+        .status()
+        .unwrap();
+    assert!(
+        st.success(),
+        "this test mounts a 3 MiB tmpfs and needs root (CI runs as root)"
+    );
+    let _guard = Mount(mnt.clone());
+    let inbound_port = free_port();
+    let mut g = Gateway::start(
+        &d.path().join("gw"),
+        inbound_port,
+        0,
+        &format!(
+            "[storage]\ndata_dir = \"{}\"\nmin_free_mb = 1\n",
+            mnt.join("data").display()
+        ),
+    );
+    // Accepted while there is room (next hop down: it stays queued).
+    let (ok, t) = swaks(&[
+        "--server",
+        &server(&g),
+        "--from",
+        "a@partner.test",
+        "--to",
+        "u@example.org",
+        "--h-Subject",
+        "kept",
+    ]);
+    assert!(ok, "{t}");
+    // Announced size beyond the free space: refused at MAIL.
+    let mut r = Raw::connect(g.smtp_port);
+    r.cmd("EHLO x.test");
+    assert!(r
+        .cmd("MAIL FROM:<a@partner.test> SIZE=2900000")
+        .starts_with("452 4.3.1"));
+    // Unannounced, bigger than the disk: the write fails, 452, and nothing half-written stays.
+    assert!(r.cmd("MAIL FROM:<a@partner.test>").starts_with("250"));
+    assert!(r.cmd("RCPT TO:<u@example.org>").starts_with("250"));
+    assert!(r.cmd("DATA").starts_with("354"));
+    let line = format!("{}\r\n", "z".repeat(998));
+    let mut big = String::from("Subject: too big for the disk\r\n\r\n");
+    while big.len() < 4 * 1024 * 1024 {
+        big.push_str(&line);
+    }
+    big.push_str(".\r\n");
+    r.send(big.as_bytes());
+    let rep = r.reply();
+    assert!(rep.starts_with("452 4.3.1"), "{rep}");
+    let tmp_dir = mnt.join("data/spool/tmp");
+    assert_eq!(
+        std::fs::read_dir(&tmp_dir).unwrap().count(),
+        0,
+        "no partial file left"
+    );
+    // The session is still usable and the accepted message is delivered once the hop is up.
+    assert!(r.cmd("RSET").starts_with("250"));
+    let inbound = Sink::start_on(inbound_port, &d.path().join("inbound"), &[]);
+    let m = inbound.wait_for(1, 30);
+    assert!(m[0].text().contains("Subject: kept"));
+    g.stop();
+}

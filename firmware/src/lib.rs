@@ -1,7 +1,7 @@
 //! Segl: an S/MIME mail-encryption gateway.
 //!
 //! The modules follow the data flow: `smtp::inbound` → `spool` → `policy` (process stage) →
-//! `queue` → `smtp::outbound`; `admin` and `ctl` administer it, `config` describes it.
+//! `smime` → `queue` → `smtp::outbound`; `admin` and `ctl` administer it, `config` describes it.
 #![forbid(unsafe_code)]
 
 pub mod admin;
@@ -10,6 +10,7 @@ pub mod config;
 pub mod ctl;
 pub mod policy;
 pub mod queue;
+pub mod smime;
 pub mod smtp;
 pub mod spool;
 pub mod tls;

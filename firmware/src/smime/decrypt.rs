@@ -1,0 +1,248 @@
+//! Decryption of EnvelopedData and AuthEnvelopedData, from DER or BER (OpenSSL `-stream`,
+//! gpgsm and NSS write indefinite lengths and chunked OCTET STRINGs).
+//!
+//! The RecipientInfo is matched to a key *before* any private-key operation (a wrong-key RSA
+//! unwrap may "succeed" with garbage). Unwrap failures yield a random key (RFC 3218), and a
+//! bad padding or GCM tag is the same [`SmimeError::DecryptionFailed`].
+
+use cms::authenveloped_data::AuthEnvelopedData;
+use cms::content_info::ContentInfo;
+use cms::enveloped_data::{EncryptedContentInfo, EnvelopedData, RecipientInfo, RecipientInfos};
+use der::{Decode, Encode, EncodingRules};
+use spki::AlgorithmIdentifierOwned;
+
+use super::content_cipher::{self, CipherParams, ContentCipher};
+use super::error::{Result, SmimeError};
+use super::keyops::{random_key, KeyLookup, KeyTransport, OaepHash};
+use super::mime::{self, Entity};
+use super::oids;
+use super::pubkey::DigestAlgorithm;
+
+/// What decryption found out, for the report and the log.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct DecryptInfo {
+    /// The content cipher of the message.
+    pub cipher: ContentCipher,
+    /// The key transport used for our RecipientInfo.
+    pub key_transport: KeyTransport,
+    /// Subject of the certificate whose key decrypted the message.
+    pub recipient: String,
+    /// Number of RecipientInfos in the message.
+    pub recipient_count: usize,
+}
+
+/// A decrypted message.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Decrypted {
+    /// The outer headers of the encrypted message followed by the decrypted entity (CRLF).
+    pub message: Vec<u8>,
+    /// Details of the decryption.
+    pub info: DecryptInfo,
+}
+
+fn transport(alg: &AlgorithmIdentifierOwned) -> Result<KeyTransport> {
+    match alg.oid {
+        oids::RSA_ENCRYPTION => Ok(KeyTransport::RsaPkcs1v15),
+        oids::RSAES_OAEP => {
+            let Some(p) = &alg.parameters else {
+                return Ok(KeyTransport::RsaOaep(OaepHash::Sha1));
+            };
+            let params = pkcs1::RsaOaepParamsOwned::from_der(&p.to_der()?)
+                .map_err(|e| SmimeError::MalformedCms(format!("RSAES-OAEP parameters: {e}")))?;
+            let hash = DigestAlgorithm::from_oid(&params.hash.oid)?;
+            let mgf_hash = params
+                .mask_gen
+                .parameters
+                .as_ref()
+                .map(|h| DigestAlgorithm::from_oid(&h.oid))
+                .transpose()?
+                .unwrap_or(DigestAlgorithm::Sha1);
+            if params.mask_gen.oid != oids::MGF1 || mgf_hash != hash {
+                return Err(SmimeError::UnsupportedAlgorithm(
+                    "RSA-OAEP with a mask generation hash different from the hash".into(),
+                ));
+            }
+            let label_empty = params
+                .p_source
+                .parameters
+                .as_ref()
+                .map(|l| l.value().is_empty())
+                .unwrap_or(true);
+            if !label_empty {
+                return Err(SmimeError::UnsupportedAlgorithm(
+                    "RSA-OAEP with a label".into(),
+                ));
+            }
+            Ok(KeyTransport::RsaOaep(match hash {
+                DigestAlgorithm::Sha1 => OaepHash::Sha1,
+                DigestAlgorithm::Sha256 => OaepHash::Sha256,
+                DigestAlgorithm::Sha384 => OaepHash::Sha384,
+                DigestAlgorithm::Sha512 => OaepHash::Sha512,
+            }))
+        }
+        other => Err(SmimeError::UnsupportedAlgorithm(format!(
+            "key transport {other}"
+        ))),
+    }
+}
+
+/// Decrypts the content of `eci` for one of our keys.
+fn open(
+    ris: &RecipientInfos,
+    eci: &EncryptedContentInfo,
+    mac: Option<&[u8]>,
+    aad: &[u8],
+    keys: &dyn KeyLookup,
+) -> Result<(Vec<u8>, DecryptInfo)> {
+    let (cipher, params) = ContentCipher::from_alg(&eci.content_enc_alg)?;
+    if cipher.is_aead() != mac.is_some() {
+        return Err(SmimeError::MalformedCms(
+            "cipher does not fit the content type (CBC in AuthEnvelopedData or GCM in EnvelopedData)".into(),
+        ));
+    }
+    let ciphertext = eci
+        .encrypted_content
+        .as_ref()
+        .ok_or_else(|| SmimeError::MalformedCms("detached encrypted content".into()))?
+        .as_bytes();
+    let mut matched = false;
+    let mut last_err = SmimeError::NoMatchingRecipient;
+    for ri in ris.0.iter() {
+        let RecipientInfo::Ktri(ktri) = ri else {
+            continue;
+        };
+        let Some(key) = keys.find(&ktri.rid) else {
+            continue;
+        };
+        matched = true;
+        let kt = match transport(&ktri.key_enc_alg) {
+            Ok(kt) => kt,
+            Err(e) => {
+                last_err = e;
+                continue;
+            }
+        };
+        let mut cek = key.unwrap_key(kt, ktri.enc_key.as_bytes(), cipher.key_len())?;
+        if cek.len() != cipher.key_len() {
+            cek = random_key(cipher.key_len())?;
+        }
+        let plain = match (&params, mac) {
+            (CipherParams::Iv(iv), None) => {
+                content_cipher::cbc_decrypt(cipher, &cek, iv, ciphertext)
+            }
+            (CipherParams::Gcm { nonce, icv_len }, Some(tag)) => {
+                if tag.len() != *icv_len {
+                    Err(SmimeError::MalformedCms(
+                        "MAC length differs from ICV length".into(),
+                    ))
+                } else {
+                    content_cipher::gcm_decrypt(cipher, &cek, nonce, aad, ciphertext, tag)
+                }
+            }
+            _ => Err(SmimeError::MalformedCms("cipher parameters".into())),
+        };
+        match plain {
+            Ok(p) => {
+                let info = DecryptInfo {
+                    cipher,
+                    key_transport: kt,
+                    recipient: key.certificate().tbs_certificate().subject().to_string(),
+                    recipient_count: ris.0.len(),
+                };
+                return Ok((p, info));
+            }
+            Err(e) => last_err = e,
+        }
+    }
+    if matched {
+        Err(last_err)
+    } else {
+        Err(SmimeError::NoMatchingRecipient)
+    }
+}
+
+/// Decrypts a CMS ContentInfo (DER or BER) holding EnvelopedData or AuthEnvelopedData.
+pub fn decrypt_cms(cms_bytes: &[u8], keys: &dyn KeyLookup) -> Result<(Vec<u8>, DecryptInfo)> {
+    let ci = ContentInfo::from_ber(cms_bytes)?;
+    match ci.content_type {
+        oids::ID_ENVELOPED_DATA => {
+            let ed: EnvelopedData = ci.content.decode_as_encoding(EncodingRules::Ber)?;
+            open(&ed.recip_infos, &ed.encrypted_content, None, &[], keys)
+        }
+        oids::ID_AUTH_ENVELOPED_DATA => {
+            let aed: AuthEnvelopedData = ci.content.decode_as_encoding(EncodingRules::Ber)?;
+            // RFC 5083 §2.2: the authenticated attributes (DER, as SET OF) are the AAD.
+            let aad = match &aed.auth_attrs {
+                Some(a) => a.to_der()?,
+                None => Vec::new(),
+            };
+            open(
+                &aed.recip_infos,
+                &aed.auth_encrypted_content_info,
+                Some(aed.mac.as_bytes()),
+                &aad,
+                keys,
+            )
+        }
+        other => Err(SmimeError::NotSmime(format!(
+            "CMS content type {other} is not (auth)enveloped data"
+        ))),
+    }
+}
+
+/// Whether an entity is an S/MIME encrypted entity (by its Content-Type).
+pub(crate) fn is_enveloped(e: &Entity<'_>) -> bool {
+    let ct = e.content_type();
+    let smime_type = ct.param("smime-type").unwrap_or("").to_ascii_lowercase();
+    let is_p7m = ct.mime == "application/pkcs7-mime" || ct.mime == "application/x-pkcs7-mime";
+    is_p7m && (smime_type == "enveloped-data" || smime_type == "authenveloped-data")
+        || is_p7m && smime_type.is_empty() && {
+            // Old clients omit smime-type; peek at the CMS content type.
+            e.decoded_body()
+                .ok()
+                .and_then(|b| ContentInfo::from_ber(&b).ok())
+                .is_some_and(|ci| {
+                    ci.content_type == oids::ID_ENVELOPED_DATA
+                        || ci.content_type == oids::ID_AUTH_ENVELOPED_DATA
+                })
+        }
+}
+
+/// Decrypts a whole message; see [`super::decrypt`].
+pub(crate) fn decrypt(msg: &[u8], keys: &dyn KeyLookup) -> Result<Decrypted> {
+    let e = Entity::parse(msg)?;
+    if !is_enveloped(&e) {
+        if e.content_type().mime.starts_with("multipart/") {
+            return Err(SmimeError::Refused(
+                "the message body is not encrypted as a whole; encrypted parts beside other parts are not decrypted (EFAIL)".into(),
+            ));
+        }
+        return Err(SmimeError::NotSmime(
+            "not an S/MIME encrypted message".into(),
+        ));
+    }
+    let der = e.decoded_body()?;
+    let (plain, info) = decrypt_cms(&der, keys)?;
+    let message = mime::join_outer(
+        &e.outer_headers(),
+        &strip_mime_version(&mime::to_crlf(&plain))?,
+    );
+    tracing::debug!(cipher = info.cipher.name(), "decrypted message");
+    Ok(Decrypted { message, info })
+}
+
+/// Drops a MIME-Version header of an inner entity (the outer one is written by join_outer).
+fn strip_mime_version(entity: &[u8]) -> Result<Vec<u8>> {
+    let e = Entity::parse(entity)?;
+    let mut out = Vec::with_capacity(entity.len());
+    for h in &e.headers {
+        if !h.name.eq_ignore_ascii_case("mime-version") {
+            out.extend_from_slice(h.raw);
+        }
+    }
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(e.body);
+    Ok(out)
+}

@@ -1,0 +1,549 @@
+//! MIME handling for S/MIME: header/body splitting, Content-Type parameters, multipart
+//! boundaries, canonical form (CRLF, 7-bit-safe transfer encodings) and output framing.
+//!
+//! Why not `mail-builder` for the output: a clear-signed entity must be reproduced byte for
+//! byte, and the builder re-encodes bodies by its own rules. The framing here is small and
+//! typed (headers are written by one function that folds them), and the signed bytes are
+//! never touched after hashing. `mail-parser` is used where exact bytes do not matter (the
+//! From address, with its comments and encoded words).
+
+use base64::Engine;
+
+use super::error::{Result, SmimeError};
+
+/// A header field as found in the input.
+#[derive(Debug, Clone)]
+pub(crate) struct Header<'a> {
+    /// Field name as written.
+    pub name: &'a str,
+    /// The complete field including folded lines and the final line ending.
+    pub raw: &'a [u8],
+}
+
+impl Header<'_> {
+    /// The unfolded field value.
+    pub fn value(&self) -> String {
+        let s = String::from_utf8_lossy(self.raw);
+        let v = s.split_once(':').map(|(_, v)| v).unwrap_or("");
+        v.replace("\r\n", "").replace('\n', "").trim().to_string()
+    }
+
+    fn is_content(&self) -> bool {
+        let n = self.name.to_ascii_lowercase();
+        n.starts_with("content-") || n == "mime-version"
+    }
+}
+
+/// A MIME entity split into headers and body (borrowed from the input).
+#[derive(Debug, Clone)]
+pub(crate) struct Entity<'a> {
+    pub headers: Vec<Header<'a>>,
+    pub body: &'a [u8],
+}
+
+impl<'a> Entity<'a> {
+    /// Splits at the first empty line. Input without one is all headers and no body.
+    pub fn parse(raw: &'a [u8]) -> Result<Self> {
+        let mut headers: Vec<Header<'a>> = Vec::new();
+        let mut pos = 0;
+        let mut start: Option<usize> = None;
+        let mut name: &'a str = "";
+        loop {
+            if pos >= raw.len() {
+                if let Some(s) = start {
+                    headers.push(Header {
+                        name,
+                        raw: &raw[s..],
+                    });
+                }
+                return Ok(Entity { headers, body: &[] });
+            }
+            let end = raw[pos..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .map_or(raw.len(), |i| pos + i + 1);
+            let line = &raw[pos..end];
+            let content = trim_eol(line);
+            if content.is_empty() {
+                if let Some(s) = start {
+                    headers.push(Header {
+                        name,
+                        raw: &raw[s..pos],
+                    });
+                }
+                return Ok(Entity {
+                    headers,
+                    body: &raw[end..],
+                });
+            }
+            if content[0] == b' ' || content[0] == b'\t' {
+                if start.is_none() {
+                    return Err(SmimeError::MalformedMime(
+                        "continuation line before the first header".into(),
+                    ));
+                }
+            } else {
+                if let Some(s) = start {
+                    headers.push(Header {
+                        name,
+                        raw: &raw[s..pos],
+                    });
+                }
+                let colon = content.iter().position(|&b| b == b':').ok_or_else(|| {
+                    SmimeError::MalformedMime("header line without a colon".into())
+                })?;
+                name = std::str::from_utf8(&content[..colon])
+                    .map_err(|_| SmimeError::MalformedMime("non-ASCII header name".into()))?
+                    .trim();
+                if name.is_empty() || name.contains(' ') {
+                    return Err(SmimeError::MalformedMime("invalid header name".into()));
+                }
+                start = Some(pos);
+            }
+            pos = end;
+        }
+    }
+
+    /// The first header with this name (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(Header::value)
+    }
+
+    /// The parsed Content-Type (text/plain when absent, RFC 2045 §5.2).
+    pub fn content_type(&self) -> ContentType {
+        self.header("Content-Type")
+            .map(|v| ContentType::parse(&v))
+            .unwrap_or_else(|| ContentType::parse("text/plain; charset=us-ascii"))
+    }
+
+    /// Content-Transfer-Encoding in lower case (`7bit` when absent).
+    pub fn transfer_encoding(&self) -> String {
+        self.header("Content-Transfer-Encoding")
+            .map(|v| v.to_ascii_lowercase())
+            .unwrap_or_else(|| "7bit".into())
+    }
+
+    /// The body with its transfer encoding removed (base64 and quoted-printable handled).
+    pub fn decoded_body(&self) -> Result<Vec<u8>> {
+        match self.transfer_encoding().as_str() {
+            "base64" => decode_base64(self.body),
+            "quoted-printable" => Ok(decode_qp(self.body)),
+            _ => Ok(self.body.to_vec()),
+        }
+    }
+
+    /// The raw bytes of the headers that are not content headers (From, To, Subject ...).
+    pub fn outer_headers(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for h in self.headers.iter().filter(|h| !h.is_content()) {
+            out.extend_from_slice(h.raw);
+        }
+        out
+    }
+
+    /// The raw bytes of the content headers except MIME-Version.
+    pub fn content_headers(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for h in self
+            .headers
+            .iter()
+            .filter(|h| h.is_content() && !h.name.eq_ignore_ascii_case("mime-version"))
+        {
+            out.extend_from_slice(h.raw);
+        }
+        out
+    }
+}
+
+fn trim_eol(line: &[u8]) -> &[u8] {
+    let l = line.strip_suffix(b"\n").unwrap_or(line);
+    l.strip_suffix(b"\r").unwrap_or(l)
+}
+
+/// A Content-Type value: lower-case `type/subtype` and its parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ContentType {
+    pub mime: String,
+    pub params: Vec<(String, String)>,
+}
+
+impl ContentType {
+    /// Parses `type/subtype; name=value; name="quoted value"` leniently.
+    pub fn parse(v: &str) -> Self {
+        let mut parts = split_params(v).into_iter();
+        let mime = parts.next().unwrap_or_default().trim().to_ascii_lowercase();
+        let params = parts
+            .filter_map(|p| {
+                let (k, v) = p.split_once('=')?;
+                let v = v.trim();
+                let v = if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
+                    v[1..v.len() - 1]
+                        .replace("\\\"", "\"")
+                        .replace("\\\\", "\\")
+                } else {
+                    v.to_string()
+                };
+                Some((k.trim().to_ascii_lowercase(), v))
+            })
+            .collect();
+        ContentType { mime, params }
+    }
+
+    /// A parameter value by (lower-case) name.
+    pub fn param(&self, name: &str) -> Option<&str> {
+        self.params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Splits at `;` outside quoted strings.
+fn split_params(v: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut quoted = false;
+    let mut escaped = false;
+    for c in v.chars() {
+        if escaped {
+            cur.push(c);
+            escaped = false;
+            continue;
+        }
+        match c {
+            '\\' if quoted => {
+                cur.push(c);
+                escaped = true;
+            }
+            '"' => {
+                quoted = !quoted;
+                cur.push(c);
+            }
+            ';' if !quoted => out.push(std::mem::take(&mut cur)),
+            _ => cur.push(c),
+        }
+    }
+    out.push(cur);
+    out
+}
+
+/// A part of a multipart body, borrowed from the input.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Part<'a> {
+    /// The part's bytes (headers and body), without the line ending before the delimiter.
+    pub raw: &'a [u8],
+}
+
+/// Splits a multipart body at `--boundary` lines (RFC 2046 §5.1.1). Returns the parts,
+/// the bytes before the first delimiter (preamble) and after the close delimiter (epilogue).
+pub(crate) fn split_multipart<'a>(
+    body: &'a [u8],
+    boundary: &str,
+    max_parts: usize,
+) -> Result<(Vec<Part<'a>>, &'a [u8], &'a [u8])> {
+    if boundary.is_empty() || boundary.len() > 200 {
+        return Err(SmimeError::MalformedMime(
+            "invalid multipart boundary".into(),
+        ));
+    }
+    let delim = format!("--{boundary}");
+    let delim = delim.as_bytes();
+    let mut parts = Vec::new();
+    let mut pos = 0;
+    // Start of the current part's content, once the first delimiter was seen.
+    let mut current: Option<usize> = None;
+    let mut preamble_end = 0;
+    while pos < body.len() {
+        let end = body[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(body.len(), |i| pos + i + 1);
+        let line = trim_eol(&body[pos..end]);
+        if line.starts_with(delim) {
+            let rest = &line[delim.len()..];
+            let closing = rest.starts_with(b"--");
+            let tail = if closing { &rest[2..] } else { rest };
+            if tail.iter().all(|b| *b == b' ' || *b == b'\t') {
+                // The line ending before the delimiter belongs to the delimiter.
+                let content_end = if pos >= 2 && &body[pos - 2..pos] == b"\r\n" {
+                    pos - 2
+                } else if pos >= 1 && body[pos - 1] == b'\n' {
+                    pos - 1
+                } else {
+                    pos
+                };
+                match current {
+                    Some(s) => {
+                        parts.push(Part {
+                            raw: &body[s..content_end.max(s)],
+                        });
+                        if parts.len() > max_parts {
+                            return Err(SmimeError::LimitExceeded(format!(
+                                "more than {max_parts} MIME parts"
+                            )));
+                        }
+                    }
+                    None => preamble_end = content_end,
+                }
+                if closing {
+                    return Ok((parts, &body[..preamble_end], &body[end..]));
+                }
+                current = Some(end);
+            }
+        }
+        pos = end;
+    }
+    Err(SmimeError::MalformedMime(
+        "multipart body without closing boundary".into(),
+    ))
+}
+
+/// Converts bare LF and bare CR line endings to CRLF.
+pub(crate) fn to_crlf(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len() + data.len() / 40);
+    let mut i = 0;
+    while i < data.len() {
+        match data[i] {
+            b'\r' => {
+                out.extend_from_slice(b"\r\n");
+                if data.get(i + 1) == Some(&b'\n') {
+                    i += 1;
+                }
+            }
+            b'\n' => out.extend_from_slice(b"\r\n"),
+            b => out.push(b),
+        }
+        i += 1;
+    }
+    out
+}
+
+fn is_7bit_safe(data: &[u8]) -> bool {
+    data.iter().all(|&b| b < 0x80 && b != 0) && data.split(|&b| b == b'\n').all(|l| l.len() <= 998)
+}
+
+/// Makes a canonical (CRLF) entity 7-bit safe: leaf parts with 8-bit or binary content are
+/// re-encoded as base64, multiparts are walked (up to `max_depth`). Signatures over the
+/// result survive relays that downgrade 8BITMIME.
+pub(crate) fn make_7bit(entity: &[u8], depth: usize, max_depth: usize) -> Result<Vec<u8>> {
+    if is_7bit_safe(entity) {
+        return Ok(entity.to_vec());
+    }
+    if depth > max_depth {
+        return Err(SmimeError::LimitExceeded("MIME nesting too deep".into()));
+    }
+    let e = Entity::parse(entity)?;
+    let ct = e.content_type();
+    let header_len = entity.len() - e.body.len();
+    let header_bytes = &entity[..header_len];
+    if ct.mime.starts_with("multipart/") {
+        let boundary = ct
+            .param("boundary")
+            .ok_or_else(|| SmimeError::MalformedMime("multipart without boundary".into()))?;
+        let (parts, preamble, epilogue) = split_multipart(e.body, boundary, 1000)?;
+        let mut out = header_bytes.to_vec();
+        out.extend_from_slice(preamble);
+        for p in parts {
+            out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
+            out.extend_from_slice(&make_7bit(p.raw, depth + 1, max_depth)?);
+        }
+        out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+        out.extend_from_slice(epilogue);
+        if out.starts_with(b"\r\n") {
+            out.drain(..2);
+        }
+        return Ok(out);
+    }
+    // Leaf: the body is 8-bit or binary; carry it in base64.
+    let raw_body = e.decoded_body()?;
+    let mut out = Vec::new();
+    for h in &e.headers {
+        if !h.name.eq_ignore_ascii_case("content-transfer-encoding") {
+            out.extend_from_slice(h.raw);
+        }
+    }
+    if e.header("Content-Type").is_none() {
+        out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
+    }
+    out.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n\r\n");
+    out.extend_from_slice(&encode_base64_lines(&raw_body));
+    Ok(out)
+}
+
+/// Base64 in lines of 76 characters with CRLF (RFC 2045 §6.8).
+pub(crate) fn encode_base64_lines(data: &[u8]) -> Vec<u8> {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(data);
+    let mut out = Vec::with_capacity(b64.len() + b64.len() / 38 + 2);
+    for chunk in b64.as_bytes().chunks(76) {
+        out.extend_from_slice(chunk);
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Lenient base64 decoding: whitespace ignored, padding optional.
+pub(crate) fn decode_base64(data: &[u8]) -> Result<Vec<u8>> {
+    let clean: Vec<u8> = data
+        .iter()
+        .copied()
+        .filter(|b| !b.is_ascii_whitespace())
+        .collect();
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
+            .with_decode_allow_trailing_bits(true),
+    );
+    engine
+        .decode(&clean)
+        .map_err(|e| SmimeError::MalformedMime(format!("bad base64: {e}")))
+}
+
+fn decode_qp(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    while i < data.len() {
+        if data[i] == b'=' {
+            if data.get(i + 1) == Some(&b'\r') && data.get(i + 2) == Some(&b'\n') {
+                i += 3;
+                continue;
+            }
+            if data.get(i + 1) == Some(&b'\n') {
+                i += 2;
+                continue;
+            }
+            let hex = data
+                .get(i + 1..i + 3)
+                .and_then(|h| std::str::from_utf8(h).ok())
+                .and_then(|h| u8::from_str_radix(h, 16).ok());
+            if let Some(b) = hex {
+                out.push(b);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(data[i]);
+        i += 1;
+    }
+    out
+}
+
+/// A fresh random multipart boundary.
+pub(crate) fn new_boundary() -> Result<String> {
+    use aws_lc_rs::rand::SecureRandom;
+    let mut r = [0u8; 12];
+    aws_lc_rs::rand::SystemRandom::new()
+        .fill(&mut r)
+        .map_err(|_| SmimeError::Encoding("random generator failed".into()))?;
+    let hex: String = r.iter().map(|b| format!("{b:02x}")).collect();
+    Ok(format!("----=_segl_{hex}"))
+}
+
+/// Writes one header field, folding before `; ` parameters so lines stay short (RFC 5322 §2.2.3).
+pub(crate) fn write_header(out: &mut Vec<u8>, name: &str, value: &str) {
+    out.extend_from_slice(name.as_bytes());
+    out.extend_from_slice(b":");
+    let mut line_len = name.len() + 1;
+    for (i, piece) in value.split("; ").enumerate() {
+        let piece = if i == 0 {
+            piece.to_string()
+        } else {
+            format!(" {piece}")
+        };
+        if i > 0 {
+            out.push(b';');
+            line_len += 1;
+            if line_len + piece.len() > 76 {
+                out.extend_from_slice(b"\r\n\t");
+                out.extend_from_slice(piece.trim_start().as_bytes());
+                line_len = 1 + piece.len();
+                continue;
+            }
+        } else {
+            out.push(b' ');
+            line_len += 1;
+        }
+        out.extend_from_slice(piece.as_bytes());
+        line_len += piece.len();
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
+/// The From address (addr-spec) of a message, via mail-parser.
+pub(crate) fn from_address(message: &[u8]) -> Option<String> {
+    let parsed = mail_parser::MessageParser::default().parse_headers(message)?;
+    let addr = parsed.from()?.first()?.address()?.to_string();
+    Some(addr)
+}
+
+/// An application/pkcs7-mime entity (headers and base64 body) for `der`.
+pub(crate) fn pkcs7_mime_entity(smime_type: &str, der: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(der.len() * 4 / 3 + 300);
+    write_header(
+        &mut out,
+        "Content-Type",
+        &format!("application/pkcs7-mime; smime-type={smime_type}; name=\"smime.p7m\""),
+    );
+    write_header(&mut out, "Content-Transfer-Encoding", "base64");
+    write_header(
+        &mut out,
+        "Content-Disposition",
+        "attachment; filename=\"smime.p7m\"",
+    );
+    write_header(&mut out, "Content-Description", "S/MIME Encrypted Message");
+    out.extend_from_slice(b"\r\n");
+    out.extend_from_slice(&encode_base64_lines(der));
+    out
+}
+
+/// Joins the outer (non-content) headers of a message with a new MIME entity.
+pub(crate) fn join_outer(outer_headers: &[u8], entity: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(outer_headers.len() + entity.len() + 20);
+    out.extend_from_slice(&to_crlf(outer_headers));
+    write_header(&mut out, "MIME-Version", "1.0");
+    out.extend_from_slice(entity);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parse_headers_and_body() {
+        let m = b"From: a@b\r\nSubject: x\r\n y\r\nContent-Type: text/plain;\r\n charset=\"utf-8\"\r\n\r\nbody\r\n";
+        let e = Entity::parse(m).unwrap();
+        assert_eq!(e.headers.len(), 3);
+        assert_eq!(e.header("subject").unwrap(), "x y");
+        assert_eq!(e.content_type().param("charset"), Some("utf-8"));
+        assert_eq!(e.body, b"body\r\n");
+    }
+
+    #[test]
+    fn multipart_split() {
+        let body = b"pre\r\n--b\r\nA\r\n--b\r\nB\r\n\r\n--b--\r\nepi";
+        let (parts, pre, epi) = split_multipart(body, "b", 10).unwrap();
+        assert_eq!(parts.len(), 2);
+        assert_eq!(parts[0].raw, b"A");
+        assert_eq!(parts[1].raw, b"B\r\n");
+        assert_eq!(pre, b"pre");
+        assert_eq!(epi, b"epi");
+        assert!(split_multipart(b"--b\r\nA\r\n", "b", 10).is_err());
+    }
+
+    #[test]
+    fn crlf_and_7bit() {
+        assert_eq!(to_crlf(b"a\nb\r\nc\r"), b"a\r\nb\r\nc\r\n");
+        let e = make_7bit(
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nh\xc3\xa9\r\n",
+            0,
+            8,
+        )
+        .unwrap();
+        assert!(is_7bit_safe(&e));
+        assert!(String::from_utf8(e).unwrap().contains("base64"));
+    }
+}

@@ -1,0 +1,387 @@
+//! Signature verification: clear-signed (`multipart/signed`) and opaque (`signed-data`).
+//!
+//! The signature over signed attributes is checked over the attribute bytes as received
+//! (RFC 5652 §5.4, re-tagged as SET OF), not over a re-encoding; clear-signed content is
+//! canonicalised to CRLF first because OpenSSL writes LF line endings.
+
+use std::time::SystemTime;
+
+use cms::cert::CertificateChoices;
+use cms::content_info::ContentInfo;
+use cms::signed_data::{SignedData, SignerIdentifier, SignerInfo};
+use der::asn1::{OctetString, UtcTime};
+use der::{Decode, Encode, EncodingRules};
+use spki::{AlgorithmIdentifierOwned, ObjectIdentifier};
+use x509_cert::time::Time;
+use x509_cert::Certificate;
+
+use super::ber;
+use super::certs::{self, AddressMatch, ChainReport};
+use super::error::{Result, SmimeError};
+use super::mime::{self, Entity};
+use super::oids;
+use super::pubkey::{self, DigestAlgorithm};
+
+/// What a signer advertised in SMIMECapabilities (RFC 8551 §2.5.2).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Capabilities {
+    /// Algorithm identifiers in the signer's order of preference.
+    pub algorithms: Vec<ObjectIdentifier>,
+}
+
+impl Capabilities {
+    /// The signer can read AES-256-GCM AuthEnvelopedData.
+    pub fn aes256_gcm(&self) -> bool {
+        self.algorithms.contains(&oids::AES256_GCM)
+    }
+    /// The signer can read RSA-OAEP key transport.
+    pub fn rsa_oaep(&self) -> bool {
+        self.algorithms.contains(&oids::RSAES_OAEP)
+    }
+}
+
+/// The result for one SignerInfo.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SignerReport {
+    /// The signer certificate, if found.
+    pub certificate: Option<Certificate>,
+    /// `Ok` when the signature and message digest verify.
+    pub signature: core::result::Result<(), SmimeError>,
+    /// The digest algorithm the signer used.
+    pub digest: Option<DigestAlgorithm>,
+    /// The signingTime attribute.
+    pub signing_time: Option<SystemTime>,
+    /// Path building and certificate checks (None when the certificate is missing).
+    pub chain: Option<ChainReport>,
+    /// Whether the From address matches the certificate.
+    pub address_match: AddressMatch,
+    /// The signer's SMIMECapabilities.
+    pub capabilities: Capabilities,
+    /// Warnings that do not invalidate the signature (weak digest ...).
+    pub warnings: Vec<String>,
+}
+
+impl SignerReport {
+    /// Signature valid and chain trusted.
+    pub fn is_valid(&self) -> bool {
+        self.signature.is_ok() && self.chain.as_ref().is_some_and(|c| c.trusted)
+    }
+}
+
+/// The result of verifying one signature layer.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct VerifyReport {
+    /// One report per SignerInfo.
+    pub signers: Vec<SignerReport>,
+    /// All certificates found in the message (for harvesting).
+    pub certificates: Vec<Certificate>,
+    /// The message without this signature layer: outer headers plus the signed entity.
+    pub content: Vec<u8>,
+    /// Clear-signed (`multipart/signed`) rather than opaque.
+    pub detached: bool,
+}
+
+impl VerifyReport {
+    /// At least one signer, and every signer valid with a trusted chain.
+    pub fn is_valid(&self) -> bool {
+        !self.signers.is_empty() && self.signers.iter().all(SignerReport::is_valid)
+    }
+
+    /// The first reason why the layer is not valid, as a typed error.
+    pub fn ensure_valid(&self) -> Result<()> {
+        if self.signers.is_empty() {
+            return Err(SmimeError::BadSignature("no signer".into()));
+        }
+        for s in &self.signers {
+            s.signature.clone()?;
+            match &s.chain {
+                None => return Err(SmimeError::SignerCertificateMissing),
+                Some(c) if !c.trusted => {
+                    return Err(SmimeError::UntrustedChain(c.problems.join("; ")))
+                }
+                Some(_) => {}
+            }
+        }
+        Ok(())
+    }
+}
+
+fn attr(si: &SignerInfo, oid: ObjectIdentifier) -> Option<&der::Any> {
+    si.signed_attrs
+        .as_ref()?
+        .iter()
+        .find(|a| a.oid == oid)
+        .and_then(|a| a.values.iter().next())
+}
+
+fn find_cert<'a>(sid: &SignerIdentifier, pool: &'a [Certificate]) -> Option<&'a Certificate> {
+    pool.iter().find(|c| match sid {
+        SignerIdentifier::IssuerAndSerialNumber(ias) => {
+            &ias.issuer == c.tbs_certificate().issuer()
+                && &ias.serial_number == c.tbs_certificate().serial_number()
+        }
+        SignerIdentifier::SubjectKeyIdentifier(ski) => {
+            certs::subject_key_id(c).is_some_and(|k| k.as_slice() == ski.0.as_bytes())
+        }
+    })
+}
+
+struct Context<'a> {
+    anchors: &'a [Certificate],
+    extra: &'a [Certificate],
+    now: SystemTime,
+    from: Option<String>,
+}
+
+fn check_signer(
+    si: &SignerInfo,
+    raw_attrs: Option<&[u8]>,
+    content: &[u8],
+    econtent_type: ObjectIdentifier,
+    pool: &[Certificate],
+    ctx: &Context<'_>,
+) -> SignerReport {
+    let mut report = SignerReport {
+        certificate: None,
+        signature: Ok(()),
+        digest: None,
+        signing_time: None,
+        chain: None,
+        address_match: AddressMatch::NoMatch,
+        capabilities: Capabilities::default(),
+        warnings: Vec::new(),
+    };
+    if let Some(t) = attr(si, oids::ATTR_SIGNING_TIME).and_then(|a| a.decode_as::<Time>().ok()) {
+        report.signing_time = Some(t.to_system_time());
+    } else if let Some(t) =
+        attr(si, oids::ATTR_SIGNING_TIME).and_then(|a| a.decode_as::<UtcTime>().ok())
+    {
+        report.signing_time = Some(t.to_system_time());
+    }
+    if let Some(caps) = attr(si, oids::ATTR_SMIME_CAPABILITIES)
+        .and_then(|a| a.decode_as::<Vec<AlgorithmIdentifierOwned>>().ok())
+    {
+        report.capabilities.algorithms = caps.into_iter().map(|c| c.oid).collect();
+    }
+    report.signature = (|| {
+        let digest = DigestAlgorithm::from_oid(&si.digest_alg.oid)?;
+        report.digest = Some(digest);
+        if digest.is_weak() {
+            report
+                .warnings
+                .push("the signature uses SHA-1, which is weak (collisions are practical)".into());
+        }
+        let cert = find_cert(&si.sid, pool).ok_or(SmimeError::SignerCertificateMissing)?;
+        report.certificate = Some(cert.clone());
+        let content_digest = digest.hash(content);
+        let signed_bytes: Vec<u8> = if si.signed_attrs.is_some() {
+            let md = attr(si, oids::ATTR_MESSAGE_DIGEST)
+                .ok_or_else(|| SmimeError::MalformedCms("messageDigest attribute missing".into()))?
+                .decode_as::<OctetString>()?;
+            if md.as_bytes() != content_digest.as_slice() {
+                return Err(SmimeError::DigestMismatch);
+            }
+            let ct = attr(si, oids::ATTR_CONTENT_TYPE)
+                .ok_or_else(|| SmimeError::MalformedCms("contentType attribute missing".into()))?
+                .decode_as::<ObjectIdentifier>()?;
+            if ct != econtent_type {
+                return Err(SmimeError::BadSignature(
+                    "contentType attribute differs from the content type".into(),
+                ));
+            }
+            match raw_attrs {
+                Some(raw) => raw.to_vec(),
+                None => si
+                    .signed_attrs
+                    .as_ref()
+                    .map(|a| a.to_der())
+                    .transpose()?
+                    .unwrap_or_default(),
+            }
+        } else {
+            content.to_vec()
+        };
+        pubkey::verify(
+            cert.tbs_certificate().subject_public_key_info(),
+            &si.signature_algorithm,
+            digest,
+            &signed_bytes,
+            si.signature.as_bytes(),
+        )
+    })();
+    if let Some(cert) = &report.certificate {
+        let mut chain_pool: Vec<Certificate> = pool.to_vec();
+        chain_pool.extend(ctx.extra.iter().cloned());
+        report.chain = Some(certs::check_signer_chain(
+            cert,
+            &chain_pool,
+            ctx.anchors,
+            report.signing_time,
+            ctx.now,
+        ));
+        if let Some(from) = &ctx.from {
+            report.address_match = certs::match_address(cert, from);
+        }
+    }
+    report
+}
+
+/// Verifies a CMS SignedData (DER or BER). `detached` is the signed content of a
+/// clear-signed message; for opaque signatures the content is taken from the SignedData.
+/// Returns the report (with an empty `content`) and the signed content.
+fn verify_cms(
+    cms_bytes: &[u8],
+    detached: Option<&[u8]>,
+    ctx: &Context<'_>,
+) -> Result<(VerifyReport, Vec<u8>)> {
+    let ci = ContentInfo::from_ber(cms_bytes)?;
+    if ci.content_type != oids::ID_SIGNED_DATA {
+        return Err(SmimeError::NotSmime(format!(
+            "CMS content type {} is not signed data",
+            ci.content_type
+        )));
+    }
+    let sd: SignedData = ci.content.decode_as_encoding(EncodingRules::Ber)?;
+    let raw_attrs = ber::raw_signed_attrs(ci.content.value()).unwrap_or_default();
+    let content = match (detached, &sd.encap_content_info.econtent) {
+        (Some(d), _) => d.to_vec(),
+        (None, Some(e)) => {
+            let tag = if der::Tagged::tag(e).is_constructed() {
+                0x24
+            } else {
+                0x04
+            };
+            ber::octet_string_contents(tag, e.value())?
+        }
+        (None, None) => {
+            return Err(SmimeError::MalformedCms(
+                "detached signature without the signed content".into(),
+            ))
+        }
+    };
+    let pool: Vec<Certificate> = sd
+        .certificates
+        .as_ref()
+        .map(|cs| {
+            cs.0.iter()
+                .filter_map(|c| match c {
+                    CertificateChoices::Certificate(c) => Some(c.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut lookup = pool.clone();
+    lookup.extend(ctx.extra.iter().cloned());
+    let signers = sd
+        .signer_infos
+        .0
+        .iter()
+        .enumerate()
+        .map(|(i, si)| {
+            let raw = raw_attrs.get(i).and_then(|r| r.as_deref());
+            check_signer(
+                si,
+                raw,
+                &content,
+                sd.encap_content_info.econtent_type,
+                &lookup,
+                ctx,
+            )
+        })
+        .collect();
+    Ok((
+        VerifyReport {
+            signers,
+            certificates: pool,
+            content: Vec::new(),
+            detached: detached.is_some(),
+        },
+        content,
+    ))
+}
+
+/// The kind of signature layer an entity is.
+pub(crate) enum SignedKind {
+    Detached,
+    Opaque,
+}
+
+pub(crate) fn signed_kind(e: &Entity<'_>) -> Option<SignedKind> {
+    let ct = e.content_type();
+    if ct.mime == "multipart/signed" {
+        return Some(SignedKind::Detached);
+    }
+    let is_p7m = ct.mime == "application/pkcs7-mime" || ct.mime == "application/x-pkcs7-mime";
+    let st = ct.param("smime-type").unwrap_or("").to_ascii_lowercase();
+    if is_p7m && st == "signed-data" {
+        return Some(SignedKind::Opaque);
+    }
+    if is_p7m && st.is_empty() {
+        let is_signed = e
+            .decoded_body()
+            .ok()
+            .and_then(|b| ContentInfo::from_ber(&b).ok())
+            .is_some_and(|ci| ci.content_type == oids::ID_SIGNED_DATA);
+        if is_signed {
+            return Some(SignedKind::Opaque);
+        }
+    }
+    None
+}
+
+/// Verifies the signature layer that `msg` (a message or entity) is.
+pub(crate) fn verify(
+    msg: &[u8],
+    anchors: &[Certificate],
+    extra_certs: &[Certificate],
+    now: SystemTime,
+    max_parts: usize,
+) -> Result<VerifyReport> {
+    let e = Entity::parse(msg)?;
+    let ctx = Context {
+        anchors,
+        extra: extra_certs,
+        now,
+        from: mime::from_address(msg),
+    };
+    match signed_kind(&e) {
+        Some(SignedKind::Detached) => {
+            let ct = e.content_type();
+            let boundary = ct.param("boundary").ok_or_else(|| {
+                SmimeError::MalformedMime("multipart/signed without boundary".into())
+            })?;
+            let (parts, _, _) = mime::split_multipart(e.body, boundary, max_parts)?;
+            let [signed, sig] = parts.as_slice() else {
+                return Err(SmimeError::MalformedMime(format!(
+                    "multipart/signed with {} parts instead of 2",
+                    parts.len()
+                )));
+            };
+            let sig_entity = Entity::parse(sig.raw)?;
+            let sig_ct = sig_entity.content_type().mime;
+            if sig_ct != "application/pkcs7-signature" && sig_ct != "application/x-pkcs7-signature"
+            {
+                return Err(SmimeError::NotSmime(format!(
+                    "signature part is {sig_ct}, not application/pkcs7-signature"
+                )));
+            }
+            let der = sig_entity.decoded_body()?;
+            let canonical = mime::to_crlf(signed.raw);
+            let (mut report, content) = verify_cms(&der, Some(&canonical), &ctx)?;
+            report.content = mime::join_outer(&e.outer_headers(), &content);
+            Ok(report)
+        }
+        Some(SignedKind::Opaque) => {
+            let der = e.decoded_body()?;
+            let (mut report, content) = verify_cms(&der, None, &ctx)?;
+            let inner = mime::to_crlf(&content);
+            report.content = mime::join_outer(&e.outer_headers(), &inner);
+            Ok(report)
+        }
+        None => Err(SmimeError::NotSmime("not an S/MIME signed message".into())),
+    }
+}
