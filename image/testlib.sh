@@ -238,6 +238,11 @@ EOF
 	done
 	say "GET /api/v1/queue: ${out:0:400}"
 	poweroff_guest
+	if mtype -i "$DISK@@1M" ::segl/ctl.token >/dev/null 2>&1; then
+		fail "the provisioned token is still on the boot partition after the first boot"
+	fi
+	mtype -i "$DISK@@1M" ::segl/segl.toml >/dev/null 2>&1 || fail "segl/segl.toml vanished from the boot partition"
+	say "boot partition: segl/ctl.token was moved to /data, segl/segl.toml left in place"
 
 	# ---- boot 2: sink up, same disk ----
 	mkdir -p "$WORK/sink"
