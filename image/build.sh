@@ -1,0 +1,206 @@
+#!/usr/bin/env bash
+#
+# Build the Segl x86_64 disk image from local parts:
+#   - segl, built here statically (cargo profile "image"),
+#   - the Debian kernel (linux-image-amd64) and the modules the image needs,
+#   - busybox-static, e2fsprogs (mkfs/fsck for /data) and blkid,
+#   - image/rootfs/ (/init, inittab, scripts) and the factory configuration
+#     buildroot/board/segl/segl.toml (the same file as the Buildroot route),
+# packed as an initramfs; then a disk image (genimage) that boots with legacy
+# BIOS (syslinux) and UEFI (GRUB).
+#
+# Output in image/out/: disk.img, boot.vfat, vmlinuz, initrd.img, segl,
+# sizes.txt. Missing Debian packages are installed with apt-get (as root).
+#
+# Environment: CARGO_TARGET_DIR (default <repo>/target), SEGL_IMAGE_OUT
+# (default image/out), SEGL_SKIP_CARGO=1 to reuse the last segl build.
+
+set -euo pipefail
+
+IMAGE_DIR=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$IMAGE_DIR/.." && pwd)
+OUT=${SEGL_IMAGE_OUT:-$IMAGE_DIR/out}
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
+TARGET=x86_64-unknown-linux-gnu
+PROFILE=image
+
+# Debian packages the build and the boot tests use.
+APT_PACKAGES=(linux-image-amd64 busybox-static e2fsprogs util-linux kmod cpio gzip
+	genimage dosfstools mtools syslinux syslinux-common extlinux
+	grub-efi-amd64-bin grub-common ovmf qemu-system-x86)
+
+# Kernel modules loaded at boot (their dependencies are added): disks
+# (virtio, SATA, NVMe, USB), file systems, network cards, power button.
+MODULES=(virtio_pci virtio_blk virtio_scsi virtio_net sd_mod sr_mod ahci ata_piix
+	nvme usb_storage uas xhci_pci ehci_pci ohci_pci uhci_hcd
+	ext4 crc32c_generic vfat nls_cp437 nls_ascii nls_iso8859_1 nls_utf8
+	e1000 e1000e igb igc r8169 tg3 bnx2 vmxnet3
+	evdev button)
+
+step_start=0
+t0=$(date +%s)
+step() {
+	local now
+	now=$(date +%s)
+	if [ "$step_start" -ne 0 ]; then
+		echo "    ($((now - step_start)) s)"
+	fi
+	step_start=$now
+	echo "==> $*"
+}
+die() {
+	echo "build.sh: error: $*" >&2
+	exit 1
+}
+
+step "checking Debian packages"
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "installing: ${missing[*]}"
+	[ "$(id -u)" -eq 0 ] || die "need root to install: ${missing[*]}"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+# The newest installed Debian kernel.
+KVER=$(find /lib/modules -mindepth 1 -maxdepth 1 -type d -name '*-amd64' -printf '%f\n' | sort -V | tail -n 1)
+{ [ -n "$KVER" ] && [ -f "/boot/vmlinuz-$KVER" ]; } || die "no Debian amd64 kernel in /boot and /lib/modules"
+
+if [ "${SEGL_SKIP_CARGO:-}" != "1" ]; then
+	step "building segl (static, --profile $PROFILE, $TARGET)"
+	# With --target, RUSTFLAGS apply to segl only, not to build scripts.
+	RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
+		cargo build --manifest-path "$REPO/Cargo.toml" --locked \
+		--profile "$PROFILE" --target "$TARGET" --bin segl
+fi
+SEGL_BIN=$CARGO_TARGET_DIR/$TARGET/$PROFILE/segl
+[ -x "$SEGL_BIN" ] || die "$SEGL_BIN missing"
+if readelf -l "$SEGL_BIN" | grep -q 'program interpreter'; then
+	die "$SEGL_BIN is dynamically linked"
+fi
+"$SEGL_BIN" config check "$REPO/buildroot/board/segl/segl.toml" >/dev/null ||
+	die "the factory configuration buildroot/board/segl/segl.toml does not pass segl config check"
+
+step "staging the initramfs (kernel $KVER)"
+rm -rf "$OUT"
+mkdir -p "$OUT"
+ROOT=$OUT/rootfs
+mkdir -p "$ROOT"/{bin,sbin,usr/bin,usr/sbin,etc/segl,lib,lib64,dev,proc,sys,run,tmp,data,boot,root,var}
+ln -s ../run "$ROOT/var/run"
+ln -s ../tmp "$ROOT/var/tmp"
+ln -s ../data/log "$ROOT/var/log"
+cp -a "$IMAGE_DIR/rootfs/." "$ROOT/"
+chmod 0700 "$ROOT/root"
+chmod 0600 "$ROOT/etc/shadow"
+install -m 0644 "$REPO/buildroot/board/segl/segl.toml" "$ROOT/etc/segl/segl.toml"
+install -m 0755 "$SEGL_BIN" "$ROOT/usr/bin/segl"
+
+# BusyBox and a link for each applet it has (paths as BusyBox lists them).
+install -m 0755 /bin/busybox "$ROOT/bin/busybox"
+while read -r applet; do
+	if [ ! -e "$ROOT/$applet" ] && [ ! -L "$ROOT/$applet" ]; then
+		ln -s /bin/busybox "$ROOT/$applet"
+	fi
+done < <(/bin/busybox --list-full)
+[ -e "$ROOT/sbin/init" ] || ln -s /bin/busybox "$ROOT/sbin/init"
+
+# e2fsprogs and blkid are dynamic: copy them with their libraries.
+copy_with_libs() {
+	local bin=$1 dest=$2 lib
+	install -D -m 0755 "$bin" "$ROOT/$dest"
+	for lib in $(ldd "$bin" | grep -o '/[^ ]*'); do
+		[ -e "$ROOT$lib" ] || install -D -m 0755 "$(readlink -f "$lib")" "$ROOT$lib"
+	done
+}
+copy_with_libs /sbin/mke2fs sbin/mke2fs
+copy_with_libs /sbin/e2fsck sbin/e2fsck
+copy_with_libs /sbin/blkid sbin/blkid
+ln -s mke2fs "$ROOT/sbin/mkfs.ext4"
+ln -s e2fsck "$ROOT/sbin/fsck.ext4"
+cat >"$ROOT/etc/mke2fs.conf" <<'EOF'
+[defaults]
+	base_features = sparse_super,large_file,filetype,resize_inode,dir_index,ext_attr
+	default_mntopts = acl,user_xattr
+	blocksize = 4096
+	inode_ratio = 16384
+[fs_types]
+	ext4 = {
+		features = has_journal,extent,huge_file,flex_bg,metadata_csum,64bit,dir_nlink,extra_isize
+	}
+EOF
+# No real-time clock (or a wrong one) must not force a full check each boot.
+printf '[options]\n\tbroken_system_clock = true\n' >"$ROOT/etc/e2fsck.conf"
+
+# Kernel modules in load order, their dependencies first.
+: >"$OUT/modules.order"
+for m in "${MODULES[@]}"; do
+	modprobe -S "$KVER" --show-depends "$m" >>"$OUT/modules.order" ||
+		die "kernel module $m not found for $KVER"
+done
+mkdir -p "$ROOT/lib/modules"
+: >"$ROOT/lib/modules/load.list"
+awk '$1 == "insmod" { print $2 }' "$OUT/modules.order" | awk '!seen[$0]++' |
+	while read -r ko; do
+		install -D -m 0644 "$ko" "$ROOT$ko"
+		echo "$ko" >>"$ROOT/lib/modules/load.list"
+	done
+echo "$(wc -l <"$ROOT/lib/modules/load.list") kernel modules"
+
+# Check every script of the image with the shell that will run it.
+for s in "$ROOT/init" "$ROOT"/sbin/segl-* "$ROOT"/etc/init.d/* "$ROOT/usr/share/udhcpc/default.script"; do
+	/bin/busybox sh -n "$s" || die "syntax error in ${s#"$ROOT"}"
+done
+
+step "packing the initramfs"
+(cd "$ROOT" && find . -mindepth 1 -print0 | LC_ALL=C sort -z |
+	cpio --null --create --format=newc --owner=0:0 --quiet) | gzip -9 -n >"$OUT/initrd.img"
+cp "/boot/vmlinuz-$KVER" "$OUT/vmlinuz"
+cp "$SEGL_BIN" "$OUT/segl"
+
+step "boot partition and disk image (genimage)"
+BOOTFS=$OUT/bootfs
+mkdir -p "$BOOTFS/syslinux" "$BOOTFS/EFI/BOOT" "$BOOTFS/segl"
+cp "$OUT/vmlinuz" "$OUT/initrd.img" "$BOOTFS/"
+cp "$IMAGE_DIR/syslinux.cfg" "$BOOTFS/syslinux/syslinux.cfg"
+cp "$IMAGE_DIR/grub.cfg" "$BOOTFS/EFI/BOOT/grub.cfg"
+cat >"$BOOTFS/segl/README.txt" <<'EOF'
+Provisioning before the first boot (this is the FAT boot partition; any PC
+can write it):
+  segl.toml   used instead of the factory configuration on first boot
+              (when /data/segl.toml does not exist yet)
+  ctl.token   the admin API token (at least 32 characters) for a fresh
+              /data; it is deleted from here once copied
+Afterwards the live configuration is /data/segl.toml on the data partition.
+EOF
+# GRUB for UEFI: a standalone EFI binary that reads grub.cfg next to it.
+grub-mkimage -O x86_64-efi -o "$BOOTFS/EFI/BOOT/BOOTX64.EFI" -p /EFI/BOOT \
+	part_msdos part_gpt fat normal linux echo configfile test search \
+	search_label serial terminal efi_gop all_video
+
+GENTMP=$OUT/genimage.tmp
+mkdir -p "$OUT/genimage.root"
+genimage --config "$IMAGE_DIR/genimage.cfg" --inputpath "$BOOTFS" \
+	--outputpath "$OUT" --tmppath "$GENTMP" --rootpath "$OUT/genimage.root" >"$OUT/genimage.log" 2>&1 ||
+	{ cat "$OUT/genimage.log" >&2; die "genimage failed"; }
+rm -rf "$GENTMP" "$OUT/genimage.root"
+
+# BIOS: syslinux's boot sector and ldlinux.sys into the FAT partition (at
+# 1 MiB, see genimage.cfg), its MBR boot code into the first 440 bytes.
+syslinux --install --directory /syslinux --offset $((1024 * 1024)) "$OUT/disk.img"
+dd if=/usr/lib/syslinux/mbr/mbr.bin of="$OUT/disk.img" bs=440 count=1 conv=notrunc status=none
+
+step "sizes"
+{
+	echo "segl (static, stripped)   $(stat -c %s "$OUT/segl") bytes"
+	echo "initrd.img (gzip cpio)    $(stat -c %s "$OUT/initrd.img") bytes"
+	echo "vmlinuz ($KVER)  $(stat -c %s "$OUT/vmlinuz") bytes"
+	echo "disk.img                  $(stat -c %s "$OUT/disk.img") bytes (apparent), $(($(stat -c %b "$OUT/disk.img") * $(stat -c %B "$OUT/disk.img"))) bytes allocated"
+	echo "disk.img.gz               $(gzip -1 -c "$OUT/disk.img" | wc -c) bytes"
+} | tee "$OUT/sizes.txt"
+rm -rf "$BOOTFS" "$ROOT"
+echo "    ($(($(date +%s) - step_start)) s)"
+echo "==> done in $(($(date +%s) - t0)) s: $OUT/disk.img"

@@ -1,0 +1,275 @@
+# shellcheck shell=bash
+#
+# Shared by image/boot-test*.sh (sourced, not run): boot a Segl image in
+# QEMU (TCG, user networking, ports forwarded to 127.0.0.1 only) and talk to
+# it from the host. The caller sets QEMU_CMD (an array: the emulator and its
+# machine and firmware options, without disk, networking and console) and
+# QEMU_NIC (the network device for netdev n0), optionally BOOT_MARKER (a
+# string the boot loader prints on the serial console), then calls
+# boot_test_main DISK_IMAGE.
+#
+# Scenario (boot_test_main):
+#   boot 1, the mail sink on the host is down:
+#     SMTP banner, GET /health, /api/v1/status (with and without token),
+#     a mail to a local domain is accepted (250) and waits in /api/v1/queue,
+#     clean poweroff through the ACPI power button (QEMU system_powerdown);
+#   boot 2, same disk, sink up:
+#     the queued mail is delivered to the sink, the queue empties, the token
+#     and configuration of the first boot are still there (no "first boot").
+
+IMAGE_DIR=${IMAGE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
+REPO=${REPO:-$(cd "$IMAGE_DIR/.." && pwd)}
+BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
+
+QEMU_PIDS=()
+SINK_PID=""
+WORK=""
+T0=$(date +%s)
+
+elapsed() { echo "$(($(date +%s) - T0))"; }
+say() { echo "[$(elapsed)s] $*"; }
+
+cleanup() {
+	local pid
+	for pid in "${QEMU_PIDS[@]}"; do
+		kill -9 "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	if [ -n "$SINK_PID" ]; then
+		kill "$SINK_PID" 2>/dev/null || true
+		wait "$SINK_PID" 2>/dev/null || true
+	fi
+	if [ -n "$WORK" ] && [ "${KEEP_WORK:-}" != "1" ]; then
+		rm -rf "$WORK"
+	fi
+}
+
+# fail MESSAGE: print the end of the current serial log and stop.
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -n "${SERIAL_LOG:-}" ] && [ -f "$SERIAL_LOG" ]; then
+		echo "---- last 60 lines of $SERIAL_LOG ----" >&2
+		tail -n 60 "$SERIAL_LOG" | tr -d '\r' >&2
+		echo "----" >&2
+	fi
+	exit 1
+}
+
+free_port() {
+	python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
+# qemu_start NAME: boot the disk with the forwarded ports, console to
+# $WORK/NAME.serial.log, monitor on $WORK/NAME.monitor.
+qemu_start() {
+	local name=$1
+	SERIAL_LOG=$WORK/$name.serial.log
+	MONITOR=$WORK/$name.monitor
+	: >"$SERIAL_LOG"
+	# shellcheck disable=SC2153 # QEMU_CMD and QEMU_NIC come from the caller
+	"${QEMU_CMD[@]}" \
+		-display none -no-reboot \
+		-serial "file:$SERIAL_LOG" \
+		-monitor "unix:$MONITOR,server,nowait" \
+		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$SMTP_PORT-:25,hostfwd=tcp:127.0.0.1:$ADMIN_PORT-:8080" \
+		"${QEMU_NIC[@]}" \
+		>"$WORK/$name.qemu.log" 2>&1 &
+	QEMU_PID=$!
+	QEMU_PIDS+=("$QEMU_PID")
+	say "$name: qemu started (pid $QEMU_PID), console: $SERIAL_LOG"
+}
+
+# wait_banner: until the guest's SMTP listener greets through the forward
+# (QEMU accepts the host side at once and closes it while nothing listens).
+wait_banner() {
+	local start banner
+	start=$(date +%s)
+	while :; do
+		kill -0 "$QEMU_PID" 2>/dev/null || fail "qemu exited during boot ($(cat "$WORK"/*.qemu.log 2>/dev/null))"
+		if banner=$(python3 - "$SMTP_PORT" <<'PY' 2>/dev/null
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.settimeout(5)
+line = s.makefile("rb").readline().decode()
+s.close()
+if not line.startswith("220"):
+    sys.exit(1)
+print(line.strip())
+PY
+		); then
+			say "SMTP banner after $(($(date +%s) - start)) s: $banner"
+			return 0
+		fi
+		[ $(($(date +%s) - start)) -lt "$BOOT_TIMEOUT" ] || fail "no SMTP banner within $BOOT_TIMEOUT s"
+		sleep 2
+	done
+}
+
+# http PATH [TOKEN]: print "STATUS BODY" of GET http://127.0.0.1:ADMIN/PATH.
+http() {
+	python3 - "$ADMIN_PORT" "$1" "${2:-}" <<'PY'
+import sys, urllib.request, urllib.error
+req = urllib.request.Request(f"http://127.0.0.1:{sys.argv[1]}{sys.argv[2]}")
+if sys.argv[3]:
+    req.add_header("Authorization", "Bearer " + sys.argv[3])
+try:
+    with urllib.request.urlopen(req, timeout=15) as r:
+        print(r.status, r.read().decode())
+except urllib.error.HTTPError as e:
+    print(e.code, e.read().decode())
+PY
+}
+
+# send_mail SUBJECT: one message to user@example.org (a local domain, so it
+# goes to delivery.inbound_next_hop, the sink).
+send_mail() {
+	python3 - "$SMTP_PORT" "$1" <<'PY'
+import smtplib, sys
+from email.message import EmailMessage
+m = EmailMessage()
+m["From"] = "alice@partner.example"
+m["To"] = "user@example.org"
+m["Subject"] = sys.argv[2]
+m["Message-ID"] = f"<{sys.argv[2]}@boot-test.invalid>"
+m.set_content(f"Boot test message {sys.argv[2]}.\n")
+with smtplib.SMTP("127.0.0.1", int(sys.argv[1]), timeout=60) as s:
+    s.ehlo("boot-test.invalid")
+    refused = s.send_message(m)
+    if refused:
+        sys.exit(f"refused: {refused}")
+    print("250 accepted")
+PY
+}
+
+# poweroff_guest: the ACPI power button; wait for QEMU to exit.
+poweroff_guest() {
+	local n=0
+	python3 - "$MONITOR" <<'PY' || fail "cannot reach the QEMU monitor"
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+time.sleep(0.5)
+s.sendall(b"system_powerdown\n")
+time.sleep(0.5)
+s.close()
+PY
+	while kill -0 "$QEMU_PID" 2>/dev/null; do
+		n=$((n + 1))
+		[ "$n" -lt 120 ] || fail "guest did not power off within 60 s of the power button"
+		sleep 0.5
+	done
+	wait "$QEMU_PID" 2>/dev/null || true
+	grep -q "segl-shutdown: /data unmounted" "$SERIAL_LOG" ||
+		fail "guest powered off without unmounting /data"
+	say "guest powered off cleanly (/data unmounted)"
+}
+
+boot_test_main() {
+	DISK_SRC=$1
+	trap cleanup EXIT
+	trap 'exit 1' INT TERM
+	WORK=$(mktemp -d "${TMPDIR:-/tmp}/segl-boot-test.XXXXXX")
+	[ -f "$DISK_SRC" ] || fail "$DISK_SRC missing: run image/build.sh"
+	python3 -c 'import aiosmtpd' 2>/dev/null || fail "python3 aiosmtpd missing (.ci/install-deps.sh installs it)"
+
+	SMTP_PORT=$(free_port)
+	ADMIN_PORT=$(free_port)
+	SINK_PORT=$(free_port)
+	TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+	say "ports on 127.0.0.1: smtp $SMTP_PORT -> 25, admin $ADMIN_PORT -> 8080, sink $SINK_PORT (guest: 10.0.2.2:$SINK_PORT)"
+
+	# The image under test, provisioned like an operator would before the
+	# first boot: segl/segl.toml and segl/ctl.token on the FAT partition.
+	DISK=$WORK/disk.img
+	cp --sparse=always "$DISK_SRC" "$DISK"
+	cat >"$WORK/segl.toml" <<EOF
+[smtp]
+listen = "0.0.0.0:25"
+submission_listen = "0.0.0.0:587"
+hostname = "segl-boot-test.localdomain"
+[relay]
+trusted_networks = ["127.0.0.1/32", "10.0.2.2/32"]
+local_domains = ["example.org"]
+[delivery]
+inbound_next_hop = "10.0.2.2:$SINK_PORT"
+retry_initial_secs = 5
+retry_max_secs = 10
+[storage]
+data_dir = "/data/segl"
+[admin]
+listen = "0.0.0.0:8080"
+EOF
+	echo "$TOKEN" >"$WORK/ctl.token"
+	mcopy -o -i "$DISK@@1M" "$WORK/segl.toml" ::segl/segl.toml
+	mcopy -o -i "$DISK@@1M" "$WORK/ctl.token" ::segl/ctl.token
+	QEMU_CMD+=(-drive "file=$DISK,format=raw,if=virtio")
+
+	local out subject start
+	subject="segl-boot-test-$(date +%s)-$$"
+
+	# ---- boot 1: sink down ----
+	say "boot 1 (first boot, sink down)"
+	qemu_start boot1
+	wait_banner
+	if [ -n "${BOOT_MARKER:-}" ]; then
+		grep -q "$BOOT_MARKER" "$SERIAL_LOG" || fail "\"$BOOT_MARKER\" is not on the console: not booted through the expected boot loader"
+		say "booted through the expected boot loader (\"$BOOT_MARKER\" on the console)"
+	fi
+	grep -q "first boot: creating an ext4 file system" "$SERIAL_LOG" || fail "boot 1 did not make the data file system"
+	out=$(http /health)
+	[ "$out" = "200 ok" ] || fail "GET /health: $out"
+	say "GET /health: $out"
+	out=$(http /api/v1/status)
+	[ "${out%% *}" = "401" ] || fail "GET /api/v1/status without token: $out"
+	out=$(http /api/v1/status "$TOKEN")
+	[ "${out%% *}" = "200" ] || fail "GET /api/v1/status with the provisioned token: $out"
+	echo "$out" | grep -q '"hostname":"segl-boot-test.localdomain"' || fail "status does not show the provisioned configuration: $out"
+	say "GET /api/v1/status: $out"
+	out=$(send_mail "$subject") || fail "sending the mail: $out"
+	say "mail $subject: $out"
+	start=$(date +%s)
+	while :; do
+		out=$(http /api/v1/queue "$TOKEN")
+		if [ "${out%% *}" = "200" ] && echo "$out" | grep -q '"id"'; then
+			break
+		fi
+		[ $(($(date +%s) - start)) -lt 30 ] || fail "the mail does not show in /api/v1/queue: $out"
+		sleep 1
+	done
+	say "GET /api/v1/queue: ${out:0:400}"
+	poweroff_guest
+	if mtype -i "$DISK@@1M" ::segl/ctl.token >/dev/null 2>&1; then
+		fail "the provisioned token is still on the boot partition after the first boot"
+	fi
+	mtype -i "$DISK@@1M" ::segl/segl.toml >/dev/null 2>&1 || fail "segl/segl.toml vanished from the boot partition"
+	say "boot partition: segl/ctl.token was moved to /data, segl/segl.toml left in place"
+
+	# ---- boot 2: sink up, same disk ----
+	mkdir -p "$WORK/sink"
+	python3 "$REPO/tests/peers/sink.py" --listen "127.0.0.1:$SINK_PORT" --dir "$WORK/sink" \
+		>"$WORK/sink.log" 2>&1 &
+	SINK_PID=$!
+	say "boot 2 (sink up, pid $SINK_PID)"
+	qemu_start boot2
+	wait_banner
+	if grep -q "first boot" "$SERIAL_LOG"; then
+		fail "boot 2 behaved like a first boot: /data did not keep its state"
+	fi
+	start=$(date +%s)
+	while ! grep -qs "Subject: $subject" "$WORK"/sink/*.eml; do
+		kill -0 "$SINK_PID" 2>/dev/null || fail "the sink died: $(cat "$WORK/sink.log")"
+		[ $(($(date +%s) - start)) -lt 120 ] || fail "the queued mail did not reach the sink within 120 s"
+		sleep 2
+	done
+	say "queued mail delivered to the sink after $(($(date +%s) - start)) s: $(grep -l "Subject: $subject" "$WORK"/sink/*.eml)"
+	start=$(date +%s)
+	while :; do
+		out=$(http /api/v1/queue "$TOKEN")
+		[ "$out" = "200 []" ] && break
+		[ $(($(date +%s) - start)) -lt 30 ] || fail "queue not empty after delivery: $out"
+		sleep 1
+	done
+	say "GET /api/v1/queue: $out (token of boot 1 still valid)"
+	poweroff_guest
+	say "PASS ($(elapsed) s)"
+}
