@@ -206,8 +206,22 @@ fn sigkill_during_key_writes_leaves_a_consistent_store() {
                 })
             })
             .collect();
-        // Kill at a pseudo-random moment while generations are in flight.
-        std::thread::sleep(Duration::from_millis(300 + (round as u64 * 137) % 700));
+        // Wait until this round has made progress (a loaded machine may take seconds per key),
+        // then kill at a pseudo-random moment while further generations are in flight.
+        let before = g
+            .ctl_json(&["key", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .len();
+        let progressed = common::wait_until(Duration::from_secs(120), || {
+            g.ctl_json(&["key", "list", "--json"])
+                .as_array()
+                .unwrap()
+                .len()
+                > before
+        });
+        assert!(progressed, "no key was generated within 120 s");
+        std::thread::sleep(Duration::from_millis((round as u64 * 137) % 400));
         g.kill9();
         for w in writers {
             reported += w.join().unwrap();
