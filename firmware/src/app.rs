@@ -58,7 +58,7 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         resolver: Resolver::new(&cfg),
         tls: crate::tls::client_config(),
     });
-    let queue = Queue::new(cfg.clone(), spool.clone(), deliverer);
+    let queue = Queue::new(cfg.clone(), spool.clone(), deliverer, keystore.clone());
     let resumed = queue.load()?;
     let (stop_tx, stop_rx) = watch::channel(false);
 

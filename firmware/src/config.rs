@@ -42,6 +42,9 @@ pub struct Config {
     pub admin: AdminConfig,
     pub log: LogConfig,
     pub keystore: KeystoreConfig,
+    pub encrypt: EncryptConfig,
+    pub harvest: HarvestConfig,
+    pub mark: MarkConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -112,6 +115,63 @@ pub struct DeliveryConfig {
 pub struct SignConfig {
     pub trusted_relays: Vec<IpNet>,
     pub keys_without_auth: Vec<String>,
+}
+
+/// `[encrypt]`: mandatory encryption and the sender's own copy.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EncryptConfig {
+    /// Recipients (`user@domain`) and domains (`@domain`) that must always get encrypted mail.
+    pub always: Vec<String>,
+    /// Encrypt to the sender's own certificate too, so the sender can read the sent copy.
+    pub include_sender: bool,
+}
+
+/// What happens to certificates of valid inbound signatures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HarvestMode {
+    /// Stored and used at once.
+    Auto,
+    /// Stored as pending until an administrator approves it.
+    Manual,
+    /// Not stored.
+    Off,
+}
+
+/// `[harvest]`: certificates from inbound signatures.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HarvestConfig {
+    pub mode: HarvestMode,
+}
+
+/// `[mark]`: subject prefixes for the reader of inbound mail (empty: no prefix).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkConfig {
+    pub signed: String,
+    pub invalid: String,
+    pub untrusted: String,
+    pub encrypted: String,
+    pub decrypt_failed: String,
+}
+
+impl MarkConfig {
+    /// Every configured prefix (for stripping forged or replied-to markings).
+    pub fn prefixes(&self) -> Vec<&str> {
+        [
+            &self.signed,
+            &self.invalid,
+            &self.untrusted,
+            &self.encrypted,
+            &self.decrypt_failed,
+        ]
+        .into_iter()
+        .map(|s| s.trim())
+        .filter(|s| !s.is_empty())
+        .collect()
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -316,6 +376,18 @@ impl Config {
         for k in &self.sign.keys_without_auth {
             if k.trim().is_empty() {
                 return Err(bad("sign.keys_without_auth", "empty entry".into()));
+            }
+        }
+        for a in &self.encrypt.always {
+            let ok = match a.rsplit_once('@') {
+                Some((_, d)) => is_domain(d),
+                None => false,
+            };
+            if !ok {
+                return Err(bad(
+                    "encrypt.always",
+                    format!("{a:?}: use a full address or @domain"),
+                ));
             }
         }
         if self.storage.data_dir.as_os_str().is_empty() {

@@ -199,6 +199,16 @@ impl Keystore {
         })
     }
 
+    /// Enabled, approved partner certificates (for path building and pinned trust).
+    pub fn partner_certificates(&self) -> Vec<Certificate> {
+        self.snapshot()
+            .partners
+            .iter()
+            .filter(|(p, _)| p.enabled && !p.pending)
+            .map(|(_, c)| c.clone())
+            .collect()
+    }
+
     /// The trust anchors (imported CA certificates and the built-in CA).
     pub fn trust_anchors(&self) -> Vec<Certificate> {
         self.snapshot()

@@ -2,9 +2,31 @@
 //! message and may split one incoming message into several outgoing ones (e.g. an encrypted copy
 //! for recipients with a certificate and a signed-only copy for the rest).
 //!
-//! For now it passes every message through unchanged; the S/MIME policy plugs in here.
+//! Direction is decided per recipient: a recipient in `relay.local_domains` is *inbound*
+//! (strip forged markings, decrypt, verify, mark, harvest: [`inbound`]); any other recipient of
+//! mail from an authenticated client or `relay.trusted_networks` is *outbound* (sender trust,
+//! sign, encrypt opportunistically or mandatorily: [`outbound`]). Anything else (mail Segl made
+//! itself, DSNs) passes unchanged.
 
-use crate::spool::Envelope;
+pub mod headers;
+pub mod inbound;
+pub mod outbound;
+
+use std::sync::Arc;
+
+use crate::config::Config;
+use crate::keystore::Keystore;
+use crate::smtp::wire::domain_of;
+use crate::spool::{Envelope, Listener};
+
+/// What the process stage needs besides the message: configuration and keys.
+pub struct PolicyCtx {
+    pub cfg: Arc<Config>,
+    pub keystore: Arc<Keystore>,
+}
+
+/// Our status headers: every field with this prefix is removed from incoming mail.
+pub const HEADER_PREFIX: &str = "X-Segl-";
 
 /// The content of one output message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,14 +63,54 @@ pub enum ProcessError {
 ///
 /// Invariant the queue relies on: every pending recipient of `env` appears in exactly one output
 /// (or is deliberately dropped with a notice output to the sender explaining why).
-pub fn process(env: &Envelope, _message: &[u8]) -> Result<Vec<Output>, ProcessError> {
-    let recipients: Vec<String> = env.pending().map(|r| r.address.clone()).collect();
-    if recipients.is_empty() {
-        return Ok(vec![]);
+pub fn process(
+    ctx: &PolicyCtx,
+    env: &Envelope,
+    message: &[u8],
+) -> Result<Vec<Output>, ProcessError> {
+    let mut local = vec![];
+    let mut out = vec![];
+    let mut other = vec![];
+    let from_inside = env.client.listener != Listener::Local
+        && (env.client.auth_user.is_some() || env.client.trusted_network);
+    for r in env.pending() {
+        let is_local = domain_of(&r.address).is_some_and(|d| ctx.cfg.is_local_domain(&d));
+        if env.client.listener == Listener::Local {
+            other.push(r.address.clone());
+        } else if is_local {
+            local.push(r.address.clone());
+        } else if from_inside {
+            out.push(r.address.clone());
+        } else {
+            other.push(r.address.clone());
+        }
     }
-    Ok(vec![Output {
-        recipients,
-        mail_from: None,
-        content: Content::Unchanged,
-    }])
+    let mut outputs = vec![];
+    if !other.is_empty() {
+        outputs.push(Output {
+            recipients: other,
+            mail_from: None,
+            content: Content::Unchanged,
+        });
+    }
+    if !local.is_empty() {
+        outputs.push(inbound::process(ctx, env, message, local)?);
+    }
+    if !out.is_empty() {
+        outputs.extend(outbound::process(ctx, env, message, out)?);
+    }
+    Ok(outputs)
+}
+
+/// Whether `addr` is listed in `list` (full addresses or `@domain`), case-insensitively.
+pub(crate) fn listed(list: &[String], addr: &str) -> bool {
+    let addr = addr.trim().to_ascii_lowercase();
+    let domain = domain_of(&addr);
+    list.iter().any(|e| {
+        let e = e.trim().to_ascii_lowercase();
+        match e.strip_prefix('@') {
+            Some(d) => domain.as_deref() == Some(d),
+            None => e == addr,
+        }
+    })
 }

@@ -18,7 +18,7 @@ pub fn wants_dsn(env: &Envelope, r: &Recipient) -> bool {
     !env.mail_from.is_empty() && Notify::wants_failure(r.notify)
 }
 
-fn rfc2822(ts: i64) -> String {
+pub(crate) fn rfc2822(ts: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ts)
         .ok()
         .and_then(|t| {

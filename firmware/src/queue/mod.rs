@@ -12,6 +12,7 @@ use serde::Serialize;
 use tokio::sync::{watch, Notify, Semaphore};
 
 use crate::config::Config;
+use crate::keystore::Keystore;
 use crate::policy::{self, Content, ProcessError};
 use crate::smtp::outbound::deliver::{Deliverer, Outcome};
 use crate::smtp::outbound::route::{route_for, Route};
@@ -89,15 +90,26 @@ pub struct Queue {
     cfg: Arc<Config>,
     spool: Arc<Spool>,
     deliverer: Arc<Deliverer>,
+    policy: Arc<policy::PolicyCtx>,
     entries: Mutex<HashMap<String, Entry>>,
     wake: Notify,
     slots: Arc<Semaphore>,
 }
 
 impl Queue {
-    pub fn new(cfg: Arc<Config>, spool: Arc<Spool>, deliverer: Arc<Deliverer>) -> Arc<Queue> {
+    pub fn new(
+        cfg: Arc<Config>,
+        spool: Arc<Spool>,
+        deliverer: Arc<Deliverer>,
+        keystore: Arc<Keystore>,
+    ) -> Arc<Queue> {
         let slots = Arc::new(Semaphore::new(cfg.delivery.max_concurrency));
+        let policy = Arc::new(policy::PolicyCtx {
+            cfg: cfg.clone(),
+            keystore,
+        });
         Arc::new(Queue {
+            policy,
             cfg,
             spool,
             deliverer,
@@ -336,8 +348,9 @@ impl Queue {
         // caught here and turns into a quarantine instead of a lost message.
         let env2 = env.clone();
         let spool = self.spool.clone();
+        let ctx = self.policy.clone();
         let result = tokio::task::spawn_blocking(move || {
-            let outputs = policy::process(&env2, &message)?;
+            let outputs = policy::process(&ctx, &env2, &message)?;
             let mut children = vec![];
             for (i, out) in outputs.into_iter().enumerate() {
                 let recipients: Vec<Recipient> = out

@@ -1,0 +1,284 @@
+//! Outbound mail: who may sign (DESIGN §6), what is encrypted for whom (§3), and the notice when
+//! mandatory encryption is impossible.
+//!
+//! Split: recipients with a usable certificate share **one** signed-then-encrypted copy with a
+//! RecipientInfo for each of their certificates (and the sender's, `encrypt.include_sender`): one
+//! signature, one content encryption, one delivery per route — the recipients' names are in the
+//! visible To/Cc anyway, and a partner gateway with a domain certificate simply finds its
+//! RecipientInfo among the others. The other recipients share one signed-only (or unchanged)
+//! copy. Recipients that must get encrypted mail but cannot get nothing; the sender gets one
+//! notice from `postmaster@<hostname>` (null sender) naming them and the reason.
+
+use super::headers::{remove_tag, Message};
+use super::{listed, Content, Output, PolicyCtx, ProcessError, HEADER_PREFIX};
+use crate::smime::mime::{self, Entity};
+use crate::smime::{self, Certificate, EncryptOptions, PrivateKeyOps, Recipient, SignOptions};
+use crate::spool::Envelope;
+
+pub const TAG_NOSIGN: &str = "[nosign]";
+pub const TAG_ENCRYPT: &str = "[encrypt]";
+
+/// Why a message from this client may (not) be signed with the From address's key.
+pub fn sender_trust(ctx: &PolicyCtx, env: &Envelope, from: &str) -> Result<(), String> {
+    let c = &env.client;
+    if let Some(user) = &c.auth_user {
+        if c.auth_addresses
+            .iter()
+            .any(|a| a.trim().eq_ignore_ascii_case(from))
+        {
+            return Ok(());
+        }
+        if !c
+            .ip
+            .is_some_and(|ip| ctx.cfg.sign.trusted_relays.iter().any(|n| n.contains(&ip)))
+        {
+            return Err(format!(
+                "authenticated user {user:?} does not own the From address {from}"
+            ));
+        }
+    }
+    let Some(ip) = c.ip else {
+        return Err("no client address".into());
+    };
+    if !ctx.cfg.sign.trusted_relays.iter().any(|n| n.contains(&ip)) {
+        return Err(format!(
+            "client {ip} did not authenticate and is not in sign.trusted_relays"
+        ));
+    }
+    if !listed(&ctx.cfg.sign.keys_without_auth, from) {
+        return Err(format!(
+            "the key of {from} is not in sign.keys_without_auth (client {ip} did not authenticate)"
+        ));
+    }
+    Ok(())
+}
+
+/// Calendar invitations and TNEF are not encrypted (recipients' clients handle them badly).
+fn encryption_exempt(entity: &[u8], depth: usize) -> bool {
+    if depth > 8 {
+        return false;
+    }
+    let Ok(e) = Entity::parse(entity) else {
+        return false;
+    };
+    let ct = e.content_type();
+    let mime_type = ct.mime.to_ascii_lowercase();
+    if mime_type == "text/calendar" || mime_type == "application/ms-tnef" {
+        return true;
+    }
+    let name = ct
+        .param("name")
+        .map(str::to_string)
+        .or_else(|| {
+            e.header("Content-Disposition").and_then(|d| {
+                mime::ContentType::parse(&format!("x/x; {}", d.split_once(';')?.1))
+                    .param("filename")
+                    .map(str::to_string)
+            })
+        })
+        .unwrap_or_default();
+    if name.eq_ignore_ascii_case("winmail.dat") {
+        return true;
+    }
+    if mime_type.starts_with("multipart/") {
+        let Some(boundary) = ct.param("boundary") else {
+            return false;
+        };
+        let Ok((parts, _, _)) = mime::split_multipart(e.body, boundary, 1000) else {
+            return false;
+        };
+        return parts.iter().any(|p| encryption_exempt(p.raw, depth + 1));
+    }
+    false
+}
+
+fn smime_err(what: &str, e: smime::SmimeError) -> ProcessError {
+    ProcessError::Quarantine(format!("cannot {what} the message: {e}"))
+}
+
+/// Outputs for the outbound recipients `rcpts` of one message.
+pub fn process(
+    ctx: &PolicyCtx,
+    env: &Envelope,
+    message: &[u8],
+    rcpts: Vec<String>,
+) -> Result<Vec<Output>, ProcessError> {
+    let ks = &ctx.keystore;
+    let mut msg = Message::parse(message);
+    let mut changed = msg.remove_prefixed(HEADER_PREFIX) > 0;
+    let subject = msg.get("Subject").unwrap_or_default();
+    let (mut subj, nosign) = remove_tag(&subject, TAG_NOSIGN);
+    let (s, encrypt_tag) = remove_tag(&subj, TAG_ENCRYPT);
+    subj = s;
+    // Replies carrying our inbound markings go out without them.
+    for p in ctx.cfg.mark.prefixes() {
+        subj = remove_tag(&subj, p).0;
+    }
+    if subj != subject {
+        msg.set_subject(&subj);
+        changed = true;
+    }
+    let base = if changed {
+        msg.to_bytes()
+    } else {
+        message.to_vec()
+    };
+    let from = mime::from_address(message)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+
+    // Who signs.
+    let signer: Option<(std::sync::Arc<dyn PrivateKeyOps>, Vec<Certificate>)> = if nosign {
+        tracing::info!(id = %env.id, from = %from, "not signed: [nosign] in the subject");
+        None
+    } else if from.is_empty() {
+        tracing::info!(id = %env.id, "not signed: no From address");
+        None
+    } else {
+        match ks.signing_key(&from) {
+            None => {
+                tracing::debug!(id = %env.id, from = %from, "not signed: no own key for the sender");
+                None
+            }
+            Some(key) => match sender_trust(ctx, env, &from) {
+                Ok(()) => Some((key, ks.signing_chain(&from))),
+                Err(why) => {
+                    tracing::warn!(id = %env.id, from = %from, reason = %why, "not signed: sender not trusted");
+                    None
+                }
+            },
+        }
+    };
+
+    // Who gets what.
+    let exempt = encryption_exempt(&base, 0);
+    let mut enc_rcpts = vec![];
+    let mut enc_certs: Vec<Certificate> = vec![];
+    let mut plain = vec![];
+    let mut refused: Vec<(String, String)> = vec![];
+    for r in rcpts {
+        let mandatory = encrypt_tag || listed(&ctx.cfg.encrypt.always, &r);
+        match ks.encryption_cert(&r) {
+            // Mandatory encryption wins over the calendar/TNEF exemption: the sender (or the
+            // administrator) asked for confidentiality.
+            Some(cert) if mandatory || !exempt => {
+                if !enc_certs.contains(&cert) {
+                    enc_certs.push(cert);
+                }
+                enc_rcpts.push(r);
+            }
+            Some(_) => {
+                tracing::info!(id = %env.id, to = %r, "not encrypted: calendar invitation or TNEF");
+                plain.push(r);
+            }
+            None if mandatory => {
+                let why = if encrypt_tag {
+                    "the sender asked for encryption ([encrypt]), but no valid certificate is known for this address or its domain"
+                } else {
+                    "encryption is mandatory for this recipient (encrypt.always), but no valid certificate is known for this address or its domain"
+                };
+                tracing::warn!(id = %env.id, to = %r, "not sent: mandatory encryption impossible");
+                refused.push((r, why.to_string()));
+            }
+            None => plain.push(r),
+        }
+    }
+
+    let mut outputs = vec![];
+    let sign_opts = SignOptions::default();
+    if !enc_rcpts.is_empty() {
+        let recipients: Vec<Recipient> = enc_certs.into_iter().map(Recipient::from).collect();
+        let mut opts = EncryptOptions {
+            include_sender: ctx.cfg.encrypt.include_sender,
+            ..EncryptOptions::default()
+        };
+        let bytes = match &signer {
+            Some((key, chain)) => {
+                opts.sender_cert = Some(key.certificate().clone());
+                smime::sign_and_encrypt(&base, key.as_ref(), chain, &recipients, &sign_opts, &opts)
+                    .map_err(|e| smime_err("sign and encrypt", e))?
+            }
+            None => {
+                if ctx.cfg.encrypt.include_sender {
+                    opts.sender_cert = ks.encryption_cert(&from);
+                }
+                smime::encrypt(&base, &recipients, &opts).map_err(|e| smime_err("encrypt", e))?
+            }
+        };
+        tracing::info!(id = %env.id, to = ?enc_rcpts, signed = signer.is_some(), "encrypted");
+        outputs.push(Output {
+            recipients: enc_rcpts,
+            mail_from: None,
+            content: Content::New(bytes),
+        });
+    }
+    if !plain.is_empty() {
+        let content = match &signer {
+            Some((key, chain)) => {
+                tracing::info!(id = %env.id, to = ?plain, "signed");
+                Content::New(
+                    smime::sign(&base, key.as_ref(), chain, &sign_opts)
+                        .map_err(|e| smime_err("sign", e))?,
+                )
+            }
+            None if changed => Content::New(base.clone()),
+            None => Content::Unchanged,
+        };
+        outputs.push(Output {
+            recipients: plain,
+            mail_from: None,
+            content,
+        });
+    }
+    if !refused.is_empty() {
+        if env.mail_from.is_empty() {
+            tracing::warn!(id = %env.id, refused = ?refused, "null sender: no notice for the recipients that could not be encrypted to");
+        } else {
+            outputs.push(Output {
+                recipients: vec![env.mail_from.clone()],
+                mail_from: Some(String::new()),
+                content: Content::New(notice(ctx, env, &subj, &refused)),
+            });
+        }
+    }
+    Ok(outputs)
+}
+
+/// The notice to the sender about recipients that got nothing.
+fn notice(ctx: &PolicyCtx, env: &Envelope, subject: &str, refused: &[(String, String)]) -> Vec<u8> {
+    let host = &ctx.cfg.smtp.hostname;
+    let date = crate::queue::dsn::rfc2822(crate::queue::unix_now());
+    let mut body = String::new();
+    body.push_str(
+        "Your message was NOT sent to the following recipients, because it had to be\r\n",
+    );
+    body.push_str("encrypted for them and that was not possible:\r\n\r\n");
+    for (r, why) in refused {
+        body.push_str(&format!("  {r}\r\n    {why}\r\n"));
+    }
+    body.push_str("\r\nAll other recipients received it as usual.\r\n");
+    body.push_str("Ask the recipient for a signed mail (its certificate is then stored\r\n");
+    body.push_str("automatically) or ask your administrator to import the certificate.\r\n\r\n");
+    body.push_str(&format!(
+        "Subject of your message: {}\r\nQueue id: {}\r\n",
+        subject
+            .chars()
+            .filter(|c| !c.is_control())
+            .collect::<String>(),
+        env.id
+    ));
+    let mut out = String::new();
+    out.push_str(&format!(
+        "From: Mail Delivery System <postmaster@{host}>\r\n"
+    ));
+    out.push_str(&format!("To: <{}>\r\n", env.mail_from));
+    out.push_str("Subject: Not delivered: encryption required\r\n");
+    out.push_str(&format!("Date: {date}\r\n"));
+    out.push_str(&format!("Message-ID: <{}.notice@{host}>\r\n", env.id));
+    out.push_str("Auto-Submitted: auto-replied\r\n");
+    out.push_str("MIME-Version: 1.0\r\n");
+    out.push_str("Content-Type: text/plain; charset=utf-8\r\n");
+    out.push_str("Content-Transfer-Encoding: 8bit\r\n\r\n");
+    out.push_str(&body);
+    out.into_bytes()
+}

@@ -1,0 +1,816 @@
+//! The policy stage end to end: real `segl serve`, mail sent over SMTP (Python smtplib), partner
+//! mail made and Segl's output read by `openssl cms`, aiosmtpd sinks as next hops. Keys and
+//! certificates are made at test time.
+
+mod common;
+#[path = "smime_common/mod.rs"]
+mod smime_common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::*;
+use smime_common::{run, try_run};
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("segl-policy-")
+        .tempdir()
+        .unwrap()
+}
+
+/// A partner PKI made with openssl: a CA (`pca`) and users with chosen addresses.
+struct Pki {
+    dir: PathBuf,
+}
+
+impl Pki {
+    fn new(dir: &Path) -> Pki {
+        std::fs::create_dir_all(dir).unwrap();
+        run(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "pca.key",
+                "-out",
+                "pca.pem",
+                "-days",
+                "30",
+                "-subj",
+                "/CN=Partner CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+            None,
+            dir,
+        );
+        Pki {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    fn p(&self, f: &str) -> String {
+        self.dir.join(f).to_string_lossy().into_owned()
+    }
+
+    /// `name.key` + `name.pem` for `san` (e.g. `email:bob@partner.test`), issued by the CA.
+    fn user(&self, name: &str, san: &str) {
+        run(
+            "openssl",
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={name}"),
+            ],
+            None,
+            &self.dir,
+        );
+        std::fs::write(
+            self.dir.join(format!("{name}.ext")),
+            format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName={san}\n"),
+        )
+        .unwrap();
+        run(
+            "openssl",
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "pca.pem",
+                "-CAkey",
+                "pca.key",
+                "-CAcreateserial",
+                "-days",
+                "30",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &format!("{name}.pem"),
+            ],
+            None,
+            &self.dir,
+        );
+    }
+
+    /// A self-signed certificate (no chain to any anchor).
+    fn self_signed(&self, name: &str, email: &str) {
+        run(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.pem"),
+                "-days",
+                "30",
+                "-subj",
+                &format!("/CN={name}"),
+                "-addext",
+                &format!("subjectAltName=email:{email}"),
+                "-addext",
+                "keyUsage=critical,digitalSignature,keyEncipherment",
+                "-addext",
+                "extendedKeyUsage=emailProtection",
+            ],
+            None,
+            &self.dir,
+        );
+    }
+
+    fn write(&self, f: &str, data: &[u8]) {
+        std::fs::write(self.dir.join(f), data).unwrap();
+    }
+
+    fn read(&self, f: &str) -> Vec<u8> {
+        std::fs::read(self.dir.join(f)).unwrap()
+    }
+
+    fn openssl(&self, args: &[&str]) -> Vec<u8> {
+        run("openssl", args, None, &self.dir)
+    }
+
+    fn try_openssl(&self, args: &[&str], stdin: &[u8]) -> Result<Vec<u8>, String> {
+        try_run("openssl", args, Some(stdin), &self.dir)
+    }
+
+    /// Decrypts a message Segl sent with `name`'s key; returns the decrypted entity.
+    fn decrypt(&self, name: &str, msg: &[u8]) -> Vec<u8> {
+        self.try_openssl(
+            &[
+                "cms",
+                "-decrypt",
+                "-recip",
+                &format!("{name}.pem"),
+                "-inkey",
+                &format!("{name}.key"),
+            ],
+            msg,
+        )
+        .unwrap_or_else(|e| panic!("{name} cannot decrypt: {e}"))
+    }
+
+    /// Verifies a signed entity against `ca` (a file in this dir); returns the signed content.
+    fn verify(&self, ca: &str, msg: &[u8]) -> Result<Vec<u8>, String> {
+        self.try_openssl(&["cms", "-verify", "-CAfile", ca], msg)
+    }
+}
+
+fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "ctl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Sends `data` over SMTP to the MX/relay port (from 127.0.0.1: a trusted network).
+fn send(port: u16, from: &str, to: &[&str], data: &[u8], dir: &Path) {
+    let f = dir.join(format!("out-{}.eml", free_port()));
+    std::fs::write(&f, data).unwrap();
+    python(&format!(
+        r#"
+import smtplib
+s = smtplib.SMTP("127.0.0.1", {port})
+s.sendmail({from:?}, {to:?}, open({f:?}, "rb").read())
+s.quit()
+"#
+    ));
+}
+
+/// Sends over the submission port with STARTTLS and AUTH.
+fn send_auth(port: u16, user: &str, pw: &str, from: &str, to: &[&str], data: &[u8], dir: &Path) {
+    let f = dir.join(format!("out-{}.eml", free_port()));
+    std::fs::write(&f, data).unwrap();
+    python(&format!(
+        r#"
+import smtplib, ssl
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP("127.0.0.1", {port})
+s.starttls(context=ctx)
+s.login({user:?}, {pw:?})
+s.sendmail({from:?}, {to:?}, open({f:?}, "rb").read())
+s.quit()
+"#
+    ));
+}
+
+fn mail(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!("From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{}@test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n", free_port()).into_bytes()
+}
+
+fn for_rcpt<'a>(msgs: &'a [Stored], rcpt: &str) -> &'a Stored {
+    msgs.iter()
+        .find(|m| m.rcpts().iter().any(|r| r == rcpt))
+        .unwrap_or_else(|| panic!("no message for {rcpt}"))
+}
+
+fn is_signed(m: &Stored) -> bool {
+    m.text().contains("multipart/signed")
+}
+
+fn is_encrypted(m: &Stored) -> bool {
+    m.text().contains("application/pkcs7-mime") && m.text().contains("enveloped-data")
+}
+
+fn header(m: &Stored, name: &str) -> Option<String> {
+    let text = m.text();
+    let head = text.split("\r\n\r\n").next().unwrap_or("").to_string();
+    head.lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l.split_once(':').unwrap().1.trim().to_string())
+}
+
+/// Segl's built-in CA certificate, written into the PKI dir as `segl-ca.pem`.
+fn segl_ca(g: &Gateway, pki: &Pki) {
+    let ca = ok(g.ctl(&["key", "ca-cert"]));
+    pki.write("segl-ca.pem", ca.as_bytes());
+}
+
+fn keygen(g: &Gateway, email: &str) {
+    ok(g.ctl(&["key", "generate", "--email", email]));
+}
+
+// 1 + 2: direction (outbound vs inbound) and DEFENDO sender trust: AUTH user owning the From
+// address, or a trusted relay with the key listed; otherwise unsigned, with the reason logged.
+#[test]
+fn direction_and_sender_trust_decide_signing() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    // Gateway A: no trusted relays for signing; only SMTP AUTH makes a sender trusted.
+    let g = Gateway::start(&d.path().join("gwa"), inbound.port, smart.port, "");
+    keygen(&g, "alice@example.org");
+    keygen(&g, "carl@example.org");
+    segl_ca(&g, &pki);
+    g.add_user("alice", "alice@example.org", "correct horse battery");
+    let m = mail(
+        "Alice <alice@example.org>",
+        "p1@partner.test",
+        "auth own",
+        "hello",
+    );
+    send_auth(
+        g.submission_port,
+        "alice",
+        "correct horse battery",
+        "alice@example.org",
+        &["p1@partner.test", "dora@example.org"],
+        &m,
+        d.path(),
+    );
+    let m = mail("carl@example.org", "p2@partner.test", "auth other", "hello");
+    send_auth(
+        g.submission_port,
+        "alice",
+        "correct horse battery",
+        "carl@example.org",
+        &["p2@partner.test"],
+        &m,
+        d.path(),
+    );
+    let m = mail("alice@example.org", "p3@partner.test", "relay", "hello");
+    send(
+        g.smtp_port,
+        "alice@example.org",
+        &["p3@partner.test"],
+        &m,
+        d.path(),
+    );
+    let out = smart.wait_for(3, 30);
+    let p1 = for_rcpt(&out, "p1@partner.test");
+    assert_eq!(
+        p1.rcpts(),
+        vec!["p1@partner.test"],
+        "local recipient split off"
+    );
+    assert!(is_signed(p1), "{}", p1.text());
+    let content = pki
+        .verify("segl-ca.pem", &p1.eml)
+        .expect("signature verifies");
+    assert!(String::from_utf8_lossy(&content).contains("hello"));
+    assert!(!is_signed(for_rcpt(&out, "p2@partner.test")));
+    assert!(!is_signed(for_rcpt(&out, "p3@partner.test")));
+    // The local recipient got the inbound treatment: marked, not signed.
+    let local = inbound.wait_for(1, 30);
+    let dora = for_rcpt(&local, "dora@example.org");
+    assert!(!is_signed(dora));
+    assert_eq!(header(dora, "X-Segl-Signature").as_deref(), Some("none"));
+    let log = g.log_text();
+    assert!(log.contains("does not own the From address"), "{log}");
+    assert!(log.contains("not in sign.trusted_relays"), "{log}");
+    drop(g);
+
+    // Gateway B: 127.0.0.1 is a trusted relay for signing; only alice's key may be used.
+    let smart2 = Sink::start(&d.path().join("smart2"), &[]);
+    let g = Gateway::start(
+        &d.path().join("gwb"),
+        inbound.port,
+        smart2.port,
+        "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"alice@example.org\"]\n",
+    );
+    keygen(&g, "alice@example.org");
+    keygen(&g, "carl@example.org");
+    segl_ca(&g, &pki);
+    for (from, to, subject) in [
+        ("alice@example.org", "q1@partner.test", "listed key"),
+        ("carl@example.org", "q2@partner.test", "unlisted key"),
+        (
+            "alice@example.org",
+            "q3@partner.test",
+            "[NoSign] no signature please",
+        ),
+    ] {
+        send(
+            g.smtp_port,
+            from,
+            &[to],
+            &mail(from, to, subject, "text"),
+            d.path(),
+        );
+    }
+    let out = smart2.wait_for(3, 30);
+    let q1 = for_rcpt(&out, "q1@partner.test");
+    assert!(is_signed(q1));
+    pki.verify("segl-ca.pem", &q1.eml).expect("valid signature");
+    assert!(!is_signed(for_rcpt(&out, "q2@partner.test")));
+    let q3 = for_rcpt(&out, "q3@partner.test");
+    assert!(!is_signed(q3));
+    assert_eq!(
+        header(q3, "Subject").as_deref(),
+        Some("no signature please")
+    );
+    assert!(g.log_text().contains("not in sign.keys_without_auth"));
+}
+
+const TRUSTED: &str =
+    "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\n";
+
+// 3: opportunistic encryption with a split; domain certificates; calendar not encrypted.
+#[test]
+fn opportunistic_encryption_splits_recipients() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    pki.user("dom", "DNS:domain.test");
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    keygen(&g, "alice@example.org");
+    segl_ca(&g, &pki);
+    ok(g.ctl(&["partner", "import", &pki.p("bob.pem")]));
+    ok(g.ctl(&[
+        "partner",
+        "import",
+        &pki.p("dom.pem"),
+        "--domain",
+        "domain.test",
+    ]));
+    let rcpts = ["bob@partner.test", "x@domain.test", "nocert@other.test"];
+    send(
+        g.smtp_port,
+        "alice@example.org",
+        &rcpts,
+        &mail(
+            "alice@example.org",
+            "bob@partner.test, x@domain.test, nocert@other.test",
+            "Quarterly numbers",
+            "the secret numbers",
+        ),
+        d.path(),
+    );
+    let out = smart.wait_for(2, 30);
+    assert_eq!(out.len(), 2);
+    let enc = for_rcpt(&out, "bob@partner.test");
+    let mut r = enc.rcpts();
+    r.sort();
+    assert_eq!(r, vec!["bob@partner.test", "x@domain.test"]);
+    assert!(is_encrypted(enc), "{}", enc.text());
+    assert!(!enc.text().contains("secret numbers"));
+    assert_eq!(header(enc, "Subject").as_deref(), Some("Quarterly numbers"));
+    for key in ["bob", "dom"] {
+        let inner = pki.decrypt(key, &enc.eml);
+        let content = pki.verify("segl-ca.pem", &inner).expect("signed inside");
+        assert!(String::from_utf8_lossy(&content).contains("the secret numbers"));
+    }
+    let plain = for_rcpt(&out, "nocert@other.test");
+    assert_eq!(plain.rcpts(), vec!["nocert@other.test"]);
+    assert!(is_signed(plain) && !is_encrypted(plain));
+    pki.verify("segl-ca.pem", &plain.eml).expect("signed only");
+
+    // A calendar invitation is only signed, even for a recipient with a certificate.
+    let ics = "From: alice@example.org\r\nTo: bob@partner.test\r\nSubject: Meeting\r\nMIME-Version: 1.0\r\nContent-Type: multipart/alternative; boundary=\"b1\"\r\n\r\n--b1\r\nContent-Type: text/plain\r\n\r\nMeeting\r\n--b1\r\nContent-Type: text/calendar; method=REQUEST; charset=utf-8\r\n\r\nBEGIN:VCALENDAR\r\nMETHOD:REQUEST\r\nEND:VCALENDAR\r\n--b1--\r\n";
+    send(
+        g.smtp_port,
+        "alice@example.org",
+        &["bob@partner.test"],
+        ics.as_bytes(),
+        d.path(),
+    );
+    let out = smart.wait_for(3, 30);
+    let cal = out
+        .iter()
+        .find(|m| m.text().contains("Subject: Meeting"))
+        .expect("calendar mail");
+    assert!(is_signed(cal) && !is_encrypted(cal), "{}", cal.text());
+    assert!(cal.text().contains("BEGIN:VCALENDAR"));
+}
+
+// 4: mandatory encryption by subject tag and by encrypt.always: no copy for recipients without
+// a certificate, one notice to the sender.
+#[test]
+fn mandatory_encryption_refuses_and_notifies_the_sender() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let extra = format!("{TRUSTED}[encrypt]\nalways = [\"@secure.test\"]\n");
+    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, &extra);
+    keygen(&g, "alice@example.org");
+    segl_ca(&g, &pki);
+    ok(g.ctl(&["partner", "import", &pki.p("bob.pem")]));
+    send(
+        g.smtp_port,
+        "alice@example.org",
+        &["bob@partner.test", "nocert@other.test", "n2@other.test"],
+        &mail(
+            "alice@example.org",
+            "bob@partner.test",
+            "[encrypt] contract",
+            "confidential terms",
+        ),
+        d.path(),
+    );
+    let out = smart.wait_for(1, 30);
+    let notices = inbound.wait_for(1, 30);
+    std::thread::sleep(Duration::from_secs(2));
+    let out2 = smart.messages();
+    assert_eq!(
+        out2.len(),
+        1,
+        "nothing for the recipients without certificate"
+    );
+    assert_eq!(out[0].rcpts(), vec!["bob@partner.test"]);
+    assert!(is_encrypted(&out[0]));
+    assert_eq!(header(&out[0], "Subject").as_deref(), Some("contract"));
+    let inner = pki.decrypt("bob", &out[0].eml);
+    pki.verify("segl-ca.pem", &inner).expect("signed inside");
+    assert!(out2
+        .iter()
+        .all(|m| !m.text().contains("confidential terms")));
+    assert_eq!(notices.len(), 1, "one notice for both recipients");
+    let n = &notices[0];
+    assert_eq!(n.rcpts(), vec!["alice@example.org"]);
+    assert!(matches!(n.mail_from().as_str(), "" | "<>"), "null sender");
+    let t = n.text();
+    assert!(
+        t.contains("From: Mail Delivery System <postmaster@segl.test>"),
+        "{t}"
+    );
+    assert!(
+        t.contains("nocert@other.test") && t.contains("n2@other.test"),
+        "{t}"
+    );
+    assert!(t.contains("[encrypt]"), "{t}");
+
+    // encrypt.always for a domain: no tag needed.
+    send(
+        g.smtp_port,
+        "alice@example.org",
+        &["z@secure.test", "plain@other.test"],
+        &mail("alice@example.org", "z@secure.test", "report", "figures"),
+        d.path(),
+    );
+    let notices = inbound.wait_for(2, 30);
+    let out = smart.wait_for(2, 30);
+    let plain = for_rcpt(&out, "plain@other.test");
+    assert_eq!(plain.rcpts(), vec!["plain@other.test"]);
+    assert!(is_signed(plain));
+    assert!(out
+        .iter()
+        .all(|m| !m.rcpts().contains(&"z@secure.test".to_string())));
+    let t = notices[1].text();
+    assert!(
+        t.contains("z@secure.test") && t.contains("encrypt.always"),
+        "{t}"
+    );
+}
+
+/// A partner message signed by `name` (clear-signed, headers outside).
+fn partner_signed(
+    pki: &Pki,
+    name: &str,
+    from: &str,
+    to: &str,
+    subject: &str,
+    text: &str,
+) -> Vec<u8> {
+    pki.write(
+        "content.txt",
+        format!("Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n").as_bytes(),
+    );
+    pki.openssl(&[
+        "cms",
+        "-sign",
+        "-in",
+        "content.txt",
+        "-signer",
+        &format!("{name}.pem"),
+        "-inkey",
+        &format!("{name}.key"),
+        "-from",
+        from,
+        "-to",
+        to,
+        "-subject",
+        subject,
+        "-out",
+        "signed.eml",
+    ]);
+    pki.read("signed.eml")
+}
+
+// 5: inbound: forged markings stripped, decrypted, verified, marked; a failed decryption is
+// delivered as it came and nothing goes back to the sender.
+#[test]
+fn inbound_strips_decrypts_verifies_and_marks() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    pki.self_signed("mallory", "mallory@evil.test");
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(
+        &d.path().join("gw"),
+        inbound.port,
+        smart.port,
+        "[relay]\ntrusted_networks = []\n",
+    );
+    keygen(&g, "alice@example.org");
+    ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
+    let alice = ok(g.ctl(&["key", "export-cert", "alice@example.org"]));
+    pki.write("alice.pem", alice.as_bytes());
+
+    // a) Forged status: removed, then marked for what it really is (nothing).
+    let forged = "From: bob@partner.test\r\nTo: alice@example.org\r\nSubject: [signed] [encrypted] totally legit\r\nX-Segl-Signature: valid; signer=ceo@example.org\r\nX-SEGL-Encryption: decrypted\r\n\r\nplain text\r\n";
+    send(
+        g.smtp_port,
+        "bob@partner.test",
+        &["alice@example.org"],
+        forged.as_bytes(),
+        d.path(),
+    );
+    let got = inbound.wait_for(1, 30);
+    let m = &got[0];
+    assert_eq!(header(m, "Subject").as_deref(), Some("totally legit"));
+    assert_eq!(header(m, "X-Segl-Signature").as_deref(), Some("none"));
+    assert_eq!(header(m, "X-Segl-Encryption").as_deref(), Some("none"));
+    assert_eq!(m.text().matches("X-Segl-").count(), 2, "{}", m.text());
+
+    // b) Signed by bob, encrypted to alice: decrypted, verified, signature kept intact.
+    pki.write(
+        "content.txt",
+        b"Content-Type: text/plain; charset=utf-8\r\n\r\nThe launch code is 1234.\r\n",
+    );
+    pki.openssl(&[
+        "cms",
+        "-sign",
+        "-in",
+        "content.txt",
+        "-signer",
+        "bob.pem",
+        "-inkey",
+        "bob.key",
+        "-out",
+        "signed.eml",
+    ]);
+    pki.openssl(&[
+        "cms",
+        "-encrypt",
+        "-aes256",
+        "-in",
+        "signed.eml",
+        "-from",
+        "bob@partner.test",
+        "-to",
+        "alice@example.org",
+        "-subject",
+        "[signed] secret",
+        "-out",
+        "enc.eml",
+        "alice.pem",
+    ]);
+    send(
+        g.smtp_port,
+        "bob@partner.test",
+        &["alice@example.org"],
+        &pki.read("enc.eml"),
+        d.path(),
+    );
+    let got = inbound.wait_for(2, 30);
+    let m = &got[1];
+    assert_eq!(
+        header(m, "Subject").as_deref(),
+        Some("[encrypted] [signed] secret")
+    );
+    assert_eq!(
+        header(m, "X-Segl-Signature").as_deref(),
+        Some("valid; signer=bob@partner.test")
+    );
+    assert_eq!(header(m, "X-Segl-Encryption").as_deref(), Some("decrypted"));
+    let content = pki
+        .verify("pca.pem", &m.eml)
+        .expect("signature still verifies");
+    assert!(String::from_utf8_lossy(&content).contains("launch code is 1234"));
+
+    // c) Encrypted to someone else: delivered as it came, marked, nothing to the sender.
+    pki.openssl(&[
+        "cms",
+        "-encrypt",
+        "-aes256",
+        "-in",
+        "content.txt",
+        "-from",
+        "bob@partner.test",
+        "-to",
+        "alice@example.org",
+        "-subject",
+        "not for us",
+        "-out",
+        "enc2.eml",
+        "bob.pem",
+    ]);
+    let enc2 = pki.read("enc2.eml");
+    send(
+        g.smtp_port,
+        "bob@partner.test",
+        &["alice@example.org"],
+        &enc2,
+        d.path(),
+    );
+    let got = inbound.wait_for(3, 30);
+    let m = &got[2];
+    assert_eq!(header(m, "X-Segl-Encryption").as_deref(), Some("failed"));
+    assert_eq!(
+        header(m, "Subject").as_deref(),
+        Some("[encrypted: NOT DECRYPTED] not for us")
+    );
+    let body = String::from_utf8_lossy(&enc2).replace("\r\n", "\n");
+    let body = body.split("\n\n").nth(1).unwrap().trim().to_string();
+    assert!(
+        m.text().replace("\r\n", "\n").contains(&body),
+        "encrypted body unchanged"
+    );
+
+    // d) Self-signed (untrusted) and tampered (invalid) signatures.
+    let mal = partner_signed(
+        &pki,
+        "mallory",
+        "mallory@evil.test",
+        "alice@example.org",
+        "hi",
+        "trust me",
+    );
+    send(
+        g.smtp_port,
+        "mallory@evil.test",
+        &["alice@example.org"],
+        &mal,
+        d.path(),
+    );
+    let signed = partner_signed(
+        &pki,
+        "bob",
+        "bob@partner.test",
+        "alice@example.org",
+        "pay",
+        "pay 10 EUR",
+    );
+    let tampered = String::from_utf8_lossy(&signed).replace("pay 10 EUR", "pay 99 EUR");
+    send(
+        g.smtp_port,
+        "bob@partner.test",
+        &["alice@example.org"],
+        tampered.as_bytes(),
+        d.path(),
+    );
+    let got = inbound.wait_for(5, 30);
+    let m = for_subject(&got, "hi");
+    assert!(header(m, "X-Segl-Signature")
+        .unwrap()
+        .starts_with("untrusted; signer=mallory@evil.test"));
+    assert_eq!(
+        header(m, "Subject").as_deref(),
+        Some("[signed: INVALID] hi")
+    );
+    let m = for_subject(&got, "pay");
+    assert!(header(m, "X-Segl-Signature")
+        .unwrap()
+        .starts_with("invalid; signer=bob@partner.test"));
+    assert_eq!(
+        header(m, "Subject").as_deref(),
+        Some("[signed: INVALID] pay")
+    );
+    assert!(m.text().contains("pay 99 EUR"));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(smart.messages().is_empty(), "nothing goes back to a sender");
+}
+
+fn for_subject<'a>(msgs: &'a [Stored], s: &str) -> &'a Stored {
+    msgs.iter()
+        .find(|m| header(m, "Subject").is_some_and(|x| x == s || x.ends_with(&format!("] {s}"))))
+        .unwrap_or_else(|| panic!("no message with subject {s}"))
+}
+
+// 6: harvest: a valid signature stores the sender's certificate; the next mail to that sender
+// is encrypted. A certificate without a trusted chain waits for approval.
+#[test]
+fn harvested_certificate_encrypts_the_reply() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    pki.self_signed("mallory", "mallory@evil.test");
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    keygen(&g, "alice@example.org");
+    segl_ca(&g, &pki);
+    ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
+    for (who, from) in [
+        ("bob", "bob@partner.test"),
+        ("mallory", "mallory@evil.test"),
+    ] {
+        let m = partner_signed(
+            &pki,
+            who,
+            from,
+            "alice@example.org",
+            "hello",
+            "signed hello",
+        );
+        send(g.smtp_port, from, &["alice@example.org"], &m, d.path());
+    }
+    inbound.wait_for(2, 30);
+    let partners = g.ctl_json(&["partner", "list", "--json"]);
+    let list = partners.as_array().unwrap();
+    assert!(
+        list.iter().any(|p| p["addresses"][0] == "bob@partner.test"
+            && p["pending"] == false
+            && p["source"] == "harvested"),
+        "{partners}"
+    );
+    let pending = g.ctl_json(&["partner", "pending", "--json"]);
+    assert!(
+        pending
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["addresses"][0] == "mallory@evil.test"),
+        "{pending}"
+    );
+    // The reply to bob goes out encrypted; the one to mallory (pending) only signed.
+    for to in ["bob@partner.test", "mallory@evil.test"] {
+        send(
+            g.smtp_port,
+            "alice@example.org",
+            &[to],
+            &mail("alice@example.org", to, "Re: [signed] hello", "reply text"),
+            d.path(),
+        );
+    }
+    let out = smart.wait_for(2, 30);
+    let bob = for_rcpt(&out, "bob@partner.test");
+    assert!(is_encrypted(bob), "{}", bob.text());
+    assert_eq!(header(bob, "Subject").as_deref(), Some("Re: hello"));
+    let inner = pki.decrypt("bob", &bob.eml);
+    let content = pki.verify("segl-ca.pem", &inner).expect("signed inside");
+    assert!(String::from_utf8_lossy(&content).contains("reply text"));
+    let mal = for_rcpt(&out, "mallory@evil.test");
+    assert!(is_signed(mal) && !is_encrypted(mal));
+}
