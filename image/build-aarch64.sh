@@ -107,15 +107,23 @@ mkdir -p "$CACHE/debs"
 	done
 )
 SYSROOT=$CACHE/sysroot
-rm -rf "$SYSROOT"
-mkdir -p "$SYSROOT"
+debs=()
 for p in "$KPKG" "${ARM_PACKAGES[@]}"; do
 	ver=$(apt-cache policy "$p:arm64" | awk '$1 == "Candidate:" { print $2 }')
-	dpkg -x "$CACHE/debs/${p}_${ver/:/%3a}_arm64.deb" "$SYSROOT"
+	debs+=("$CACHE/debs/${p}_${ver/:/%3a}_arm64.deb")
 done
-[ -f "$SYSROOT/boot/vmlinuz-$KVER" ] || die "no vmlinuz-$KVER in $KPKG"
-# The .deb has no modules.dep (its postinst runs depmod): make it.
-depmod -b "$SYSROOT" "$KVER"
+# Unpacked once per set of .debs (the kernel alone is 60 MB of xz).
+if [ "$(cat "$SYSROOT/.debs" 2>/dev/null)" != "${debs[*]}" ]; then
+	rm -rf "$SYSROOT"
+	mkdir -p "$SYSROOT"
+	for deb in "${debs[@]}"; do
+		dpkg -x "$deb" "$SYSROOT"
+	done
+	[ -f "$SYSROOT/boot/vmlinuz-$KVER" ] || die "no vmlinuz-$KVER in $KPKG"
+	# The .deb has no modules.dep (its postinst runs depmod): make it.
+	depmod -b "$SYSROOT" "$KVER"
+	echo "${debs[*]}" >"$SYSROOT/.debs"
+fi
 
 if [ "${SEGL_SKIP_CARGO:-}" != "1" ]; then
 	step "cross-building segl (static, --profile $PROFILE, $TARGET, $("$DEB_RUSTC" -V))"
