@@ -94,10 +94,16 @@ KVER=${KPKG#linux-image-}
 
 step "downloading and unpacking arm64 packages ($KPKG ${ARM_PACKAGES[*]})"
 mkdir -p "$CACHE/debs"
+# Candidate versions, one apt-cache call for all.
+declare -A VER
+while read -r p v; do
+	VER[$p]=$v
+done < <(apt-cache policy "${KPKG}:arm64" "${ARM_PACKAGES[@]/%/:arm64}" |
+	awk '/^[^ ].*:$/ { sub(/:$/, ""); sub(/:arm64$/, ""); p = $0 } $1 == "Candidate:" { print p, $2 }')
 (
 	cd "$CACHE/debs"
 	for p in "$KPKG" "${ARM_PACKAGES[@]}"; do
-		ver=$(apt-cache policy "$p:arm64" | awk '$1 == "Candidate:" { print $2 }')
+		ver=${VER[$p]:-}
 		if [ -z "$ver" ] || [ "$ver" = "(none)" ]; then die "no arm64 candidate for $p"; fi
 		# apt-get download names the file with the epoch's ":" as "%3a".
 		if ! ls "${p}_${ver/:/%3a}_arm64.deb" >/dev/null 2>&1; then
@@ -109,7 +115,7 @@ mkdir -p "$CACHE/debs"
 SYSROOT=$CACHE/sysroot
 debs=()
 for p in "$KPKG" "${ARM_PACKAGES[@]}"; do
-	ver=$(apt-cache policy "$p:arm64" | awk '$1 == "Candidate:" { print $2 }')
+	ver=${VER[$p]}
 	debs+=("$CACHE/debs/${p}_${ver/:/%3a}_arm64.deb")
 done
 # Unpacked once per set of .debs (the kernel alone is 60 MB of xz).
