@@ -20,6 +20,7 @@
 IMAGE_DIR=${IMAGE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 REPO=${REPO:-$(cd "$IMAGE_DIR/.." && pwd)}
 BOOT_TIMEOUT=${BOOT_TIMEOUT:-240}
+POWEROFF_TIMEOUT=${POWEROFF_TIMEOUT:-60}
 
 QEMU_PIDS=()
 SINK_PID=""
@@ -155,7 +156,7 @@ s.close()
 PY
 	while kill -0 "$QEMU_PID" 2>/dev/null; do
 		n=$((n + 1))
-		[ "$n" -lt 120 ] || fail "guest did not power off within 60 s of the power button"
+		[ "$n" -lt $((POWEROFF_TIMEOUT * 2)) ] || fail "guest did not power off within $POWEROFF_TIMEOUT s of the power button"
 		sleep 0.5
 	done
 	wait "$QEMU_PID" 2>/dev/null || true
