@@ -227,10 +227,13 @@ fn notes<'a>(msgs: &'a [Stored], rcpt: &str, subject: &str) -> Vec<&'a Stored> {
         .collect()
 }
 
-const CONFIG: &str = r#"
+const TRUSTED: &str = r#"
 [sign]
 trusted_relays = ["127.0.0.1/32"]
 keys_without_auth = ["@example.org"]
+"#;
+
+const CONFIG: &str = r#"
 [mailboxes.advokatkontoret]
 address = "advokatkontoret@example.org"
 senders = ["alice@example.org", "@jura.example.org"]
@@ -238,7 +241,7 @@ senders = ["alice@example.org", "@jura.example.org"]
 
 /// A gateway with the mailbox key, alice's own key, partner bob's certificate and Segl's CA in
 /// the PKI directory.
-fn setup(d: &Path, receipt: bool) -> (Gateway, Pki, Sink, Sink) {
+fn setup(d: &Path, receipt: bool, trusted: bool) -> (Gateway, Pki, Sink, Sink) {
     let pki = Pki::new(&d.join("pki"));
     pki.user("bob", "email:bob@partner.test");
     let smart = Sink::start(&d.join("smart"), &[]);
@@ -247,7 +250,10 @@ fn setup(d: &Path, receipt: bool) -> (Gateway, Pki, Sink, Sink) {
         &d.join("gw"),
         inbound.port,
         smart.port,
-        &format!("{CONFIG}[notify]\nsend_receipt = {receipt}\n"),
+        &format!(
+            "{}{CONFIG}[notify]\nsend_receipt = {receipt}\n",
+            if trusted { TRUSTED } else { "" }
+        ),
     );
     let k = g.ctl_json(&[
         "key",
@@ -272,7 +278,7 @@ fn setup(d: &Path, receipt: bool) -> (Gateway, Pki, Sink, Sink) {
 #[test]
 fn mailbox_codes_sign_as_the_mailbox() {
     let d = tempfile::tempdir().unwrap();
-    let (g, pki, smart, inbound) = setup(d.path(), true);
+    let (g, pki, smart, inbound) = setup(d.path(), true, true);
     send(
         g.smtp_port,
         "alice@example.org",
@@ -359,7 +365,7 @@ fn mailbox_codes_sign_as_the_mailbox() {
 #[test]
 fn mailbox_code_from_a_sender_not_allowed() {
     let d = tempfile::tempdir().unwrap();
-    let (g, pki, smart, inbound) = setup(d.path(), true);
+    let (g, pki, smart, inbound) = setup(d.path(), true, true);
     send(
         g.smtp_port,
         "carl@example.org",
@@ -441,6 +447,20 @@ fn mailbox_code_from_a_sender_not_allowed() {
         .messages()
         .iter()
         .all(|m| !m.rcpts().contains(&"n3@other.test".to_string())));
+    // From = the mailbox, sent by carl (not allowed): delivered, but not signed as the mailbox.
+    send(
+        g.smtp_port,
+        "carl@example.org",
+        &["n4@other.test"],
+        &mail(MB, "n4@other.test", "som postkassen", "x"),
+        d.path(),
+    );
+    let out = smart.wait_for(3, 30);
+    let n4 = for_rcpt(&out, "n4@other.test");
+    assert!(!is_signed(n4) && !is_encrypted(n4), "{}", n4.text());
+    let local = inbound.wait_for(4, 30);
+    let n = notes(&local, "carl@example.org", "Not sent as function mailbox");
+    assert_eq!(n.len(), 2);
     // No receipts for any of this.
     assert!(inbound
         .messages()
@@ -453,7 +473,7 @@ fn mailbox_code_from_a_sender_not_allowed() {
 #[test]
 fn mail_from_a_mailbox_is_signed_and_encrypted_implicitly() {
     let d = tempfile::tempdir().unwrap();
-    let (g, pki, smart, inbound) = setup(d.path(), false);
+    let (g, pki, smart, inbound) = setup(d.path(), false, true);
     g.add_user("alice", "alice@example.org", "correct horse battery");
     send_auth(
         g.submission_port,
@@ -483,4 +503,60 @@ fn mail_from_a_mailbox_is_signed_and_encrypted_implicitly() {
     std::thread::sleep(std::time::Duration::from_secs(2));
     assert!(inbound.messages().is_empty());
     assert!(g.log_text().contains("mail from a function mailbox"));
+}
+
+// The DEFENDO sender trust rules still apply to the real sender: without trusted relays, an
+// unauthenticated #S mail is not signed as the mailbox (notice); with SMTP AUTH it is.
+#[test]
+fn mailbox_code_needs_a_trusted_sender() {
+    let d = tempfile::tempdir().unwrap();
+    let (g, pki, smart, inbound) = setup(d.path(), false, false);
+    g.add_user("alice", "alice@example.org", "correct horse battery");
+    send(
+        g.smtp_port,
+        "alice@example.org",
+        &["t1@other.test"],
+        &mail(
+            "alice@example.org",
+            "t1@other.test",
+            "#S-advokatkontoret# a",
+            "a",
+        ),
+        d.path(),
+    );
+    let out = smart.wait_for(1, 30);
+    let t1 = for_rcpt(&out, "t1@other.test");
+    assert!(!is_signed(t1), "{}", t1.text());
+    assert_eq!(header(t1, "From").as_deref(), Some("alice@example.org"));
+    let local = inbound.wait_for(1, 30);
+    let n = notes(&local, "alice@example.org", "Not sent as function mailbox");
+    assert_eq!(n.len(), 1);
+    assert!(
+        n[0].text().contains("sign.trusted_relays"),
+        "{}",
+        n[0].text()
+    );
+    send_auth(
+        g.submission_port,
+        "alice",
+        "correct horse battery",
+        "alice@example.org",
+        &["t2@other.test"],
+        &mail(
+            "alice@example.org",
+            "t2@other.test",
+            "#S-advokatkontoret# b",
+            "b",
+        ),
+        d.path(),
+    );
+    let out = smart.wait_for(2, 30);
+    let t2 = for_rcpt(&out, "t2@other.test");
+    assert!(is_signed(t2), "{}", t2.text());
+    assert_eq!(
+        header(t2, "From").as_deref(),
+        Some("<advokatkontoret@example.org>")
+    );
+    let (_, signer) = pki.verify_signer(&t2.eml);
+    assert_eq!(signer, MB);
 }

@@ -137,6 +137,8 @@ pub fn process(
     let mut problems: Vec<String> = vec![];
     let mut acting: Option<Acting> = None;
     let mut implicit = false;
+    // From is a mailbox address, but the sender may not use it: never signed with its key.
+    let mut mailbox_denied = false;
     let code_encrypt = code
         .as_ref()
         .is_some_and(|(c, _)| c.kind == CodeKind::SignEncrypt);
@@ -171,7 +173,11 @@ pub fn process(
                 acting = Some(a);
             }
             Err(why) => {
-                tracing::warn!(id = %env.id, mailbox = %from, reason = %why, "mail from a function mailbox by a sender not allowed to use it: ordinary rules");
+                tracing::warn!(id = %env.id, mailbox = %from, reason = %why, "not signed: mail from a function mailbox by a sender not allowed to use it");
+                mailbox_denied = true;
+                problems.push(format!(
+                    "Your message has the function mailbox {from} as its From address, but\r\n{why}.\r\nIt was sent without the mailbox's signature."
+                ));
             }
         }
     }
@@ -190,6 +196,8 @@ pub fn process(
             tracing::info!(id = %env.id, "[nosign] ignored: mail sent as a function mailbox is always signed");
         }
         Some((a.key.clone(), a.chain.clone()))
+    } else if mailbox_denied {
+        None
     } else if nosign {
         tracing::info!(id = %env.id, from = %from, "not signed: [nosign] in the subject");
         None
