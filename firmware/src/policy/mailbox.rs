@@ -132,6 +132,11 @@ pub fn authorize(
         return Err(format!("no function mailbox {id:?} is configured"));
     };
     let address = mb.address.trim().to_ascii_lowercase();
+    if employee.is_empty() {
+        return Err(format!(
+            "the real sender is unknown, so it cannot be checked against the senders allowed to use the mailbox {address}"
+        ));
+    }
     if !allowed_sender(mb, employee) {
         return Err(format!(
             "{employee} is not among the senders allowed to use the mailbox {address}"
