@@ -45,6 +45,9 @@ pub struct Config {
     pub encrypt: EncryptConfig,
     pub harvest: HarvestConfig,
     pub mark: MarkConfig,
+    pub notify: NotifyConfig,
+    /// Function mailboxes by id (`[mailboxes.advokatkontoret]`).
+    pub mailboxes: std::collections::BTreeMap<String, MailboxConfig>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -125,6 +128,28 @@ pub struct EncryptConfig {
     pub always: Vec<String>,
     /// Encrypt to the sender's own certificate too, so the sender can read the sent copy.
     pub include_sender: bool,
+}
+
+/// `[notify]`: messages Segl sends to the organisation's own users.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NotifyConfig {
+    /// Send the employee a receipt when secure mail left as a function mailbox.
+    pub send_receipt: bool,
+}
+
+/// `[mailboxes.<id>]`: a function mailbox (shared secure mailbox with its own key).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MailboxConfig {
+    /// The mailbox's address (the address in its certificate).
+    pub address: String,
+    /// Display name for the rewritten From; empty: the sender's display name is kept.
+    #[serde(default)]
+    pub name: String,
+    /// Who may send as this mailbox: addresses (`user@domain`) and domains (`@domain`).
+    #[serde(default)]
+    pub senders: Vec<String>,
 }
 
 /// What happens to certificates of valid inbound signatures.
@@ -390,6 +415,46 @@ impl Config {
                 ));
             }
         }
+        for (id, mb) in &self.mailboxes {
+            if id.is_empty()
+                || !id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+            {
+                return Err(bad(
+                    "mailboxes",
+                    format!("{id:?}: a mailbox id is letters, digits, '-', '_' and '.'"),
+                ));
+            }
+            let ok = match mb.address.trim().rsplit_once('@') {
+                Some((l, d)) => !l.is_empty() && is_domain(d),
+                None => false,
+            };
+            if !ok {
+                return Err(bad(
+                    "mailboxes.address",
+                    format!("mailbox {id}: {:?} is not a mail address", mb.address),
+                ));
+            }
+            for a in &mb.senders {
+                let ok = match a.trim().rsplit_once('@') {
+                    Some((_, d)) => is_domain(d),
+                    None => false,
+                };
+                if !ok {
+                    return Err(bad(
+                        "mailboxes.senders",
+                        format!("mailbox {id}: {a:?}: use a full address or @domain"),
+                    ));
+                }
+            }
+            if mb.name.contains(['\r', '\n']) {
+                return Err(bad(
+                    "mailboxes.name",
+                    format!("mailbox {id}: the name must be one line"),
+                ));
+            }
+        }
         if self.storage.data_dir.as_os_str().is_empty() {
             return Err(bad("storage.data_dir", "must not be empty".into()));
         }
@@ -532,6 +597,25 @@ mod tests {
         assert!(e.to_string().contains("smtp.listen"), "{e}");
         let e = Config::parse("[relay]\ntrusted_networks = [\"10.0.0.0/33\"]\n", "f").unwrap_err();
         assert!(e.to_string().contains("trusted_networks"), "{e}");
+    }
+
+    #[test]
+    fn mailboxes_parse_and_validate() {
+        let c = Config::default_config();
+        assert!(c.mailboxes.is_empty());
+        assert!(!c.notify.send_receipt);
+        let c = Config::parse(
+            "[mailboxes.advokatkontoret]\naddress = \"adv@example.org\"\nsenders = [\"a@example.org\", \"@example.org\"]\n",
+            "t",
+        )
+        .unwrap();
+        let mb = &c.mailboxes["advokatkontoret"];
+        assert_eq!(mb.address, "adv@example.org");
+        assert!(mb.name.is_empty());
+        let e = Config::parse("[mailboxes.x]\naddress = \"nope\"\n", "t").unwrap_err();
+        assert!(e.to_string().contains("mailboxes.address"), "{e}");
+        let e = Config::parse("[mailboxes.\"a b\"]\naddress = \"a@b.c\"\n", "t").unwrap_err();
+        assert!(e.to_string().contains("mailboxes"), "{e}");
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub enum KeyVerb {
         email: String,
         #[arg(long)]
         days: Option<u32>,
+        /// Function mailbox id (e.g. advokatkontoret) the key belongs to.
+        #[arg(long)]
+        mailbox: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -240,11 +243,16 @@ pub fn key(c: &Client, verb: KeyVerb) -> Result<(), CtlError> {
             )?;
             out(&v, json, show_key);
         }
-        KeyVerb::Generate { email, days, json } => {
+        KeyVerb::Generate {
+            email,
+            days,
+            mailbox,
+            json,
+        } => {
             let v = c.call(
                 "POST",
                 "/keys/generate",
-                Some(json!({ "email": email, "days": days })),
+                Some(json!({ "email": email, "days": days, "mailbox": mailbox })),
             )?;
             out(&v, json, show_key);
         }

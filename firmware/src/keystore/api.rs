@@ -136,6 +136,9 @@ struct Generate {
     email: String,
     #[serde(default)]
     days: Option<u32>,
+    /// Function mailbox id the new key belongs to.
+    #[serde(default)]
+    mailbox: Option<String>,
 }
 
 async fn keys_generate(State(st): State<Arc<AdminState>>, b: Body<Generate>) -> Reply {
@@ -143,7 +146,7 @@ async fn keys_generate(State(st): State<Arc<AdminState>>, b: Body<Generate>) -> 
     if g.days == Some(0) {
         return Err(bad_request("days must be at least 1"));
     }
-    blocking(&st, move |ks| ks.generate(&g.email, g.days)).await
+    blocking(&st, move |ks| ks.generate_for(&g.email, g.days, g.mailbox)).await
 }
 
 async fn keys_csr(State(st): State<Arc<AdminState>>, b: Body<Generate>) -> Reply {

@@ -33,6 +33,19 @@ fn check_mail(addr: &str) -> Result<String> {
     }
 }
 
+fn check_mailbox_id(id: &str) -> Result<()> {
+    if id.is_empty()
+        || !id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
+    {
+        return Err(KeystoreError::BadInput(format!(
+            "{id:?} is not a mailbox id"
+        )));
+    }
+    Ok(())
+}
+
 fn der_of(c: &x509_cert::Certificate) -> Result<Vec<u8>> {
     c.to_der()
         .map_err(|e| KeystoreError::BadInput(format!("certificate encoding: {e}")))
@@ -57,15 +70,7 @@ impl Keystore {
         let (purpose, mailbox, domain) = match target {
             Target::Individual => (Purpose::Individual, None, None),
             Target::Mailbox(id) => {
-                if id.is_empty()
-                    || !id
-                        .bytes()
-                        .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b))
-                {
-                    return Err(KeystoreError::BadInput(format!(
-                        "{id:?} is not a mailbox id"
-                    )));
-                }
+                check_mailbox_id(&id)?;
                 (Purpose::Mailbox, Some(id), None)
             }
             Target::Domain(d) => {
@@ -126,13 +131,31 @@ impl Keystore {
 
     /// Makes a key and a certificate from the built-in CA for `email` (`days` of validity).
     pub fn generate(&self, email: &str, days: Option<u32>) -> Result<KeyInfo> {
+        self.generate_for(email, days, None)
+    }
+
+    /// Like [`Keystore::generate`]; with `mailbox`, the key belongs to that function mailbox
+    /// (e.g. `advokatkontoret`, found by [`Keystore::mailbox_key`]).
+    pub fn generate_for(
+        &self,
+        email: &str,
+        days: Option<u32>,
+        mailbox: Option<String>,
+    ) -> Result<KeyInfo> {
         let email = check_mail(email)?;
+        let purpose = match &mailbox {
+            Some(m) => {
+                check_mailbox_id(m)?;
+                Purpose::Mailbox
+            }
+            None => Purpose::Individual,
+        };
         let _w = self.lock_writer();
         let id = self.generate_locked(
             &email,
             days.unwrap_or(self.settings.cert_days),
-            Purpose::Individual,
-            None,
+            purpose,
+            mailbox,
             None,
         )?;
         self.rollover_locked(model::now())?;

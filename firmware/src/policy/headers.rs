@@ -103,6 +103,20 @@ impl Message {
         }
     }
 
+    /// Replaces the first field `name` (or adds one at the end of the header block).
+    pub fn set(&mut self, name: &str, value: &str) {
+        let v: String = value.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+        let line = format!("{name}: {v}\r\n").into_bytes();
+        match self
+            .fields
+            .iter_mut()
+            .find(|f| field_name(f).eq_ignore_ascii_case(name.as_bytes()))
+        {
+            Some(f) => *f = line,
+            None => self.fields.push(line),
+        }
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.body.len() + 2048);
         for f in &self.fields {

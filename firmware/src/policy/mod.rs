@@ -10,6 +10,7 @@
 
 pub mod headers;
 pub mod inbound;
+pub mod mailbox;
 pub mod outbound;
 
 use std::sync::Arc;

@@ -8,8 +8,14 @@
 //! RecipientInfo among the others. The other recipients share one signed-only (or unchanged)
 //! copy. Recipients that must get encrypted mail but cannot get nothing; the sender gets one
 //! notice from `postmaster@<hostname>` (null sender) naming them and the reason.
+//!
+//! Function mailboxes ([`super::mailbox`]): a `#K-<id>#` / `#S-<id>#` code or a From that is the
+//! mailbox address makes the mailbox key sign (and `#K` encryption mandatory); a sender not
+//! allowed to use the mailbox gets a notice, the mail is not signed as the mailbox, and a `#K`
+//! mail still goes only encrypted.
 
 use super::headers::{remove_tag, Message};
+use super::mailbox::{self, Acting, CodeKind};
 use super::{listed, Content, Output, PolicyCtx, ProcessError, HEADER_PREFIX};
 use crate::smime::mime::{self, Entity};
 use crate::smime::{self, Certificate, EncryptOptions, PrivateKeyOps, Recipient, SignOptions};
@@ -110,6 +116,11 @@ pub fn process(
     let (mut subj, nosign) = remove_tag(&subject, TAG_NOSIGN);
     let (s, encrypt_tag) = remove_tag(&subj, TAG_ENCRYPT);
     subj = s;
+    // Comendo control code (#K-<id># / #S-<id>#): always removed from the subject.
+    let code = mailbox::find_code(&subj);
+    if let Some((_, s)) = &code {
+        subj = s.clone();
+    }
     // Replies carrying our inbound markings go out without them.
     for p in ctx.cfg.mark.prefixes() {
         subj = remove_tag(&subj, p).0;
@@ -118,17 +129,76 @@ pub fn process(
         msg.set_subject(&subj);
         changed = true;
     }
+    let from = mime::from_address(message)
+        .map(|a| a.trim().to_ascii_lowercase())
+        .unwrap_or_default();
+
+    // Sending as a function mailbox: by code, or implicitly with From = the mailbox address.
+    let mut problems: Vec<String> = vec![];
+    let mut acting: Option<Acting> = None;
+    let mut implicit = false;
+    // From is a mailbox address, but the sender may not use it: never signed with its key.
+    let mut mailbox_denied = false;
+    let code_encrypt = code
+        .as_ref()
+        .is_some_and(|(c, _)| c.kind == CodeKind::SignEncrypt);
+    if let Some((c, _)) = &code {
+        match mailbox::authorize(ctx, env, &c.id, &from) {
+            Ok(a) => {
+                if let Some((_, mb)) = mailbox::by_id(ctx, &a.id) {
+                    mailbox::rewrite_from(&mut msg, mb, &a.address);
+                    changed = true;
+                }
+                tracing::info!(id = %env.id, sender = %from, mailbox = %a.address, code = %c.text, "sending as function mailbox");
+                acting = Some(a);
+            }
+            Err(why) => {
+                tracing::warn!(id = %env.id, sender = %from, code = %c.text, reason = %why, "not sent as function mailbox");
+                let what = if code_encrypt {
+                    "It was not signed as the mailbox and went out with your own signature (if any), encrypted only: recipients without a certificate got nothing."
+                } else {
+                    "It was not signed as the mailbox; it went out as your own mail (signed with your own key, if you have one)."
+                };
+                problems.push(format!(
+                    "The subject code {} asks to send as a function mailbox, but\r\n{why}.\r\n{what}",
+                    c.text
+                ));
+            }
+        }
+    } else if let Some((id, mb)) = mailbox::by_address(ctx, &from) {
+        match mailbox::authorize_implicit(ctx, env, id, mb) {
+            Ok(a) => {
+                tracing::info!(id = %env.id, sender = %a.employee, mailbox = %a.address, "mail from a function mailbox: signed, encrypted where possible");
+                implicit = true;
+                acting = Some(a);
+            }
+            Err(why) => {
+                tracing::warn!(id = %env.id, mailbox = %from, reason = %why, "not signed: mail from a function mailbox by a sender not allowed to use it");
+                mailbox_denied = true;
+                problems.push(format!(
+                    "Your message has the function mailbox {from} as its From address, but\r\n{why}.\r\nIt was sent without the mailbox's signature."
+                ));
+            }
+        }
+    }
     let base = if changed {
         msg.to_bytes()
     } else {
         message.to_vec()
     };
-    let from = mime::from_address(message)
-        .map(|a| a.trim().to_ascii_lowercase())
-        .unwrap_or_default();
+    let from = acting.as_ref().map_or(from, |a| a.address.clone());
 
     // Who signs.
-    let signer: Option<(std::sync::Arc<dyn PrivateKeyOps>, Vec<Certificate>)> = if nosign {
+    let signer: Option<(std::sync::Arc<dyn PrivateKeyOps>, Vec<Certificate>)> = if let Some(a) =
+        &acting
+    {
+        if nosign {
+            tracing::info!(id = %env.id, "[nosign] ignored: mail sent as a function mailbox is always signed");
+        }
+        Some((a.key.clone(), a.chain.clone()))
+    } else if mailbox_denied {
+        None
+    } else if nosign {
         tracing::info!(id = %env.id, from = %from, "not signed: [nosign] in the subject");
         None
     } else if from.is_empty() {
@@ -157,11 +227,11 @@ pub fn process(
     let mut plain = vec![];
     let mut refused: Vec<(String, String)> = vec![];
     for r in rcpts {
-        let mandatory = encrypt_tag || listed(&ctx.cfg.encrypt.always, &r);
+        let mandatory = encrypt_tag || code_encrypt || listed(&ctx.cfg.encrypt.always, &r);
         match ks.encryption_cert(&r) {
             // Mandatory encryption wins over the calendar/TNEF exemption: the sender (or the
-            // administrator) asked for confidentiality.
-            Some(cert) if mandatory || !exempt => {
+            // administrator) asked for confidentiality; so does mail from a function mailbox.
+            Some(cert) if mandatory || implicit || !exempt => {
                 if !enc_certs.contains(&cert) {
                     enc_certs.push(cert);
                 }
@@ -172,18 +242,22 @@ pub fn process(
                 plain.push(r);
             }
             None if mandatory => {
-                let why = if encrypt_tag {
-                    "the sender asked for encryption ([encrypt]), but no valid certificate is known for this address or its domain"
+                let why = if let Some((c, _)) = code.as_ref().filter(|_| code_encrypt) {
+                    format!("the sender asked for encryption ({}), but no valid certificate is known for this address or its domain", c.text)
+                } else if encrypt_tag {
+                    "the sender asked for encryption ([encrypt]), but no valid certificate is known for this address or its domain".to_string()
                 } else {
-                    "encryption is mandatory for this recipient (encrypt.always), but no valid certificate is known for this address or its domain"
+                    "encryption is mandatory for this recipient (encrypt.always), but no valid certificate is known for this address or its domain".to_string()
                 };
                 tracing::warn!(id = %env.id, to = %r, "not sent: mandatory encryption impossible");
-                refused.push((r, why.to_string()));
+                refused.push((r, why));
             }
             None => plain.push(r),
         }
     }
 
+    let mut copies: Vec<(String, bool)> = enc_rcpts.iter().map(|r| (r.clone(), true)).collect();
+    copies.extend(plain.iter().map(|r| (r.clone(), false)));
     let mut outputs = vec![];
     let sign_opts = SignOptions::default();
     if !enc_rcpts.is_empty() {
@@ -230,35 +304,61 @@ pub fn process(
             content,
         });
     }
-    if !refused.is_empty() {
+    if !refused.is_empty() || !problems.is_empty() {
         if env.mail_from.is_empty() {
-            tracing::warn!(id = %env.id, refused = ?refused, "null sender: no notice for the recipients that could not be encrypted to");
+            tracing::warn!(id = %env.id, refused = ?refused, problems = ?problems, "null sender: no notice to the sender");
         } else {
             outputs.push(Output {
                 recipients: vec![env.mail_from.clone()],
                 mail_from: Some(String::new()),
-                content: Content::New(notice(ctx, env, &subj, &refused)),
+                content: Content::New(notice(ctx, env, &subj, &problems, &refused)),
+            });
+        }
+    }
+    if let Some(a) = acting.as_ref().filter(|_| ctx.cfg.notify.send_receipt) {
+        if a.employee.is_empty() || copies.is_empty() {
+            tracing::debug!(id = %env.id, "no receipt: no employee address or nothing sent");
+        } else {
+            outputs.push(Output {
+                recipients: vec![a.employee.clone()],
+                mail_from: Some(String::new()),
+                content: Content::New(mailbox::receipt(ctx, env, a, &subj, &copies)),
             });
         }
     }
     Ok(outputs)
 }
 
-/// The notice to the sender about recipients that got nothing.
-fn notice(ctx: &PolicyCtx, env: &Envelope, subject: &str, refused: &[(String, String)]) -> Vec<u8> {
+/// The notice to the sender: problems with the message (e.g. a function mailbox it may not use)
+/// and recipients that got nothing.
+fn notice(
+    ctx: &PolicyCtx,
+    env: &Envelope,
+    subject: &str,
+    problems: &[String],
+    refused: &[(String, String)],
+) -> Vec<u8> {
     let host = &ctx.cfg.smtp.hostname;
     let date = crate::queue::dsn::rfc2822(crate::queue::unix_now());
     let mut body = String::new();
-    body.push_str(
-        "Your message was NOT sent to the following recipients, because it had to be\r\n",
-    );
-    body.push_str("encrypted for them and that was not possible:\r\n\r\n");
-    for (r, why) in refused {
-        body.push_str(&format!("  {r}\r\n    {why}\r\n"));
+    for p in problems {
+        body.push_str(p);
+        body.push_str("\r\n\r\n");
     }
-    body.push_str("\r\nAll other recipients received it as usual.\r\n");
-    body.push_str("Ask the recipient for a signed mail (its certificate is then stored\r\n");
-    body.push_str("automatically) or ask your administrator to import the certificate.\r\n\r\n");
+    if !refused.is_empty() {
+        body.push_str(
+            "Your message was NOT sent to the following recipients, because it had to be\r\n",
+        );
+        body.push_str("encrypted for them and that was not possible:\r\n\r\n");
+        for (r, why) in refused {
+            body.push_str(&format!("  {r}\r\n    {why}\r\n"));
+        }
+        body.push_str("\r\nAll other recipients received it as usual.\r\n");
+        body.push_str("Ask the recipient for a signed mail (its certificate is then stored\r\n");
+        body.push_str(
+            "automatically) or ask your administrator to import the certificate.\r\n\r\n",
+        );
+    }
     body.push_str(&format!(
         "Subject of your message: {}\r\nQueue id: {}\r\n",
         subject
@@ -272,7 +372,11 @@ fn notice(ctx: &PolicyCtx, env: &Envelope, subject: &str, refused: &[(String, St
         "From: Mail Delivery System <postmaster@{host}>\r\n"
     ));
     out.push_str(&format!("To: <{}>\r\n", env.mail_from));
-    out.push_str("Subject: Not delivered: encryption required\r\n");
+    out.push_str(if refused.is_empty() {
+        "Subject: Not sent as function mailbox\r\n"
+    } else {
+        "Subject: Not delivered: encryption required\r\n"
+    });
     out.push_str(&format!("Date: {date}\r\n"));
     out.push_str(&format!("Message-ID: <{}.notice@{host}>\r\n", env.id));
     out.push_str("Auto-Submitted: auto-replied\r\n");
