@@ -11,6 +11,7 @@
 pub mod headers;
 pub mod inbound;
 pub mod outbound;
+pub mod parts;
 
 use std::sync::Arc;
 
@@ -94,7 +95,7 @@ pub fn process(
         });
     }
     if !local.is_empty() {
-        outputs.push(inbound::process(ctx, env, message, local)?);
+        outputs.extend(inbound::process(ctx, env, message, local)?);
     }
     if !out.is_empty() {
         outputs.extend(outbound::process(ctx, env, message, out)?);
