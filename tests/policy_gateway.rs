@@ -730,6 +730,11 @@ fn inbound_strips_decrypts_verifies_and_marks() {
     assert!(header(m, "X-Segl-Signature")
         .unwrap()
         .starts_with("untrusted; signer=mallory@evil.test"));
+    let warn = part_named(m, "Advarsel.txt").expect("warning part");
+    assert!(
+        warn.contains("not trusted") && warn.contains("mallory"),
+        "{warn}"
+    );
     assert_eq!(
         header(m, "Subject").as_deref(),
         Some("[signed: INVALID] hi")
