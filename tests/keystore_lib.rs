@@ -129,6 +129,18 @@ fn p12_imports_default_and_legacy_and_refuses_bad_input() {
         der(&f.cert("alice")),
         "own key beats domain key"
     );
+    // Envelope-To check: an own key decrypts for the addresses its certificate names (old ones
+    // too), the domain key for its domain, the mailbox key for its mailbox address only.
+    let ids = |a: &str| ks.decryption_keys_for(a).len();
+    assert_eq!(
+        ids("alice@example.org"),
+        2,
+        "alice's key and the domain key"
+    );
+    assert_eq!(ids("old@example.org"), 2, "archived key still decrypts");
+    assert_eq!(ids("someone@example.org"), 1, "domain key only");
+    assert_eq!(ids("dave@example.org"), 2, "mailbox key and the domain key");
+    assert_eq!(ids("alice@other.test"), 0);
 
     // PEM key + certificate.
     let mut pem = f.read("bob.key");

@@ -644,8 +644,13 @@ fn inbound_strips_decrypts_verifies_and_marks() {
         Some("valid; signer=bob@partner.test")
     );
     assert_eq!(header(m, "X-Segl-Encryption").as_deref(), Some("decrypted"));
+    assert!(
+        part_named(m, "signatur-bevis.txt").is_some(),
+        "{}",
+        m.text()
+    );
     let content = pki
-        .verify("pca.pem", &m.eml)
+        .verify("pca.pem", &first_part(m))
         .expect("signature still verifies");
     assert!(String::from_utf8_lossy(&content).contains("launch code is 1234"));
 
@@ -725,6 +730,11 @@ fn inbound_strips_decrypts_verifies_and_marks() {
     assert!(header(m, "X-Segl-Signature")
         .unwrap()
         .starts_with("untrusted; signer=mallory@evil.test"));
+    let warn = part_named(m, "Advarsel.txt").expect("warning part");
+    assert!(
+        warn.contains("not trusted") && warn.contains("mallory"),
+        "{warn}"
+    );
     assert_eq!(
         header(m, "Subject").as_deref(),
         Some("[signed: INVALID] hi")
@@ -813,4 +823,264 @@ fn harvested_certificate_encrypts_the_reply() {
     assert!(String::from_utf8_lossy(&content).contains("reply text"));
     let mal = for_rcpt(&out, "mallory@evil.test");
     assert!(is_signed(mal) && !is_encrypted(mal));
+}
+
+/// The boundary of a top-level `multipart/mixed` wrapper Segl added.
+fn wrapper_boundary(m: &Stored) -> String {
+    let text = m.text();
+    let head = text.split("\r\n\r\n").next().unwrap_or("").to_string();
+    let ct = head
+        .split("\r\nContent-Type: ")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no Content-Type: {head}"));
+    assert!(ct.starts_with("multipart/mixed"), "{head}");
+    ct.split("boundary=\"")
+        .nth(1)
+        .and_then(|b| b.split('"').next())
+        .unwrap()
+        .to_string()
+}
+
+/// The parts of Segl's wrapper (each entity as written, without the CRLF before the delimiter).
+fn wrapper_parts(m: &Stored) -> Vec<Vec<u8>> {
+    let b = wrapper_boundary(m);
+    let text = m.text();
+    let body = text.split_once("\r\n\r\n").unwrap().1;
+    let body = body.split(&format!("\r\n--{b}--")).next().unwrap();
+    body.split(&format!("--{b}\r\n"))
+        .skip(1)
+        .map(|p| p.strip_suffix("\r\n").unwrap_or(p).as_bytes().to_vec())
+        .collect()
+}
+
+/// The original entity inside Segl's wrapper.
+fn first_part(m: &Stored) -> Vec<u8> {
+    wrapper_parts(m).remove(0)
+}
+
+/// The text of the attachment `name` in Segl's wrapper (7bit parts only).
+fn part_named(m: &Stored, name: &str) -> Option<String> {
+    if !header(m, "Content-Type").is_some_and(|c| c.starts_with("multipart/mixed")) {
+        return None;
+    }
+    wrapper_parts(m).into_iter().skip(1).find_map(|p| {
+        let p = String::from_utf8_lossy(&p).into_owned();
+        let (head, body) = p.split_once("\r\n\r\n")?;
+        head.contains(&format!("filename=\"{name}\""))
+            .then(|| body.to_string())
+    })
+}
+
+// 5b: Comendo proof and warning parts, wrapped around the untouched original; domain
+// signatures marked with their own prefix.
+#[test]
+fn inbound_proof_and_warning_parts_and_domain_prefix() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    pki.user("dom", "DNS:firma.test");
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(
+        &d.path().join("gw"),
+        inbound.port,
+        smart.port,
+        "[relay]\ntrusted_networks = []\n",
+    );
+    keygen(&g, "alice@example.org");
+    ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
+
+    // a) Valid: proof part, the original entity byte for byte, still verifying.
+    let signed = partner_signed(
+        &pki,
+        "bob",
+        "bob@partner.test",
+        "alice@example.org",
+        "proof",
+        "the contract",
+    );
+    send(
+        g.smtp_port,
+        "bob@partner.test",
+        &["alice@example.org"],
+        &signed,
+        d.path(),
+    );
+    let got = inbound.wait_for(1, 30);
+    let m = &got[0];
+    assert_eq!(header(m, "Subject").as_deref(), Some("[signed] proof"));
+    assert_eq!(header(m, "From").as_deref(), Some("bob@partner.test"));
+    let proof = part_named(m, "signatur-bevis.txt").expect("proof part");
+    for want in [
+        "bob@partner.test",
+        "CN=bob",
+        "CN=Partner CA",
+        "Signing time:",
+        "Verification time:",
+        "Serial:",
+        "OK",
+    ] {
+        assert!(proof.contains(want), "{want} missing in {proof}");
+    }
+    assert!(part_named(m, "Advarsel.txt").is_none());
+    let entity = first_part(m);
+    let orig = String::from_utf8_lossy(&signed).into_owned();
+    let orig_body = orig.split_once("\n\n").map(|x| x.1).unwrap_or("");
+    let got_entity = String::from_utf8_lossy(&entity).replace("\r\n", "\n");
+    assert!(
+        got_entity.contains(orig_body.replace("\r\n", "\n").trim()),
+        "signed body untouched: {got_entity:?} vs {orig_body:?}"
+    );
+    let content = pki
+        .verify("pca.pem", &entity)
+        .expect("extracted entity still verifies");
+    assert!(String::from_utf8_lossy(&content).contains("the contract"));
+
+    // b) Tampered: warning part, delivered anyway.
+    let tampered = String::from_utf8_lossy(&signed)
+        .replace("the contract", "the kontrakt")
+        .replace("Subject: proof", "Subject: changed");
+    send(
+        g.smtp_port,
+        "bob@partner.test",
+        &["alice@example.org"],
+        tampered.as_bytes(),
+        d.path(),
+    );
+    // c) Encrypted to a key we do not hold: warning part.
+    pki.write("content.txt", b"Content-Type: text/plain\r\n\r\nsecret\r\n");
+    pki.openssl(&[
+        "cms",
+        "-encrypt",
+        "-aes256",
+        "-in",
+        "content.txt",
+        "-from",
+        "bob@partner.test",
+        "-to",
+        "alice@example.org",
+        "-subject",
+        "locked",
+        "-out",
+        "enc.eml",
+        "bob.pem",
+    ]);
+    send(
+        g.smtp_port,
+        "bob@partner.test",
+        &["alice@example.org"],
+        &pki.read("enc.eml"),
+        d.path(),
+    );
+    // d) Signed with a domain certificate.
+    let dom = partner_signed(
+        &pki,
+        "dom",
+        "sales@firma.test",
+        "alice@example.org",
+        "offer",
+        "domain signed",
+    );
+    send(
+        g.smtp_port,
+        "sales@firma.test",
+        &["alice@example.org"],
+        &dom,
+        d.path(),
+    );
+    let got = inbound.wait_for(4, 30);
+    let m = for_subject(&got, "changed");
+    assert!(header(m, "X-Segl-Signature")
+        .unwrap()
+        .starts_with("invalid"));
+    let warn = part_named(m, "Advarsel.txt").expect("warning part");
+    assert!(warn.contains("may have been changed"), "{warn}");
+    assert!(part_named(m, "signatur-bevis.txt").is_none());
+    assert!(String::from_utf8_lossy(&first_part(m)).contains("the kontrakt"));
+
+    let m = for_subject(&got, "locked");
+    assert_eq!(header(m, "X-Segl-Encryption").as_deref(), Some("failed"));
+    let warn = part_named(m, "Advarsel.txt").expect("warning part");
+    assert!(warn.contains("could not be decrypted"), "{warn}");
+    assert!(String::from_utf8_lossy(&first_part(m)).contains("application/pkcs7-mime"));
+
+    let m = for_subject(&got, "offer");
+    assert_eq!(
+        header(m, "Subject").as_deref(),
+        Some("[SIGNIERT VON <*@firma.test>] offer"),
+        "{}",
+        m.text()
+    );
+    assert!(part_named(m, "signatur-bevis.txt")
+        .unwrap()
+        .contains("domain certificate"));
+    std::thread::sleep(Duration::from_secs(1));
+    assert!(smart.messages().is_empty(), "nothing goes back to a sender");
+}
+
+// 5c: parts switched off, forged domain prefix stripped; Envelope-To check: mail encrypted to
+// alice's certificate is decrypted for alice only, not for bob in the same envelope.
+#[test]
+fn inbound_decrypts_only_for_the_certificate_address() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("carol", "email:carol@partner.test");
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(
+        &d.path().join("gw"),
+        inbound.port,
+        smart.port,
+        "[relay]\ntrusted_networks = []\n[mark]\nproof_part = false\nwarning_part = false\n",
+    );
+    keygen(&g, "alice@example.org");
+    keygen(&g, "bob@example.org");
+    ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
+    let alice = ok(g.ctl(&["key", "export-cert", "alice@example.org"]));
+    pki.write("alice.pem", alice.as_bytes());
+    pki.write(
+        "content.txt",
+        b"Content-Type: text/plain\r\n\r\nfor alice only\r\n",
+    );
+    pki.openssl(&[
+        "cms",
+        "-encrypt",
+        "-aes256",
+        "-in",
+        "content.txt",
+        "-from",
+        "carol@partner.test",
+        "-to",
+        "alice@example.org",
+        "-subject",
+        "[SIGNIERT VON <*@example.org>] to alice",
+        "-out",
+        "enc.eml",
+        "alice.pem",
+    ]);
+    send(
+        g.smtp_port,
+        "carol@partner.test",
+        &["alice@example.org", "bob@example.org"],
+        &pki.read("enc.eml"),
+        d.path(),
+    );
+    let got = inbound.wait_for(2, 30);
+    let a = for_rcpt(&got, "alice@example.org");
+    let b = for_rcpt(&got, "bob@example.org");
+    assert_eq!(a.rcpts(), vec!["alice@example.org".to_string()]);
+    assert_eq!(header(a, "X-Segl-Encryption").as_deref(), Some("decrypted"));
+    assert_eq!(
+        header(a, "Subject").as_deref(),
+        Some("[encrypted] to alice")
+    );
+    assert!(a.text().contains("for alice only"));
+    assert_eq!(header(b, "X-Segl-Encryption").as_deref(), Some("failed"));
+    assert!(!b.text().contains("for alice only"));
+    assert!(is_encrypted(b));
+    assert!(
+        !b.text().contains("Advarsel.txt"),
+        "warning part switched off"
+    );
+    assert!(!b.text().contains("multipart/mixed"));
 }

@@ -180,6 +180,13 @@ pub struct MarkConfig {
     pub untrusted: String,
     pub encrypted: String,
     pub decrypt_failed: String,
+    /// Prefix for a valid signature by a domain certificate; `{domain}` is replaced by the
+    /// sender's domain.
+    pub domain_signed: String,
+    /// Wrap verified mail with a `signatur-bevis.txt` part (what was checked, and the result).
+    pub proof_part: bool,
+    /// Wrap mail with a security problem with an `Advarsel.txt` part explaining it.
+    pub warning_part: bool,
 }
 
 impl MarkConfig {
@@ -196,6 +203,21 @@ impl MarkConfig {
         .map(|s| s.trim())
         .filter(|s| !s.is_empty())
         .collect()
+    }
+
+    /// The domain-signature prefix for `domain`.
+    pub fn domain_prefix(&self, domain: &str) -> String {
+        self.domain_signed.replace("{domain}", domain)
+    }
+
+    /// Removes every configured prefix from `subject`, the domain-signature prefix for any
+    /// domain included (so none of them can be forged or survive in a reply).
+    pub fn strip(&self, subject: &str) -> String {
+        let mut t = subject.to_string();
+        for p in self.prefixes() {
+            t = crate::policy::headers::remove_tag(&t, p).0;
+        }
+        crate::policy::headers::remove_template(&t, self.domain_signed.trim(), "{domain}")
     }
 }
 

@@ -24,6 +24,17 @@ use crate::smime::{certs, AwsLcRsaKey, KeyLookup, PrivateKeyOps};
 pub struct DecryptionKeys(Vec<Arc<AwsLcRsaKey>>);
 
 impl DecryptionKeys {
+    /// The certificates of the keys, DER: equal lists mean the same keys.
+    pub fn identity(&self) -> Vec<Vec<u8>> {
+        use der::Encode;
+        let mut ids: Vec<Vec<u8>> = self
+            .0
+            .iter()
+            .filter_map(|k| k.certificate().to_der().ok())
+            .collect();
+        ids.sort();
+        ids
+    }
     /// How many keys it holds.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -160,6 +171,40 @@ impl Keystore {
             self.snapshot()
                 .keys
                 .iter()
+                .filter_map(|l| l.key.clone())
+                .collect(),
+        )
+    }
+
+    /// The own keys that may decrypt mail for the envelope recipient `rcpt` (old ones too): an
+    /// individual key only when its certificate names the address, a function-mailbox key for
+    /// its mailbox address, a domain key for addresses of its domain.
+    pub fn decryption_keys_for(&self, rcpt: &str) -> DecryptionKeys {
+        let rcpt = rcpt.trim().to_ascii_lowercase();
+        let domain = domain_of(&rcpt);
+        DecryptionKeys(
+            self.snapshot()
+                .keys
+                .iter()
+                .filter(|l| {
+                    let Some(key) = &l.key else { return false };
+                    let cert = key.certificate();
+                    match l.rec.purpose {
+                        Purpose::Individual => {
+                            certs::match_address(cert, &rcpt) == certs::AddressMatch::Exact
+                        }
+                        Purpose::Mailbox => {
+                            l.rec.addresses.contains(&rcpt)
+                                || certs::match_address(cert, &rcpt) == certs::AddressMatch::Exact
+                        }
+                        Purpose::Domain => {
+                            domain.is_some()
+                                && (l.rec.domain == domain
+                                    || certs::match_address(cert, &rcpt)
+                                        == certs::AddressMatch::Domain)
+                        }
+                    }
+                })
                 .filter_map(|l| l.key.clone())
                 .collect(),
         )

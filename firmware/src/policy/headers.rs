@@ -117,6 +117,39 @@ impl Message {
         }
     }
 
+    /// Removes the content fields (`Content-*` and `MIME-Version`) and returns the `Content-*`
+    /// ones, raw, in their order: what describes the body rather than the message.
+    pub fn take_content_fields(&mut self) -> Vec<Vec<u8>> {
+        let mut content = Vec::new();
+        let mut rest = Vec::with_capacity(self.fields.len());
+        for f in std::mem::take(&mut self.fields) {
+            let n = field_name(&f);
+            if n.len() >= 8 && n[..8].eq_ignore_ascii_case(b"content-") {
+                content.push(f);
+            } else if !n.eq_ignore_ascii_case(b"mime-version") {
+                rest.push(f);
+            }
+        }
+        self.fields = rest;
+        content
+    }
+
+    /// Adds a field at the end of the header block.
+    pub fn append(&mut self, name: &str, value: &str) {
+        let v: String = value.chars().filter(|c| *c != '\r' && *c != '\n').collect();
+        self.fields.push(format!("{name}: {v}\r\n").into_bytes());
+    }
+
+    /// The body, byte for byte.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// Replaces the body.
+    pub fn set_body(&mut self, body: Vec<u8>) {
+        self.body = body;
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.body.len() + 2048);
         for f in &self.fields {
@@ -153,6 +186,45 @@ pub fn remove_tag(subject: &str, tag: &str) -> (String, bool) {
     (tidy, true)
 }
 
+/// Removes every occurrence of `template` from `subject`, where `placeholder` in the template
+/// stands for any run of non-space characters (ASCII case-insensitive); a template without the
+/// placeholder is a plain tag.
+pub fn remove_template(subject: &str, template: &str, placeholder: &str) -> String {
+    let Some((pre, post)) = template.split_once(placeholder) else {
+        return remove_tag(subject, template).0;
+    };
+    if pre.is_empty() || post.is_empty() {
+        return subject.to_string();
+    }
+    let lower = subject.to_ascii_lowercase();
+    let (pre_l, post_l) = (pre.to_ascii_lowercase(), post.to_ascii_lowercase());
+    let mut out = String::with_capacity(subject.len());
+    let mut i = 0;
+    let mut found = false;
+    while let Some(j) = lower[i..].find(&pre_l) {
+        let start = i + j;
+        let after = start + pre_l.len();
+        let end = lower[after..].find(&post_l).map(|k| after + k);
+        match end {
+            Some(e) if !lower[after..e].contains(char::is_whitespace) => {
+                out.push_str(&subject[i..start]);
+                i = e + post_l.len();
+                found = true;
+            }
+            _ => {
+                out.push_str(&subject[i..after]);
+                i = after;
+            }
+        }
+    }
+    out.push_str(&subject[i..]);
+    if found {
+        out.split_whitespace().collect::<Vec<_>>().join(" ")
+    } else {
+        out
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +245,22 @@ mod tests {
             out,
             "X-Segl-Signature: none\r\nFrom: a@b\r\nSubject: Re: hi\r\n\r\nbody\r\n\r\nmore\r\n"
         );
+        let t = "[SIGNIERT VON <*@{domain}>]";
+        assert_eq!(
+            remove_template(
+                "[signiert von <*@x.test>]  Re: [SIGNIERT VON <*@a b>] hi",
+                t,
+                "{domain}"
+            ),
+            "Re: [SIGNIERT VON <*@a b>] hi"
+        );
+        let mut m = Message::parse(b"From: a@b\r\nMIME-Version: 1.0\r\nContent-Type: text/plain;\r\n charset=utf-8\r\n\r\nx");
+        let c = m.take_content_fields();
+        assert_eq!(
+            c,
+            vec![b"Content-Type: text/plain;\r\n charset=utf-8\r\n".to_vec()]
+        );
+        assert_eq!(m.to_bytes(), b"From: a@b\r\n\r\nx");
         let (s, found) = remove_tag("plain", "[nosign]");
         assert_eq!((s.as_str(), found), ("plain", false));
     }

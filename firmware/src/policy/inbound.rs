@@ -5,16 +5,23 @@
 //! and with it everything a signature covers — is delivered byte for byte as it came out of the
 //! decryption (or as it arrived). The signature layer is kept, so the reader's client can check
 //! it again. A failed decryption is delivered as it came, marked; nothing goes back to the sender.
+//!
+//! Proof (`signatur-bevis.txt`) and warning (`Advarsel.txt`) parts are added by wrapping the
+//! untouched entity in a new `multipart/mixed` ([`super::parts`]). Encrypted mail is decrypted
+//! per group of envelope recipients, each only with the keys allowed for it.
 
 use std::time::SystemTime;
 
-use super::headers::{remove_tag, Message};
+use super::headers::Message;
+use super::parts::{self, Problem};
 use super::{Content, Output, PolicyCtx, ProcessError, HEADER_PREFIX};
 use crate::config::HarvestMode;
+use crate::keystore::DecryptionKeys;
 use crate::smime::decrypt::is_enveloped;
 use crate::smime::mime::{self, Entity};
 use crate::smime::verify::signed_kind;
 use crate::smime::{self, certs, AddressMatch, Certificate, VerifyReport};
+use crate::smtp::wire::domain_of;
 use crate::spool::Envelope;
 
 /// The signature verdict, as written into `X-Segl-Signature`.
@@ -44,40 +51,65 @@ fn signer_name(cert: &Certificate) -> String {
         .unwrap_or_else(|| cert.tbs_certificate().subject().to_string())
 }
 
-/// Judges one signature layer: (status, signer, reason, certificate to harvest with "pending").
-fn judge(
-    ctx: &PolicyCtx,
-    report: &VerifyReport,
-    partners: &[Certificate],
-) -> (SigStatus, String, String, Option<(Certificate, bool)>) {
+/// The judgement of one signature layer.
+struct Verdict {
+    status: SigStatus,
+    signer: String,
+    reason: String,
+    /// The certificate to harvest, and whether it waits for approval.
+    harvest: Option<(Certificate, bool)>,
+    /// What `Advarsel.txt` says (none for a valid signature).
+    problem: Option<Problem>,
+    /// The signer certificate is a pinned partner certificate.
+    pinned: bool,
+}
+
+impl Verdict {
+    fn bad(status: SigStatus, signer: String, reason: String, problem: Problem) -> Verdict {
+        Verdict {
+            status,
+            signer,
+            reason,
+            harvest: None,
+            problem: Some(problem),
+            pinned: false,
+        }
+    }
+}
+
+/// Judges one signature layer.
+fn judge(ctx: &PolicyCtx, report: &VerifyReport, partners: &[Certificate]) -> Verdict {
     let ks = &ctx.keystore;
+    let invalid = |signer: String, reason: String| {
+        Verdict::bad(
+            SigStatus::Invalid,
+            signer.clone(),
+            reason.clone(),
+            Problem::InvalidSignature { signer, reason },
+        )
+    };
     let Some(s) = report.signers.first() else {
-        return (SigStatus::Invalid, String::new(), "no signer".into(), None);
+        return invalid(String::new(), "no signer".into());
     };
     let Some(cert) = &s.certificate else {
-        return (
-            SigStatus::Invalid,
-            String::new(),
-            "signer certificate missing".into(),
-            None,
-        );
+        return invalid(String::new(), "signer certificate missing".into());
     };
     let signer = signer_name(cert);
     if let Err(e) = &s.signature {
-        return (SigStatus::Invalid, signer, e.to_string(), None);
+        return invalid(signer, e.to_string());
     }
     if ks.is_revoked(cert) {
-        return (
+        return Verdict::bad(
             SigStatus::Invalid,
-            signer,
+            signer.clone(),
             "signer certificate revoked".into(),
-            None,
+            Problem::Revoked { signer },
         );
     }
     // Every further signer must be correct as well.
     for other in report.signers.iter().skip(1) {
         if let Err(e) = &other.signature {
-            return (SigStatus::Invalid, signer, e.to_string(), None);
+            return invalid(signer, e.to_string());
         }
     }
     let chain_ok = s.chain.as_ref().is_some_and(|c| c.trusted);
@@ -88,11 +120,12 @@ fn judge(
         .map(|c| c.problems.join("; "))
         .unwrap_or_default();
     if s.address_match == AddressMatch::NoMatch {
-        return (
+        let reason = "the signer certificate does not name the From address".to_string();
+        return Verdict::bad(
             SigStatus::Untrusted,
-            signer,
-            "the signer certificate does not name the From address".into(),
-            None,
+            signer.clone(),
+            reason.clone(),
+            Problem::Untrusted { signer, reason },
         );
     }
     let harvest = match ctx.cfg.harvest.mode {
@@ -101,76 +134,159 @@ fn judge(
         HarvestMode::Manual => Some((cert.clone(), true)),
     };
     if chain_ok || pinned {
-        (SigStatus::Valid, signer, String::new(), harvest)
+        Verdict {
+            status: SigStatus::Valid,
+            signer,
+            reason: String::new(),
+            harvest,
+            problem: None,
+            pinned,
+        }
     } else {
-        (SigStatus::Untrusted, signer, problems, harvest)
+        Verdict {
+            status: SigStatus::Untrusted,
+            signer: signer.clone(),
+            reason: problems.clone(),
+            harvest,
+            problem: Some(Problem::Untrusted {
+                signer,
+                reason: problems,
+            }),
+            pinned,
+        }
     }
 }
 
-/// The output for the inbound (local) recipients of one message.
+/// The outputs for the inbound (local) recipients of one message: one per group of recipients
+/// whose keys allowed to decrypt are the same (an own key decrypts only for the addresses its
+/// certificate names, a mailbox key for its mailbox, a domain key for its domain).
 pub fn process(
     ctx: &PolicyCtx,
     env: &Envelope,
     message: &[u8],
     rcpts: Vec<String>,
-) -> Result<Output, ProcessError> {
-    let ks = &ctx.keystore;
+) -> Result<Vec<Output>, ProcessError> {
     // 1. Nothing that looks like our marking survives from outside.
     let mut msg = Message::parse(message);
     let forged = msg.remove_prefixed(HEADER_PREFIX);
-    let mut subject = msg.get("Subject");
-    if let Some(s) = &subject {
-        let mut t = s.clone();
-        for p in ctx.cfg.mark.prefixes() {
-            t = remove_tag(&t, p).0;
-        }
-        subject = Some(t);
-    }
+    let subject = msg.get("Subject").map(|s| ctx.cfg.mark.strip(&s));
     if forged > 0 {
         tracing::info!(id = %env.id, removed = forged, "removed X-Segl-* headers from incoming mail");
     }
-    let mut current = msg.to_bytes();
+    let current = msg.to_bytes();
+    // Only a message whose whole body is encrypted is decrypted (EFAIL).
+    let enveloped = Entity::parse(&current).is_ok_and(|e| is_enveloped(&e));
+    let mut harvested = false;
+    if !enveloped {
+        return Ok(vec![one(
+            ctx,
+            env,
+            current,
+            subject,
+            None,
+            rcpts,
+            &mut harvested,
+        )]);
+    }
+    let mut groups: Vec<(Vec<Vec<u8>>, DecryptionKeys, Vec<String>)> = Vec::new();
+    for r in rcpts {
+        let keys = ctx.keystore.decryption_keys_for(&r);
+        let id = keys.identity();
+        match groups.iter_mut().find(|g| g.0 == id) {
+            Some(g) => g.2.push(r),
+            None => groups.push((id, keys, vec![r])),
+        }
+    }
+    Ok(groups
+        .into_iter()
+        .map(|(_, keys, rcpts)| {
+            one(
+                ctx,
+                env,
+                current.clone(),
+                subject.clone(),
+                Some(&keys),
+                rcpts,
+                &mut harvested,
+            )
+        })
+        .collect())
+}
 
+/// Decrypt (with `keys`, when the message is encrypted), verify, harvest and mark one copy.
+fn one(
+    ctx: &PolicyCtx,
+    env: &Envelope,
+    mut current: Vec<u8>,
+    subject: Option<String>,
+    keys: Option<&DecryptionKeys>,
+    rcpts: Vec<String>,
+    harvested: &mut bool,
+) -> Output {
+    let ks = &ctx.keystore;
+    let mut problems: Vec<Problem> = Vec::new();
     // 2. Decrypt (whole body only: EFAIL).
     let mut encryption = "none";
-    if let Ok(e) = Entity::parse(&current) {
-        if is_enveloped(&e) {
-            let keys = ks.decryption_keys();
-            match smime::decrypt(&current, &keys) {
-                Ok(d) => {
-                    tracing::info!(id = %env.id, cipher = d.info.cipher.name(), key = %d.info.recipient, "decrypted");
-                    encryption = "decrypted";
-                    // Headers inside the encrypted part are the sender's too.
-                    let mut inner = Message::parse(&d.message);
-                    inner.remove_prefixed(HEADER_PREFIX);
-                    current = inner.to_bytes();
-                }
-                Err(e) => {
-                    // Delivered as it came; never reported back to the sender.
-                    tracing::warn!(id = %env.id, error = %e, "cannot decrypt; delivered as it came");
-                    encryption = "failed";
-                }
+    if let Some(keys) = keys {
+        match smime::decrypt(&current, keys) {
+            Ok(d) => {
+                tracing::info!(id = %env.id, cipher = d.info.cipher.name(), key = %d.info.recipient, rcpts = ?rcpts, "decrypted");
+                encryption = "decrypted";
+                // Headers inside the encrypted part are the sender's too.
+                let mut inner = Message::parse(&d.message);
+                inner.remove_prefixed(HEADER_PREFIX);
+                current = inner.to_bytes();
+            }
+            Err(e) => {
+                // Delivered as it came; never reported back to the sender.
+                tracing::warn!(id = %env.id, error = %e, keys = keys.len(), rcpts = ?rcpts, "cannot decrypt for these recipients; delivered as it came");
+                encryption = "failed";
+                problems.push(Problem::NotDecrypted);
             }
         }
     }
 
     // 3. Verify.
+    let verified_at = SystemTime::now();
+    let from = mime::from_address(&current).map(|a| a.trim().to_ascii_lowercase());
     let mut status = SigStatus::None;
     let mut signer = String::new();
     let mut reason = String::new();
     let mut harvest = None;
+    let mut proof = None;
+    let mut domain_signed = false;
     if encryption != "failed" {
         if let Ok(e) = Entity::parse(&current) {
             if signed_kind(&e).is_some() {
                 let anchors = ks.trust_anchors();
                 let partners = ks.partner_certificates();
-                match smime::verify(&current, &anchors, &partners, SystemTime::now()) {
+                match smime::verify(&current, &anchors, &partners, verified_at) {
                     Ok(report) => {
-                        (status, signer, reason, harvest) = judge(ctx, &report, &partners);
+                        let v = judge(ctx, &report, &partners);
+                        (status, signer, reason, harvest) =
+                            (v.status, v.signer, v.reason, v.harvest);
+                        problems.extend(v.problem);
+                        if let (SigStatus::Valid, Some(s)) = (status, report.signers.first()) {
+                            domain_signed = s.address_match == AddressMatch::Domain;
+                            if ctx.cfg.mark.proof_part {
+                                proof = Some(parts::proof_text(&parts::Proof {
+                                    signer: s,
+                                    signer_name: &signer,
+                                    from: from.as_deref(),
+                                    pinned: v.pinned,
+                                    decrypted: encryption == "decrypted",
+                                    verified_at,
+                                }));
+                            }
+                        }
                     }
                     Err(e) => {
                         status = SigStatus::Invalid;
                         reason = e.to_string();
+                        problems.push(Problem::InvalidSignature {
+                            signer: String::new(),
+                            reason: reason.clone(),
+                        });
                     }
                 }
                 tracing::info!(id = %env.id, signature = status.as_str(), signer = %signer, reason = %reason, "signature checked");
@@ -178,10 +294,10 @@ pub fn process(
         }
     }
 
-    // 4. Harvest.
-    let from = mime::from_address(&current).map(|a| a.trim().to_ascii_lowercase());
-    if let (Some((cert, pending)), Some(from)) = (harvest, from) {
-        match ks.add_harvested(&from, &cert, pending) {
+    // 4. Harvest (once per message).
+    if let (Some((cert, pending)), Some(from), false) = (harvest, from.as_deref(), *harvested) {
+        *harvested = true;
+        match ks.add_harvested(from, &cert, pending) {
             Ok(rec) => {
                 tracing::info!(id = %env.id, from = %from, partner = %rec.id, pending = rec.pending, "signer certificate harvested")
             }
@@ -191,8 +307,28 @@ pub fn process(
         }
     }
 
-    // 5. Mark.
+    // 5. Proof and warning parts: wrap the untouched entity.
     let mark = &ctx.cfg.mark;
+    let mut attach: Vec<(&str, String)> = Vec::new();
+    if let Some(p) = proof {
+        attach.push((parts::PROOF_NAME, p));
+    }
+    if mark.warning_part && !problems.is_empty() {
+        attach.push((
+            parts::WARNING_NAME,
+            parts::warning_text(&problems, verified_at),
+        ));
+    }
+    if !attach.is_empty() {
+        current = parts::wrap(&current, &attach);
+    }
+
+    // 6. Mark.
+    let domain_prefix = from
+        .as_deref()
+        .and_then(domain_of)
+        .map(|d| mark.domain_prefix(&d))
+        .unwrap_or_else(|| mark.signed.clone());
     let mut prefixes: Vec<&str> = vec![];
     match encryption {
         "decrypted" => prefixes.push(&mark.encrypted),
@@ -200,6 +336,7 @@ pub fn process(
         _ => {}
     }
     match status {
+        SigStatus::Valid if domain_signed => prefixes.push(&domain_prefix),
         SigStatus::Valid => prefixes.push(&mark.signed),
         SigStatus::Invalid => prefixes.push(&mark.invalid),
         SigStatus::Untrusted => prefixes.push(&mark.untrusted),
@@ -237,9 +374,9 @@ pub fn process(
         ));
     }
     out.prepend("X-Segl-Signature", &sig);
-    Ok(Output {
+    Output {
         recipients: rcpts,
         mail_from: None,
         content: Content::New(out.to_bytes()),
-    })
+    }
 }

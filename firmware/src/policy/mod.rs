@@ -12,6 +12,7 @@ pub mod headers;
 pub mod inbound;
 pub mod mailbox;
 pub mod outbound;
+pub mod parts;
 
 use std::sync::Arc;
 
@@ -95,7 +96,7 @@ pub fn process(
         });
     }
     if !local.is_empty() {
-        outputs.push(inbound::process(ctx, env, message, local)?);
+        outputs.extend(inbound::process(ctx, env, message, local)?);
     }
     if !out.is_empty() {
         outputs.extend(outbound::process(ctx, env, message, out)?);

@@ -121,10 +121,8 @@ pub fn process(
     if let Some((_, s)) = &code {
         subj = s.clone();
     }
-    // Replies carrying our inbound markings go out without them.
-    for p in ctx.cfg.mark.prefixes() {
-        subj = remove_tag(&subj, p).0;
-    }
+    // Replies carrying our inbound markings (incl. the domain-signature prefix) go out without them.
+    subj = ctx.cfg.mark.strip(&subj);
     if subj != subject {
         msg.set_subject(&subj);
         changed = true;
