@@ -1,0 +1,283 @@
+//! Shared fixtures of the policy end-to-end tests: a test PKI made with openssl, SMTP senders
+//! (Python smtplib) and helpers to read what the sinks received.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+
+use crate::common::*;
+use crate::smime_common::{run, try_run};
+
+pub fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("segl-policy-")
+        .tempdir()
+        .unwrap()
+}
+
+/// A partner PKI made with openssl: a CA (`pca`) and users with chosen addresses.
+pub struct Pki {
+    pub dir: PathBuf,
+}
+
+impl Pki {
+    pub fn new(dir: &Path) -> Pki {
+        std::fs::create_dir_all(dir).unwrap();
+        run(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                "pca.key",
+                "-out",
+                "pca.pem",
+                "-days",
+                "30",
+                "-subj",
+                "/CN=Partner CA",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign,cRLSign",
+            ],
+            None,
+            dir,
+        );
+        Pki {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn p(&self, f: &str) -> String {
+        self.dir.join(f).to_string_lossy().into_owned()
+    }
+
+    /// `name.key` + `name.pem` for `san` (e.g. `email:bob@partner.test`), issued by the CA.
+    pub fn user(&self, name: &str, san: &str) {
+        run(
+            "openssl",
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={name}"),
+            ],
+            None,
+            &self.dir,
+        );
+        std::fs::write(
+            self.dir.join(format!("{name}.ext")),
+            format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName={san}\n"),
+        )
+        .unwrap();
+        run(
+            "openssl",
+            &[
+                "x509",
+                "-req",
+                "-in",
+                &format!("{name}.csr"),
+                "-CA",
+                "pca.pem",
+                "-CAkey",
+                "pca.key",
+                "-CAcreateserial",
+                "-days",
+                "30",
+                "-extfile",
+                &format!("{name}.ext"),
+                "-out",
+                &format!("{name}.pem"),
+            ],
+            None,
+            &self.dir,
+        );
+    }
+
+    /// A self-signed certificate (no chain to any anchor).
+    pub fn self_signed(&self, name: &str, email: &str) {
+        run(
+            "openssl",
+            &[
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.pem"),
+                "-days",
+                "30",
+                "-subj",
+                &format!("/CN={name}"),
+                "-addext",
+                &format!("subjectAltName=email:{email}"),
+                "-addext",
+                "keyUsage=critical,digitalSignature,keyEncipherment",
+                "-addext",
+                "extendedKeyUsage=emailProtection",
+            ],
+            None,
+            &self.dir,
+        );
+    }
+
+    pub fn write(&self, f: &str, data: &[u8]) {
+        std::fs::write(self.dir.join(f), data).unwrap();
+    }
+
+    pub fn read(&self, f: &str) -> Vec<u8> {
+        std::fs::read(self.dir.join(f)).unwrap()
+    }
+
+    pub fn openssl(&self, args: &[&str]) -> Vec<u8> {
+        run("openssl", args, None, &self.dir)
+    }
+
+    pub fn try_openssl(&self, args: &[&str], stdin: &[u8]) -> Result<Vec<u8>, String> {
+        try_run("openssl", args, Some(stdin), &self.dir)
+    }
+
+    /// Decrypts a message Segl sent with `name`'s key; returns the decrypted entity.
+    pub fn decrypt(&self, name: &str, msg: &[u8]) -> Vec<u8> {
+        self.try_openssl(
+            &[
+                "cms",
+                "-decrypt",
+                "-recip",
+                &format!("{name}.pem"),
+                "-inkey",
+                &format!("{name}.key"),
+            ],
+            msg,
+        )
+        .unwrap_or_else(|e| panic!("{name} cannot decrypt: {e}"))
+    }
+
+    /// Verifies a signed entity against Segl's CA (`segl-ca.pem`); returns the signed content and
+    /// the signer certificate's e-mail address.
+    pub fn verify_signer(&self, msg: &[u8]) -> (Vec<u8>, String) {
+        let signer = format!("signer-{}.pem", free_port());
+        let content = self
+            .try_openssl(
+                &[
+                    "cms",
+                    "-verify",
+                    "-CAfile",
+                    "segl-ca.pem",
+                    "-signer",
+                    &signer,
+                ],
+                msg,
+            )
+            .unwrap_or_else(|e| panic!("signature does not verify: {e}"));
+        let email = self.openssl(&["x509", "-in", &signer, "-noout", "-email"]);
+        (
+            content,
+            String::from_utf8_lossy(&email).trim().to_ascii_lowercase(),
+        )
+    }
+
+    /// Verifies a signed entity against `ca` (a file in this dir); returns the signed content.
+    pub fn verify(&self, ca: &str, msg: &[u8]) -> Result<Vec<u8>, String> {
+        self.try_openssl(&["cms", "-verify", "-CAfile", ca], msg)
+    }
+}
+
+pub fn ok(out: std::process::Output) -> String {
+    assert!(
+        out.status.success(),
+        "ctl failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Sends `data` over SMTP to the MX/relay port (from 127.0.0.1: a trusted network).
+pub fn send(port: u16, from: &str, to: &[&str], data: &[u8], dir: &Path) {
+    let f = dir.join(format!("out-{}.eml", free_port()));
+    std::fs::write(&f, data).unwrap();
+    python(&format!(
+        r#"
+import smtplib
+s = smtplib.SMTP("127.0.0.1", {port})
+s.sendmail({from:?}, {to:?}, open({f:?}, "rb").read())
+s.quit()
+"#
+    ));
+}
+
+/// Sends over the submission port with STARTTLS and AUTH.
+pub fn send_auth(
+    port: u16,
+    user: &str,
+    pw: &str,
+    from: &str,
+    to: &[&str],
+    data: &[u8],
+    dir: &Path,
+) {
+    let f = dir.join(format!("out-{}.eml", free_port()));
+    std::fs::write(&f, data).unwrap();
+    python(&format!(
+        r#"
+import smtplib, ssl
+ctx = ssl.create_default_context(); ctx.check_hostname = False; ctx.verify_mode = ssl.CERT_NONE
+s = smtplib.SMTP("127.0.0.1", {port})
+s.starttls(context=ctx)
+s.login({user:?}, {pw:?})
+s.sendmail({from:?}, {to:?}, open({f:?}, "rb").read())
+s.quit()
+"#
+    ));
+}
+
+pub fn mail(from: &str, to: &str, subject: &str, body: &str) -> Vec<u8> {
+    format!("From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\nMessage-ID: <{}@test>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n{body}\r\n", free_port()).into_bytes()
+}
+
+pub fn for_rcpt<'a>(msgs: &'a [Stored], rcpt: &str) -> &'a Stored {
+    msgs.iter()
+        .find(|m| m.rcpts().iter().any(|r| r == rcpt))
+        .unwrap_or_else(|| panic!("no message for {rcpt}"))
+}
+
+pub fn is_signed(m: &Stored) -> bool {
+    m.text().contains("multipart/signed")
+}
+
+pub fn is_encrypted(m: &Stored) -> bool {
+    m.text().contains("application/pkcs7-mime") && m.text().contains("enveloped-data")
+}
+
+pub fn header(m: &Stored, name: &str) -> Option<String> {
+    let text = m.text();
+    let head = text.split("\r\n\r\n").next().unwrap_or("").to_string();
+    head.lines()
+        .find(|l| {
+            l.to_ascii_lowercase()
+                .starts_with(&format!("{}:", name.to_ascii_lowercase()))
+        })
+        .map(|l| l.split_once(':').unwrap().1.trim().to_string())
+}
+
+/// Segl's built-in CA certificate, written into the PKI dir as `segl-ca.pem`.
+pub fn segl_ca(g: &Gateway, pki: &Pki) {
+    let ca = ok(g.ctl(&["key", "ca-cert"]));
+    pki.write("segl-ca.pem", ca.as_bytes());
+}
+
+pub fn keygen(g: &Gateway, email: &str) {
+    ok(g.ctl(&["key", "generate", "--email", email]));
+}
