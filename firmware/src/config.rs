@@ -46,6 +46,7 @@ pub struct Config {
     pub harvest: HarvestConfig,
     pub mark: MarkConfig,
     pub notify: NotifyConfig,
+    pub dkim: DkimConfig,
     /// Function mailboxes by id (`[mailboxes.advokatkontoret]`).
     pub mailboxes: std::collections::BTreeMap<String, MailboxConfig>,
 }
@@ -136,6 +137,14 @@ pub struct EncryptConfig {
 pub struct NotifyConfig {
     /// Send the employee a receipt when secure mail left as a function mailbox.
     pub send_receipt: bool,
+}
+
+/// `[dkim]`: DKIM on the outbound path (the last stage, `policy::finish`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimConfig {
+    /// Remove upstream DKIM-Signature fields from mail whose content Segl changed.
+    pub remove_invalidated: bool,
 }
 
 /// `[mailboxes.<id>]`: a function mailbox (shared secure mailbox with its own key).

@@ -133,6 +133,90 @@ impl Pki {
         );
     }
 
+    /// `openssl ca` configuration over the partner CA (for dated certificates and CRLs).
+    fn ca_cnf(&self) {
+        if self.dir.join("pca.cnf").exists() {
+            return;
+        }
+        self.write(
+            "pca.cnf",
+            b"[ca]\ndefault_ca = d\n[d]\ndir = .\ndatabase = index.txt\nnew_certs_dir = .\nserial = pca-ca.srl\ncrlnumber = crlnumber\ndefault_md = sha256\ndefault_crl_days = 30\npolicy = pol\nunique_subject = no\n[pol]\ncommonName = supplied\n",
+        );
+        self.write("index.txt", b"");
+        self.write("crlnumber", b"01\n");
+        // Own serial file: `x509 -CAcreateserial` keeps the last serial it used in pca.srl.
+        self.write("pca-ca.srl", b"7E57000001\n");
+    }
+
+    /// Like [`Pki::user`], but valid only from `start` to `end` (`YYYYMMDDHHMMSSZ`), e.g. an
+    /// expired certificate.
+    pub fn user_dated(&self, name: &str, san: &str, start: &str, end: &str) {
+        self.ca_cnf();
+        run(
+            "openssl",
+            &[
+                "req",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-keyout",
+                &format!("{name}.key"),
+                "-out",
+                &format!("{name}.csr"),
+                "-subj",
+                &format!("/CN={name}"),
+            ],
+            None,
+            &self.dir,
+        );
+        self.write(
+            &format!("{name}.ext"),
+            format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName={san}\n").as_bytes(),
+        );
+        self.openssl(&[
+            "ca",
+            "-config",
+            "pca.cnf",
+            "-batch",
+            "-notext",
+            "-keyfile",
+            "pca.key",
+            "-cert",
+            "pca.pem",
+            "-in",
+            &format!("{name}.csr"),
+            "-out",
+            &format!("{name}.pem"),
+            "-extfile",
+            &format!("{name}.ext"),
+            "-startdate",
+            start,
+            "-enddate",
+            end,
+        ]);
+    }
+
+    /// Revokes `name.pem` and writes the partner CA's CRL (DER) to `pca.crl`; returns its path.
+    pub fn revoke(&self, name: &str) -> String {
+        self.ca_cnf();
+        let ca = [
+            "ca", "-config", "pca.cnf", "-keyfile", "pca.key", "-cert", "pca.pem",
+        ];
+        let revoke = format!("{name}.pem");
+        self.openssl(&[&ca[..], &["-revoke", &revoke]].concat());
+        self.openssl(&[&ca[..], &["-gencrl", "-out", "pca.crl.pem"]].concat());
+        self.openssl(&[
+            "crl",
+            "-in",
+            "pca.crl.pem",
+            "-outform",
+            "DER",
+            "-out",
+            "pca.crl",
+        ]);
+        self.p("pca.crl")
+    }
+
     pub fn write(&self, f: &str, data: &[u8]) {
         std::fs::write(self.dir.join(f), data).unwrap();
     }
@@ -264,6 +348,8 @@ pub fn is_encrypted(m: &Stored) -> bool {
 pub fn header(m: &Stored, name: &str) -> Option<String> {
     let text = m.text();
     let head = text.split("\r\n\r\n").next().unwrap_or("").to_string();
+    // Unfold: a continuation line belongs to the field before it.
+    let head = head.replace("\r\n ", " ").replace("\r\n\t", " ");
     head.lines()
         .find(|l| {
             l.to_ascii_lowercase()

@@ -25,6 +25,58 @@ fn field_value(f: &[u8]) -> String {
         .to_string()
 }
 
+/// One header field line: `name: value` folded, with CRLF. A value that is not plain ASCII is
+/// written as RFC 2047 encoded-words (UTF-8), so a header never carries raw 8-bit text that a
+/// non-SMTPUTF8 hop would mangle. Control characters (CR, LF, ...) never reach the output.
+fn field_line(name: &str, value: &str) -> Vec<u8> {
+    use mail_builder::headers::{text::Text, Header};
+    let v: String = value
+        .chars()
+        .map(|c| if c == '\t' { ' ' } else { c })
+        .filter(|c| !c.is_control())
+        .collect();
+    let mut out = format!("{name}: ").into_bytes();
+    if v.is_ascii() {
+        // Plain text stays readable (and greppable): folded at spaces only.
+        let mut column = out.len();
+        for (i, word) in v.split(' ').enumerate() {
+            if i > 0 {
+                if column + 1 + word.len() > 78 && column > name.len() + 2 {
+                    out.extend_from_slice(b"\r\n");
+                    column = 0;
+                }
+                out.push(b' ');
+                column += 1;
+            }
+            out.extend_from_slice(word.as_bytes());
+            column += word.len();
+        }
+        out.extend_from_slice(b"\r\n");
+        return out;
+    }
+    let column = out.len();
+    Text::new(v.as_str()).write_header(&mut out, column);
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out
+}
+
+/// Decodes RFC 2047 encoded-words (`=?charset?B|Q?...?=`) in an unstructured field value, as
+/// mail clients display it: a Subject tag such as `[encrypt]` is found even when the client
+/// encoded the whole subject because it contains "ø". Values without encoded-words (or with
+/// broken ones) come back unchanged.
+pub fn decode_words(value: &str) -> String {
+    if !value.contains("=?") {
+        return value.to_string();
+    }
+    let raw = format!("Subject: {value}\r\n\r\n");
+    mail_parser::MessageParser::default()
+        .parse_headers(raw.as_bytes())
+        .and_then(|m| m.subject().map(str::to_string))
+        .unwrap_or_else(|| value.to_string())
+}
+
 impl Message {
     /// Splits at the first empty line (CRLF line endings, as the spool stores them; a lone LF is
     /// accepted too). A message without an empty line is all headers.
@@ -68,6 +120,12 @@ impl Message {
             .map(|f| field_value(f))
     }
 
+    /// The first field `name`, unfolded and with RFC 2047 encoded-words decoded (what the reader
+    /// sees): use this for Subject tags and markings.
+    pub fn get_text(&self, name: &str) -> Option<String> {
+        self.get(name).map(|v| decode_words(&v))
+    }
+
     /// Removes every field whose name starts with `prefix` (case-insensitive); returns how many.
     pub fn remove_prefixed(&mut self, prefix: &str) -> usize {
         let before = self.fields.len();
@@ -79,20 +137,22 @@ impl Message {
         before - self.fields.len()
     }
 
+    /// Removes every field called `name` (case-insensitive); returns how many.
+    pub fn remove_named(&mut self, name: &str) -> usize {
+        let before = self.fields.len();
+        self.fields
+            .retain(|f| !field_name(f).eq_ignore_ascii_case(name.as_bytes()));
+        before - self.fields.len()
+    }
+
     /// Adds a field at the top of the header block.
     pub fn prepend(&mut self, name: &str, value: &str) {
-        let v: String = value.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-        self.fields
-            .insert(0, format!("{name}: {v}\r\n").into_bytes());
+        self.fields.insert(0, field_line(name, value));
     }
 
     /// Replaces the Subject (or adds one when there was none).
     pub fn set_subject(&mut self, subject: &str) {
-        let v: String = subject
-            .chars()
-            .filter(|c| *c != '\r' && *c != '\n')
-            .collect();
-        let line = format!("Subject: {v}\r\n").into_bytes();
+        let line = field_line("Subject", subject);
         match self
             .fields
             .iter_mut()
@@ -105,8 +165,7 @@ impl Message {
 
     /// Replaces the first field `name` (or adds one at the end of the header block).
     pub fn set(&mut self, name: &str, value: &str) {
-        let v: String = value.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-        let line = format!("{name}: {v}\r\n").into_bytes();
+        let line = field_line(name, value);
         match self
             .fields
             .iter_mut()
@@ -136,8 +195,7 @@ impl Message {
 
     /// Adds a field at the end of the header block.
     pub fn append(&mut self, name: &str, value: &str) {
-        let v: String = value.chars().filter(|c| *c != '\r' && *c != '\n').collect();
-        self.fields.push(format!("{name}: {v}\r\n").into_bytes());
+        self.fields.push(field_line(name, value));
     }
 
     /// The body, byte for byte.
@@ -263,5 +321,31 @@ mod tests {
         assert_eq!(m.to_bytes(), b"From: a@b\r\n\r\nx");
         let (s, found) = remove_tag("plain", "[nosign]");
         assert_eq!((s.as_str(), found), ("plain", false));
+    }
+
+    #[test]
+    fn encoded_words_are_decoded_and_written() {
+        // Outlook encodes a whole subject once it contains a non-ASCII letter.
+        let raw = b"Subject: =?utf-8?Q?[encrypt]_Hej_S=C3=B8ren?=\r\n =?iso-8859-1?Q?_=E6=F8=E5?=\r\n\r\nx";
+        let mut m = Message::parse(raw);
+        let s = m.get_text("Subject").unwrap();
+        assert_eq!(s, "[encrypt] Hej Søren æøå");
+        let (s, found) = remove_tag(&s, "[encrypt]");
+        assert!(found);
+        m.set_subject(&format!("[signed] {s} {}", "ø".repeat(60)));
+        let out = m.to_bytes();
+        assert!(out.is_ascii(), "{}", String::from_utf8_lossy(&out));
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.lines().all(|l| l.len() <= 78), "{text}");
+        let again = Message::parse(text.as_bytes());
+        assert_eq!(
+            again.get_text("Subject").unwrap(),
+            format!("[signed] Hej Søren æøå {}", "ø".repeat(60))
+        );
+        // Plain ASCII stays plain, header injection is impossible.
+        let mut m = Message::parse(b"Subject: x\r\n\r\n");
+        m.set_subject("a\r\nBcc: evil@x.test");
+        assert_eq!(m.to_bytes(), b"Subject: aBcc: evil@x.test\r\n\r\n");
+        assert_eq!(decode_words("=?bogus"), "=?bogus");
     }
 }

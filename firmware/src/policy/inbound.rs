@@ -169,7 +169,15 @@ pub fn process(
     // 1. Nothing that looks like our marking survives from outside.
     let mut msg = Message::parse(message);
     let forged = msg.remove_prefixed(HEADER_PREFIX);
-    let subject = msg.get("Subject").map(|s| ctx.cfg.mark.strip(&s));
+    let subject = msg.get_text("Subject").map(|s| {
+        if env.client.auth_user.is_some() || env.client.trusted_network {
+            // Our own users' mail to a colleague: their control tags and codes mean nothing
+            // here and must not show.
+            super::outbound::controls(ctx, &s).subject
+        } else {
+            ctx.cfg.mark.strip(&s)
+        }
+    });
     if forged > 0 {
         tracing::info!(id = %env.id, removed = forged, "removed X-Segl-* headers from incoming mail");
     }

@@ -8,6 +8,7 @@
 //! sign, encrypt opportunistically or mandatorily: [`outbound`]). Anything else (mail Segl made
 //! itself, DSNs) passes unchanged.
 
+pub mod finish;
 pub mod headers;
 pub mod inbound;
 pub mod mailbox;

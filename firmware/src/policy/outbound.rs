@@ -14,6 +14,7 @@
 //! allowed to use the mailbox gets a notice, the mail is not signed as the mailbox, and a `#K`
 //! mail still goes only encrypted.
 
+use super::finish;
 use super::headers::{remove_tag, Message};
 use super::mailbox::{self, Acting, CodeKind};
 use super::{listed, Content, Output, PolicyCtx, ProcessError, HEADER_PREFIX};
@@ -57,6 +58,33 @@ pub fn sender_trust(ctx: &PolicyCtx, env: &Envelope, from: &str) -> Result<(), S
         ));
     }
     Ok(())
+}
+
+/// What the sender asked for in the subject, and the subject without it.
+pub struct Controls {
+    /// The subject without tags, codes and our inbound markings.
+    pub subject: String,
+    pub nosign: bool,
+    pub encrypt: bool,
+    /// A Comendo control code (#K-<id># / #S-<id>#), always removed from the subject.
+    pub code: Option<(mailbox::Code, String)>,
+}
+
+/// Reads and removes the sender's controls from a (decoded) subject. Replies carrying our
+/// inbound markings (incl. the domain-signature prefix) lose them too.
+pub fn controls(ctx: &PolicyCtx, subject: &str) -> Controls {
+    let (subj, nosign) = remove_tag(subject, TAG_NOSIGN);
+    let (mut subj, encrypt) = remove_tag(&subj, TAG_ENCRYPT);
+    let code = mailbox::find_code(&subj);
+    if let Some((_, s)) = &code {
+        subj = s.clone();
+    }
+    Controls {
+        subject: ctx.cfg.mark.strip(&subj),
+        nosign,
+        encrypt,
+        code,
+    }
 }
 
 /// Calendar invitations and TNEF are not encrypted (recipients' clients handle them badly).
@@ -112,17 +140,13 @@ pub fn process(
     let ks = &ctx.keystore;
     let mut msg = Message::parse(message);
     let mut changed = msg.remove_prefixed(HEADER_PREFIX) > 0;
-    let subject = msg.get("Subject").unwrap_or_default();
-    let (mut subj, nosign) = remove_tag(&subject, TAG_NOSIGN);
-    let (s, encrypt_tag) = remove_tag(&subj, TAG_ENCRYPT);
-    subj = s;
-    // Comendo control code (#K-<id># / #S-<id>#): always removed from the subject.
-    let code = mailbox::find_code(&subj);
-    if let Some((_, s)) = &code {
-        subj = s.clone();
-    }
-    // Replies carrying our inbound markings (incl. the domain-signature prefix) go out without them.
-    subj = ctx.cfg.mark.strip(&subj);
+    let subject = msg.get_text("Subject").unwrap_or_default();
+    let Controls {
+        subject: subj,
+        nosign,
+        encrypt: encrypt_tag,
+        code,
+    } = controls(ctx, &subject);
     if subj != subject {
         msg.set_subject(&subj);
         changed = true;
@@ -281,19 +305,18 @@ pub fn process(
         outputs.push(Output {
             recipients: enc_rcpts,
             mail_from: None,
-            content: Content::New(bytes),
+            content: Content::New(finish::outbound(ctx, env, bytes)),
         });
     }
     if !plain.is_empty() {
         let content = match &signer {
             Some((key, chain)) => {
                 tracing::info!(id = %env.id, to = ?plain, "signed");
-                Content::New(
-                    smime::sign(&base, key.as_ref(), chain, &sign_opts)
-                        .map_err(|e| smime_err("sign", e))?,
-                )
+                let signed = smime::sign(&base, key.as_ref(), chain, &sign_opts)
+                    .map_err(|e| smime_err("sign", e))?;
+                Content::New(finish::outbound(ctx, env, signed))
             }
-            None if changed => Content::New(base.clone()),
+            None if changed => Content::New(finish::outbound(ctx, env, base.clone())),
             None => Content::Unchanged,
         };
         outputs.push(Output {

@@ -1,0 +1,328 @@
+//! Policy end to end, the remaining cases of the issue: harvest in manual mode, revoked and
+//! expired signer certificates, RFC 2047 encoded subjects carrying tags and forged markings,
+//! upstream DKIM signatures on changed mail, and tags in mail to a colleague. Real `segl serve`,
+//! Python smtplib as the client, openssl as the partner, aiosmtpd sinks as next hops.
+
+mod common;
+#[path = "smime_common/mod.rs"]
+mod smime_common;
+
+use common::*;
+use mail_parser::MimeHeaders;
+#[path = "policy_common/mod.rs"]
+mod policy_common;
+use policy_common::*;
+
+const TRUSTED: &str =
+    "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\n";
+
+fn partner_signed(pki: &Pki, name: &str, from: &str, to: &str, subject: &str) -> Vec<u8> {
+    pki.write(
+        "content.txt",
+        format!("Content-Type: text/plain; charset=utf-8\r\n\r\nhello from {name}\r\n").as_bytes(),
+    );
+    pki.openssl(&[
+        "cms",
+        "-sign",
+        "-in",
+        "content.txt",
+        "-signer",
+        &format!("{name}.pem"),
+        "-inkey",
+        &format!("{name}.key"),
+        "-from",
+        from,
+        "-to",
+        to,
+        "-subject",
+        subject,
+        "-out",
+        "signed.eml",
+    ]);
+    pki.read("signed.eml")
+}
+
+/// The Subject as a reader sees it (RFC 2047 decoded).
+fn subject(m: &Stored) -> String {
+    mail_parser::MessageParser::default()
+        .parse(&m.eml)
+        .and_then(|p| p.subject().map(str::to_string))
+        .unwrap_or_default()
+}
+
+fn by_subject<'a>(msgs: &'a [Stored], needle: &str) -> &'a Stored {
+    msgs.iter()
+        .find(|m| subject(m).contains(needle))
+        .unwrap_or_else(|| panic!("no message with subject containing {needle}"))
+}
+
+/// The file names of the parts in Segl's multipart/mixed wrapper.
+fn attachments(m: &Stored) -> Vec<String> {
+    mail_parser::MessageParser::default()
+        .parse(&m.eml)
+        .map(|p| {
+            p.attachments()
+                .filter_map(|a| a.attachment_name().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+// Harvest in manual mode: a valid signature's certificate waits for approval; replies stay
+// unencrypted until the admin approves it, then they are encrypted.
+#[test]
+fn harvest_manual_waits_for_approval() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let extra = format!("{TRUSTED}[harvest]\nmode = \"manual\"\n");
+    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, &extra);
+    keygen(&g, "alice@example.org");
+    segl_ca(&g, &pki);
+    ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
+    let m = partner_signed(
+        &pki,
+        "bob",
+        "bob@partner.test",
+        "alice@example.org",
+        "offer",
+    );
+    send(
+        g.smtp_port,
+        "bob@partner.test",
+        &["alice@example.org"],
+        &m,
+        d.path(),
+    );
+    let got = inbound.wait_for(1, 30);
+    assert_eq!(subject(&got[0]), "[signed] offer");
+    let pending = g.ctl_json(&["partner", "pending", "--json"]);
+    let id = pending
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["addresses"][0] == "bob@partner.test")
+        .unwrap_or_else(|| panic!("bob's certificate is not pending: {pending}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let reply = |n: usize, subj: &str| {
+        send(
+            g.smtp_port,
+            "alice@example.org",
+            &["bob@partner.test"],
+            &mail("alice@example.org", "bob@partner.test", subj, "reply"),
+            d.path(),
+        );
+        let out = smart.wait_for(n, 30);
+        by_subject(&out, subj).eml.clone()
+    };
+    let first = reply(1, "Re: offer 1");
+    let text = String::from_utf8_lossy(&first);
+    assert!(
+        text.contains("multipart/signed") && !text.contains("enveloped-data"),
+        "pending certificate must not be used: {text}"
+    );
+    ok(g.ctl(&["partner", "approve", &id]));
+    let second = reply(2, "Re: offer 2");
+    let inner = pki.decrypt("bob", &second);
+    let content = pki.verify("segl-ca.pem", &inner).expect("signed inside");
+    assert!(String::from_utf8_lossy(&content).contains("reply"));
+}
+
+// Revoked (CRL held) and expired signer certificates: delivered, marked, explained in
+// Advarsel.txt, never harvested as usable.
+#[test]
+fn revoked_and_expired_signers_are_marked_and_explained() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    pki.user_dated(
+        "carol",
+        "email:carol@partner.test",
+        "20200101000000Z",
+        "20200201000000Z",
+    );
+    let crl = pki.revoke("bob");
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
+    ok(g.ctl(&["trust", "crl", "import", &crl]));
+    for (who, subj) in [("bob", "from revoked"), ("carol", "from expired")] {
+        let from = format!("{who}@partner.test");
+        let m = partner_signed(&pki, who, &from, "alice@example.org", subj);
+        send(g.smtp_port, &from, &["alice@example.org"], &m, d.path());
+    }
+    let got = inbound.wait_for(2, 30);
+
+    let bob = by_subject(&got, "from revoked");
+    assert_eq!(subject(bob), "[signed: INVALID] from revoked");
+    let sig = header(bob, "X-Segl-Signature").unwrap();
+    assert!(
+        sig.starts_with("invalid;") && sig.contains("revoked"),
+        "{sig}"
+    );
+    assert!(
+        attachments(bob).contains(&"Advarsel.txt".to_string()),
+        "{}",
+        bob.text()
+    );
+    assert!(!attachments(bob).contains(&"signatur-bevis.txt".to_string()));
+
+    let carol = by_subject(&got, "from expired");
+    assert_eq!(subject(carol), "[signed: INVALID] from expired");
+    let sig = header(carol, "X-Segl-Signature").unwrap();
+    assert!(
+        sig.starts_with("untrusted;") && sig.contains("expired"),
+        "{sig}"
+    );
+    assert!(attachments(carol).contains(&"Advarsel.txt".to_string()));
+
+    // Neither certificate is used for replies.
+    let partners = g.ctl_json(&["partner", "list", "--json"]);
+    for p in partners.as_array().unwrap() {
+        assert!(
+            p["pending"] == true || p["addresses"][0] != "carol@partner.test",
+            "{partners}"
+        );
+        assert!(p["addresses"][0] != "bob@partner.test", "{partners}");
+    }
+}
+
+// RFC 2047: a client that encodes the whole subject (any non-ASCII letter makes Outlook do so)
+// still controls encryption with [encrypt]; a marking forged inside an encoded-word is removed;
+// the subject Segl writes back is encoded again and reads the same.
+#[test]
+fn encoded_subjects_carry_tags_and_lose_forged_markings() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    keygen(&g, "alice@example.org");
+    segl_ca(&g, &pki);
+    ok(g.ctl(&["partner", "import", &pki.p("bob.pem")]));
+
+    // Outbound: [encrypt] inside an encoded-word; one recipient with, one without certificate.
+    let m = mail(
+        "alice@example.org",
+        "bob@partner.test, eve@nocert.test",
+        "=?utf-8?Q?[encrypt]_Tilbud_p=C3=A5_sag_42?=",
+        "fortroligt",
+    );
+    send(
+        g.smtp_port,
+        "alice@example.org",
+        &["bob@partner.test", "eve@nocert.test"],
+        &m,
+        d.path(),
+    );
+    let out = smart.wait_for(1, 30);
+    assert_eq!(out.len(), 1, "eve must get nothing");
+    let bob = for_rcpt(&out, "bob@partner.test");
+    assert!(is_encrypted(bob));
+    assert_eq!(subject(bob), "Tilbud på sag 42");
+    assert!(
+        String::from_utf8_lossy(&bob.eml)
+            .split("\r\n\r\n")
+            .next()
+            .unwrap()
+            .is_ascii(),
+        "headers must stay 7-bit"
+    );
+    let notice = inbound.wait_for(1, 30);
+    let n = for_rcpt(&notice, "alice@example.org");
+    assert!(n.text().contains("eve@nocert.test"), "{}", n.text());
+
+    // Inbound: a forged [signed] marking hidden in an encoded-word, unsigned mail.
+    let forged = mail(
+        "mallory@evil.test",
+        "alice@example.org",
+        "=?utf-8?B?W3NpZ25lZF0gQmV0YWxpbmcgw7hqZWJsaWtrZWxpZ3Q=?=",
+        "pay now",
+    );
+    send(
+        g.smtp_port,
+        "mallory@evil.test",
+        &["alice@example.org"],
+        &forged,
+        d.path(),
+    );
+    let got = inbound.wait_for(2, 30);
+    let m = by_subject(&got, "Betaling");
+    assert_eq!(subject(m), "Betaling øjeblikkeligt");
+    assert_eq!(
+        header(m, "X-Segl-Signature").as_deref(),
+        Some("none"),
+        "{}",
+        m.text()
+    );
+}
+
+// The last outbound stage: an upstream DKIM signature is removed from mail Segl changed (it
+// can only fail now) and kept on mail passed on unchanged.
+#[test]
+fn upstream_dkim_signature_leaves_only_with_unchanged_mail() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    keygen(&g, "alice@example.org");
+    segl_ca(&g, &pki);
+    let dkim = "DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=exch; h=from:to:subject;\r\n bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\r\n";
+    for (from, subj) in [
+        ("alice@example.org", "signed by segl"),
+        ("nokey@example.org", "passed on"),
+    ] {
+        let mut m = dkim.as_bytes().to_vec();
+        m.extend_from_slice(&mail(from, "partner@else.test", subj, "body"));
+        send(g.smtp_port, from, &["partner@else.test"], &m, d.path());
+    }
+    let out = smart.wait_for(2, 30);
+    let signed = by_subject(&out, "signed by segl");
+    assert!(is_signed(signed));
+    assert!(
+        header(signed, "DKIM-Signature").is_none(),
+        "{}",
+        signed.text()
+    );
+    let passed = by_subject(&out, "passed on");
+    assert!(!is_signed(passed));
+    assert!(
+        header(passed, "DKIM-Signature").is_some_and(|v| v.starts_with("v=1;")),
+        "{}",
+        passed.text()
+    );
+    assert!(g.log_text().contains("removed upstream DKIM signatures"));
+}
+
+// Our own user's mail to a colleague through the gateway: the control tags mean nothing
+// there and do not show.
+#[test]
+fn tags_do_not_reach_a_colleague() {
+    let d = tmp();
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    let m = mail(
+        "alice@example.org",
+        "carol@example.org",
+        "[encrypt] [nosign] Frokost",
+        "kl. 12",
+    );
+    send(
+        g.smtp_port,
+        "alice@example.org",
+        &["carol@example.org"],
+        &m,
+        d.path(),
+    );
+    let got = inbound.wait_for(1, 30);
+    assert_eq!(subject(&got[0]), "Frokost");
+}
