@@ -326,3 +326,221 @@ fn tags_do_not_reach_a_colleague() {
     let got = inbound.wait_for(1, 30);
     assert_eq!(subject(&got[0]), "Frokost");
 }
+
+/// A GnuPG home for gpgsm as the partner `bob`: his key (p12), the partner CA and Segl's CA
+/// trusted, CRL checks off (the test PKI publishes none).
+fn gpgsm_home(pki: &Pki) -> std::path::PathBuf {
+    let home = pki.dir.join("gnupg");
+    std::fs::create_dir_all(&home).unwrap();
+    let mut perms = std::fs::metadata(&home).unwrap().permissions();
+    std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o700);
+    std::fs::set_permissions(&home, perms).unwrap();
+    std::fs::write(home.join("gpg-agent.conf"), "allow-loopback-pinentry\n").unwrap();
+    std::fs::write(
+        home.join("gpgsm.conf"),
+        "disable-crl-checks\ndisable-policy-checks\n",
+    )
+    .unwrap();
+    let mut trust = String::new();
+    for ca in ["pca.pem", "segl-ca.pem"] {
+        let fpr =
+            String::from_utf8(pki.openssl(&["x509", "-in", ca, "-noout", "-fingerprint", "-sha1"]))
+                .unwrap();
+        trust.push_str(&format!(
+            "{} S relax\n",
+            fpr.trim().split('=').nth(1).unwrap()
+        ));
+    }
+    std::fs::write(home.join("trustlist.txt"), trust).unwrap();
+    pki.openssl(&[
+        "pkcs12",
+        "-export",
+        "-legacy",
+        "-in",
+        "bob.pem",
+        "-inkey",
+        "bob.key",
+        "-certfile",
+        "pca.pem",
+        "-passout",
+        "pass:test",
+        "-out",
+        "bob.p12",
+    ]);
+    for f in ["pca.pem", "segl-ca.pem", "alice.pem"] {
+        gpgsm(pki, &home, &["--import", f]);
+    }
+    gpgsm(
+        pki,
+        &home,
+        &[
+            LOOPBACK[0],
+            LOOPBACK[1],
+            LOOPBACK[2],
+            LOOPBACK[3],
+            "--import",
+            "bob.p12",
+        ],
+    );
+    home
+}
+
+const LOOPBACK: [&str; 4] = ["--pinentry-mode", "loopback", "--passphrase-fd", "0"];
+
+fn gpgsm(pki: &Pki, home: &std::path::Path, args: &[&str]) -> Vec<u8> {
+    let mut all = vec!["--homedir", home.to_str().unwrap(), "--batch", "--yes"];
+    all.extend_from_slice(args);
+    smime_common::run("gpgsm", &all, Some(b"test\n"), &pki.dir)
+}
+
+fn b64_lines(der: &[u8]) -> String {
+    use base64::Engine;
+    let b = base64::engine::general_purpose::STANDARD.encode(der);
+    b.as_bytes()
+        .chunks(76)
+        .map(|c| format!("{}\r\n", String::from_utf8_lossy(c)))
+        .collect()
+}
+
+// gpgsm (GnuPG) as the partner: it signs and encrypts mail to alice, Segl decrypts, verifies,
+// marks and harvests; Segl's reply is decrypted and its signature verified by gpgsm.
+#[test]
+fn gpgsm_partner_round_trip() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    keygen(&g, "alice@example.org");
+    segl_ca(&g, &pki);
+    pki.write(
+        "alice.pem",
+        ok(g.ctl(&["key", "export-cert", "alice@example.org"])).as_bytes(),
+    );
+    ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
+    let home = gpgsm_home(&pki);
+
+    // bob: clear-signed entity (gpgsm detached signature), then encrypted to alice by gpgsm.
+    let content = b"Content-Type: text/plain; charset=utf-8\r\n\r\nTilbud fra GnuPG\r\n";
+    pki.write("g_content", content);
+    let sig = gpgsm(
+        &pki,
+        &home,
+        &[
+            LOOPBACK[0],
+            LOOPBACK[1],
+            LOOPBACK[2],
+            LOOPBACK[3],
+            "-u",
+            "bob@partner.test",
+            "--detach-sign",
+            "g_content",
+        ],
+    );
+    let signed = format!(
+        "Content-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; micalg=sha-256; boundary=\"gpgsm-b\"\r\n\r\n--gpgsm-b\r\n{}\r\n--gpgsm-b\r\nContent-Type: application/pkcs7-signature; name=smime.p7s\r\nContent-Transfer-Encoding: base64\r\n\r\n{}\r\n--gpgsm-b--\r\n",
+        // The whole signed entity, its last CRLF included; the CRLF before the delimiter is
+        // the delimiter's.
+        String::from_utf8_lossy(content),
+        b64_lines(&sig)
+    );
+    pki.write("g_signed", signed.as_bytes());
+    let enc = gpgsm(
+        &pki,
+        &home,
+        &["-r", "alice@example.org", "--encrypt", "g_signed"],
+    );
+    let msg = format!(
+        "From: bob@partner.test\r\nTo: alice@example.org\r\nSubject: fra gpgsm\r\nMIME-Version: 1.0\r\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\r\nContent-Transfer-Encoding: base64\r\n\r\n{}",
+        b64_lines(&enc)
+    );
+    send(
+        g.smtp_port,
+        "bob@partner.test",
+        &["alice@example.org"],
+        msg.as_bytes(),
+        d.path(),
+    );
+    let got = inbound.wait_for(1, 30);
+    let m = &got[0];
+    assert_eq!(subject(m), "[encrypted] [signed] fra gpgsm", "{}", m.text());
+    assert_eq!(header(m, "X-Segl-Encryption").as_deref(), Some("decrypted"));
+    assert!(
+        header(m, "X-Segl-Signature")
+            .is_some_and(|s| s.starts_with("valid; signer=bob@partner.test")),
+        "{}",
+        m.text()
+    );
+    assert!(m.text().contains("Tilbud fra GnuPG"));
+
+    // The reply is encrypted to the harvested certificate; gpgsm reads it.
+    send(
+        g.smtp_port,
+        "alice@example.org",
+        &["bob@partner.test"],
+        &mail(
+            "alice@example.org",
+            "bob@partner.test",
+            "Re: fra gpgsm",
+            "Svar til GnuPG",
+        ),
+        d.path(),
+    );
+    let out = smart.wait_for(1, 30);
+    assert!(is_encrypted(&out[0]));
+    let body = String::from_utf8_lossy(&out[0].eml).into_owned();
+    let b64: String = body
+        .split_once("\r\n\r\n")
+        .unwrap()
+        .1
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    use base64::Engine;
+    pki.write(
+        "reply.p7m",
+        &base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .unwrap(),
+    );
+    let inner = gpgsm(
+        &pki,
+        &home,
+        &[
+            LOOPBACK[0],
+            LOOPBACK[1],
+            LOOPBACK[2],
+            LOOPBACK[3],
+            "--decrypt",
+            "reply.p7m",
+        ],
+    );
+    let inner = String::from_utf8_lossy(&inner).into_owned();
+    assert!(inner.contains("multipart/signed"), "{inner}");
+    // Split the clear-signed entity into content and signature for gpgsm --verify.
+    let ct = inner.split("boundary=\"").nth(1).unwrap();
+    let boundary = ct.split('"').next().unwrap();
+    let parts: Vec<&str> = inner.split(&format!("--{boundary}")).collect();
+    let signed_content = parts[1]
+        .strip_prefix("\r\n")
+        .unwrap()
+        .strip_suffix("\r\n")
+        .unwrap();
+    assert!(signed_content.contains("Svar til GnuPG"));
+    pki.write("reply_content", signed_content.as_bytes());
+    let sig_b64: String = parts[2]
+        .split_once("\r\n\r\n")
+        .unwrap()
+        .1
+        .chars()
+        .filter(|c| !c.is_whitespace())
+        .collect();
+    pki.write(
+        "reply.p7s",
+        &base64::engine::general_purpose::STANDARD
+            .decode(sig_b64)
+            .unwrap(),
+    );
+    gpgsm(&pki, &home, &["--verify", "reply.p7s", "reply_content"]);
+}
