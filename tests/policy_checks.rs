@@ -544,3 +544,40 @@ fn gpgsm_partner_round_trip() {
     );
     gpgsm(&pki, &home, &["--verify", "reply.p7s", "reply_content"]);
 }
+
+// The subject tags are the administrator's choice (e.g. Danish ones beside the English).
+#[test]
+fn configured_subject_tags() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let extra = "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\nnosign_tags = [\"[nosign]\", \"[usigneret]\"]\n[encrypt]\ntags = [\"[encrypt]\", \"[krypter]\"]\n";
+    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, extra);
+    keygen(&g, "alice@example.org");
+    segl_ca(&g, &pki);
+    for (subj, to) in [
+        ("[KRYPTER] Løn", "eve@nocert.test"),
+        ("[usigneret] Frokost", "p@else.test"),
+    ] {
+        send(
+            g.smtp_port,
+            "alice@example.org",
+            &[to],
+            &mail("alice@example.org", to, subj, "x"),
+            d.path(),
+        );
+    }
+    let out = smart.wait_for(1, 30);
+    let p = for_rcpt(&out, "p@else.test");
+    assert_eq!(subject(p), "Frokost");
+    assert!(!is_signed(p));
+    let notice = inbound.wait_for(1, 30);
+    let t = for_rcpt(&notice, "alice@example.org").text();
+    assert!(
+        t.contains("eve@nocert.test") && t.contains("[krypter]"),
+        "{t}"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_eq!(smart.messages().len(), 1, "eve must get nothing");
+}

@@ -119,6 +119,8 @@ pub struct DeliveryConfig {
 pub struct SignConfig {
     pub trusted_relays: Vec<IpNet>,
     pub keys_without_auth: Vec<String>,
+    /// Subject tags that suppress signing for one mail (removed from the subject).
+    pub nosign_tags: Vec<String>,
 }
 
 /// `[encrypt]`: mandatory encryption and the sender's own copy.
@@ -129,6 +131,8 @@ pub struct EncryptConfig {
     pub always: Vec<String>,
     /// Encrypt to the sender's own certificate too, so the sender can read the sent copy.
     pub include_sender: bool,
+    /// Subject tags that make encryption mandatory for one mail (removed from the subject).
+    pub tags: Vec<String>,
 }
 
 /// `[notify]`: messages Segl sends to the organisation's own users.

@@ -22,9 +22,6 @@ use crate::smime::mime::{self, Entity};
 use crate::smime::{self, Certificate, EncryptOptions, PrivateKeyOps, Recipient, SignOptions};
 use crate::spool::Envelope;
 
-pub const TAG_NOSIGN: &str = "[nosign]";
-pub const TAG_ENCRYPT: &str = "[encrypt]";
-
 /// Why a message from this client may (not) be signed with the From address's key.
 pub fn sender_trust(ctx: &PolicyCtx, env: &Envelope, from: &str) -> Result<(), String> {
     let c = &env.client;
@@ -65,7 +62,8 @@ pub struct Controls {
     /// The subject without tags, codes and our inbound markings.
     pub subject: String,
     pub nosign: bool,
-    pub encrypt: bool,
+    /// The encryption tag found (as configured).
+    pub encrypt: Option<String>,
     /// A Comendo control code (#K-<id># / #S-<id>#), always removed from the subject.
     pub code: Option<(mailbox::Code, String)>,
 }
@@ -73,15 +71,24 @@ pub struct Controls {
 /// Reads and removes the sender's controls from a (decoded) subject. Replies carrying our
 /// inbound markings (incl. the domain-signature prefix) lose them too.
 pub fn controls(ctx: &PolicyCtx, subject: &str) -> Controls {
-    let (subj, nosign) = remove_tag(subject, TAG_NOSIGN);
-    let (mut subj, encrypt) = remove_tag(&subj, TAG_ENCRYPT);
+    // Every configured tag is removed; the first one found is reported.
+    let remove_all = |s: String, tags: &[String]| {
+        tags.iter()
+            .filter(|t| !t.trim().is_empty())
+            .fold((s, None), |(s, found), t| {
+                let (s, f) = remove_tag(&s, t.trim());
+                (s, found.or(f.then(|| t.trim().to_string())))
+            })
+    };
+    let (subj, nosign) = remove_all(subject.to_string(), &ctx.cfg.sign.nosign_tags);
+    let (mut subj, encrypt) = remove_all(subj, &ctx.cfg.encrypt.tags);
     let code = mailbox::find_code(&subj);
     if let Some((_, s)) = &code {
         subj = s.clone();
     }
     Controls {
         subject: ctx.cfg.mark.strip(&subj),
-        nosign,
+        nosign: nosign.is_some(),
         encrypt,
         code,
     }
@@ -249,7 +256,8 @@ pub fn process(
     let mut plain = vec![];
     let mut refused: Vec<(String, String)> = vec![];
     for r in rcpts {
-        let mandatory = encrypt_tag || code_encrypt || listed(&ctx.cfg.encrypt.always, &r);
+        let mandatory =
+            encrypt_tag.is_some() || code_encrypt || listed(&ctx.cfg.encrypt.always, &r);
         match ks.encryption_cert(&r) {
             // Mandatory encryption wins over the calendar/TNEF exemption: the sender (or the
             // administrator) asked for confidentiality; so does mail from a function mailbox.
@@ -266,8 +274,8 @@ pub fn process(
             None if mandatory => {
                 let why = if let Some((c, _)) = code.as_ref().filter(|_| code_encrypt) {
                     format!("the sender asked for encryption ({}), but no valid certificate is known for this address or its domain", c.text)
-                } else if encrypt_tag {
-                    "the sender asked for encryption ([encrypt]), but no valid certificate is known for this address or its domain".to_string()
+                } else if let Some(tag) = &encrypt_tag {
+                    format!("the sender asked for encryption ({tag}), but no valid certificate is known for this address or its domain")
                 } else {
                     "encryption is mandatory for this recipient (encrypt.always), but no valid certificate is known for this address or its domain".to_string()
                 };
