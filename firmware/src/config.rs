@@ -47,6 +47,7 @@ pub struct Config {
     pub mark: MarkConfig,
     pub notify: NotifyConfig,
     pub dkim: DkimConfig,
+    pub digital_post: DigitalPostConfig,
     /// Function mailboxes by id (`[mailboxes.advokatkontoret]`).
     pub mailboxes: std::collections::BTreeMap<String, MailboxConfig>,
 }
@@ -149,6 +150,39 @@ pub struct NotifyConfig {
 pub struct DkimConfig {
     /// Remove upstream DKIM-Signature fields from mail whose content Segl changed.
     pub remove_invalidated: bool,
+}
+
+/// `[digital_post]`: distribution of mail forwarded from Danish Digital Post (virk.dk) by its
+/// `X-DPI-*` metadata headers.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigitalPostConfig {
+    /// The Digital Post sender certificate(s): PEM file paths, or `sha256:<hex>` fingerprints.
+    pub sender_certificates: Vec<String>,
+    /// Own keys that count as the company key (addresses, `@domain`); empty: domain keys.
+    pub company_keys: Vec<String>,
+    /// Recipients of trusted Digital Post mail that matches no rule; empty: as addressed.
+    pub default_deliver_to: Vec<String>,
+    pub rules: Vec<DigitalPostRule>,
+    /// SHA-256 of the sender certificates (DER), from `sender_certificates` at load time.
+    #[serde(skip)]
+    pub sender_fingerprints: Vec<[u8; 32]>,
+}
+
+/// One `[[digital_post.rules]]` entry: when header `header` matches, deliver to `deliver_to`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DigitalPostRule {
+    /// An `X-DPI-*` header name (case-insensitive).
+    pub header: String,
+    /// The value equals this (trimmed, case-insensitive).
+    #[serde(default)]
+    pub equals: Option<String>,
+    /// The value contains this (case-insensitive).
+    #[serde(default)]
+    pub contains: Option<String>,
+    /// Local recipients that get the mail instead of the addressed ones.
+    pub deliver_to: Vec<String>,
 }
 
 /// `[mailboxes.<id>]`: a function mailbox (shared secure mailbox with its own key).
@@ -291,6 +325,20 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<String>, D:
 }
 
 /// Overlay `over` onto `base`: tables merge key by key, everything else (arrays too) replaces.
+/// 64 hex digits (colons and spaces allowed) as 32 bytes.
+fn parse_fingerprint(hex: &str) -> Option<[u8; 32]> {
+    let digits: Vec<u8> = hex.bytes().filter(|b| !b":  ".contains(b)).collect();
+    if digits.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, pair) in digits.chunks(2).enumerate() {
+        let s = std::str::from_utf8(pair).ok()?;
+        out[i] = u8::from_str_radix(s, 16).ok()?;
+    }
+    Some(out)
+}
+
 fn merge(base: &mut toml::Table, over: toml::Table) {
     for (k, v) in over {
         match (base.get_mut(&k), v) {
@@ -320,13 +368,13 @@ impl Config {
         })?;
         let mut cfg = Config::parse(&text, &path.display().to_string())?;
         // A relative data_dir is relative to the config file, so `--config` works from anywhere.
-        if cfg.storage.data_dir.is_relative() {
-            if let Some(parent) = path.parent() {
-                if !parent.as_os_str().is_empty() {
-                    cfg.storage.data_dir = parent.join(&cfg.storage.data_dir);
-                }
+        let base = path.parent().filter(|p| !p.as_os_str().is_empty());
+        if let Some(parent) = base {
+            if cfg.storage.data_dir.is_relative() {
+                cfg.storage.data_dir = parent.join(&cfg.storage.data_dir);
             }
         }
+        cfg.load_files(base.unwrap_or(Path::new(".")), &path.display().to_string())?;
         Ok(cfg)
     }
 
@@ -346,6 +394,44 @@ impl Config {
             .map_err(|e: toml::de::Error| perr(e.to_string()))?;
         cfg.validate(origin)?;
         Ok(cfg)
+    }
+
+    /// Reads the files the configuration names (relative to `base`, the config file's folder):
+    /// the Digital Post sender certificates. A file that cannot be read or parsed is an error
+    /// of the configuration, reported at load (`segl config check`), not at the first mail.
+    pub fn load_files(&mut self, base: &Path, origin: &str) -> Result<(), ConfigError> {
+        use sha2::Digest;
+        let bad = |message: String| ConfigError::Invalid {
+            path: origin.to_string(),
+            key: "digital_post.sender_certificates",
+            message,
+        };
+        let mut fps = vec![];
+        for entry in &self.digital_post.sender_certificates {
+            if let Some(hex) = entry.trim().strip_prefix("sha256:") {
+                fps.push(parse_fingerprint(hex).ok_or_else(|| {
+                    bad(format!(
+                        "{entry:?}: a SHA-256 fingerprint has 64 hex digits"
+                    ))
+                })?);
+                continue;
+            }
+            let file = base.join(entry.trim());
+            let pem = std::fs::read(&file)
+                .map_err(|e| bad(format!("cannot read {}: {e}", file.display())))?;
+            let certs = crate::smime::certs::parse_pem_chain(&pem)
+                .map_err(|e| bad(format!("{}: {e}", file.display())))?;
+            if certs.is_empty() {
+                return Err(bad(format!("{}: no certificate", file.display())));
+            }
+            for c in certs {
+                let der =
+                    der::Encode::to_der(&c).map_err(|e| bad(format!("{}: {e}", file.display())))?;
+                fps.push(sha2::Sha256::digest(&der).into());
+            }
+        }
+        self.digital_post.sender_fingerprints = fps;
+        Ok(())
     }
 
     fn validate(&self, origin: &str) -> Result<(), ConfigError> {
@@ -490,6 +576,8 @@ impl Config {
                 ));
             }
         }
+        self.validate_digital_post()
+            .map_err(|(key, m)| bad(key, m))?;
         if self.storage.data_dir.as_os_str().is_empty() {
             return Err(bad("storage.data_dir", "must not be empty".into()));
         }
@@ -511,6 +599,96 @@ impl Config {
                 "log.level",
                 "one of error, warn, info, debug, trace".into(),
             ));
+        }
+        Ok(())
+    }
+
+    /// Digital Post rules deliver only to local recipients, and match only X-DPI-* headers.
+    fn validate_digital_post(&self) -> Result<(), (&'static str, String)> {
+        let dp = &self.digital_post;
+        for e in &dp.sender_certificates {
+            if let Some(hex) = e.trim().strip_prefix("sha256:") {
+                if parse_fingerprint(hex).is_none() {
+                    return Err((
+                        "digital_post.sender_certificates",
+                        format!("{e:?}: a SHA-256 fingerprint has 64 hex digits"),
+                    ));
+                }
+            }
+        }
+        for c in &dp.company_keys {
+            if !c.contains('@') {
+                return Err((
+                    "digital_post.company_keys",
+                    format!("{c:?}: use a full address or @domain"),
+                ));
+            }
+        }
+        if !dp.rules.is_empty() && dp.sender_certificates.is_empty() {
+            return Err((
+                "digital_post.rules",
+                "rules need digital_post.sender_certificates (only mail signed by Digital Post is routed)".into(),
+            ));
+        }
+        let local = |a: &str| -> bool {
+            let a = a.trim().to_ascii_lowercase();
+            let Some((l, d)) = a.rsplit_once('@') else {
+                return false;
+            };
+            !l.is_empty()
+                && self.is_local_domain(d)
+                && (self.relay.local_recipients.is_empty()
+                    || self.relay.local_recipients.iter().any(|r| {
+                        let r = r.trim().to_ascii_lowercase();
+                        r == a || r.strip_prefix('@') == Some(d)
+                    }))
+        };
+        for a in &dp.default_deliver_to {
+            if !local(a) {
+                return Err((
+                    "digital_post.default_deliver_to",
+                    format!("{a:?} is not a local recipient (relay.local_domains / relay.local_recipients)"),
+                ));
+            }
+        }
+        for (i, r) in dp.rules.iter().enumerate() {
+            let n = i + 1;
+            let h = r.header.trim();
+            if h.len() <= 6
+                || !h[..6].eq_ignore_ascii_case("X-DPI-")
+                || !h.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            {
+                return Err((
+                    "digital_post.rules",
+                    format!(
+                        "rule {n}: header {:?} must be an X-DPI-* header name",
+                        r.header
+                    ),
+                ));
+            }
+            match (&r.equals, &r.contains) {
+                (Some(v), None) | (None, Some(v)) if !v.trim().is_empty() => {}
+                _ => {
+                    return Err((
+                        "digital_post.rules",
+                        format!("rule {n} ({h}): give exactly one of equals or contains"),
+                    ))
+                }
+            }
+            if r.deliver_to.is_empty() {
+                return Err((
+                    "digital_post.rules",
+                    format!("rule {n} ({h}): deliver_to is empty"),
+                ));
+            }
+            for a in &r.deliver_to {
+                if !local(a) {
+                    return Err((
+                        "digital_post.rules",
+                        format!("rule {n} ({h}): {a:?} is not a local recipient (relay.local_domains / relay.local_recipients)"),
+                    ));
+                }
+            }
         }
         Ok(())
     }

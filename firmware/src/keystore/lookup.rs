@@ -165,6 +165,30 @@ impl Keystore {
         self.signing_key(&addr)
     }
 
+    /// Whether `cert` is the certificate of one of our keys that counts as the company key:
+    /// a key whose addresses or domain are listed in `company` (addresses, `@domain`), or, with
+    /// an empty list, any domain key (one certificate for a whole local domain). Old keys of
+    /// the company count too (mail encrypted before a rollover).
+    pub fn is_company_key(&self, cert: &Certificate, company: &[String]) -> bool {
+        use der::Encode;
+        let Ok(der) = cert.to_der() else {
+            return false;
+        };
+        self.snapshot().keys.iter().any(|l| {
+            if l.rec.cert.as_deref() != Some(der.as_slice()) {
+                return false;
+            }
+            if company.is_empty() {
+                return l.rec.purpose == Purpose::Domain;
+            }
+            let domain = l.rec.domain.as_ref().map(|d| format!("@{d}"));
+            company.iter().any(|c| {
+                let c = c.trim().to_ascii_lowercase();
+                l.rec.addresses.contains(&c) || domain.as_deref() == Some(c.as_str())
+            })
+        })
+    }
+
     /// Every own key we hold, including superseded and archived ones.
     pub fn decryption_keys(&self) -> DecryptionKeys {
         DecryptionKeys(

@@ -126,6 +126,13 @@ impl Message {
         self.get(name).map(|v| decode_words(&v))
     }
 
+    /// The names of the header fields, in order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.fields
+            .iter()
+            .filter_map(|f| std::str::from_utf8(field_name(f)).ok())
+    }
+
     /// Removes every field whose name starts with `prefix` (case-insensitive); returns how many.
     pub fn remove_prefixed(&mut self, prefix: &str) -> usize {
         let before = self.fields.len();

@@ -205,7 +205,7 @@ pub fn process(
             None => groups.push((id, keys, vec![r])),
         }
     }
-    Ok(groups
+    let outputs: Vec<Output> = groups
         .into_iter()
         .map(|(_, keys, rcpts)| {
             one(
@@ -218,7 +218,27 @@ pub fn process(
                 &mut harvested,
             )
         })
-        .collect())
+        .collect();
+    Ok(dedupe(outputs))
+}
+
+/// Digital Post routing can send copies of several recipient groups to the same rule
+/// recipients: each recipient gets one copy (the first), and copies left without recipients go.
+fn dedupe(outputs: Vec<Output>) -> Vec<Output> {
+    let mut seen: Vec<String> = vec![];
+    outputs
+        .into_iter()
+        .filter_map(|mut o| {
+            o.recipients.retain(|r| {
+                let new = !seen.contains(r);
+                if new {
+                    seen.push(r.clone());
+                }
+                new
+            });
+            (!o.recipients.is_empty()).then_some(o)
+        })
+        .collect()
 }
 
 /// Decrypt (with `keys`, when the message is encrypted), verify, harvest and mark one copy.
@@ -235,9 +255,13 @@ fn one(
     let mut problems: Vec<Problem> = Vec::new();
     // 2. Decrypt (whole body only: EFAIL).
     let mut encryption = "none";
+    let mut decrypted_with: Option<Certificate> = None;
+    let mut inner_entity: Option<Vec<u8>> = None;
     if let Some(keys) = keys {
         match smime::decrypt(&current, keys) {
             Ok(d) => {
+                decrypted_with = Some((*d.info.recipient_cert).clone());
+                inner_entity = Some(d.entity.clone());
                 tracing::info!(id = %env.id, cipher = d.info.cipher.name(), key = %d.info.recipient, rcpts = ?rcpts, "decrypted");
                 encryption = "decrypted";
                 // Headers inside the encrypted part are the sender's too.
@@ -263,6 +287,7 @@ fn one(
     let mut harvest = None;
     let mut proof = None;
     let mut domain_signed = false;
+    let mut valid_signer: Option<Certificate> = None;
     if encryption != "failed" {
         if let Ok(e) = Entity::parse(&current) {
             if signed_kind(&e).is_some() {
@@ -276,6 +301,7 @@ fn one(
                         problems.extend(v.problem);
                         if let (SigStatus::Valid, Some(s)) = (status, report.signers.first()) {
                             domain_signed = s.address_match == AddressMatch::Domain;
+                            valid_signer = s.certificate.clone();
                             if ctx.cfg.mark.proof_part {
                                 proof = Some(parts::proof_text(&parts::Proof {
                                     signer: s,
@@ -314,6 +340,18 @@ fn one(
             }
         }
     }
+
+    // Digital Post distribution (trusted DP mail only; decided before anything is wrapped).
+    let routed = super::digital_post::route(
+        ctx,
+        &env.id,
+        &super::digital_post::Evidence {
+            decrypted_with: decrypted_with.as_ref(),
+            valid_signer: valid_signer.as_ref(),
+            inner: inner_entity.as_deref(),
+            message: &current,
+        },
+    );
 
     // 5. Proof and warning parts: wrap the untouched entity.
     let mark = &ctx.cfg.mark;
@@ -382,6 +420,13 @@ fn one(
         ));
     }
     out.prepend("X-Segl-Signature", &sig);
+    let rcpts = match routed {
+        Some(r) => {
+            out.prepend("X-Segl-Routed", &format!("digital-post {}", r.why));
+            r.recipients
+        }
+        None => rcpts,
+    };
     Output {
         recipients: rcpts,
         mail_from: None,

@@ -8,6 +8,7 @@
 //! sign, encrypt opportunistically or mandatorily: [`outbound`]). Anything else (mail Segl made
 //! itself, DSNs) passes unchanged.
 
+pub mod digital_post;
 pub mod finish;
 pub mod headers;
 pub mod inbound;
@@ -64,8 +65,10 @@ pub enum ProcessError {
 
 /// Decide and apply what happens to one accepted message.
 ///
-/// Invariant the queue relies on: every pending recipient of `env` appears in exactly one output
-/// (or is deliberately dropped with a notice output to the sender explaining why).
+/// Invariant the queue relies on: every pending recipient of `env` is accounted for exactly
+/// once: it appears in one output, or is deliberately dropped with a notice output to the
+/// sender explaining why, or (Digital Post distribution) its copy was re-addressed to the local
+/// recipients of a rule. Outputs never have an empty recipient list.
 pub fn process(
     ctx: &PolicyCtx,
     env: &Envelope,

@@ -28,6 +28,8 @@ pub struct DecryptInfo {
     pub key_transport: KeyTransport,
     /// Subject of the certificate whose key decrypted the message.
     pub recipient: String,
+    /// The certificate whose key decrypted the message (e.g. to tell the company key).
+    pub recipient_cert: Box<x509_cert::Certificate>,
     /// Number of RecipientInfos in the message.
     pub recipient_count: usize,
 }
@@ -38,6 +40,9 @@ pub struct DecryptInfo {
 pub struct Decrypted {
     /// The outer headers of the encrypted message followed by the decrypted entity (CRLF).
     pub message: Vec<u8>,
+    /// The decrypted entity alone (CRLF): what was inside the encryption, without the outer
+    /// (unprotected) header fields.
+    pub entity: Vec<u8>,
     /// Details of the decryption.
     pub info: DecryptInfo,
 }
@@ -149,6 +154,7 @@ fn open(
                     cipher,
                     key_transport: kt,
                     recipient: key.certificate().tbs_certificate().subject().to_string(),
+                    recipient_cert: Box::new(key.certificate().clone()),
                     recipient_count: ris.0.len(),
                 };
                 return Ok((p, info));
@@ -225,12 +231,14 @@ pub(crate) fn decrypt(msg: &[u8], keys: &dyn KeyLookup) -> Result<Decrypted> {
     }
     let der = e.decoded_body()?;
     let (plain, info) = decrypt_cms(&der, keys)?;
-    let message = mime::join_outer(
-        &e.outer_headers(),
-        &strip_mime_version(&mime::to_crlf(&plain))?,
-    );
+    let entity = strip_mime_version(&mime::to_crlf(&plain))?;
+    let message = mime::join_outer(&e.outer_headers(), &entity);
     tracing::debug!(cipher = info.cipher.name(), "decrypted message");
-    Ok(Decrypted { message, info })
+    Ok(Decrypted {
+        message,
+        entity,
+        info,
+    })
 }
 
 /// Drops a MIME-Version header of an inner entity (the outer one is written by join_outer).
