@@ -13,9 +13,13 @@ have openssl || need+=(openssl)
 have gpgsm || need+=(gpgsm)
 have cmsutil || need+=(libnss3-tools)
 have faketime || need+=(faketime)
+# OpenLDAP: the certificate lookup tests run their own slapd on a loopback port.
+have slapd || need+=(slapd)
+have ldapadd || need+=(ldap-utils)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections
+  echo "slapd slapd/no_configuration boolean true" | debconf-set-selections
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
 fi

@@ -35,6 +35,8 @@ pub enum StartError {
     Keystore(#[from] crate::keystore::KeystoreError),
     #[error("invalid address: {0}")]
     Address(String),
+    #[error("certificate lookup: {0}")]
+    Directory(#[from] crate::keystore::ldap::DirectoryError),
 }
 
 /// Run the gateway until SIGINT/SIGTERM.
@@ -58,7 +60,14 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         resolver: Resolver::new(&cfg),
         tls: crate::tls::client_config(),
     });
-    let queue = Queue::new(cfg.clone(), spool.clone(), deliverer, keystore.clone());
+    let directory = crate::keystore::ldap::Directory::new(&cfg.lookup)?;
+    let queue = Queue::new(
+        cfg.clone(),
+        spool.clone(),
+        deliverer,
+        keystore.clone(),
+        directory,
+    );
     let resumed = queue.load()?;
     let (stop_tx, stop_rx) = watch::channel(false);
 

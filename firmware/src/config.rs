@@ -48,6 +48,7 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub dkim: DkimConfig,
     pub digital_post: DigitalPostConfig,
+    pub lookup: LookupConfig,
     /// Function mailboxes by id (`[mailboxes.advokatkontoret]`).
     pub mailboxes: std::collections::BTreeMap<String, MailboxConfig>,
 }
@@ -150,6 +151,32 @@ pub struct NotifyConfig {
 pub struct DkimConfig {
     /// Remove upstream DKIM-Signature fields from mail whose content Segl changed.
     pub remove_invalidated: bool,
+}
+
+/// `[lookup]`: recipient certificates from LDAP directories (after the local store).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LookupConfig {
+    /// `ldap://host[:port][/base DN]` or `ldaps://…`, asked in order until one answers.
+    pub ldap: Vec<String>,
+    /// Search base; empty: the URL's DN, else the server's first naming context.
+    pub base_dn: String,
+    /// Search filter; `{address}` becomes the RFC 4515-escaped recipient address.
+    pub filter: String,
+    /// Attributes holding certificates (DER).
+    pub attributes: Vec<String>,
+    /// Bind DN; empty: anonymous.
+    pub bind_dn: String,
+    /// File holding the bind password (first line).
+    pub bind_password_file: String,
+    /// Connect and search timeout, seconds.
+    pub timeout_secs: u64,
+    /// Use a found certificate this long before asking the directory again, hours.
+    pub cache_hours: u64,
+    /// Do not ask again for an address without a result for this long, minutes.
+    pub negative_cache_minutes: u64,
+    /// Use only certificates that chain to a trust anchor (`segl ctl trust import`).
+    pub require_trusted_chain: bool,
 }
 
 /// `[digital_post]`: distribution of mail forwarded from Danish Digital Post (virk.dk) by its
@@ -397,7 +424,8 @@ impl Config {
     }
 
     /// Reads the files the configuration names (relative to `base`, the config file's folder):
-    /// the Digital Post sender certificates. A file that cannot be read or parsed is an error
+    /// the Digital Post sender certificates; resolves the LDAP bind password file's path (the
+    /// password itself is read by the directory client and never kept in the configuration). A file that cannot be read or parsed is an error
     /// of the configuration, reported at load (`segl config check`), not at the first mail.
     pub fn load_files(&mut self, base: &Path, origin: &str) -> Result<(), ConfigError> {
         use sha2::Digest;
@@ -406,6 +434,10 @@ impl Config {
             key: "digital_post.sender_certificates",
             message,
         };
+        let pw = self.lookup.bind_password_file.trim();
+        if !pw.is_empty() && Path::new(pw).is_relative() {
+            self.lookup.bind_password_file = base.join(pw).to_string_lossy().into_owned();
+        }
         let mut fps = vec![];
         for entry in &self.digital_post.sender_certificates {
             if let Some(hex) = entry.trim().strip_prefix("sha256:") {
@@ -575,6 +607,32 @@ impl Config {
                     format!("mailbox {id}: the name must be one line"),
                 ));
             }
+        }
+        for u in &self.lookup.ldap {
+            let ok = url::Url::parse(u)
+                .ok()
+                .is_some_and(|p| matches!(p.scheme(), "ldap" | "ldaps") && p.host_str().is_some());
+            if !ok {
+                return Err(bad(
+                    "lookup.ldap",
+                    format!("{u:?}: use ldap://host[:port][/base DN] or ldaps://…"),
+                ));
+            }
+        }
+        if !self.lookup.filter.contains("{address}") {
+            return Err(bad(
+                "lookup.filter",
+                "must contain {address} (e.g. \"(mail={address})\")".into(),
+            ));
+        }
+        if self.lookup.timeout_secs == 0 {
+            return Err(bad("lookup.timeout_secs", "must be at least 1".into()));
+        }
+        if self.lookup.bind_dn.is_empty() != self.lookup.bind_password_file.is_empty() {
+            return Err(bad(
+                "lookup.bind_dn",
+                "bind_dn and bind_password_file must both be set or both be empty".into(),
+            ));
         }
         self.validate_digital_post()
             .map_err(|(key, m)| bad(key, m))?;

@@ -25,6 +25,7 @@ fn ctx() -> &'static PolicyCtx {
         PolicyCtx {
             cfg: Arc::new(cfg),
             keystore,
+            directory: None,
         }
     })
 }

@@ -14,7 +14,7 @@ use cms::enveloped_data::RecipientIdentifier;
 use x509_cert::crl::CertificateList;
 use x509_cert::Certificate;
 
-use super::model::{self, KeyState, PartnerRecord, Purpose};
+use super::model::{self, KeyState, PartnerRecord, PartnerSource, Purpose};
 use super::{Keystore, Snapshot};
 use crate::smime::keyops::recipient_matches;
 use crate::smime::{certs, AwsLcRsaKey, KeyLookup, PrivateKeyOps};
@@ -238,6 +238,11 @@ impl Keystore {
     /// enabled and approved, not revoked; newest wins; the partner domain certificate is the
     /// fallback.
     pub fn encryption_cert(&self, address: &str) -> Option<Certificate> {
+        self.encryption_partner(address).map(|(_, c)| c)
+    }
+
+    /// Like [`Keystore::encryption_cert`], with the partner record it comes from.
+    pub fn encryption_partner(&self, address: &str) -> Option<(PartnerRecord, Certificate)> {
         let address = address.trim().to_ascii_lowercase();
         let domain = domain_of(&address)?;
         let now = model::now();
@@ -245,7 +250,7 @@ impl Keystore {
         let newest = |it: Vec<&(PartnerRecord, Certificate)>| {
             it.into_iter()
                 .max_by_key(|(_, c)| model::validity(c).0)
-                .map(|(_, c)| c.clone())
+                .cloned()
         };
         let exact: Vec<_> = snap
             .partners
@@ -268,12 +273,14 @@ impl Keystore {
         })
     }
 
-    /// Enabled, approved partner certificates (for path building and pinned trust).
+    /// Enabled, approved partner certificates (for path building and pinned trust). Directory
+    /// (LDAP) certificates are not among them: a directory vouches for encryption keys, not
+    /// for signatures.
     pub fn partner_certificates(&self) -> Vec<Certificate> {
         self.snapshot()
             .partners
             .iter()
-            .filter(|(p, _)| p.enabled && !p.pending)
+            .filter(|(p, _)| p.enabled && !p.pending && p.source != PartnerSource::Ldap)
             .map(|(_, c)| c.clone())
             .collect()
     }

@@ -22,6 +22,7 @@ pub mod crl;
 pub mod crypt;
 pub mod error;
 pub mod import;
+pub mod ldap;
 pub mod lookup;
 pub mod model;
 pub mod own;

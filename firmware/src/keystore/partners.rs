@@ -104,6 +104,33 @@ impl Keystore {
         Ok(rec)
     }
 
+    /// Caches a certificate found in an LDAP directory for `address` (source `ldap`, used at
+    /// once). The same certificate found again refreshes the record's time (`added`), so the
+    /// directory is asked again only after `lookup.cache_hours`; an administrator's disable is
+    /// kept.
+    pub fn add_from_directory(&self, address: &str, cert: &Certificate) -> Result<PartnerRecord> {
+        let mut rec = record(cert, None, PartnerSource::Ldap, false)?;
+        let address = address.trim().to_ascii_lowercase();
+        if !rec.addresses.contains(&address) {
+            rec.addresses.push(address);
+        }
+        let _w = self.lock_writer();
+        if let Some((existing, _)) = self
+            .snapshot()
+            .partners
+            .iter()
+            .find(|(p, _)| p.id == rec.id)
+        {
+            if existing.source != PartnerSource::Ldap {
+                return Ok(existing.clone());
+            }
+            rec.enabled = existing.enabled;
+        }
+        self.put_json(T_PARTNERS, &rec.id, &rec)?;
+        self.commit()?;
+        Ok(rec)
+    }
+
     /// Approved partner certificates (enabled or not).
     pub fn list_partners(&self) -> Vec<PartnerRecord> {
         self.snapshot()

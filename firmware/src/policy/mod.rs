@@ -27,6 +27,15 @@ use crate::spool::{Envelope, Listener};
 pub struct PolicyCtx {
     pub cfg: Arc<Config>,
     pub keystore: Arc<Keystore>,
+    /// LDAP directories for recipient certificates (`[lookup]`), when configured.
+    pub directory: Option<Arc<crate::keystore::ldap::Directory>>,
+}
+
+impl PolicyCtx {
+    /// The certificate to encrypt to for `address`: keystore first, then the directories.
+    pub fn encryption_cert(&self, address: &str) -> Option<crate::smime::Certificate> {
+        crate::keystore::ldap::encryption_cert(&self.keystore, self.directory.as_deref(), address)
+    }
 }
 
 /// Our status headers: every field with this prefix is removed from incoming mail.

@@ -258,7 +258,7 @@ pub fn process(
     for r in rcpts {
         let mandatory =
             encrypt_tag.is_some() || code_encrypt || listed(&ctx.cfg.encrypt.always, &r);
-        match ks.encryption_cert(&r) {
+        match ctx.encryption_cert(&r) {
             // Mandatory encryption wins over the calendar/TNEF exemption: the sender (or the
             // administrator) asked for confidentiality; so does mail from a function mailbox.
             Some(cert) if mandatory || implicit || !exempt => {

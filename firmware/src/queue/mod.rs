@@ -102,11 +102,13 @@ impl Queue {
         spool: Arc<Spool>,
         deliverer: Arc<Deliverer>,
         keystore: Arc<Keystore>,
+        directory: Option<Arc<crate::keystore::ldap::Directory>>,
     ) -> Arc<Queue> {
         let slots = Arc::new(Semaphore::new(cfg.delivery.max_concurrency));
         let policy = Arc::new(policy::PolicyCtx {
             cfg: cfg.clone(),
             keystore,
+            directory,
         });
         Arc::new(Queue {
             policy,

@@ -229,16 +229,13 @@ pub struct ChainReport {
     pub problems: Vec<String>,
 }
 
-/// Builds a path from `leaf` through `pool` to one of `anchors` and checks it for S/MIME
-/// signing: validity (now and at the signing time), basicConstraints on issuers, keyUsage
-/// (digitalSignature or nonRepudiation) and extendedKeyUsage (emailProtection) on the leaf.
-pub fn check_signer_chain(
+/// Builds a path from `leaf` through `pool` to one of `anchors`; checks basicConstraints and
+/// keyUsage of the issuers on it. Returns the path, whether it ends at an anchor, and problems.
+fn build_path(
     leaf: &Certificate,
     pool: &[Certificate],
     anchors: &[Certificate],
-    signing_time: Option<SystemTime>,
-    now: SystemTime,
-) -> ChainReport {
+) -> (Vec<Certificate>, Vec<String>) {
     let mut problems = Vec::new();
     let mut path = vec![leaf.clone()];
     let mut anchored = false;
@@ -285,6 +282,39 @@ pub fn check_signer_chain(
             }
         }
     }
+    (path, problems)
+}
+
+/// Checks a certificate found for encryption (e.g. in an LDAP directory): a path to one of
+/// `anchors` through `pool`, every certificate on it valid `now`, and the leaf usable for
+/// encryption ([`check_encryption_cert`]). Returns the problems (empty: usable).
+pub fn check_encryption_chain(
+    leaf: &Certificate,
+    pool: &[Certificate],
+    anchors: &[Certificate],
+    now: SystemTime,
+) -> Vec<String> {
+    let (path, mut problems) = build_path(leaf, pool, anchors);
+    if !path.iter().all(|c| valid_at(c, now)) {
+        problems.push("a certificate of the chain is expired or not yet valid".into());
+    }
+    if let Err(e) = check_encryption_cert(leaf) {
+        problems.push(e.to_string());
+    }
+    problems
+}
+
+/// Builds a path from `leaf` through `pool` to one of `anchors` and checks it for S/MIME
+/// signing: validity (now and at the signing time), basicConstraints on issuers, keyUsage
+/// (digitalSignature or nonRepudiation) and extendedKeyUsage (emailProtection) on the leaf.
+pub fn check_signer_chain(
+    leaf: &Certificate,
+    pool: &[Certificate],
+    anchors: &[Certificate],
+    signing_time: Option<SystemTime>,
+    now: SystemTime,
+) -> ChainReport {
+    let (path, mut problems) = build_path(leaf, pool, anchors);
     if let Some(ku) = key_usage(leaf) {
         if !ku.digital_signature() && !ku.non_repudiation() {
             problems.push("signer certificate keyUsage does not allow signatures".into());

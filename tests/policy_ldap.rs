@@ -1,0 +1,191 @@
+//! Recipient certificates from an LDAP directory, end to end: a real OpenLDAP `slapd` on a
+//! loopback port (its own configuration and database, made at test time), entries loaded with
+//! `ldapadd`, the real gateway, openssl as the partner reading what Segl sends.
+
+mod common;
+#[path = "smime_common/mod.rs"]
+mod smime_common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use common::*;
+#[path = "policy_common/mod.rs"]
+mod policy_common;
+use policy_common::*;
+
+const SUFFIX: &str = "dc=partner,dc=test";
+
+/// A slapd of our own: `slapd -f <conf> -h ldap://127.0.0.1:<port>/`, in the foreground.
+struct Slapd {
+    proc: Proc,
+    port: u16,
+}
+
+fn tool(name: &str) -> Option<PathBuf> {
+    ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
+        .iter()
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.exists())
+}
+
+impl Slapd {
+    fn start(dir: &Path) -> Option<Slapd> {
+        let slapd = tool("slapd")?;
+        tool("ldapadd")?;
+        std::fs::create_dir_all(dir.join("db")).unwrap();
+        let conf = format!(
+            "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\ninclude /etc/ldap/schema/inetorgperson.schema\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {d}/slapd.pid\ndatabase mdb\nmaxsize 10485760\nsuffix \"{SUFFIX}\"\nrootdn \"cn=admin,{SUFFIX}\"\nrootpw secret\ndirectory {d}/db\n",
+            d = dir.display()
+        );
+        std::fs::write(dir.join("slapd.conf"), conf).unwrap();
+        let port = free_port();
+        let proc = Proc::spawn(
+            "slapd",
+            Command::new(slapd).args([
+                "-f",
+                dir.join("slapd.conf").to_str().unwrap(),
+                "-h",
+                &format!("ldap://127.0.0.1:{port}/"),
+                "-d",
+                "0",
+            ]),
+        );
+        wait_port(port);
+        Some(Slapd { proc, port })
+    }
+
+    fn url(&self) -> String {
+        format!("ldap://127.0.0.1:{}/{SUFFIX}", self.port)
+    }
+
+    fn add(&self, ldif: &str, dir: &Path) {
+        let f = dir.join(format!("add-{}.ldif", free_port()));
+        std::fs::write(&f, ldif).unwrap();
+        let out = Command::new(tool("ldapadd").unwrap())
+            .args([
+                "-x",
+                "-H",
+                &format!("ldap://127.0.0.1:{}", self.port),
+                "-D",
+                &format!("cn=admin,{SUFFIX}"),
+                "-w",
+                "secret",
+                "-f",
+                f.to_str().unwrap(),
+            ])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "ldapadd: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+/// An inetOrgPerson entry with `mail` and the DER of `pem` as userCertificate;binary.
+fn person(pki: &Pki, cn: &str, mail: &str, pem: &str) -> String {
+    use base64::Engine;
+    let der = pki.openssl(&["x509", "-in", pem, "-outform", "DER"]);
+    format!(
+        "dn: cn={cn},{SUFFIX}\nobjectClass: inetOrgPerson\ncn: {cn}\nsn: {cn}\nmail: {mail}\nuserCertificate;binary:: {}\n\n",
+        base64::engine::general_purpose::STANDARD.encode(der)
+    )
+}
+
+#[test]
+fn ldap_certificates_encrypt_and_are_cached() {
+    let d = tmp();
+    let Some(mut slapd) = Slapd::start(&d.path().join("ldap")) else {
+        eprintln!("SKIP: slapd/ldapadd not installed (apt-get install slapd ldap-utils)");
+        return;
+    };
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    pki.self_signed("mallory", "mallory@partner.test");
+    let mut ldif = format!("dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: Partner\ndc: partner\n\n");
+    ldif.push_str(&person(&pki, "Bob", "bob@partner.test", "bob.pem"));
+    ldif.push_str(&person(
+        &pki,
+        "Mallory",
+        "mallory@partner.test",
+        "mallory.pem",
+    ));
+    slapd.add(&ldif, d.path());
+
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    // The first directory does not answer (closed port): the second one is asked.
+    let extra = format!(
+        "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\n[lookup]\nldap = [\"ldap://127.0.0.1:{}\", {:?}]\ntimeout_secs = 2\n",
+        free_port(),
+        slapd.url()
+    );
+    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, &extra);
+    keygen(&g, "alice@example.org");
+    segl_ca(&g, &pki);
+    ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
+
+    let send_to = |to: &str, subject: &str| {
+        send(
+            g.smtp_port,
+            "alice@example.org",
+            &[to],
+            &mail("alice@example.org", to, subject, "fortroligt"),
+            d.path(),
+        );
+    };
+    // bob: found in the directory, chains to the trusted partner CA: encrypted.
+    // carol: not in the directory; mallory: self-signed certificate there: signed only.
+    send_to("bob@partner.test", "one");
+    send_to("carol@partner.test", "two");
+    send_to("mallory@partner.test", "three");
+    let out = smart.wait_for(3, 60);
+    let bob = for_rcpt(&out, "bob@partner.test");
+    assert!(is_encrypted(bob), "{}", bob.text());
+    let inner = pki.decrypt("bob", &bob.eml);
+    let content = pki.verify("segl-ca.pem", &inner).expect("signed inside");
+    assert!(String::from_utf8_lossy(&content).contains("fortroligt"));
+    for r in ["carol@partner.test", "mallory@partner.test"] {
+        let m = for_rcpt(&out, r);
+        assert!(is_signed(m) && !is_encrypted(m), "{r}: {}", m.text());
+    }
+    let partners = g.ctl_json(&["partner", "list", "--json"]);
+    let list = partners.as_array().unwrap();
+    assert!(
+        list.iter()
+            .any(|p| p["addresses"][0] == "bob@partner.test" && p["source"] == "ldap"),
+        "{partners}"
+    );
+    assert!(
+        !list
+            .iter()
+            .any(|p| p["addresses"][0] == "mallory@partner.test"),
+        "{partners}"
+    );
+    let log = g.log_text();
+    assert!(log.contains("LDAP directory did not answer"), "{log}");
+    assert!(log.contains("LDAP certificate not used"), "{log}");
+
+    // The directory goes away: bob's certificate comes from the cache; an unknown address
+    // is delivered (signed) without waiting on the directory.
+    slapd.proc.kill9();
+    send_to("bob@partner.test", "four");
+    send_to("dave@partner.test", "five");
+    let out = smart.wait_for(5, 60);
+    let four = out
+        .iter()
+        .find(|m| header(m, "Subject").as_deref() == Some("four"))
+        .expect("mail four");
+    assert!(
+        is_encrypted(four),
+        "cached certificate used: {}",
+        four.text()
+    );
+
+    let dave = for_rcpt(&out, "dave@partner.test");
+    assert!(is_signed(dave) && !is_encrypted(dave));
+    assert!(wait_until(Duration::from_secs(5), || g.queue_len() == 0));
+}
