@@ -581,3 +581,81 @@ fn configured_subject_tags() {
     std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(smart.messages().len(), 1, "eve must get nothing");
 }
+
+/// The decoded text of the attachment `name`.
+fn attachment_text(m: &Stored, name: &str) -> Option<String> {
+    let p = mail_parser::MessageParser::default().parse(&m.eml)?;
+    let a = p
+        .attachments()
+        .find(|a| a.attachment_name() == Some(name))?;
+    Some(String::from_utf8_lossy(a.contents()).replace("\r\n", "\n"))
+}
+
+// mark.language = "da": the proof and warning parts, the notice and its subject are Danish.
+#[test]
+fn texts_in_danish() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    pki.self_signed("mallory", "mallory@evil.test");
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let extra = format!("{TRUSTED}[mark]\nlanguage = \"da\"\n");
+    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, &extra);
+    keygen(&g, "alice@example.org");
+    ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
+    for (who, from, subj) in [
+        ("bob", "bob@partner.test", "gyldig"),
+        ("mallory", "mallory@evil.test", "selvsigneret"),
+    ] {
+        let m = partner_signed(&pki, who, from, "alice@example.org", subj);
+        send(g.smtp_port, from, &["alice@example.org"], &m, d.path());
+    }
+    send(
+        g.smtp_port,
+        "alice@example.org",
+        &["eve@nocert.test"],
+        &mail("alice@example.org", "eve@nocert.test", "[encrypt] Løn", "x"),
+        d.path(),
+    );
+    let got = inbound.wait_for(3, 30);
+    let proof = attachment_text(by_subject(&got, "gyldig"), "signatur-bevis.txt").unwrap();
+    assert!(proof.starts_with("SIGNATUR-BEVIS\n"), "{proof}");
+    assert!(proof.contains("Signaturen er gyldig") && proof.contains("Udførte kontroller:"));
+    let warn = attachment_text(by_subject(&got, "selvsigneret"), "Advarsel.txt").unwrap();
+    assert!(warn.starts_with("ADVARSEL\n"), "{warn}");
+    assert!(
+        warn.contains("underskriverens certifikat er ikke betroet"),
+        "{warn}"
+    );
+    let notice = got
+        .iter()
+        .find(|m| m.rcpts() == ["alice@example.org"] && subject(m).starts_with("Ikke leveret"))
+        .unwrap_or_else(|| panic!("no Danish notice"));
+    assert_eq!(subject(notice), "Ikke leveret: kryptering påkrævet");
+    assert!(
+        header(notice, "Subject").unwrap().starts_with("=?"),
+        "encoded"
+    );
+    let body = String::from_utf8_lossy(
+        mail_parser::MessageParser::default()
+            .parse(&notice.eml)
+            .unwrap()
+            .body_text(0)
+            .unwrap()
+            .as_bytes(),
+    )
+    .into_owned();
+    assert!(body.contains("Din meddelelse blev IKKE sendt"), "{body}");
+    assert!(
+        body.contains("afsenderen bad om kryptering ([encrypt])"),
+        "{body}"
+    );
+    assert!(
+        header(notice, "From")
+            .unwrap()
+            .contains("Mailsystemet <postmaster@"),
+        "{}",
+        notice.text()
+    );
+}

@@ -145,6 +145,18 @@ pub struct NotifyConfig {
     pub send_receipt: bool,
 }
 
+/// Language of the texts Segl writes for people (`mark.language`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Language {
+    /// English.
+    En,
+    /// Danish.
+    Da,
+    /// German.
+    De,
+}
+
 /// `[dkim]`: DKIM on the outbound path (the last stage, `policy::finish`).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -249,6 +261,8 @@ pub struct HarvestConfig {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarkConfig {
+    /// Language of the texts for people: proof and warning parts, notices, receipts.
+    pub language: Language,
     pub signed: String,
     pub invalid: String,
     pub untrusted: String,

@@ -303,14 +303,17 @@ fn one(
                             domain_signed = s.address_match == AddressMatch::Domain;
                             valid_signer = s.certificate.clone();
                             if ctx.cfg.mark.proof_part {
-                                proof = Some(parts::proof_text(&parts::Proof {
-                                    signer: s,
-                                    signer_name: &signer,
-                                    from: from.as_deref(),
-                                    pinned: v.pinned,
-                                    decrypted: encryption == "decrypted",
-                                    verified_at,
-                                }));
+                                proof = Some(parts::proof_text(
+                                    ctx.texts(),
+                                    &parts::Proof {
+                                        signer: s,
+                                        signer_name: &signer,
+                                        from: from.as_deref(),
+                                        pinned: v.pinned,
+                                        decrypted: encryption == "decrypted",
+                                        verified_at,
+                                    },
+                                ));
                             }
                         }
                     }
@@ -362,7 +365,7 @@ fn one(
     if mark.warning_part && !problems.is_empty() {
         attach.push((
             parts::WARNING_NAME,
-            parts::warning_text(&problems, verified_at),
+            parts::warning_text(ctx.texts(), &problems, verified_at),
         ));
     }
     if !attach.is_empty() {

@@ -14,6 +14,7 @@ use base64::Engine;
 
 use super::headers::Message;
 use super::outbound::sender_trust;
+use super::texts::fill;
 use super::{listed, PolicyCtx};
 use crate::config::MailboxConfig;
 use crate::smime::{Certificate, PrivateKeyOps};
@@ -227,41 +228,37 @@ pub fn receipt(
     subject: &str,
     copies: &[(String, bool)],
 ) -> Vec<u8> {
-    let host = &ctx.cfg.smtp.hostname;
-    let date = crate::queue::dsn::rfc2822(crate::queue::unix_now());
+    let t = ctx.texts();
     let clean = |s: &str| s.chars().filter(|c| !c.is_control()).collect::<String>();
-    let mut body = String::new();
-    body.push_str(&format!(
-        "Your secure message left as the function mailbox {} ({}),\r\nsigned with the mailbox's certificate:\r\n\r\n",
-        acting.address, acting.id
-    ));
+    let mut body = fill(
+        t.receipt_intro,
+        &[("address", &acting.address), ("id", &acting.id)],
+    );
+    body.push_str("\n\n");
     for (r, encrypted) in copies {
         let how = if *encrypted {
-            "encrypted and signed"
+            t.receipt_encrypted
         } else {
-            "signed, NOT encrypted (no certificate known)"
+            t.receipt_signed_only
         };
-        body.push_str(&format!("  {r}: {how}\r\n"));
+        body.push_str(&format!("  {r}: {how}\n"));
     }
     body.push_str(&format!(
-        "\r\nSubject: {}\r\nQueue id: {}\r\n",
+        "\n{}: {}\n{}: {}\n",
+        t.subject,
         clean(subject),
+        t.queue_id,
         env.id
     ));
-    let mut out = String::new();
-    out.push_str(&format!(
-        "From: Mail Delivery System <postmaster@{host}>\r\n"
-    ));
-    out.push_str(&format!("To: <{}>\r\n", clean(&acting.employee)));
-    out.push_str("Subject: Receipt: secure mail sent\r\n");
-    out.push_str(&format!("Date: {date}\r\n"));
-    out.push_str(&format!("Message-ID: <{}.receipt@{host}>\r\n", env.id));
-    out.push_str("Auto-Submitted: auto-generated\r\n");
-    out.push_str("MIME-Version: 1.0\r\n");
-    out.push_str("Content-Type: text/plain; charset=utf-8\r\n");
-    out.push_str("Content-Transfer-Encoding: 8bit\r\n\r\n");
-    out.push_str(&body);
-    out.into_bytes()
+    super::outbound::system_message(
+        ctx,
+        env,
+        &acting.employee,
+        t.receipt_subject,
+        "receipt",
+        "auto-generated",
+        &body,
+    )
 }
 
 #[cfg(test)]

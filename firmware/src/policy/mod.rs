@@ -15,6 +15,7 @@ pub mod inbound;
 pub mod mailbox;
 pub mod outbound;
 pub mod parts;
+pub mod texts;
 
 use std::sync::Arc;
 
@@ -32,6 +33,11 @@ pub struct PolicyCtx {
 }
 
 impl PolicyCtx {
+    /// The texts for people, in the configured language.
+    pub fn texts(&self) -> &'static texts::Texts {
+        texts::texts(self.cfg.mark.language)
+    }
+
     /// The certificate to encrypt to for `address`: keystore first, then the directories.
     pub fn encryption_cert(&self, address: &str) -> Option<crate::smime::Certificate> {
         crate::keystore::ldap::encryption_cert(&self.keystore, self.directory.as_deref(), address)

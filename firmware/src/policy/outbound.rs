@@ -17,6 +17,7 @@
 use super::finish;
 use super::headers::{remove_tag, Message};
 use super::mailbox::{self, Acting, CodeKind};
+use super::texts::fill;
 use super::{listed, Content, Output, PolicyCtx, ProcessError, HEADER_PREFIX};
 use crate::smime::mime::{self, Entity};
 use crate::smime::{self, Certificate, EncryptOptions, PrivateKeyOps, Recipient, SignOptions};
@@ -183,15 +184,14 @@ pub fn process(
             }
             Err(why) => {
                 tracing::warn!(id = %env.id, sender = %from, code = %c.text, reason = %why, "not sent as function mailbox");
+                let t = ctx.texts();
                 let what = if code_encrypt {
-                    "It was not signed as the mailbox and went out with your own signature (if any), encrypted only: recipients without a certificate got nothing."
+                    t.mailbox_denied_encrypt
                 } else {
-                    "It was not signed as the mailbox; it went out as your own mail (signed with your own key, if you have one)."
+                    t.mailbox_denied_sign
                 };
-                problems.push(format!(
-                    "The subject code {} asks to send as a function mailbox, but\r\n{why}.\r\n{what}",
-                    c.text
-                ));
+                let head = fill(t.mailbox_code_denied, &[("code", &c.text), ("why", &why)]);
+                problems.push(format!("{head}\n{what}"));
             }
         }
     } else if let Some((id, mb)) = mailbox::by_address(ctx, &from) {
@@ -204,8 +204,9 @@ pub fn process(
             Err(why) => {
                 tracing::warn!(id = %env.id, mailbox = %from, reason = %why, "not signed: mail from a function mailbox by a sender not allowed to use it");
                 mailbox_denied = true;
-                problems.push(format!(
-                    "Your message has the function mailbox {from} as its From address, but\r\n{why}.\r\nIt was sent without the mailbox's signature."
+                problems.push(fill(
+                    ctx.texts().mailbox_from_denied,
+                    &[("from", &from), ("why", &why)],
                 ));
             }
         }
@@ -272,12 +273,15 @@ pub fn process(
                 plain.push(r);
             }
             None if mandatory => {
-                let why = if let Some((c, _)) = code.as_ref().filter(|_| code_encrypt) {
-                    format!("the sender asked for encryption ({}), but no valid certificate is known for this address or its domain", c.text)
-                } else if let Some(tag) = &encrypt_tag {
-                    format!("the sender asked for encryption ({tag}), but no valid certificate is known for this address or its domain")
-                } else {
-                    "encryption is mandatory for this recipient (encrypt.always), but no valid certificate is known for this address or its domain".to_string()
+                let t = ctx.texts();
+                let asked = code
+                    .as_ref()
+                    .filter(|_| code_encrypt)
+                    .map(|(c, _)| c.text.as_str())
+                    .or(encrypt_tag.as_deref());
+                let why = match asked {
+                    Some(tag) => fill(t.reason_asked, &[("tag", tag)]),
+                    None => t.reason_always.to_string(),
                 };
                 tracing::warn!(id = %env.id, to = %r, "not sent: mandatory encryption impossible");
                 refused.push((r, why));
@@ -367,51 +371,74 @@ fn notice(
     problems: &[String],
     refused: &[(String, String)],
 ) -> Vec<u8> {
-    let host = &ctx.cfg.smtp.hostname;
-    let date = crate::queue::dsn::rfc2822(crate::queue::unix_now());
+    let t = ctx.texts();
     let mut body = String::new();
     for p in problems {
         body.push_str(p);
-        body.push_str("\r\n\r\n");
+        body.push_str("\n\n");
     }
     if !refused.is_empty() {
-        body.push_str(
-            "Your message was NOT sent to the following recipients, because it had to be\r\n",
-        );
-        body.push_str("encrypted for them and that was not possible:\r\n\r\n");
+        body.push_str(t.refused_intro);
+        body.push_str("\n\n");
         for (r, why) in refused {
-            body.push_str(&format!("  {r}\r\n    {why}\r\n"));
+            body.push_str(&format!("  {r}\n    {why}\n"));
         }
-        body.push_str("\r\nAll other recipients received it as usual.\r\n");
-        body.push_str("Ask the recipient for a signed mail (its certificate is then stored\r\n");
-        body.push_str(
-            "automatically) or ask your administrator to import the certificate.\r\n\r\n",
-        );
+        body.push('\n');
+        body.push_str(t.refused_outro);
+        body.push_str("\n\n");
     }
+    let clean: String = subject.chars().filter(|c| !c.is_control()).collect();
     body.push_str(&format!(
-        "Subject of your message: {}\r\nQueue id: {}\r\n",
-        subject
-            .chars()
-            .filter(|c| !c.is_control())
-            .collect::<String>(),
-        env.id
+        "{}: {clean}\n{}: {}\n",
+        t.your_subject, t.queue_id, env.id
     ));
-    let mut out = String::new();
-    out.push_str(&format!(
-        "From: Mail Delivery System <postmaster@{host}>\r\n"
-    ));
-    out.push_str(&format!("To: <{}>\r\n", env.mail_from));
-    out.push_str(if refused.is_empty() {
-        "Subject: Not sent as function mailbox\r\n"
+    let subject = if refused.is_empty() {
+        t.notice_subject_mailbox
     } else {
-        "Subject: Not delivered: encryption required\r\n"
-    });
-    out.push_str(&format!("Date: {date}\r\n"));
-    out.push_str(&format!("Message-ID: <{}.notice@{host}>\r\n", env.id));
-    out.push_str("Auto-Submitted: auto-replied\r\n");
-    out.push_str("MIME-Version: 1.0\r\n");
-    out.push_str("Content-Type: text/plain; charset=utf-8\r\n");
-    out.push_str("Content-Transfer-Encoding: 8bit\r\n\r\n");
-    out.push_str(&body);
-    out.into_bytes()
+        t.notice_subject_refused
+    };
+    system_message(
+        ctx,
+        env,
+        &env.mail_from,
+        subject,
+        "notice",
+        "auto-replied",
+        &body,
+    )
+}
+
+/// A plain-text message from `postmaster@<hostname>` (sent with the null sender) to `to`:
+/// notices and receipts. Header values are RFC 2047-encoded when not ASCII (Danish, German).
+pub(crate) fn system_message(
+    ctx: &PolicyCtx,
+    env: &Envelope,
+    to: &str,
+    subject: &str,
+    kind: &str,
+    auto_submitted: &str,
+    body: &str,
+) -> Vec<u8> {
+    let host = &ctx.cfg.smtp.hostname;
+    let t = ctx.texts();
+    let to: String = to.chars().filter(|c| !c.is_control()).collect();
+    let mut msg = Message::parse(b"");
+    msg.append("From", &format!("{} <postmaster@{host}>", t.system_name));
+    msg.append("To", &format!("<{to}>"));
+    msg.append("Subject", subject);
+    msg.append(
+        "Date",
+        &crate::queue::dsn::rfc2822(crate::queue::unix_now()),
+    );
+    msg.append("Message-ID", &format!("<{}.{kind}@{host}>", env.id));
+    msg.append("Auto-Submitted", auto_submitted);
+    msg.append("MIME-Version", "1.0");
+    msg.append("Content-Type", "text/plain; charset=utf-8");
+    msg.append("Content-Transfer-Encoding", "8bit");
+    msg.set_body(
+        body.replace("\r\n", "\n")
+            .replace('\n', "\r\n")
+            .into_bytes(),
+    );
+    msg.to_bytes()
 }

@@ -13,6 +13,7 @@ use base64::Engine;
 use x509_cert::Certificate;
 
 use super::headers::Message;
+use super::texts::{field, Texts};
 use crate::smime::{AddressMatch, SignerReport};
 
 /// File name of the proof part.
@@ -37,24 +38,38 @@ fn hex_serial(cert: &Certificate) -> String {
         .join(":")
 }
 
-fn describe_cert(out: &mut String, cert: &Certificate, indent: &str) {
-    let tbs = cert.tbs_certificate();
-    let v = tbs.validity();
-    out.push_str(&format!("{indent}Subject:    {}\n", tbs.subject()));
-    out.push_str(&format!("{indent}Issuer:     {}\n", tbs.issuer()));
-    out.push_str(&format!("{indent}Serial:     {}\n", hex_serial(cert)));
-    out.push_str(&format!(
-        "{indent}Valid from: {}\n{indent}Valid to:   {}\n",
-        fmt_time(v.not_before.to_system_time()),
-        fmt_time(v.not_after.to_system_time())
-    ));
+/// Width of a label column: the longest label, its colon and a space.
+fn width(labels: &[&str]) -> usize {
+    labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) + 2
 }
 
-fn yes_no(ok: bool) -> &'static str {
+fn describe_cert(t: &Texts, out: &mut String, cert: &Certificate, indent: &str) {
+    let tbs = cert.tbs_certificate();
+    let v = tbs.validity();
+    let w = width(&[
+        t.cert_subject,
+        t.cert_issuer,
+        t.cert_serial,
+        t.cert_valid_from,
+        t.cert_valid_to,
+    ]);
+    for (label, value) in [
+        (t.cert_subject, tbs.subject().to_string()),
+        (t.cert_issuer, tbs.issuer().to_string()),
+        (t.cert_serial, hex_serial(cert)),
+        (t.cert_valid_from, fmt_time(v.not_before.to_system_time())),
+        (t.cert_valid_to, fmt_time(v.not_after.to_system_time())),
+    ] {
+        out.push_str(indent);
+        out.push_str(&field(label, w, &value));
+    }
+}
+
+fn ok_failed(t: &Texts, ok: bool) -> &'static str {
     if ok {
-        "OK"
+        t.ok
     } else {
-        "FAILED"
+        t.failed
     }
 }
 
@@ -74,86 +89,105 @@ pub struct Proof<'a> {
     pub verified_at: SystemTime,
 }
 
+/// A title line and its underline.
+fn title(out: &mut String, text: &str) {
+    out.push_str(text);
+    out.push('\n');
+    out.push_str(&"=".repeat(text.chars().count()));
+    out.push_str("\n\n");
+}
+
 /// The text of `signatur-bevis.txt`.
-pub fn proof_text(p: &Proof) -> String {
+pub fn proof_text(t: &Texts, p: &Proof) -> String {
     let s = p.signer;
-    let mut t = String::new();
-    t.push_str("SIGNATUR-BEVIS / PROOF OF SIGNATURE\n");
-    t.push_str("===================================\n\n");
-    t.push_str("The mail gateway checked the digital signature of the attached message when it\n");
-    t.push_str("arrived. The signature is valid. Keep this proof together with the message.\n\n");
-    t.push_str(&format!("Signed by:         {}\n", p.signer_name));
+    let w = width(&[
+        t.signed_by,
+        t.sender_from,
+        t.signing_time,
+        t.verification_time,
+        t.encryption,
+    ]);
+    let cw = width(&[
+        t.check_signature,
+        t.check_chain,
+        t.check_valid_now,
+        t.check_valid_signing,
+        t.check_revocation,
+        t.check_address,
+        t.digest,
+    ]);
+    let mut o = String::new();
+    title(&mut o, t.proof_title);
+    o.push_str(t.proof_intro);
+    o.push_str("\n\n");
+    o.push_str(&field(t.signed_by, w, p.signer_name));
     if let Some(f) = p.from {
-        t.push_str(&format!("Sender (From):     {f}\n"));
+        o.push_str(&field(t.sender_from, w, f));
     }
-    t.push_str(&format!(
-        "Signing time:      {}\n",
-        s.signing_time
-            .map(fmt_time)
-            .unwrap_or_else(|| "(not stated by the signer)".into())
+    let signing = s.signing_time.map(fmt_time);
+    o.push_str(&field(
+        t.signing_time,
+        w,
+        signing.as_deref().unwrap_or(t.not_stated),
     ));
-    t.push_str(&format!("Verification time: {}\n", fmt_time(p.verified_at)));
+    o.push_str(&field(t.verification_time, w, &fmt_time(p.verified_at)));
     if p.decrypted {
-        t.push_str("Encryption:        the message was encrypted and decrypted by the gateway\n");
+        o.push_str(&field(t.encryption, w, t.decrypted_by_gateway));
     }
     if let Some(cert) = &s.certificate {
-        t.push_str("\nSigner certificate:\n");
-        describe_cert(&mut t, cert, "  ");
+        o.push_str(&format!("\n{}:\n", t.signer_certificate));
+        describe_cert(t, &mut o, cert, "  ");
     }
     if let Some(chain) = &s.chain {
-        t.push_str("\nCertificate chain (signer first):\n");
+        o.push_str(&format!("\n{}:\n", t.chain_title));
         for (i, c) in chain.path.iter().enumerate() {
-            t.push_str(&format!("  [{i}]\n"));
-            describe_cert(&mut t, c, "      ");
+            o.push_str(&format!("  [{i}]\n"));
+            describe_cert(t, &mut o, c, "      ");
         }
     }
-    t.push_str("\nChecks made:\n");
-    t.push_str(&format!(
-        "  Signature over the content and message digest: {}\n",
-        yes_no(s.signature.is_ok())
-    ));
+    o.push_str(&format!("\n{}:\n", t.checks_title));
+    let check = |o: &mut String, label: &str, value: &str| {
+        o.push_str("  ");
+        o.push_str(&field(label, cw, value));
+    };
+    check(&mut o, t.check_signature, ok_failed(t, s.signature.is_ok()));
     match &s.chain {
         Some(c) => {
-            t.push_str(&format!(
-                "  Chain to a trusted certificate authority:      {}\n",
-                if c.trusted {
-                    "OK"
-                } else if p.pinned {
-                    "not built; the certificate is a known partner certificate"
-                } else {
-                    "FAILED"
-                }
-            ));
-            t.push_str(&format!(
-                "  Certificates valid at verification time:       {}\n",
-                yes_no(c.valid_now)
-            ));
-            t.push_str(&format!(
-                "  Certificates valid at signing time:            {}\n",
-                match c.valid_at_signing_time {
-                    Some(ok) => yes_no(ok),
-                    None => "(no signing time)",
-                }
-            ));
+            let chain = if c.trusted {
+                t.ok
+            } else if p.pinned {
+                t.chain_pinned
+            } else {
+                t.failed
+            };
+            check(&mut o, t.check_chain, chain);
+            check(&mut o, t.check_valid_now, ok_failed(t, c.valid_now));
+            let at_signing = match c.valid_at_signing_time {
+                Some(ok) => ok_failed(t, ok),
+                None => t.no_signing_time,
+            };
+            check(&mut o, t.check_valid_signing, at_signing);
         }
-        None => t.push_str("  Chain: (not built)\n"),
+        None => {
+            o.push_str("  ");
+            o.push_str(t.chain_not_built);
+            o.push('\n');
+        }
     }
-    t.push_str("  Revocation (certificate revocation lists held): not revoked\n");
-    t.push_str(&format!(
-        "  Sender address in the certificate:              {}\n",
-        match s.address_match {
-            AddressMatch::Exact => "OK (the certificate names the address)",
-            AddressMatch::Domain => "OK (a domain certificate for the sender's domain)",
-            AddressMatch::NoMatch => "FAILED",
-        }
-    ));
+    check(&mut o, t.check_revocation, t.not_revoked);
+    let address = match s.address_match {
+        AddressMatch::Exact => t.address_exact,
+        AddressMatch::Domain => t.address_domain,
+        AddressMatch::NoMatch => t.failed,
+    };
+    check(&mut o, t.check_address, address);
     if let Some(d) = s.digest {
-        t.push_str(&format!("  Digest algorithm: {d:?}\n"));
+        check(&mut o, t.digest, &format!("{d:?}"));
     }
     for w in &s.warnings {
-        t.push_str(&format!("  Note: {w}\n"));
+        o.push_str(&format!("  {}: {w}\n", t.note));
     }
-    t
+    o
 }
 
 /// One security problem, for `Advarsel.txt`.
@@ -169,62 +203,55 @@ pub enum Problem {
     Untrusted { signer: String, reason: String },
 }
 
+/// `text` as a list item: "* " before the first line, two spaces before the others.
+fn item(out: &mut String, text: &str) {
+    for (i, line) in text.lines().enumerate() {
+        out.push_str(if i == 0 { "* " } else { "  " });
+        out.push_str(line);
+        out.push('\n');
+    }
+}
+
 /// The text of `Advarsel.txt`.
-pub fn warning_text(problems: &[Problem], checked_at: SystemTime) -> String {
-    let mut t = String::new();
-    t.push_str("ADVARSEL / WARNING\n");
-    t.push_str("==================\n\n");
-    t.push_str("The mail gateway found a security problem with the attached message. It is\n");
-    t.push_str(
-        "delivered anyway; judge its content with care and tell your e-mail administrator.\n\n",
-    );
+pub fn warning_text(t: &Texts, problems: &[Problem], checked_at: SystemTime) -> String {
+    let mut o = String::new();
+    title(&mut o, t.warning_title);
+    o.push_str(t.warning_intro);
+    o.push_str("\n\n");
     let who = |s: &str| {
         if s.is_empty() {
-            "(unknown)".to_string()
+            t.unknown.to_string()
         } else {
             s.to_string()
         }
     };
     for p in problems {
         match p {
-            Problem::NotDecrypted => {
-                t.push_str(
-                    "* The message was encrypted, but it could not be decrypted for you: the\n",
-                );
-                t.push_str(
-                    "  gateway holds no key for your address that it was encrypted to. It is\n",
-                );
-                t.push_str("  delivered as it arrived. The sender has not been told.\n");
-            }
+            Problem::NotDecrypted => item(&mut o, t.problem_not_decrypted),
             Problem::InvalidSignature { signer, reason } => {
-                t.push_str("* The message was signed, but the signature cannot be verified.\n");
-                t.push_str("  The message may have been changed after it was signed!\n");
-                t.push_str(&format!("  Signer: {}\n  Detail: {reason}\n", who(signer)));
+                item(&mut o, t.problem_invalid);
+                o.push_str(&format!(
+                    "  {}: {}\n  {}: {reason}\n",
+                    t.signer,
+                    who(signer),
+                    t.detail
+                ));
             }
             Problem::Revoked { signer } => {
-                t.push_str(
-                    "* The signer's certificate has been revoked (withdrawn) by its issuer.\n",
-                );
-                t.push_str("  The signature cannot be trusted.\n");
-                t.push_str(&format!("  Signer: {}\n", who(signer)));
+                item(&mut o, t.problem_revoked);
+                o.push_str(&format!("  {}: {}\n", t.signer, who(signer)));
             }
             Problem::Untrusted { signer, reason } => {
-                t.push_str(
-                    "* The signature is intact, but the signer's certificate is not trusted:\n",
-                );
-                t.push_str(
-                    "  it is not issued by a trusted certificate authority, has expired or is\n",
-                );
-                t.push_str("  not yet valid, or does not name the sender's address.\n");
-                t.push_str(&format!("  Signer: {}\n", who(signer)));
+                item(&mut o, t.problem_untrusted);
+                o.push_str(&format!("  {}: {}\n", t.signer, who(signer)));
                 if !reason.is_empty() {
-                    t.push_str(&format!("  Detail: {reason}\n"));
+                    o.push_str(&format!("  {}: {reason}\n", t.detail));
                 }
             }
         }
     }
-    t.push_str(&format!("\nChecked at: {}\n", fmt_time(checked_at)));
-    t
+    o.push_str(&format!("\n{}: {}\n", t.checked_at, fmt_time(checked_at)));
+    o
 }
 
 fn boundary_for(body: &[u8]) -> String {
