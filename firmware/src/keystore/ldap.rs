@@ -7,7 +7,9 @@
 //! holds is dropped. Addresses without a result are remembered for `negative_cache_minutes`.
 //!
 //! A directory that is down or slow never holds mail up: every connect and search has
-//! `timeout_secs`, failures are logged with the URL and treated as "no certificate".
+//! `timeout_secs`, failures are logged with the URL and treated as "no certificate", and a
+//! directory that failed is skipped for a minute (one timeout a minute, not one per recipient).
+//! A failure is not remembered as "no certificate" for the address.
 //!
 //! The sync API of `ldap3` runs its own small runtime; the policy stage calls this from a
 //! blocking thread (never from async code).
@@ -30,7 +32,13 @@ pub struct Directory {
     cfg: LookupConfig,
     password: Option<Zeroizing<String>>,
     misses: Mutex<HashMap<String, Instant>>,
+    /// Directories that failed, and until when they are skipped.
+    down: Mutex<HashMap<String, Instant>>,
 }
+
+/// How long a directory that did not answer is skipped (so a hung server costs one timeout a
+/// minute, not one per recipient).
+const DOWN_FOR: Duration = Duration::from_secs(60);
 
 /// Why a directory could not be asked.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +100,7 @@ impl Directory {
             cfg: cfg.clone(),
             password,
             misses: Mutex::new(HashMap::new()),
+            down: Mutex::new(HashMap::new()),
         })))
     }
 
@@ -113,10 +122,25 @@ impl Directory {
     fn search(&self, address: &str) -> Result<Vec<Vec<u8>>, DirectoryError> {
         let mut last = None;
         for url in &self.cfg.ldap {
+            {
+                let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
+                if down.get(url).is_some_and(|t| Instant::now() < *t) {
+                    last = Some(DirectoryError::Server {
+                        url: url.clone(),
+                        message: "skipped: did not answer recently".into(),
+                    });
+                    continue;
+                }
+                down.remove(url);
+            }
             match self.search_one(url, address) {
                 Ok(found) => return Ok(found),
                 Err(message) => {
-                    tracing::warn!(url = %url, address, error = %message, "LDAP directory did not answer");
+                    tracing::warn!(url = %url, address, error = %message, "LDAP directory did not answer; skipped for 60 s");
+                    self.down
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .insert(url.clone(), Instant::now() + DOWN_FOR);
                     last = Some(DirectoryError::Server {
                         url: url.clone(),
                         message,
@@ -143,7 +167,9 @@ impl Directory {
         let base = match (self.cfg.base_dn.trim(), url_base_dn(url)) {
             (b, _) if !b.is_empty() => b.to_string(),
             (_, Some(b)) => b,
-            _ => naming_context(&mut conn, timeout).unwrap_or_default(),
+            _ => naming_context(&mut conn, timeout)
+                .map_err(|e| format!("reading the naming context (root DSE): {e}"))?
+                .unwrap_or_default(),
         };
         let filter = filter_for(&self.cfg.filter, address);
         let attrs: Vec<&str> = self.cfg.attributes.iter().map(String::as_str).collect();
@@ -220,19 +246,19 @@ impl Directory {
 }
 
 /// The first naming context of the server (root DSE), as the search base.
-fn naming_context(conn: &mut LdapConn, timeout: Duration) -> Option<String> {
+fn naming_context(conn: &mut LdapConn, timeout: Duration) -> Result<Option<String>, String> {
     let (entries, _) = conn
         .with_timeout(timeout)
         .search("", Scope::Base, "(objectClass=*)", vec!["namingContexts"])
         .and_then(|r| r.success())
-        .ok()?;
-    entries.into_iter().find_map(|e| {
+        .map_err(|e| e.to_string())?;
+    Ok(entries.into_iter().find_map(|e| {
         SearchEntry::construct(e)
             .attrs
             .into_iter()
             .find(|(k, _)| k.eq_ignore_ascii_case("namingContexts"))
             .and_then(|(_, v)| v.into_iter().next())
-    })
+    }))
 }
 
 /// The certificate to encrypt to for `address`: the keystore first, then the directories.
@@ -272,10 +298,12 @@ pub fn encryption_cert(
         None if dir.missed_recently(&address) => None,
         None => match dir.fetch(ks, &address) {
             Ok(Some(c)) => Some(c),
-            Ok(None) | Err(_) => {
+            Ok(None) => {
                 dir.remember_miss(&address);
                 None
             }
+            // Not remembered: once the directory is back, the address is asked again.
+            Err(_) => None,
         },
     }
 }
