@@ -32,28 +32,45 @@ fn tool(name: &str) -> Option<PathBuf> {
 
 impl Slapd {
     fn start(dir: &Path) -> Option<Slapd> {
+        Slapd::start_tls(dir, None).map(|(s, _)| s)
+    }
+
+    /// With `tls` (certificate and key PEM files) it also listens for ldaps:// on the second
+    /// port returned.
+    fn start_tls(dir: &Path, tls: Option<(&str, &str)>) -> Option<(Slapd, u16)> {
         let slapd = tool("slapd")?;
         tool("ldapadd")?;
         std::fs::create_dir_all(dir.join("db")).unwrap();
+        let tls_conf = tls
+            .map(|(c, k)| format!("TLSCertificateFile {c}\nTLSCertificateKeyFile {k}\n"))
+            .unwrap_or_default();
         let conf = format!(
-            "include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\ninclude /etc/ldap/schema/inetorgperson.schema\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {d}/slapd.pid\ndatabase mdb\nmaxsize 10485760\nsuffix \"{SUFFIX}\"\nrootdn \"cn=admin,{SUFFIX}\"\nrootpw secret\ndirectory {d}/db\n",
+            "{tls_conf}include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\ninclude /etc/ldap/schema/inetorgperson.schema\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {d}/slapd.pid\ndatabase mdb\nmaxsize 10485760\nsuffix \"{SUFFIX}\"\nrootdn \"cn=admin,{SUFFIX}\"\nrootpw secret\ndirectory {d}/db\n",
             d = dir.display()
         );
         std::fs::write(dir.join("slapd.conf"), conf).unwrap();
         let port = free_port();
+        let tls_port = if tls.is_some() { free_port() } else { 0 };
+        let mut listen = format!("ldap://127.0.0.1:{port}/");
+        if tls.is_some() {
+            listen.push_str(&format!(" ldaps://127.0.0.1:{tls_port}/"));
+        }
         let proc = Proc::spawn(
             "slapd",
             Command::new(slapd).args([
                 "-f",
                 dir.join("slapd.conf").to_str().unwrap(),
                 "-h",
-                &format!("ldap://127.0.0.1:{port}/"),
+                &listen,
                 "-d",
                 "0",
             ]),
         );
         wait_port(port);
-        Some(Slapd { proc, port })
+        if tls.is_some() {
+            wait_port(tls_port);
+        }
+        Some((Slapd { proc, port }, tls_port))
     }
 
     fn url(&self) -> String {
@@ -208,4 +225,114 @@ fn ldap_certificates_encrypt_and_are_cached() {
         "skipped later: {log}"
     );
     drop(hung);
+}
+
+// ldaps://: the directory's server certificate is checked against the system CA store
+// (rustls-native-certs, which honours SSL_CERT_FILE): the lookup fails while its CA is unknown
+// (mail goes out signed only) and works once it is known.
+#[test]
+fn ldaps_checks_the_directory_certificate() {
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("ina", "email:ina@partner.test");
+    pki.openssl(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    pki.write(
+        "srv.ext",
+        b"basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
+    );
+    pki.openssl(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "pca.pem",
+        "-CAkey",
+        "pca.key",
+        "-CAcreateserial",
+        "-days",
+        "30",
+        "-extfile",
+        "srv.ext",
+        "-out",
+        "srv.pem",
+    ]);
+    let Some((slapd, tls_port)) = Slapd::start_tls(
+        &d.path().join("ldap"),
+        Some((&pki.p("srv.pem"), &pki.p("srv.key"))),
+    ) else {
+        eprintln!("SKIP: slapd/ldapadd not installed (apt-get install slapd ldap-utils)");
+        return;
+    };
+    let mut ldif = format!("dn: {SUFFIX}\nobjectClass: dcObject\nobjectClass: organization\no: Partner\ndc: partner\n\n");
+    ldif.push_str(&person(&pki, "Ina", "ina@partner.test", "ina.pem"));
+    slapd.add(&ldif, d.path());
+
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let url = format!("ldaps://127.0.0.1:{tls_port}/{SUFFIX}");
+    let extra = format!(
+        "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\n[lookup]\nldap = [{url:?}]\n"
+    );
+    let mut g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, &extra);
+    keygen(&g, "alice@example.org");
+    segl_ca(&g, &pki);
+    ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
+    let send_one = |g: &Gateway, subject: &str| {
+        send(
+            g.smtp_port,
+            "alice@example.org",
+            &["ina@partner.test"],
+            &mail("alice@example.org", "ina@partner.test", subject, "text"),
+            d.path(),
+        )
+    };
+    send_one(&g, "unknown directory CA");
+    let out = smart.wait_for(1, 30);
+    assert!(
+        is_signed(&out[0]) && !is_encrypted(&out[0]),
+        "{}",
+        out[0].text()
+    );
+    let log = g.log_text();
+    assert!(
+        log.lines()
+            .any(|l| l.contains("LDAP directory did not answer") && l.contains(&url)),
+        "{log}"
+    );
+
+    // The same gateway, now with the partner CA as its system CA store.
+    g.stop();
+    let log = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&g.log)
+        .unwrap();
+    let mut cmd = Command::new(SEGL);
+    cmd.args(["serve", "--config", g.config.to_str().unwrap()])
+        .env("SSL_CERT_FILE", pki.p("pca.pem"))
+        .env_remove("SSL_CERT_DIR")
+        .stdout(std::process::Stdio::null())
+        .stderr(log);
+    g.proc = Some(Proc::spawn("segl", &mut cmd));
+    wait_port(g.smtp_port);
+    send_one(&g, "known directory CA");
+    let out = smart.wait_for(2, 30);
+    let m = out
+        .iter()
+        .find(|m| header(m, "Subject").as_deref() == Some("known directory CA"))
+        .expect("second mail");
+    assert!(is_encrypted(m), "{}", m.text());
+    let inner = pki.decrypt("ina", &m.eml);
+    pki.verify("segl-ca.pem", &inner).expect("signed inside");
 }
