@@ -13,8 +13,8 @@ use std::sync::Arc;
 use base64::Engine;
 
 use super::headers::Message;
-use super::outbound::sender_trust;
-use super::texts::fill;
+use super::outbound::{sender_trust, Untrusted};
+use super::texts::{fill, Texts};
 use super::{listed, PolicyCtx};
 use crate::config::MailboxConfig;
 use crate::smime::{Certificate, PrivateKeyOps};
@@ -122,36 +122,85 @@ fn allowed_sender(mb: &MailboxConfig, who: &str) -> bool {
     !who.is_empty() && (listed(&mb.senders, who) || mb.address.trim().eq_ignore_ascii_case(who))
 }
 
+/// Why an employee may not send as a function mailbox.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Denied {
+    NoMailbox {
+        id: String,
+    },
+    UnknownSender {
+        mailbox: String,
+    },
+    NotAllowed {
+        sender: String,
+        mailbox: String,
+    },
+    /// The DEFENDO sender trust rules (SMTP AUTH / trusted relay) refuse it.
+    Untrusted(Untrusted),
+    NoKey {
+        mailbox: String,
+    },
+    /// The authenticated user has no address allowed to use the mailbox.
+    NoAllowedAddress,
+}
+
+impl Denied {
+    /// The reason in the language of `t` (for notices).
+    pub fn render(&self, t: &Texts) -> String {
+        match self {
+            Denied::NoMailbox { id } => fill(t.why_no_mailbox, &[("id", id)]),
+            Denied::UnknownSender { mailbox } => {
+                fill(t.why_unknown_sender, &[("mailbox", mailbox)])
+            }
+            Denied::NotAllowed { sender, mailbox } => fill(
+                t.why_not_allowed,
+                &[("sender", sender), ("mailbox", mailbox)],
+            ),
+            Denied::Untrusted(u) => u.render(t),
+            Denied::NoKey { mailbox } => fill(t.why_no_key, &[("mailbox", mailbox)]),
+            Denied::NoAllowedAddress => t.why_no_allowed_address.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Denied {
+    /// English, for the log.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(&super::texts::EN))
+    }
+}
+
 /// Whether `employee` may send as mailbox `id` from this client, and with which key.
 pub fn authorize(
     ctx: &PolicyCtx,
     env: &Envelope,
     id: &str,
     employee: &str,
-) -> Result<Acting, String> {
+) -> Result<Acting, Denied> {
     let Some((id, mb)) = by_id(ctx, id) else {
-        return Err(format!("no function mailbox {id:?} is configured"));
+        return Err(Denied::NoMailbox { id: id.to_string() });
     };
     let address = mb.address.trim().to_ascii_lowercase();
     if employee.is_empty() {
-        return Err(format!(
-            "the real sender is unknown, so it cannot be checked against the senders allowed to use the mailbox {address}"
-        ));
+        return Err(Denied::UnknownSender { mailbox: address });
     }
     if !allowed_sender(mb, employee) {
-        return Err(format!(
-            "{employee} is not among the senders allowed to use the mailbox {address}"
-        ));
+        return Err(Denied::NotAllowed {
+            sender: employee.to_string(),
+            mailbox: address,
+        });
     }
     // The DEFENDO trust rules apply to the real sender (or the mailbox key itself).
     if let Err(why) = sender_trust(ctx, env, employee) {
-        sender_trust(ctx, env, &address).map_err(|_| why)?;
+        sender_trust(ctx, env, &address).map_err(|_| Denied::Untrusted(why))?;
     }
     let key = ctx
         .keystore
         .mailbox_key(id)
         .or_else(|| ctx.keystore.signing_key(&address))
-        .ok_or_else(|| format!("the keystore holds no usable key for the mailbox {address}"))?;
+        .ok_or_else(|| Denied::NoKey {
+            mailbox: address.clone(),
+        })?;
     Ok(Acting {
         id: id.to_string(),
         chain: ctx.keystore.signing_chain(&address),
@@ -168,16 +217,14 @@ pub fn authorize_implicit(
     env: &Envelope,
     id: &str,
     mb: &MailboxConfig,
-) -> Result<Acting, String> {
+) -> Result<Acting, Denied> {
     let employee = if env.client.auth_user.is_some() {
         env.client
             .auth_addresses
             .iter()
             .map(|a| a.trim().to_ascii_lowercase())
             .find(|a| allowed_sender(mb, a))
-            .ok_or_else(|| {
-                "the authenticated user has no address allowed to use the mailbox".to_string()
-            })?
+            .ok_or(Denied::NoAllowedAddress)?
     } else {
         env.mail_from.trim().to_ascii_lowercase()
     };
@@ -264,6 +311,29 @@ pub fn receipt(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reasons_read_in_the_configured_language() {
+        use crate::policy::texts::{DA, DE, EN};
+        let d = Denied::NotAllowed {
+            sender: "carl@example.org".into(),
+            mailbox: "jura@example.org".into(),
+        };
+        assert_eq!(
+            d.to_string(),
+            "carl@example.org is not among the senders allowed to use the mailbox jura@example.org"
+        );
+        assert_eq!(d.render(&EN), d.to_string());
+        assert!(d.render(&DA).contains("er ikke blandt de afsendere"));
+        let u = Denied::Untrusted(Untrusted::KeyNotListed {
+            from: "a@example.org".into(),
+            ip: "10.0.0.1".into(),
+        });
+        assert!(u
+            .render(&DE)
+            .contains("steht nicht in sign.keys_without_auth"));
+        assert!(u.render(&DE).contains("10.0.0.1"));
+    }
 
     #[test]
     fn codes_are_found_and_removed() {

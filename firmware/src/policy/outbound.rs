@@ -17,14 +17,50 @@
 use super::finish;
 use super::headers::{remove_tag, Message};
 use super::mailbox::{self, Acting, CodeKind};
-use super::texts::fill;
+use super::texts::{fill, Texts};
 use super::{listed, Content, Output, PolicyCtx, ProcessError, HEADER_PREFIX};
 use crate::smime::mime::{self, Entity};
 use crate::smime::{self, Certificate, EncryptOptions, PrivateKeyOps, Recipient, SignOptions};
 use crate::spool::Envelope;
 
-/// Why a message from this client may (not) be signed with the From address's key.
-pub fn sender_trust(ctx: &PolicyCtx, env: &Envelope, from: &str) -> Result<(), String> {
+/// Why a message from this client may not be signed with the From address's key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Untrusted {
+    /// The SMTP AUTH user does not own the From address.
+    NotOwner { user: String, from: String },
+    /// No SMTP AUTH, and the client is not a trusted relay.
+    NotTrustedRelay { ip: String },
+    /// A trusted relay, but the key is not usable without authentication.
+    KeyNotListed { from: String, ip: String },
+    /// The client's address is unknown.
+    NoClientAddress,
+}
+
+impl Untrusted {
+    /// The reason in the language of `t` (for notices).
+    pub fn render(&self, t: &Texts) -> String {
+        match self {
+            Untrusted::NotOwner { user, from } => {
+                fill(t.why_not_owner, &[("user", user), ("from", from)])
+            }
+            Untrusted::NotTrustedRelay { ip } => fill(t.why_not_relay, &[("ip", ip)]),
+            Untrusted::KeyNotListed { from, ip } => {
+                fill(t.why_key_not_listed, &[("from", from), ("ip", ip)])
+            }
+            Untrusted::NoClientAddress => t.why_no_client.to_string(),
+        }
+    }
+}
+
+impl std::fmt::Display for Untrusted {
+    /// English, for the log (stable wording that admins grep for).
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.render(&super::texts::EN))
+    }
+}
+
+/// Whether a message from this client may be signed with the key of `from`.
+pub fn sender_trust(ctx: &PolicyCtx, env: &Envelope, from: &str) -> Result<(), Untrusted> {
     let c = &env.client;
     if let Some(user) = &c.auth_user {
         if c.auth_addresses
@@ -37,23 +73,23 @@ pub fn sender_trust(ctx: &PolicyCtx, env: &Envelope, from: &str) -> Result<(), S
             .ip
             .is_some_and(|ip| ctx.cfg.sign.trusted_relays.iter().any(|n| n.contains(&ip)))
         {
-            return Err(format!(
-                "authenticated user {user:?} does not own the From address {from}"
-            ));
+            return Err(Untrusted::NotOwner {
+                user: user.clone(),
+                from: from.to_string(),
+            });
         }
     }
     let Some(ip) = c.ip else {
-        return Err("no client address".into());
+        return Err(Untrusted::NoClientAddress);
     };
     if !ctx.cfg.sign.trusted_relays.iter().any(|n| n.contains(&ip)) {
-        return Err(format!(
-            "client {ip} did not authenticate and is not in sign.trusted_relays"
-        ));
+        return Err(Untrusted::NotTrustedRelay { ip: ip.to_string() });
     }
     if !listed(&ctx.cfg.sign.keys_without_auth, from) {
-        return Err(format!(
-            "the key of {from} is not in sign.keys_without_auth (client {ip} did not authenticate)"
-        ));
+        return Err(Untrusted::KeyNotListed {
+            from: from.to_string(),
+            ip: ip.to_string(),
+        });
     }
     Ok(())
 }
@@ -190,6 +226,7 @@ pub fn process(
                 } else {
                     t.mailbox_denied_sign
                 };
+                let why = why.render(t);
                 let head = fill(t.mailbox_code_denied, &[("code", &c.text), ("why", &why)]);
                 problems.push(format!("{head}\n{what}"));
             }
@@ -204,9 +241,10 @@ pub fn process(
             Err(why) => {
                 tracing::warn!(id = %env.id, mailbox = %from, reason = %why, "not signed: mail from a function mailbox by a sender not allowed to use it");
                 mailbox_denied = true;
+                let t = ctx.texts();
                 problems.push(fill(
-                    ctx.texts().mailbox_from_denied,
-                    &[("from", &from), ("why", &why)],
+                    t.mailbox_from_denied,
+                    &[("from", &from), ("why", &why.render(t))],
                 ));
             }
         }

@@ -77,6 +77,23 @@ pub struct Texts {
     pub receipt_encrypted: &'static str,
     pub receipt_signed_only: &'static str,
     pub subject: &'static str,
+    // Why a sender may not sign or use a function mailbox.
+    /// `{user}`, `{from}`.
+    pub why_not_owner: &'static str,
+    /// `{ip}`.
+    pub why_not_relay: &'static str,
+    /// `{from}`, `{ip}`.
+    pub why_key_not_listed: &'static str,
+    pub why_no_client: &'static str,
+    /// `{id}`.
+    pub why_no_mailbox: &'static str,
+    /// `{mailbox}`.
+    pub why_unknown_sender: &'static str,
+    /// `{sender}`, `{mailbox}`.
+    pub why_not_allowed: &'static str,
+    /// `{mailbox}`.
+    pub why_no_key: &'static str,
+    pub why_no_allowed_address: &'static str,
 }
 
 /// Replaces each `{name}` in `template` with its value.
@@ -163,6 +180,15 @@ pub static EN: Texts = Texts {
     receipt_encrypted: "encrypted and signed",
     receipt_signed_only: "signed, NOT encrypted (no certificate known)",
     subject: "Subject",
+    why_not_owner: "authenticated user \"{user}\" does not own the From address {from}",
+    why_not_relay: "client {ip} did not authenticate and is not in sign.trusted_relays",
+    why_key_not_listed: "the key of {from} is not in sign.keys_without_auth (client {ip} did not authenticate)",
+    why_no_client: "no client address",
+    why_no_mailbox: "no function mailbox \"{id}\" is configured",
+    why_unknown_sender: "the real sender is unknown, so it cannot be checked against the senders allowed to use the mailbox {mailbox}",
+    why_not_allowed: "{sender} is not among the senders allowed to use the mailbox {mailbox}",
+    why_no_key: "the keystore holds no usable key for the mailbox {mailbox}",
+    why_no_allowed_address: "the authenticated user has no address allowed to use the mailbox",
 };
 
 pub static DA: Texts = Texts {
@@ -227,6 +253,15 @@ pub static DA: Texts = Texts {
     receipt_encrypted: "krypteret og signeret",
     receipt_signed_only: "signeret, IKKE krypteret (intet certifikat kendt)",
     subject: "Emne",
+    why_not_owner: "den godkendte bruger \"{user}\" ejer ikke afsenderadressen (From) {from}",
+    why_not_relay: "klienten {ip} har ikke logget ind (SMTP AUTH) og står ikke i sign.trusted_relays",
+    why_key_not_listed: "nøglen til {from} står ikke i sign.keys_without_auth (klienten {ip} har ikke logget ind)",
+    why_no_client: "klientens adresse er ukendt",
+    why_no_mailbox: "der er ikke oprettet nogen funktionspostkasse \"{id}\"",
+    why_unknown_sender: "den egentlige afsender er ukendt, så den kan ikke kontrolleres mod de afsendere, der må bruge postkassen {mailbox}",
+    why_not_allowed: "{sender} er ikke blandt de afsendere, der må bruge postkassen {mailbox}",
+    why_no_key: "nøglelageret har ingen brugbar nøgle til postkassen {mailbox}",
+    why_no_allowed_address: "den godkendte bruger har ingen adresse, der må bruge postkassen",
 };
 
 pub static DE: Texts = Texts {
@@ -291,6 +326,15 @@ pub static DE: Texts = Texts {
     receipt_encrypted: "verschlüsselt und signiert",
     receipt_signed_only: "signiert, NICHT verschlüsselt (kein Zertifikat bekannt)",
     subject: "Betreff",
+    why_not_owner: "der angemeldete Benutzer \"{user}\" besitzt die Absenderadresse (From) {from} nicht",
+    why_not_relay: "der Client {ip} hat sich nicht angemeldet (SMTP AUTH) und steht nicht in sign.trusted_relays",
+    why_key_not_listed: "der Schlüssel von {from} steht nicht in sign.keys_without_auth (der Client {ip} hat sich nicht angemeldet)",
+    why_no_client: "die Adresse des Clients ist unbekannt",
+    why_no_mailbox: "es ist kein Funktionspostfach \"{id}\" eingerichtet",
+    why_unknown_sender: "der eigentliche Absender ist unbekannt und kann daher nicht mit den Absendern verglichen werden, die das Postfach {mailbox} verwenden dürfen",
+    why_not_allowed: "{sender} gehört nicht zu den Absendern, die das Postfach {mailbox} verwenden dürfen",
+    why_no_key: "der Schlüsselspeicher enthält keinen verwendbaren Schlüssel für das Postfach {mailbox}",
+    why_no_allowed_address: "der angemeldete Benutzer hat keine Adresse, die das Postfach verwenden darf",
 };
 
 #[cfg(test)]
@@ -360,6 +404,15 @@ mod tests {
             t.receipt_encrypted,
             t.receipt_signed_only,
             t.subject,
+            t.why_not_owner,
+            t.why_not_relay,
+            t.why_key_not_listed,
+            t.why_no_client,
+            t.why_no_mailbox,
+            t.why_unknown_sender,
+            t.why_not_allowed,
+            t.why_no_key,
+            t.why_no_allowed_address,
         ]
     }
 
