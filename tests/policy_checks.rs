@@ -16,32 +16,6 @@ use policy_common::*;
 const TRUSTED: &str =
     "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\n";
 
-fn partner_signed(pki: &Pki, name: &str, from: &str, to: &str, subject: &str) -> Vec<u8> {
-    pki.write(
-        "content.txt",
-        format!("Content-Type: text/plain; charset=utf-8\r\n\r\nhello from {name}\r\n").as_bytes(),
-    );
-    pki.openssl(&[
-        "cms",
-        "-sign",
-        "-in",
-        "content.txt",
-        "-signer",
-        &format!("{name}.pem"),
-        "-inkey",
-        &format!("{name}.key"),
-        "-from",
-        from,
-        "-to",
-        to,
-        "-subject",
-        subject,
-        "-out",
-        "signed.eml",
-    ]);
-    pki.read("signed.eml")
-}
-
 /// The Subject as a reader sees it (RFC 2047 decoded).
 fn subject(m: &Stored) -> String {
     mail_parser::MessageParser::default()
@@ -88,6 +62,7 @@ fn harvest_manual_waits_for_approval() {
         "bob@partner.test",
         "alice@example.org",
         "offer",
+        "hello from bob",
     );
     send(
         g.smtp_port,
@@ -154,7 +129,7 @@ fn revoked_and_expired_signers_are_marked_and_explained() {
     ok(g.ctl(&["trust", "crl", "import", &crl]));
     for (who, subj) in [("bob", "from revoked"), ("carol", "from expired")] {
         let from = format!("{who}@partner.test");
-        let m = partner_signed(&pki, who, &from, "alice@example.org", subj);
+        let m = partner_signed(&pki, who, &from, "alice@example.org", subj, "hello");
         send(g.smtp_port, &from, &["alice@example.org"], &m, d.path());
     }
     let got = inbound.wait_for(2, 30);
@@ -608,7 +583,7 @@ fn texts_in_danish() {
         ("bob", "bob@partner.test", "gyldig"),
         ("mallory", "mallory@evil.test", "selvsigneret"),
     ] {
-        let m = partner_signed(&pki, who, from, "alice@example.org", subj);
+        let m = partner_signed(&pki, who, from, "alice@example.org", subj, "hello");
         send(g.smtp_port, from, &["alice@example.org"], &m, d.path());
     }
     send(

@@ -281,39 +281,6 @@ fn mandatory_encryption_refuses_and_notifies_the_sender() {
 }
 
 /// A partner message signed by `name` (clear-signed, headers outside).
-fn partner_signed(
-    pki: &Pki,
-    name: &str,
-    from: &str,
-    to: &str,
-    subject: &str,
-    text: &str,
-) -> Vec<u8> {
-    pki.write(
-        "content.txt",
-        format!("Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n").as_bytes(),
-    );
-    pki.openssl(&[
-        "cms",
-        "-sign",
-        "-in",
-        "content.txt",
-        "-signer",
-        &format!("{name}.pem"),
-        "-inkey",
-        &format!("{name}.key"),
-        "-from",
-        from,
-        "-to",
-        to,
-        "-subject",
-        subject,
-        "-out",
-        "signed.eml",
-    ]);
-    pki.read("signed.eml")
-}
-
 // 5: inbound: forged markings stripped, decrypted, verified, marked; a failed decryption is
 // delivered as it came and nothing goes back to the sender.
 #[test]

@@ -235,39 +235,13 @@ fn ldaps_checks_the_directory_certificate() {
     let d = tmp();
     let pki = Pki::new(&d.path().join("pki"));
     pki.user("ina", "email:ina@partner.test");
-    pki.openssl(&[
-        "req",
-        "-newkey",
-        "rsa:2048",
-        "-nodes",
-        "-keyout",
-        "srv.key",
-        "-out",
-        "srv.csr",
-        "-subj",
+    // The directory's TLS certificate, from the partner CA.
+    pki.issue(
+        "srv",
         "/CN=127.0.0.1",
-    ]);
-    pki.write(
-        "srv.ext",
-        b"basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
+        "basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\nsubjectAltName=IP:127.0.0.1\n",
+        None,
     );
-    pki.openssl(&[
-        "x509",
-        "-req",
-        "-in",
-        "srv.csr",
-        "-CA",
-        "pca.pem",
-        "-CAkey",
-        "pca.key",
-        "-CAcreateserial",
-        "-days",
-        "30",
-        "-extfile",
-        "srv.ext",
-        "-out",
-        "srv.pem",
-    ]);
     let Some((slapd, tls_port)) = Slapd::start_tls(
         &d.path().join("ldap"),
         Some((&pki.p("srv.pem"), &pki.p("srv.key"))),

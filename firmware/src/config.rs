@@ -303,9 +303,9 @@ impl MarkConfig {
     pub fn strip(&self, subject: &str) -> String {
         let mut t = subject.to_string();
         for p in self.prefixes() {
-            t = crate::policy::headers::remove_tag(&t, p).0;
+            t = crate::policy::fields::remove_tag(&t, p).0;
         }
-        crate::policy::headers::remove_template(&t, self.domain_signed.trim(), "{domain}")
+        crate::policy::fields::remove_template(&t, self.domain_signed.trim(), "{domain}")
     }
 }
 

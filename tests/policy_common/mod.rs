@@ -57,35 +57,29 @@ impl Pki {
 
     /// `name.key` + `name.pem` for `san` (e.g. `email:bob@partner.test`), issued by the CA.
     pub fn user(&self, name: &str, san: &str) {
-        run(
-            "openssl",
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={name}"),
-            ],
-            None,
-            &self.dir,
+        self.issue(name, &format!("/CN={name}"), &user_ext(san), None);
+    }
+
+    /// `name.key` + `name.pem` with subject `subj` and the extensions `ext` (openssl extfile
+    /// lines), issued by the partner CA: for 30 days with `openssl x509 -req`, or from `start`
+    /// to `end` (`YYYYMMDDHHMMSSZ`) with `openssl ca`.
+    pub fn issue(&self, name: &str, subj: &str, ext: &str, dates: Option<(&str, &str)>) {
+        let (key, csr, extf, pem) = (
+            format!("{name}.key"),
+            format!("{name}.csr"),
+            format!("{name}.ext"),
+            format!("{name}.pem"),
         );
-        std::fs::write(
-            self.dir.join(format!("{name}.ext")),
-            format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName={san}\n"),
-        )
-        .unwrap();
-        run(
-            "openssl",
-            &[
+        self.openssl(&[
+            "req", "-newkey", "rsa:2048", "-nodes", "-keyout", &key, "-out", &csr, "-subj", subj,
+        ]);
+        self.write(&extf, ext.as_bytes());
+        match dates {
+            None => self.openssl(&[
                 "x509",
                 "-req",
                 "-in",
-                &format!("{name}.csr"),
+                &csr,
                 "-CA",
                 "pca.pem",
                 "-CAkey",
@@ -94,13 +88,35 @@ impl Pki {
                 "-days",
                 "30",
                 "-extfile",
-                &format!("{name}.ext"),
+                &extf,
                 "-out",
-                &format!("{name}.pem"),
-            ],
-            None,
-            &self.dir,
-        );
+                &pem,
+            ]),
+            Some((start, end)) => {
+                self.ca_cnf();
+                self.openssl(&[
+                    "ca",
+                    "-config",
+                    "pca.cnf",
+                    "-batch",
+                    "-notext",
+                    "-keyfile",
+                    "pca.key",
+                    "-cert",
+                    "pca.pem",
+                    "-in",
+                    &csr,
+                    "-out",
+                    &pem,
+                    "-extfile",
+                    &extf,
+                    "-startdate",
+                    start,
+                    "-enddate",
+                    end,
+                ])
+            }
+        };
     }
 
     /// A self-signed certificate (no chain to any anchor).
@@ -151,49 +167,12 @@ impl Pki {
     /// Like [`Pki::user`], but valid only from `start` to `end` (`YYYYMMDDHHMMSSZ`), e.g. an
     /// expired certificate.
     pub fn user_dated(&self, name: &str, san: &str, start: &str, end: &str) {
-        self.ca_cnf();
-        run(
-            "openssl",
-            &[
-                "req",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-keyout",
-                &format!("{name}.key"),
-                "-out",
-                &format!("{name}.csr"),
-                "-subj",
-                &format!("/CN={name}"),
-            ],
-            None,
-            &self.dir,
+        self.issue(
+            name,
+            &format!("/CN={name}"),
+            &user_ext(san),
+            Some((start, end)),
         );
-        self.write(
-            &format!("{name}.ext"),
-            format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName={san}\n").as_bytes(),
-        );
-        self.openssl(&[
-            "ca",
-            "-config",
-            "pca.cnf",
-            "-batch",
-            "-notext",
-            "-keyfile",
-            "pca.key",
-            "-cert",
-            "pca.pem",
-            "-in",
-            &format!("{name}.csr"),
-            "-out",
-            &format!("{name}.pem"),
-            "-extfile",
-            &format!("{name}.ext"),
-            "-startdate",
-            start,
-            "-enddate",
-            end,
-        ]);
     }
 
     /// Revokes `name.pem` and writes the partner CA's CRL (DER) to `pca.crl`; returns its path.
@@ -277,6 +256,45 @@ impl Pki {
     pub fn verify(&self, ca: &str, msg: &[u8]) -> Result<Vec<u8>, String> {
         self.try_openssl(&["cms", "-verify", "-CAfile", ca], msg)
     }
+}
+
+/// Extensions of an S/MIME user certificate for `san`.
+fn user_ext(san: &str) -> String {
+    format!("basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName={san}\n")
+}
+
+/// A clear-signed message by `name` (openssl cms -sign) with `text` as its content.
+pub fn partner_signed(
+    pki: &Pki,
+    name: &str,
+    from: &str,
+    to: &str,
+    subject: &str,
+    text: &str,
+) -> Vec<u8> {
+    pki.write(
+        "content.txt",
+        format!("Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n").as_bytes(),
+    );
+    pki.openssl(&[
+        "cms",
+        "-sign",
+        "-in",
+        "content.txt",
+        "-signer",
+        &format!("{name}.pem"),
+        "-inkey",
+        &format!("{name}.key"),
+        "-from",
+        from,
+        "-to",
+        to,
+        "-subject",
+        subject,
+        "-out",
+        "signed.eml",
+    ]);
+    pki.read("signed.eml")
 }
 
 pub fn ok(out: std::process::Output) -> String {

@@ -11,7 +11,7 @@
 use sha2::Digest;
 use x509_cert::Certificate;
 
-use super::headers::Message;
+use super::fields::Message;
 use super::PolicyCtx;
 use crate::config::DigitalPostRule;
 

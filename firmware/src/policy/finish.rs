@@ -11,7 +11,7 @@
 //! Mail passed on unchanged (a hard link to the spooled original) never comes here: its upstream
 //! signature still verifies and stays.
 
-use super::headers::Message;
+use super::fields::Message;
 use super::PolicyCtx;
 use crate::spool::Envelope;
 

@@ -12,7 +12,7 @@
 
 use std::time::SystemTime;
 
-use super::headers::Message;
+use super::fields::Message;
 use super::parts::{self, Problem};
 use super::{Content, Output, PolicyCtx, ProcessError, HEADER_PREFIX};
 use crate::config::HarvestMode;
@@ -260,14 +260,15 @@ fn one(
     if let Some(keys) = keys {
         match smime::decrypt(&current, keys) {
             Ok(d) => {
-                decrypted_with = Some((*d.info.recipient_cert).clone());
-                inner_entity = Some(d.entity.clone());
                 tracing::info!(id = %env.id, cipher = d.info.cipher.name(), key = %d.info.recipient, rcpts = ?rcpts, "decrypted");
                 encryption = "decrypted";
                 // Headers inside the encrypted part are the sender's too.
                 let mut inner = Message::parse(&d.message);
                 inner.remove_prefixed(HEADER_PREFIX);
                 current = inner.to_bytes();
+                // Kept (moved, not copied) for the Digital Post check.
+                decrypted_with = Some(*d.info.recipient_cert);
+                inner_entity = Some(d.entity);
             }
             Err(e) => {
                 // Delivered as it came; never reported back to the sender.

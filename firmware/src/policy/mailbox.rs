@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use base64::Engine;
 
-use super::headers::Message;
+use super::fields::Message;
 use super::outbound::{sender_trust, Untrusted};
 use super::texts::{fill, Texts};
 use super::{listed, PolicyCtx};

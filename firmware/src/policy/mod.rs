@@ -9,8 +9,8 @@
 //! itself, DSNs) passes unchanged.
 
 pub mod digital_post;
+pub mod fields;
 pub mod finish;
-pub mod headers;
 pub mod inbound;
 pub mod mailbox;
 pub mod outbound;

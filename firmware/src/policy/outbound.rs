@@ -14,8 +14,8 @@
 //! allowed to use the mailbox gets a notice, the mail is not signed as the mailbox, and a `#K`
 //! mail still goes only encrypted.
 
+use super::fields::{remove_tag, Message};
 use super::finish;
-use super::headers::{remove_tag, Message};
 use super::mailbox::{self, Acting, CodeKind};
 use super::texts::{fill, Texts};
 use super::{listed, Content, Output, PolicyCtx, ProcessError, HEADER_PREFIX};

@@ -12,7 +12,7 @@ use std::time::SystemTime;
 use base64::Engine;
 use x509_cert::Certificate;
 
-use super::headers::Message;
+use super::fields::Message;
 use super::texts::{field, Texts};
 use crate::smime::{AddressMatch, SignerReport};
 
