@@ -9,7 +9,6 @@ pub mod app;
 pub mod config;
 pub mod ctl;
 pub mod keystore;
-mod keystore_ctl;
 pub mod policy;
 pub mod queue;
 pub mod smime;
