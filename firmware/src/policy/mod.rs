@@ -13,6 +13,7 @@ pub mod fields;
 pub mod finish;
 pub mod inbound;
 pub mod mailbox;
+pub mod marks;
 pub mod outbound;
 pub mod parts;
 pub mod texts;

@@ -17,6 +17,7 @@
 use super::fields::{remove_tag, Message};
 use super::finish;
 use super::mailbox::{self, Acting, CodeKind};
+use super::marks;
 use super::texts::{fill, Texts};
 use super::{listed, Content, Output, PolicyCtx, ProcessError, HEADER_PREFIX};
 use crate::smime::mime::{self, Entity};
@@ -124,7 +125,7 @@ pub fn controls(ctx: &PolicyCtx, subject: &str) -> Controls {
         subj = s.clone();
     }
     Controls {
-        subject: ctx.cfg.mark.strip(&subj),
+        subject: marks::strip(&ctx.cfg.mark, &subj),
         nosign: nosign.is_some(),
         encrypt,
         code,
