@@ -6,8 +6,10 @@
 
 pub mod admin;
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod ctl;
+pub mod durable;
 pub mod keystore;
 pub mod policy;
 pub mod queue;

@@ -18,16 +18,13 @@ pub fn ensure_token(data_dir: &Path) -> std::io::Result<String> {
     if let Ok(t) = std::fs::read_to_string(&p) {
         let t = t.trim().to_string();
         if t.len() >= 32 {
-            crate::users::set_private(&p);
+            crate::durable::set_private(&p);
             return Ok(t);
         }
     }
     let bytes: [u8; 32] = rand::random();
     let token: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    let tmp = data_dir.join("ctl.token.tmp");
-    std::fs::write(&tmp, format!("{token}\n"))?;
-    crate::users::set_private(&tmp);
-    std::fs::rename(&tmp, &p)?;
+    crate::durable::write_private(&p, format!("{token}\n").as_bytes())?;
     Ok(token)
 }
 

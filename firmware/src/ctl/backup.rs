@@ -41,9 +41,8 @@ pub(super) fn backup(c: &Client, verb: BackupVerb) -> Result<(), CtlError> {
             let data = base64::engine::general_purpose::STANDARD
                 .decode(s(&v, "data"))
                 .map_err(|e| CtlError::Api(format!("bad backup data: {e}")))?;
-            let tmp = file.with_extension("tmp");
-            std::fs::write(&tmp, &data)
-                .and_then(|()| std::fs::rename(&tmp, &file))
+            // The backup holds (encrypted) private keys: owner-only, and whole or not at all.
+            crate::durable::write_private(&file, &data)
                 .map_err(|e| CtlError::Usage(format!("cannot write {}: {e}", file.display())))?;
             println!(
                 "backup written to {} ({} bytes)",

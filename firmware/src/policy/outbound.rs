@@ -465,10 +465,7 @@ pub(crate) fn system_message(
     msg.append("From", &format!("{} <postmaster@{host}>", t.system_name));
     msg.append("To", &format!("<{to}>"));
     msg.append("Subject", subject);
-    msg.append(
-        "Date",
-        &crate::queue::dsn::rfc2822(crate::queue::unix_now()),
-    );
+    msg.append("Date", &crate::clock::rfc2822(crate::clock::unix_now()));
     msg.append("Message-ID", &format!("<{}.{kind}@{host}>", env.id));
     msg.append("Auto-Submitted", auto_submitted);
     msg.append("MIME-Version", "1.0");
