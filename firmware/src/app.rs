@@ -1,4 +1,5 @@
-//! Wiring of the stages: data dir, spool, queue, SMTP listeners, admin API; start and shutdown.
+//! Wiring of the stages: data dir, spool, the queue with its process stage (the policy) and
+//! transport (the SMTP client), SMTP listeners, admin API; start and shutdown.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,9 +8,11 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
+use crate::clock::SystemClock;
 use crate::config::{parse_listen, Config};
 use crate::keystore::{Keystore, Settings as KeystoreSettings};
-use crate::queue::Queue;
+use crate::policy::PolicyCtx;
+use crate::queue::{Queue, Stages};
 use crate::smtp::inbound::{self, Server};
 use crate::smtp::outbound::deliver::Deliverer;
 use crate::smtp::outbound::route::Resolver;
@@ -55,19 +58,22 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
     let users = Arc::new(UserStore::open(data)?);
     let keystore = Keystore::open(data, KeystoreSettings::from_config(&cfg))?;
     let tls = crate::tls::server_config(&cfg)?;
-    let deliverer = Arc::new(Deliverer {
+    let transport = Arc::new(Deliverer {
         cfg: cfg.clone(),
         resolver: Resolver::new(&cfg),
         tls: crate::tls::client_config(),
     });
-    let directory = crate::keystore::ldap::Directory::new(&cfg.lookup)?;
-    let queue = Queue::new(
-        cfg.clone(),
-        spool.clone(),
-        deliverer,
-        keystore.clone(),
-        directory,
-    );
+    let process = Arc::new(PolicyCtx {
+        cfg: cfg.clone(),
+        keystore: keystore.clone(),
+        directory: crate::keystore::ldap::Directory::new(&cfg.lookup)?,
+    });
+    let stages = Stages {
+        process,
+        transport,
+        clock: Arc::new(SystemClock),
+    };
+    let queue = Queue::new(cfg.clone(), spool.clone(), stages);
     let resumed = queue.load()?;
     let (stop_tx, stop_rx) = watch::channel(false);
 

@@ -48,35 +48,13 @@ impl PolicyCtx {
 /// Our status headers: every field with this prefix is removed from incoming mail.
 pub const HEADER_PREFIX: &str = "X-Segl-";
 
-/// The content of one output message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Content {
-    /// Byte-for-byte the incoming message (stored as a hard link, no copy).
-    Unchanged,
-    /// A new message (signed, encrypted, a notice...).
-    New(Vec<u8>),
-}
+pub use crate::queue::{Content, Output, ProcessError};
 
-/// One message the process stage wants delivered.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Output {
-    /// Recipients of this copy (addresses out of the envelope's recipient list, or new ones for
-    /// notices).
-    pub recipients: Vec<String>,
-    /// Reverse path override (notices from Segl itself use the null sender).
-    pub mail_from: Option<String>,
-    pub content: Content,
-}
-
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum ProcessError {
-    /// The message cannot be processed now (e.g. keystore busy); it stays queued.
-    #[error("temporary processing failure: {0}")]
-    Temporary(String),
-    /// The message can never be processed; it is quarantined with this reason for an admin.
-    #[error("{0}")]
-    Quarantine(String),
+/// The policy is the queue's process stage.
+impl crate::queue::Process for PolicyCtx {
+    fn process(&self, env: &Envelope, message: &[u8]) -> Result<Vec<Output>, ProcessError> {
+        process(self, env, message)
+    }
 }
 
 /// Decide and apply what happens to one accepted message.

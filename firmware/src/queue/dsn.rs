@@ -7,8 +7,9 @@ use mail_builder::MessageBuilder;
 
 use crate::clock::rfc2822;
 use crate::config::Config;
-use crate::smtp::wire::{Notify, Ret};
-use crate::spool::{ClientInfo, Envelope, Listener, RcptState, Recipient, Stage, ENVELOPE_VERSION};
+use crate::spool::{
+    ClientInfo, Envelope, Listener, Notify, RcptState, Recipient, Ret, Stage, ENVELOPE_VERSION,
+};
 
 /// Return the whole message only up to this size; beyond it, the headers.
 const MAX_RETURNED: usize = 1024 * 1024;

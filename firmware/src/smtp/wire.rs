@@ -2,7 +2,9 @@
 //! so it can be unit-tested and fuzzed on its own (RFC 5321 §4.1, RFC 3461 DSN, RFC 6152 8BITMIME,
 //! RFC 6531 SMTPUTF8, RFC 1870 SIZE, RFC 4954 AUTH).
 
-use std::fmt;
+/// The ESMTP parameters that travel with a message live with the spool's envelope, which
+/// persists them; the parser produces them.
+pub use crate::spool::{Body, Notify, Ret};
 
 /// Longest command line we accept: RFC 5321 §4.5.3.1.4 gives 512 octets, and each SMTP extension
 /// may add up to 500 more for its parameters; we allow room for MAIL with SIZE, BODY, RET, ENVID,
@@ -53,57 +55,6 @@ pub struct RcptTo {
     pub notify: Option<Notify>,
     /// ORCPT as `addr-type;address`, decoded from xtext.
     pub orcpt: Option<String>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Body {
-    #[serde(rename = "7BIT")]
-    SevenBit,
-    #[serde(rename = "8BITMIME")]
-    EightBitMime,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub enum Ret {
-    #[serde(rename = "FULL")]
-    Full,
-    #[serde(rename = "HDRS")]
-    Hdrs,
-}
-
-/// RFC 3461 NOTIFY: NEVER, or any of SUCCESS, FAILURE, DELAY.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
-pub struct Notify {
-    pub never: bool,
-    pub success: bool,
-    pub failure: bool,
-    pub delay: bool,
-}
-
-impl Notify {
-    /// Whether a failure DSN may be sent (the default without NOTIFY is yes).
-    pub fn wants_failure(n: Option<Notify>) -> bool {
-        n.is_none_or(|n| n.failure)
-    }
-}
-
-impl fmt::Display for Notify {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.never {
-            return f.write_str("NEVER");
-        }
-        let mut parts = vec![];
-        if self.success {
-            parts.push("SUCCESS");
-        }
-        if self.failure {
-            parts.push("FAILURE");
-        }
-        if self.delay {
-            parts.push("DELAY");
-        }
-        f.write_str(&parts.join(","))
-    }
 }
 
 /// Why a line is not a valid command; each maps to one reply in `reply.rs`.

@@ -2,15 +2,70 @@
 //! how the message arrived and where it must go, kept across restarts. Versioned, so an upgraded
 //! firmware can read the spool of an older one.
 
+use std::fmt;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::smtp::wire::{Body, Notify, Ret};
-
 /// Version of the on-disk record. Bump it when a field changes meaning; readers of a newer
 /// version put the message on hold instead of guessing.
 pub const ENVELOPE_VERSION: u32 = 1;
+
+// ESMTP parameters (RFC 3461, RFC 6152) the envelope keeps: parsed by `smtp::wire`, used
+// by the DSN and by the SMTP client on the way out.
+
+/// RFC 6152 BODY= of MAIL FROM.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Body {
+    #[serde(rename = "7BIT")]
+    SevenBit,
+    #[serde(rename = "8BITMIME")]
+    EightBitMime,
+}
+
+/// RFC 3461 RET= of MAIL FROM: what a DSN returns of the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum Ret {
+    #[serde(rename = "FULL")]
+    Full,
+    #[serde(rename = "HDRS")]
+    Hdrs,
+}
+
+/// RFC 3461 NOTIFY: NEVER, or any of SUCCESS, FAILURE, DELAY.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Notify {
+    pub never: bool,
+    pub success: bool,
+    pub failure: bool,
+    pub delay: bool,
+}
+
+impl Notify {
+    /// Whether a failure DSN may be sent (the default without NOTIFY is yes).
+    pub fn wants_failure(n: Option<Notify>) -> bool {
+        n.is_none_or(|n| n.failure)
+    }
+}
+
+impl fmt::Display for Notify {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.never {
+            return f.write_str("NEVER");
+        }
+        let mut parts = vec![];
+        if self.success {
+            parts.push("SUCCESS");
+        }
+        if self.failure {
+            parts.push("FAILURE");
+        }
+        if self.delay {
+            parts.push("DELAY");
+        }
+        f.write_str(&parts.join(","))
+    }
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]

@@ -18,7 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub use incoming::IncomingFile;
 
 pub use envelope::{
-    ClientInfo, Envelope, Listener, RcptState, Recipient, Stage, TlsInfo, ENVELOPE_VERSION,
+    Body, ClientInfo, Envelope, Listener, Notify, RcptState, Recipient, Ret, Stage, TlsInfo,
+    ENVELOPE_VERSION,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -7,28 +7,10 @@ use std::time::Duration;
 use super::client::{ClientError, ServerReply, SmtpClient};
 use super::route::{ResolveError, Resolver, Route, Target};
 use crate::config::Config;
-use crate::smtp::wire::{xtext_encode, Body, Ret};
+use crate::queue::Outcome;
+use crate::smtp::wire::xtext_encode;
 use crate::spool::Envelope;
-
-/// What happened to one recipient in one attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Delivered {
-        remote: String,
-        reply: String,
-    },
-    /// Try again later.
-    Deferred {
-        remote: Option<String>,
-        reason: String,
-    },
-    /// Give up: a DSN goes to the sender. `status` is the enhanced code for the DSN.
-    Failed {
-        remote: Option<String>,
-        status: String,
-        reason: String,
-    },
-}
+use crate::spool::{Body, Ret};
 
 pub struct Deliverer {
     pub cfg: Arc<Config>,
@@ -45,7 +27,7 @@ enum HostFailure {
 impl Deliverer {
     /// Deliver `message` to `recipients` (all on `route`). Returns one outcome per recipient, in
     /// the same order. With `require_tls` the message is never sent without STARTTLS.
-    pub async fn deliver(
+    pub async fn deliver_route(
         &self,
         route: &Route,
         require_tls: bool,

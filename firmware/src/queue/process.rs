@@ -1,0 +1,101 @@
+//! Running an incoming message through the process stage: its outputs replace it in the spool
+//! (children first, then the parent is removed), or it waits, or it is quarantined.
+
+use std::sync::Arc;
+
+use super::{Content, Entry, Output, Process, ProcessError, Queue};
+use crate::spool::{Envelope, Recipient, Spool, Stage};
+
+impl Queue {
+    /// Run the process stage on an incoming message and replace it by its outputs.
+    pub(super) async fn process_one(&self, env: Envelope) {
+        let id = env.id.clone();
+        let message = match self.read_message(&id).await {
+            Ok(m) => m,
+            Err(e) => return self.quarantine(&id, &format!("message file unreadable: {e}")),
+        };
+        // The stage runs on a blocking thread: it is CPU work (S/MIME), and a panic in it is
+        // caught here and turns into a quarantine instead of a lost message.
+        let spool = self.spool.clone();
+        let stage = self.stages.process.clone();
+        let result =
+            tokio::task::spawn_blocking(move || process_and_store(&*stage, &spool, &env, &message))
+                .await;
+        match result {
+            Ok(Ok(children)) => {
+                let ids: Vec<&str> = children.iter().map(|c| c.id.as_str()).collect();
+                tracing::info!(id = %id, outputs = ?ids, "processed");
+                let mut map = self.lock();
+                map.remove(&id);
+                for c in children {
+                    map.insert(c.id.clone(), Entry::new(c));
+                }
+            }
+            Ok(Err(ProcessError::Temporary(why))) => {
+                tracing::warn!(id = %id, reason = %why, "processing deferred");
+                let not_before = self.now() + self.cfg.delivery.retry_initial_secs as i64;
+                if let Some(e) = self.lock().get_mut(&id) {
+                    e.not_before = not_before;
+                }
+            }
+            Ok(Err(ProcessError::Quarantine(why))) => self.quarantine(&id, &why),
+            Err(join) => self.quarantine(
+                &id,
+                &format!("internal error while processing (please report): {join}"),
+            ),
+        }
+    }
+}
+
+/// Process `env` and store its outputs as outgoing children `<id>-1`, `<id>-2`, …, then remove
+/// the parent. Storing is idempotent, so a crash in between repeats it harmlessly.
+fn process_and_store(
+    stage: &dyn Process,
+    spool: &Arc<Spool>,
+    env: &Envelope,
+    message: &[u8],
+) -> Result<Vec<Envelope>, ProcessError> {
+    let outputs = stage.process(env, message)?;
+    let mut children = vec![];
+    for (i, out) in outputs.into_iter().enumerate() {
+        let child = store_output(spool, env, i + 1, out)?;
+        children.push(child);
+    }
+    spool
+        .remove(&env.id)
+        .map_err(|e| ProcessError::Temporary(e.to_string()))?;
+    Ok(children)
+}
+
+/// Store output number `n` of `env`; its recipients keep their DSN parameters from `env`.
+fn store_output(
+    spool: &Spool,
+    env: &Envelope,
+    n: usize,
+    out: Output,
+) -> Result<Envelope, ProcessError> {
+    let recipients: Vec<Recipient> = out
+        .recipients
+        .iter()
+        .map(|a| {
+            env.recipients
+                .iter()
+                .find(|r| &r.address == a)
+                .cloned()
+                .unwrap_or_else(|| Recipient::new(a.clone(), None, None))
+        })
+        .collect();
+    let mut child = env.derive(format!("{}-{n}", env.id), Stage::Outgoing, recipients);
+    if let Some(from) = out.mail_from {
+        child.mail_from = from;
+    }
+    let res = match out.content {
+        Content::Unchanged => spool.store_linked(&child, &env.id),
+        Content::New(bytes) => {
+            child.size = bytes.len() as u64;
+            spool.store(&child, &bytes)
+        }
+    };
+    res.map_err(|e| ProcessError::Temporary(e.to_string()))?;
+    Ok(child)
+}

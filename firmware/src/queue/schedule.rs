@@ -1,0 +1,93 @@
+//! The scheduler: picks due messages and runs each through its stage, with at most
+//! `delivery.max_concurrency` at once, until shutdown.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::watch;
+
+use super::Queue;
+use crate::spool::Stage;
+
+/// Longest sleep between two looks at the queue (seconds).
+const MAX_WAIT: i64 = 60;
+
+impl Queue {
+    /// Run due work until `shutdown` changes.
+    pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        loop {
+            let (due, next) = self.take_due(self.now());
+            for id in due {
+                let permit = tokio::select! {
+                    p = self.slots.clone().acquire_owned() => p,
+                    _ = shutdown.changed() => return,
+                };
+                let Ok(permit) = permit else { return };
+                let q = self.clone();
+                tokio::spawn(async move {
+                    q.work(&id).await;
+                    q.release(&id);
+                    drop(permit);
+                    q.wake.notify_one();
+                });
+            }
+            let wait = next.map_or(MAX_WAIT, |t| (t - self.now()).clamp(1, MAX_WAIT)) as u64;
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+
+    /// Marks every message due at `now` busy and returns their ids (sorted, so older ids go
+    /// first), and the time the next one is due.
+    fn take_due(&self, now: i64) -> (Vec<String>, Option<i64>) {
+        let mut due = vec![];
+        let mut next: Option<i64> = None;
+        let mut map = self.lock();
+        for (id, e) in map.iter_mut() {
+            if e.busy {
+                continue;
+            }
+            match e.due_at() {
+                Some(t) if t <= now => {
+                    e.busy = true;
+                    due.push(id.clone());
+                }
+                Some(t) => next = Some(next.map_or(t, |n: i64| n.min(t))),
+                None => {}
+            }
+        }
+        due.sort();
+        (due, next)
+    }
+
+    fn release(&self, id: &str) {
+        if let Some(e) = self.lock().get_mut(id) {
+            e.busy = false;
+        }
+    }
+
+    /// One round of work on message `id` in the stage it is in.
+    async fn work(&self, id: &str) {
+        let Some(env) = self.lock().get(id).map(|e| e.env.clone()) else {
+            return;
+        };
+        match env.stage {
+            Stage::Incoming => self.process_one(env).await,
+            Stage::Outgoing => self.deliver_one(env).await,
+        }
+    }
+
+    /// Runs everything due now, one message after the other (the tests' scheduler).
+    #[cfg(test)]
+    pub(super) async fn run_due(&self) -> usize {
+        let (due, _) = self.take_due(self.now());
+        for id in &due {
+            self.work(id).await;
+            self.release(id);
+        }
+        due.len()
+    }
+}
