@@ -182,7 +182,9 @@ fn join_octet_chunks(tag: u8, value: &[u8], out: &mut Vec<u8>, depth: usize) -> 
     }
     for c in children(value)? {
         if c.tag & !0x20 != 0x04 {
-            return Err(bad("constructed string with a chunk that is not an OCTET STRING"));
+            return Err(bad(
+                "constructed string with a chunk that is not an OCTET STRING",
+            ));
         }
         join_octet_chunks(c.tag, c.value, out, depth + 1)?;
     }
@@ -208,10 +210,14 @@ fn join_bit_chunks(tag: u8, value: &[u8], out: &mut Vec<u8>, depth: usize) -> Re
     let mut unused = 0;
     for c in children(value)? {
         if unused != 0 {
-            return Err(bad("BIT STRING chunk with unused bits before the last chunk"));
+            return Err(bad(
+                "BIT STRING chunk with unused bits before the last chunk",
+            ));
         }
         if c.tag & !0x20 != 0x03 {
-            return Err(bad("constructed BIT STRING with a chunk that is not a BIT STRING"));
+            return Err(bad(
+                "constructed BIT STRING with a chunk that is not a BIT STRING",
+            ));
         }
         unused = join_bit_chunks(c.tag, c.value, out, depth + 1)?;
     }
@@ -330,7 +336,10 @@ mod tests {
     #[test]
     fn der_passes_through_unchanged() {
         let long = vec![0x5a; 300];
-        let input = encode_tlv(0x30, &[der_econtent(b"abc"), encode_tlv(0x04, &long)].concat());
+        let input = encode_tlv(
+            0x30,
+            &[der_econtent(b"abc"), encode_tlv(0x04, &long)].concat(),
+        );
         assert_eq!(to_der(&input).unwrap(), input);
     }
 

@@ -360,6 +360,62 @@ pub(crate) fn signed_kind(e: &Entity<'_>) -> Option<SignedKind> {
     None
 }
 
+/// The two parts of a `multipart/signed` entity: the signed part as it stands (raw) and
+/// the decoded signature.
+fn detached_parts<'a>(e: &Entity<'a>, max_parts: usize) -> Result<(&'a [u8], Vec<u8>)> {
+    let ct = e.content_type();
+    let boundary = ct
+        .param("boundary")
+        .ok_or_else(|| SmimeError::MalformedMime("multipart/signed without boundary".into()))?;
+    let (parts, _, _) = mime::split_multipart(e.body, boundary, max_parts)?;
+    let [signed, sig] = parts.as_slice() else {
+        return Err(SmimeError::MalformedMime(format!(
+            "multipart/signed with {} parts instead of 2",
+            parts.len()
+        )));
+    };
+    let sig_entity = Entity::parse(sig.raw)?;
+    let sig_ct = sig_entity.content_type().mime;
+    if sig_ct != "application/pkcs7-signature" && sig_ct != "application/x-pkcs7-signature" {
+        return Err(SmimeError::NotSmime(format!(
+            "signature part is {sig_ct}, not application/pkcs7-signature"
+        )));
+    }
+    Ok((signed.raw, sig_entity.decoded_body()?))
+}
+
+/// The encapsulated content of an opaque signature, without checking the signature.
+fn opaque_content(cms_bytes: &[u8]) -> Result<Vec<u8>> {
+    let normalised = ber::to_der(cms_bytes)?;
+    let ci = ContentInfo::from_ber(&normalised)?;
+    if ci.content_type != oids::ID_SIGNED_DATA {
+        return Err(SmimeError::NotSmime(format!(
+            "CMS content type {} is not signed data",
+            ci.content_type
+        )));
+    }
+    let sd: SignedData = ci.content.decode_as_encoding(EncodingRules::Ber)?;
+    match &sd.encap_content_info.econtent {
+        Some(e) if der::Tagged::tag(e) == der::Tag::OctetString => Ok(e.value().to_vec()),
+        _ => Err(SmimeError::MalformedCms(
+            "opaque signature without its content".into(),
+        )),
+    }
+}
+
+/// The message inside a signature layer (outer headers plus the signed entity) *without*
+/// checking the signature: for looking inside (is there an encrypted entity?) before the
+/// layers are verified one by one.
+pub(crate) fn signed_content(msg: &[u8], max_parts: usize) -> Result<Vec<u8>> {
+    let e = Entity::parse(msg)?;
+    let inner = match signed_kind(&e) {
+        Some(SignedKind::Detached) => mime::to_crlf(detached_parts(&e, max_parts)?.0),
+        Some(SignedKind::Opaque) => mime::to_crlf(&opaque_content(&e.decoded_body()?)?),
+        None => return Err(SmimeError::NotSmime("not an S/MIME signed message".into())),
+    };
+    Ok(mime::join_outer(&e.outer_headers(), &inner))
+}
+
 /// Verifies the signature layer that `msg` (a message or entity) is.
 pub(crate) fn verify(
     msg: &[u8],
@@ -377,27 +433,8 @@ pub(crate) fn verify(
     };
     match signed_kind(&e) {
         Some(SignedKind::Detached) => {
-            let ct = e.content_type();
-            let boundary = ct.param("boundary").ok_or_else(|| {
-                SmimeError::MalformedMime("multipart/signed without boundary".into())
-            })?;
-            let (parts, _, _) = mime::split_multipart(e.body, boundary, max_parts)?;
-            let [signed, sig] = parts.as_slice() else {
-                return Err(SmimeError::MalformedMime(format!(
-                    "multipart/signed with {} parts instead of 2",
-                    parts.len()
-                )));
-            };
-            let sig_entity = Entity::parse(sig.raw)?;
-            let sig_ct = sig_entity.content_type().mime;
-            if sig_ct != "application/pkcs7-signature" && sig_ct != "application/x-pkcs7-signature"
-            {
-                return Err(SmimeError::NotSmime(format!(
-                    "signature part is {sig_ct}, not application/pkcs7-signature"
-                )));
-            }
-            let der = sig_entity.decoded_body()?;
-            let canonical = mime::to_crlf(signed.raw);
+            let (signed, der) = detached_parts(&e, max_parts)?;
+            let canonical = mime::to_crlf(signed);
             let (mut report, content) = verify_cms(&der, Some(&canonical), &ctx)?;
             report.content = mime::join_outer(&e.outer_headers(), &content);
             Ok(report)
