@@ -2,6 +2,7 @@
 //!
 //! The modules follow the data flow: `smtp::inbound` → `spool` → `policy` (process stage) →
 //! `smime` → `queue` → `smtp::outbound`; `admin` and `ctl` administer it, `config` describes it.
+//! `docs/architecture.md` has the module graph and which module may depend on which.
 #![forbid(unsafe_code)]
 
 pub mod admin;

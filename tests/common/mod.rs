@@ -53,12 +53,42 @@ impl Drop for Proc {
     }
 }
 
+/// A loopback port for a server a test starts (the gateway, a sink, a directory).
+///
+/// Asking the kernel for a free port (bind to port 0, then release it) is a race: until the
+/// server binds it, any other test's bind(0) or outgoing connection may be handed the same
+/// port. So ports come from below the kernel's ephemeral range (which it never hands out),
+/// from a process-wide counter (never twice in one test binary) that starts at a point derived
+/// from the process id (test binaries run side by side start apart); a busy port is skipped.
 pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    use std::sync::atomic::{AtomicU32, Ordering};
+    use std::sync::OnceLock;
+    const LOW: u32 = 10_000;
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    static RANGE: OnceLock<(u32, u32)> = OnceLock::new();
+    let &(high, start) = RANGE.get_or_init(|| {
+        let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+            .ok()
+            .and_then(|r| r.split_whitespace().next()?.parse::<u32>().ok())
+            .unwrap_or(32_768);
+        (ephemeral_low, std::process::id().wrapping_mul(7_919))
+    });
+    if high < LOW + 1_000 {
+        // An unusual ephemeral range: fall back to asking the kernel.
+        return TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+    }
+    let span = high - LOW;
+    loop {
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let port = (LOW + start.wrapping_add(n) % span) as u16;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }
 
 pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {

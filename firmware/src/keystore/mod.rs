@@ -10,8 +10,10 @@
 //! - **One object, one record.** Every key, certificate and CRL is a single record in a
 //!   [`store::KvStore`], written atomically and flushed before success is reported, so a crash
 //!   (or SIGKILL) leaves whole objects or none. sled sits behind that small trait.
-//! - **The per-message path reads memory only.** Lookups ([`lookup`]) use an in-memory snapshot
-//!   (`RwLock`) rebuilt after each change; CRLs are fetched by a background task ([`crl`]).
+//! - **The per-message path reads the store's memory.** Lookups ([`lookup`]) use an in-memory
+//!   snapshot (`RwLock`) rebuilt after each change; CRLs are fetched by a background task
+//!   ([`crl`]). The one exception: a recipient without a certificate here may be looked up in
+//!   the LDAP directories of `[lookup]` ([`ldap`]), with a timeout and a cache.
 //! - **Nothing is silently deleted.** Rollover ([`rollover`]) supersedes and archives keys; only
 //!   an explicit administrator action deletes a partner certificate or anchor.
 

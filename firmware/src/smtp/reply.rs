@@ -1,5 +1,8 @@
-//! The one table that maps every outcome of the SMTP server to a reply code, an enhanced status
-//! code (RFC 3463) and a text. Handlers name a [`Reply`]; nothing else writes codes.
+//! The table that maps the outcomes of the SMTP server to a reply code, an enhanced status code
+//! (RFC 3463) and a text. Handlers name a [`Reply`] from it; the replies whose text carries
+//! session data are built where that data is — the greeting, the EHLO list and the AUTH
+//! challenge (`Reply::plain`), `250 … queued as <id>` and the `Reply::with_text` of a few
+//! handlers — and are formatted by [`Reply`] like the rest.
 
 use std::borrow::Cow;
 

@@ -48,8 +48,9 @@ impl Session {
         if self.flush().await.is_err() {
             return Err(Exchange::Gone);
         }
-        let mut line = Vec::new();
-        match self.read_line(MAX_AUTH_LINE, &mut line).await {
+        // Bounded like a command line, but boxed: 12 KiB is too much to keep in every session.
+        let mut line = Box::new(heapless::Vec::<u8, MAX_AUTH_LINE>::new());
+        match self.read_line(&mut *line).await {
             Ok(()) => {}
             Err(LineError::TooLong) => return Err(Exchange::Malformed),
             Err(_) => return Err(Exchange::Gone),

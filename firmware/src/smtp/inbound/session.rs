@@ -101,11 +101,11 @@ impl Session {
         Duration::from_secs(self.server.cfg.smtp.command_timeout_secs)
     }
 
-    /// Read one line ending in LF (CRLF or a tolerated bare LF) of at most `max` bytes.
-    pub(super) async fn read_line(
+    /// Read one line ending in LF (CRLF or a tolerated bare LF) into `out`, whose capacity is
+    /// the limit: a longer line is read to its end and thrown away ([`LineError::TooLong`]).
+    pub(super) async fn read_line<const N: usize>(
         &mut self,
-        max: usize,
-        out: &mut Vec<u8>,
+        out: &mut heapless::Vec<u8, N>,
     ) -> Result<(), LineError> {
         out.clear();
         let timeout = self.command_timeout();
@@ -120,13 +120,9 @@ impl Session {
                     Some(i) => (i + 1, true),
                     None => (buf.len(), false),
                 };
-                if !too_long {
-                    if out.len() + take > max {
-                        too_long = true;
-                        out.clear();
-                    } else {
-                        out.extend_from_slice(&buf[..take]);
-                    }
+                if !too_long && out.extend_from_slice(&buf[..take]).is_err() {
+                    too_long = true;
+                    out.clear();
                 }
                 self.io.consume(take);
                 if done {
@@ -147,7 +143,9 @@ impl Session {
     pub async fn run(mut self) {
         let banner = Reply::plain(220, format!("{} ESMTP Segl", self.server.cfg.smtp.hostname));
         self.reply(&banner);
-        let mut line = Vec::with_capacity(512);
+        // The command line has a hard bound (RFC 5321 §4.5.3.1.4 plus extensions): a fixed
+        // buffer, never grown by what a client sends.
+        let mut line = heapless::Vec::<u8, MAX_COMMAND_LINE>::new();
         loop {
             if self.io.buffer().is_empty() && self.flush().await.is_err() {
                 break;
@@ -156,7 +154,7 @@ impl Session {
                 self.reply(&reply::SHUTTING_DOWN);
                 break;
             }
-            match self.read_line(MAX_COMMAND_LINE, &mut line).await {
+            match self.read_line(&mut line).await {
                 Ok(()) => {}
                 Err(LineError::TooLong) => {
                     self.reply(&reply::LINE_TOO_LONG);
