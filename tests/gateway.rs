@@ -387,7 +387,6 @@ print([p.get_content_type() for p in m.get_payload()])
         .count()
         >= 2));
     assert!(wait_until(Duration::from_secs(10), || g.queue_len() == 0));
-    std::thread::sleep(Duration::from_secs(2));
     assert_eq!(inbound.messages().len(), 1, "no DSN for a bounce");
 }
 
@@ -473,7 +472,7 @@ print(ok)
     let inbound = Sink::start_on(inbound_port, &d.path().join("inbound"), &[]);
     g.up();
     let m = inbound.wait_for(20, 60);
-    std::thread::sleep(Duration::from_secs(1));
+    g.wait_queue_empty(30);
     let m2 = inbound.messages();
     assert_eq!(m2.len(), 20, "every acknowledged message exactly once");
     assert!(!m.iter().any(|m| m.text().contains("Subject: half")));
@@ -731,7 +730,7 @@ fn protocol_errors_get_proper_replies() {
     r.send(format!("{hops}Subject: loop\r\n\r\nx\r\n.\r\n").as_bytes());
     assert!(r.reply().starts_with("554 5.4.6"));
     assert!(r.cmd("QUIT").starts_with("221"));
-    std::thread::sleep(Duration::from_secs(1));
+    g.wait_queue_empty(10);
     assert!(inbound.messages().is_empty());
 }
 
@@ -778,7 +777,7 @@ fn smtp_smuggling_never_splits_a_message() {
     r.send(b"NOOP\r\n");
     assert!(r.reply().starts_with("250 2.0.0 OK"));
     let m = inbound.wait_for(1, 20);
-    std::thread::sleep(Duration::from_millis(500));
+    g.wait_queue_empty(20);
     assert_eq!(inbound.messages().len(), 1);
     assert!(
         m[0].text().contains("Subject: smuggled"),

@@ -553,7 +553,7 @@ fn configured_subject_tags() {
         t.contains("eve@nocert.test") && t.contains("[krypter]"),
         "{t}"
     );
-    std::thread::sleep(std::time::Duration::from_millis(500));
+    g.wait_queue_empty(30);
     assert_eq!(smart.messages().len(), 1, "eve must get nothing");
 }
 

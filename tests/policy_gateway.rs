@@ -6,8 +6,6 @@ mod common;
 #[path = "smime_common/mod.rs"]
 mod smime_common;
 
-use std::time::Duration;
-
 use common::*;
 #[path = "policy_common/mod.rs"]
 mod policy_common;
@@ -227,7 +225,7 @@ fn mandatory_encryption_refuses_and_notifies_the_sender() {
     );
     let out = smart.wait_for(1, 30);
     let notices = inbound.wait_for(1, 30);
-    std::thread::sleep(Duration::from_secs(2));
+    g.wait_queue_empty(30);
     let out2 = smart.messages();
     assert_eq!(
         out2.len(),
@@ -473,7 +471,7 @@ fn inbound_strips_decrypts_verifies_and_marks() {
         Some("[signed: INVALID] pay")
     );
     assert!(m.text().contains("pay 99 EUR"));
-    std::thread::sleep(Duration::from_secs(1));
+    g.wait_queue_empty(30);
     assert!(smart.messages().is_empty(), "nothing goes back to a sender");
 }
 
@@ -739,7 +737,7 @@ fn inbound_proof_and_warning_parts_and_domain_prefix() {
     assert!(part_named(m, "signatur-bevis.txt")
         .unwrap()
         .contains("domain certificate"));
-    std::thread::sleep(Duration::from_secs(1));
+    g.wait_queue_empty(30);
     assert!(smart.messages().is_empty(), "nothing goes back to a sender");
 }
 

@@ -297,7 +297,7 @@ fn mail_from_a_mailbox_is_signed_and_encrypted_implicitly() {
     let (_, signer) = pki.verify_signer(&plain.eml);
     assert_eq!(signer, MB);
     // send_receipt = false: nothing for alice.
-    std::thread::sleep(std::time::Duration::from_secs(2));
+    g.wait_queue_empty(30);
     assert!(inbound.messages().is_empty());
     assert!(g.log_text().contains("mail from a function mailbox"));
 }

@@ -35,7 +35,7 @@ fn envelope(trusted: bool, rcpt: &str) -> Envelope {
         version: 1,
         id: "FUZZ".into(),
         parent: None,
-        stage: Stage::Incoming,
+        stage: Stage::Process,
         arrived: 0,
         client: ClientInfo {
             ip: Some([127, 0, 0, 1].into()),

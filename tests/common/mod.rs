@@ -363,6 +363,16 @@ level = "debug"
         serde_json::from_slice(&out.stdout).expect("ctl --json prints JSON")
     }
 
+    /// Waits until the queue is empty: everything the gateway accepted or made itself was
+    /// delivered (the sinks store a message before they acknowledge it) or given up on. The
+    /// positive marker to wait for before asserting that something did NOT arrive.
+    pub fn wait_queue_empty(&self, secs: u64) {
+        assert!(
+            wait_until(Duration::from_secs(secs), || self.queue_len() == 0),
+            "the queue did not empty within {secs} s"
+        );
+    }
+
     pub fn queue_len(&self) -> usize {
         self.ctl_json(&["queue", "list", "--json"])
             .as_array()

@@ -129,7 +129,7 @@ pub fn failure_dsn(
         version: ENVELOPE_VERSION,
         id,
         parent: Some(env.id.clone()),
-        stage: Stage::Outgoing,
+        stage: Stage::Deliver,
         arrived: now,
         client: ClientInfo {
             ip: None,
@@ -175,7 +175,7 @@ mod tests {
             version: 1,
             id: "ID1".into(),
             parent: None,
-            stage: Stage::Outgoing,
+            stage: Stage::Deliver,
             arrived: 1_700_000_000,
             client: ClientInfo {
                 ip: Some("127.0.0.1".parse().unwrap()),

@@ -61,8 +61,8 @@ impl Entry {
             return None;
         }
         match self.env.stage {
-            Stage::Incoming => Some(self.not_before),
-            Stage::Outgoing => self.env.pending().map(|r| r.next_attempt).min(),
+            Stage::Process => Some(self.not_before),
+            Stage::Deliver => self.env.pending().map(|r| r.next_attempt).min(),
         }
     }
 }
@@ -112,8 +112,22 @@ impl Queue {
         for p in problems {
             tracing::error!(problem = %p, "spool record quarantined to spool/hold");
         }
+        // Outputs of a processing run that a crash cut off before it removed the parent: they
+        // were never scheduled (children enter the index only after the parent is gone), so
+        // never delivered. The parent is processed again and stores them anew; scheduling them
+        // too would deliver them twice.
+        let unprocessed: std::collections::HashSet<String> = envs
+            .iter()
+            .filter(|e| e.stage == Stage::Process)
+            .map(|e| e.id.clone())
+            .collect();
         let mut map = self.lock();
         for env in envs {
+            if let Some(parent) = env.parent.as_ref().filter(|p| unprocessed.contains(*p)) {
+                tracing::info!(id = %env.id, parent = %parent, "dropped output of an interrupted processing run");
+                self.spool.remove(&env.id)?;
+                continue;
+            }
             tracing::info!(id = %env.id, stage = ?env.stage, pending = env.pending().count(), "resumed from spool");
             map.insert(env.id.clone(), Entry::new(env));
         }

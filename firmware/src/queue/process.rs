@@ -85,7 +85,7 @@ fn store_output(
                 .unwrap_or_else(|| Recipient::new(a.clone(), None, None))
         })
         .collect();
-    let mut child = env.derive(format!("{}-{n}", env.id), Stage::Outgoing, recipients);
+    let mut child = env.derive(format!("{}-{n}", env.id), Stage::Deliver, recipients);
     if let Some(from) = out.mail_from {
         child.mail_from = from;
     }

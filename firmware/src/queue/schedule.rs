@@ -75,8 +75,8 @@ impl Queue {
             return;
         };
         match env.stage {
-            Stage::Incoming => self.process_one(env).await,
-            Stage::Outgoing => self.deliver_one(env).await,
+            Stage::Process => self.process_one(env).await,
+            Stage::Deliver => self.deliver_one(env).await,
         }
     }
 

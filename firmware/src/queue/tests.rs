@@ -196,7 +196,7 @@ async fn deferrals_back_off_doubling_up_to_the_maximum() {
     let f = fixture(no_process, vec![deferred()]);
     f.add(envelope(
         "M",
-        Stage::Outgoing,
+        Stage::Deliver,
         "s@example.org",
         &[("r@example.net", None)],
     ));
@@ -224,7 +224,7 @@ async fn deferral_after_the_queue_lifetime_expires_with_a_dsn() {
     let f = fixture(no_process, vec![deferred()]);
     f.add(envelope(
         "M",
-        Stage::Outgoing,
+        Stage::Deliver,
         "s@example.org",
         &[("r@example.net", None)],
     ));
@@ -255,13 +255,13 @@ async fn permanent_failure_gets_a_dsn_unless_notify_never_or_null_sender() {
     let f = fixture(no_process, vec![failed()]);
     f.add(envelope(
         "A",
-        Stage::Outgoing,
+        Stage::Deliver,
         "s@example.org",
         &[("r1@example.net", None), ("r2@example.net", Some(never))],
     ));
     f.add(envelope(
         "B",
-        Stage::Outgoing,
+        Stage::Deliver,
         "",
         &[("r3@example.net", None)],
     ));
@@ -281,7 +281,7 @@ async fn delivered_and_deferred_recipients_are_tracked_apart() {
     let f = fixture(no_process, vec![delivered(), deferred(), delivered()]);
     f.add(envelope(
         "M",
-        Stage::Outgoing,
+        Stage::Deliver,
         "s@example.org",
         &[("a@example.net", None), ("b@example.net", None)],
     ));
@@ -325,7 +325,7 @@ async fn process_outputs_replace_the_incoming_message() {
     };
     f.add(envelope(
         "P",
-        Stage::Incoming,
+        Stage::Process,
         "s@example.org",
         &[("a@example.org", Some(never)), ("b@example.org", None)],
     ));
@@ -334,7 +334,7 @@ async fn process_outputs_replace_the_incoming_message() {
     assert!(map.get("P").is_none());
     let one = &map["P-1"].env;
     let two = &map["P-2"].env;
-    assert_eq!(one.stage, Stage::Outgoing);
+    assert_eq!(one.stage, Stage::Deliver);
     assert_eq!(one.parent.as_deref(), Some("P"));
     assert_eq!(
         one.recipients[0].notify,
@@ -361,7 +361,7 @@ async fn temporary_process_failure_waits_the_initial_retry() {
     );
     f.add(envelope(
         "P",
-        Stage::Incoming,
+        Stage::Process,
         "s@example.org",
         &[("a@example.org", None)],
     ));
@@ -384,13 +384,13 @@ async fn unprocessable_or_panicking_messages_are_quarantined() {
     );
     f.add(envelope(
         "Q",
-        Stage::Incoming,
+        Stage::Process,
         "s@example.org",
         &[("a@example.org", None)],
     ));
     f.add(envelope(
         "Z",
-        Stage::Incoming,
+        Stage::Process,
         "s@example.org",
         &[("a@example.org", None)],
     ));
@@ -409,7 +409,7 @@ async fn held_envelopes_are_not_scheduled() {
     let f = fixture(no_process, vec![delivered()]);
     let mut env = envelope(
         "H",
-        Stage::Outgoing,
+        Stage::Deliver,
         "s@example.org",
         &[("r@example.net", None)],
     );
@@ -417,4 +417,36 @@ async fn held_envelopes_are_not_scheduled() {
     f.add(env);
     assert_eq!(f.queue.run_due().await, 0);
     assert!(f.transport.asked.lock().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn outputs_of_an_interrupted_processing_run_are_delivered_once() {
+    let f = fixture(
+        |env| {
+            Ok(vec![Output {
+                recipients: vec![env.recipients[0].address.clone()],
+                mail_from: None,
+                content: Content::Unchanged,
+            }])
+        },
+        vec![delivered()],
+    );
+    // A crash after the child was stored but before the parent was removed.
+    let parent = envelope(
+        "P",
+        Stage::Process,
+        "s@example.org",
+        &[("r@example.net", None)],
+    );
+    f.spool
+        .store(&parent, b"Subject: t\r\n\r\nbody\r\n")
+        .unwrap();
+    let child = parent.derive("P-1".into(), Stage::Deliver, parent.recipients.clone());
+    f.spool.store_linked(&child, "P").unwrap();
+    assert_eq!(f.queue.load().unwrap(), 1, "only the parent is scheduled");
+    f.queue.run_due().await; // process P again: P-1 stored anew
+    f.queue.run_due().await; // deliver P-1
+    assert_eq!(f.transport.asked.lock().unwrap().len(), 1);
+    assert!(f.queue.lock().is_empty());
+    assert!(f.spool.load_all().unwrap().0.is_empty());
 }

@@ -44,7 +44,7 @@ impl Queue {
             ..Default::default()
         };
         for e in map.values() {
-            if e.env.stage == Stage::Incoming {
+            if e.env.stage == Stage::Process {
                 s.incoming += 1;
             }
             for r in e.env.pending() {
@@ -65,8 +65,8 @@ impl Queue {
                 id: e.env.id.clone(),
                 parent: e.env.parent.clone(),
                 stage: match e.env.stage {
-                    Stage::Incoming => "incoming".into(),
-                    Stage::Outgoing => "outgoing".into(),
+                    Stage::Process => "incoming".into(),
+                    Stage::Deliver => "outgoing".into(),
                 },
                 arrived: e.env.arrived,
                 sender: e.env.mail_from.clone(),

@@ -67,13 +67,16 @@ impl fmt::Display for Notify {
     }
 }
 
+/// The queue stage a message waits for. Not the mail's direction: inbound and outbound are
+/// decided per recipient by the policy. Stored (and listed) as `incoming` / `outgoing`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
 pub enum Stage {
     /// Accepted from a client, not yet through the process (policy) stage.
-    Incoming,
+    #[serde(rename = "incoming")]
+    Process,
     /// Processed: ready for delivery to its recipients.
-    Outgoing,
+    #[serde(rename = "outgoing")]
+    Deliver,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
@@ -228,7 +231,7 @@ mod tests {
             version: ENVELOPE_VERSION,
             id: "X1".into(),
             parent: None,
-            stage: Stage::Incoming,
+            stage: Stage::Process,
             arrived: 1,
             client: ClientInfo {
                 ip: Some("192.0.2.1".parse().unwrap()),

@@ -292,7 +292,7 @@ mod tests {
             version: ENVELOPE_VERSION,
             id: id.into(),
             parent: None,
-            stage: Stage::Incoming,
+            stage: Stage::Process,
             arrived: 0,
             client: ClientInfo {
                 ip: None,
@@ -352,7 +352,7 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = Spool::open(d.path()).unwrap();
         s.store(&sample("P"), b"body").unwrap();
-        let child = sample("P").derive("P-1".into(), Stage::Outgoing, vec![]);
+        let child = sample("P").derive("P-1".into(), Stage::Deliver, vec![]);
         s.store_linked(&child, "P").unwrap();
         s.store_linked(&child, "P").unwrap(); // idempotent
         s.remove("P").unwrap();

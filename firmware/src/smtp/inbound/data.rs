@@ -9,9 +9,11 @@ use tokio::io::AsyncBufReadExt;
 
 use super::session::{Next, Session};
 use crate::clock::{rfc2822, unix_now};
-use crate::config::BareLf;
+use crate::config::{BareLf, Config};
 use crate::smtp::reply::{self, Reply};
-use crate::spool::{new_queue_id, ClientInfo, Envelope, Recipient, Stage, ENVELOPE_VERSION};
+use crate::spool::{
+    new_queue_id, ClientInfo, Envelope, IncomingFile, Recipient, Stage, ENVELOPE_VERSION,
+};
 
 /// Longest piece of a line handled at once; longer lines are streamed in pieces.
 const PIECE: usize = 64 * 1024;
@@ -33,6 +35,30 @@ struct Scan {
     at_line_start: bool,
     /// Whether the previous line ended with a proper CRLF (needed for the terminator).
     prev_crlf: bool,
+}
+
+/// How reading the data ended.
+enum Received {
+    /// The final dot arrived.
+    Complete(Scan),
+    /// The connection closed first.
+    Closed,
+    /// `smtp.data_timeout_secs` ran out.
+    Timeout,
+}
+
+/// Why a completely received message is refused, if it is: too big, a bare line end with
+/// `smtp.bare_lf = "reject"`, or more Received headers than `smtp.hop_limit` (a loop).
+fn refusal(scan: &Scan, cfg: &Config) -> Option<Reply> {
+    if scan.too_big {
+        Some(reply::MESSAGE_TOO_BIG)
+    } else if scan.bare && cfg.smtp.bare_lf == BareLf::Reject {
+        Some(reply::BARE_LF)
+    } else if scan.received > cfg.smtp.hop_limit {
+        Some(reply::LOOP_DETECTED)
+    } else {
+        None
+    }
 }
 
 impl Session {
@@ -59,14 +85,61 @@ impl Session {
         let mut file = self.server.spool.create_incoming(&id).await;
         let received = self.received_header(&id, &tx.rcpts);
         file.write(received.as_bytes()).await;
+        let deadline = std::time::Duration::from_secs(cfg.smtp.data_timeout_secs);
+        let scan = match self
+            .receive(&mut file, cfg.smtp.max_message_size, deadline)
+            .await
+        {
+            Received::Complete(scan) => scan,
+            Received::Timeout => {
+                file.discard().await;
+                tracing::info!(peer = %self.peer, "DATA timeout");
+                self.reply(&reply::TIMEOUT);
+                return Next::Close;
+            }
+            Received::Closed => {
+                file.discard().await;
+                tracing::info!(peer = %self.peer, "connection lost during DATA; nothing accepted");
+                return Next::Close;
+            }
+        };
+        self.tx = None;
+        if let Some(r) = refusal(&scan, &cfg) {
+            file.discard().await;
+            tracing::info!(peer = %self.peer, from = %tx.mail.address, reply = %r.text, "message refused");
+            self.reply(&r);
+            return Next::Continue;
+        }
+        // Durable: flush, fsync the file, then commit (rename + fsync dir) — then 250.
+        if let Err(e) = file.finish().await {
+            tracing::error!(peer = %self.peer, error = %e, "cannot write message to spool");
+            let r = if e.is_disk_full() {
+                reply::DISK_FULL
+            } else {
+                reply::LOCAL_ERROR
+            };
+            self.reply(&r);
+            return Next::Continue;
+        }
+        let env = self.envelope(id, &tx, scan.size + received.len() as u64);
+        self.commit(env).await;
+        Next::Continue
+    }
+
+    /// Reads the data up to the final dot into `file` (only while within `max` bytes), within
+    /// `deadline`.
+    async fn receive(
+        &mut self,
+        file: &mut IncomingFile,
+        max: u64,
+        deadline: std::time::Duration,
+    ) -> Received {
         let mut scan = Scan {
             in_headers: true,
             at_line_start: true,
             prev_crlf: true,
             ..Default::default()
         };
-        let max = cfg.smtp.max_message_size;
-        let deadline = std::time::Duration::from_secs(cfg.smtp.data_timeout_secs);
         let mut piece = Vec::with_capacity(4096);
         let mut line_out = Vec::with_capacity(4096);
         let read_all = async {
@@ -88,48 +161,17 @@ impl Session {
                 }
             }
         };
-        let completed = match tokio::time::timeout(deadline, read_all).await {
-            Ok(c) => c,
-            Err(_) => {
-                file.discard().await;
-                tracing::info!(peer = %self.peer, "DATA timeout");
-                self.reply(&reply::TIMEOUT);
-                return Next::Close;
-            }
-        };
-        if !completed {
-            file.discard().await;
-            tracing::info!(peer = %self.peer, "connection lost during DATA; nothing accepted");
-            return Next::Close;
+        match tokio::time::timeout(deadline, read_all).await {
+            Ok(true) => Received::Complete(scan),
+            Ok(false) => Received::Closed,
+            Err(_) => Received::Timeout,
         }
-        self.tx = None;
-        let refuse = if scan.too_big {
-            Some(reply::MESSAGE_TOO_BIG)
-        } else if scan.bare && cfg.smtp.bare_lf == BareLf::Reject {
-            Some(reply::BARE_LF)
-        } else if scan.received > cfg.smtp.hop_limit {
-            Some(reply::LOOP_DETECTED)
-        } else {
-            None
-        };
-        if let Some(r) = refuse {
-            file.discard().await;
-            tracing::info!(peer = %self.peer, from = %tx.mail.address, reply = %r.text, "message refused");
-            self.reply(&r);
-            return Next::Continue;
-        }
-        // Durable: flush, fsync the file, then commit (rename + fsync dir) — then 250.
-        if let Err(e) = file.finish().await {
-            tracing::error!(peer = %self.peer, error = %e, "cannot write message to spool");
-            let r = if e.is_disk_full() {
-                reply::DISK_FULL
-            } else {
-                reply::LOCAL_ERROR
-            };
-            self.reply(&r);
-            return Next::Continue;
-        }
-        let env = self.envelope(id.clone(), &tx, scan.size + received.len() as u64);
+    }
+
+    /// Commits the received message to the spool and answers: `250 … queued as <id>` once it
+    /// is durable, 452 when the disk is full, 451 otherwise.
+    async fn commit(&mut self, env: Envelope) {
+        let id = env.id.clone();
         let spool = self.server.spool.clone();
         let env2 = env.clone();
         let committed = tokio::task::spawn_blocking(move || spool.commit(&env2)).await;
@@ -163,7 +205,6 @@ impl Session {
                 self.reply(&reply::LOCAL_ERROR);
             }
         }
-        Next::Continue
     }
 
     /// Read the next piece of DATA: a line up to LF, or a part of a very long line.
@@ -234,7 +275,7 @@ impl Session {
             version: ENVELOPE_VERSION,
             id,
             parent: None,
-            stage: Stage::Incoming,
+            stage: Stage::Process,
             arrived: unix_now(),
             client: ClientInfo {
                 ip: Some(self.peer.ip()),

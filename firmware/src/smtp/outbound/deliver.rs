@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::client::{ClientError, ServerReply, SmtpClient};
+use super::client::{ClientError, Extensions, ServerReply, SmtpClient};
 use super::route::{ResolveError, Resolver, Route, Target};
 use crate::config::Config;
 use crate::queue::Outcome;
@@ -105,6 +105,51 @@ impl Deliverer {
         use_tls: bool,
         require_tls: bool,
     ) -> Result<Vec<Outcome>, (HostFailure, bool)> {
+        let temp = |e: ClientError| (HostFailure::Temporary(e.to_string()), false);
+        let mut c = self.open(t, use_tls, require_tls).await?;
+        if let Err(f) = check_limits(&c.extensions, t, env, message) {
+            c.quit().await;
+            return Err((f, false));
+        }
+        let dsn = c.extensions.has("DSN");
+        let mail = mail_from(env, &c.extensions, message);
+        let r = c.command(&mail).await.map_err(temp)?;
+        if !r.is_ok() {
+            c.quit().await;
+            return Err((host_failure("MAIL FROM", &r), false));
+        }
+        let mut outcomes: Vec<Option<Outcome>> = vec![None; recipients.len()];
+        let mut accepted = 0;
+        for (i, rcpt) in recipients.iter().enumerate() {
+            let r = c.command(&rcpt_to(env, rcpt, dsn)).await.map_err(temp)?;
+            if r.is_ok() {
+                accepted += 1;
+            } else {
+                outcomes[i] = Some(rcpt_outcome(&t.host, &r));
+            }
+        }
+        if accepted == 0 {
+            c.quit().await;
+            return Ok(outcomes.into_iter().flatten().collect());
+        }
+        let r = c.data(message).await.map_err(temp)?;
+        let final_outcome = data_outcome(&t.host, &r);
+        c.quit().await;
+        Ok(outcomes
+            .into_iter()
+            .map(|o| o.unwrap_or_else(|| final_outcome.clone()))
+            .collect())
+    }
+
+    /// Connect, read the greeting, EHLO, and STARTTLS when offered and `use_tls`. A session
+    /// without TLS is refused (temporarily) when `require_tls`. `Err((_, true))`: the TLS
+    /// handshake failed.
+    async fn open(
+        &self,
+        t: &Target,
+        use_tls: bool,
+        require_tls: bool,
+    ) -> Result<SmtpClient, (HostFailure, bool)> {
         let d = &self.cfg.delivery;
         let temp = |e: ClientError| (HostFailure::Temporary(e.to_string()), false);
         let (mut c, greeting) = SmtpClient::connect(
@@ -155,115 +200,105 @@ impl Deliverer {
                 false,
             ));
         }
-        let ext = &c.extensions;
-        if env.smtputf8 && !ext.has("SMTPUTF8") {
-            c.quit().await;
-            return Err((
-                HostFailure::Permanent(
-                    "5.6.7".into(),
-                    format!("{} does not support SMTPUTF8 addresses", t.host),
+        Ok(c)
+    }
+}
+
+/// What the host cannot take at all: SMTPUTF8 addresses without the extension, a message
+/// over its SIZE limit.
+fn check_limits(
+    ext: &Extensions,
+    t: &Target,
+    env: &Envelope,
+    message: &[u8],
+) -> Result<(), HostFailure> {
+    if env.smtputf8 && !ext.has("SMTPUTF8") {
+        return Err(HostFailure::Permanent(
+            "5.6.7".into(),
+            format!("{} does not support SMTPUTF8 addresses", t.host),
+        ));
+    }
+    if let Some(max) = ext.size {
+        if message.len() as u64 > max {
+            return Err(HostFailure::Permanent(
+                "5.3.4".into(),
+                format!(
+                    "message of {} bytes exceeds {}'s limit of {max}",
+                    message.len(),
+                    t.host
                 ),
-                false,
             ));
         }
-        if let Some(max) = ext.size {
-            if message.len() as u64 > max {
-                c.quit().await;
-                return Err((
-                    HostFailure::Permanent(
-                        "5.3.4".into(),
-                        format!(
-                            "message of {} bytes exceeds {}'s limit of {max}",
-                            message.len(),
-                            t.host
-                        ),
-                    ),
-                    false,
-                ));
+    }
+    Ok(())
+}
+
+/// `MAIL FROM` with the parameters the host supports (SIZE, BODY, SMTPUTF8, RET, ENVID).
+fn mail_from(env: &Envelope, ext: &Extensions, message: &[u8]) -> String {
+    let mut mail = format!("MAIL FROM:<{}>", env.mail_from);
+    if ext.size.is_some() || ext.has("SIZE") {
+        mail.push_str(&format!(" SIZE={}", message.len()));
+    }
+    if ext.has("8BITMIME") {
+        match env.body {
+            Some(Body::EightBitMime) => mail.push_str(" BODY=8BITMIME"),
+            Some(Body::SevenBit) => mail.push_str(" BODY=7BIT"),
+            None if !message.is_ascii() => mail.push_str(" BODY=8BITMIME"),
+            None => {}
+        }
+    }
+    if env.smtputf8 {
+        mail.push_str(" SMTPUTF8");
+    }
+    if ext.has("DSN") {
+        match env.ret {
+            Some(Ret::Full) => mail.push_str(" RET=FULL"),
+            Some(Ret::Hdrs) => mail.push_str(" RET=HDRS"),
+            None => {}
+        }
+        if let Some(e) = &env.envid {
+            mail.push_str(&format!(" ENVID={}", xtext_encode(e)));
+        }
+    }
+    mail
+}
+
+/// `RCPT TO`, with the recipient's NOTIFY and ORCPT when the host supports DSN.
+fn rcpt_to(env: &Envelope, rcpt: &str, dsn: bool) -> String {
+    let mut cmd = format!("RCPT TO:<{rcpt}>");
+    if dsn {
+        if let Some(er) = env.recipients.iter().find(|r| r.address == rcpt) {
+            if let Some(n) = er.notify {
+                cmd.push_str(&format!(" NOTIFY={n}"));
             }
-        }
-        let dsn = ext.has("DSN");
-        let mut mail = format!("MAIL FROM:<{}>", env.mail_from);
-        if ext.size.is_some() || ext.has("SIZE") {
-            mail.push_str(&format!(" SIZE={}", message.len()));
-        }
-        if ext.has("8BITMIME") {
-            match env.body {
-                Some(Body::EightBitMime) => mail.push_str(" BODY=8BITMIME"),
-                Some(Body::SevenBit) => mail.push_str(" BODY=7BIT"),
-                None if !message.is_ascii() => mail.push_str(" BODY=8BITMIME"),
-                None => {}
-            }
-        }
-        if env.smtputf8 {
-            mail.push_str(" SMTPUTF8");
-        }
-        if dsn {
-            match env.ret {
-                Some(Ret::Full) => mail.push_str(" RET=FULL"),
-                Some(Ret::Hdrs) => mail.push_str(" RET=HDRS"),
-                None => {}
-            }
-            if let Some(e) = &env.envid {
-                mail.push_str(&format!(" ENVID={}", xtext_encode(e)));
-            }
-        }
-        let r = c.command(&mail).await.map_err(temp)?;
-        if !r.is_ok() {
-            c.quit().await;
-            return Err((host_failure("MAIL FROM", &r), false));
-        }
-        let mut outcomes: Vec<Option<Outcome>> = vec![None; recipients.len()];
-        let mut accepted = 0;
-        for (i, rcpt) in recipients.iter().enumerate() {
-            let mut cmd = format!("RCPT TO:<{rcpt}>");
-            if dsn {
-                if let Some(er) = env.recipients.iter().find(|r| &r.address == rcpt) {
-                    if let Some(n) = er.notify {
-                        cmd.push_str(&format!(" NOTIFY={n}"));
-                    }
-                    if let Some(o) = &er.orcpt {
-                        if let Some((ty, addr)) = o.split_once(';') {
-                            cmd.push_str(&format!(" ORCPT={ty};{}", xtext_encode(addr)));
-                        }
-                    }
+            if let Some(o) = &er.orcpt {
+                if let Some((ty, addr)) = o.split_once(';') {
+                    cmd.push_str(&format!(" ORCPT={ty};{}", xtext_encode(addr)));
                 }
             }
-            let r = c.command(&cmd).await.map_err(temp)?;
-            if r.is_ok() {
-                accepted += 1;
-            } else {
-                outcomes[i] = Some(rcpt_outcome(&t.host, &r));
-            }
         }
-        if accepted == 0 {
-            c.quit().await;
-            return Ok(outcomes.into_iter().flatten().collect());
+    }
+    cmd
+}
+
+/// The outcome for every recipient the host accepted, from its answer to the data.
+fn data_outcome(host: &str, r: &ServerReply) -> Outcome {
+    if r.is_ok() {
+        Outcome::Delivered {
+            remote: host.to_string(),
+            reply: r.one_line(),
         }
-        let r = c.data(message).await.map_err(temp)?;
-        let remote = Some(t.host.clone());
-        let final_outcome = if r.is_ok() {
-            Outcome::Delivered {
-                remote: t.host.clone(),
-                reply: r.one_line(),
-            }
-        } else if r.is_permanent() {
-            Outcome::Failed {
-                remote,
-                status: r.enhanced().unwrap_or("5.0.0").to_string(),
-                reason: r.one_line(),
-            }
-        } else {
-            Outcome::Deferred {
-                remote,
-                reason: r.one_line(),
-            }
-        };
-        c.quit().await;
-        Ok(outcomes
-            .into_iter()
-            .map(|o| o.unwrap_or_else(|| final_outcome.clone()))
-            .collect())
+    } else if r.is_permanent() {
+        Outcome::Failed {
+            remote: Some(host.to_string()),
+            status: r.enhanced().unwrap_or("5.0.0").to_string(),
+            reason: r.one_line(),
+        }
+    } else {
+        Outcome::Deferred {
+            remote: Some(host.to_string()),
+            reason: r.one_line(),
+        }
     }
 }
 
