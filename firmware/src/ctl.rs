@@ -1,6 +1,8 @@
 //! `segl ctl`: administer a running gateway through its admin API, with the token from the data dir.
 //! `--json` prints what the API returns (one JSON array of objects for lists).
 
+pub mod license;
+
 use std::io::Read;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -51,6 +53,11 @@ pub enum Verb {
     Trust {
         #[command(subcommand)]
         verb: crate::keystore_ctl::TrustVerb,
+    },
+    /// The licence: install a file, show the state.
+    License {
+        #[command(subcommand)]
+        verb: license::LicenseVerb,
     },
     /// Backup and restore of the keystore.
     Backup {
@@ -298,6 +305,7 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::Partner { verb } => crate::keystore_ctl::partner(&c, verb)?,
         Verb::Trust { verb } => crate::keystore_ctl::trust(&c, verb)?,
         Verb::Backup { verb } => crate::keystore_ctl::backup(&c, verb)?,
+        Verb::License { verb } => license::run(&c, verb)?,
         Verb::User { verb } => match verb {
             UserVerb::Add {
                 name,

@@ -14,6 +14,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+pub mod license;
+
 use crate::config::Config;
 use crate::queue::{Queue, QueueError, QueueStats};
 use crate::users::{UserError, UserStore};
@@ -23,6 +25,7 @@ pub struct AdminState {
     pub queue: Arc<Queue>,
     pub users: Arc<UserStore>,
     pub keystore: Arc<crate::keystore::Keystore>,
+    pub license: Arc<crate::license::Licensing>,
     pub token: String,
     pub started: Instant,
 }
@@ -116,6 +119,7 @@ pub fn router(st: Arc<AdminState>) -> Router {
         .route("/queue/{id}", delete(queue_delete))
         .route("/users", get(users_list).post(users_add))
         .merge(crate::keystore::api::routes())
+        .merge(license::routes())
         .layer(middleware::from_fn_with_state(st.clone(), require_token));
     Router::new()
         .route("/health", get(|| async { "ok" }))
@@ -152,7 +156,7 @@ async fn status(State(st): State<Arc<AdminState>>) -> Json<Status> {
             admin: st.cfg.admin.listen.clone(),
         },
         queue: st.queue.stats(),
-        licence: "none installed (signing and decryption with individual keys not licensed)".into(),
+        licence: st.license.summary(),
     })
 }
 
