@@ -43,7 +43,7 @@ enum Cmd {
         /// Individual S/MIME keys (addresses and function mailboxes) covered.
         #[arg(long)]
         keys: u32,
-        /// Last valid day, YYYY-MM-DD (UTC).
+        /// Last valid day, YYYY-MM-DD (UTC), or +N days from today.
         #[arg(long)]
         expires: String,
         /// First valid day (default: today).
@@ -117,11 +117,22 @@ fn today() -> String {
     format_day(format::day_of(now))
 }
 
+/// A date argument: `YYYY-MM-DD`, or `+N` / `-N` days from today (write `--expires=-3`).
 fn day_arg(name: &str, v: Option<String>) -> Result<String, ToolError> {
     let v = v.unwrap_or_else(today);
-    parse_day(&v)
-        .map(format_day)
-        .ok_or_else(|| ToolError::Usage(format!("--{name} {v:?} is not a YYYY-MM-DD date")))
+    let relative = v
+        .strip_prefix('+')
+        .or(v.strip_prefix('-').map(|_| v.as_str()))
+        .and_then(|n| n.parse::<i64>().ok());
+    let day = match relative {
+        Some(n) => parse_day(&today()).map(|t| t + n),
+        None => parse_day(&v),
+    };
+    day.map(format_day).ok_or_else(|| {
+        ToolError::Usage(format!(
+            "--{name} {v:?} is neither a YYYY-MM-DD date nor +N/-N days"
+        ))
+    })
 }
 
 fn public_key_of_pem(text: &str) -> Result<Vec<u8>, ToolError> {

@@ -152,10 +152,10 @@ mod tests {
         let names: Vec<&str> = c.seats.iter().map(|s| s.identity.as_str()).collect();
         assert_eq!(names, ["alice@x.org", "bob@x.org", "jura@x.org"]);
         assert!(c.seats[0].licensed && !c.seats[1].licensed && !c.seats[2].licensed);
-        assert_eq!(c.keys.get(&b"a1".to_vec()), Some(&true));
-        assert_eq!(c.keys.get(&b"a2".to_vec()), Some(&true));
-        assert_eq!(c.keys.get(&b"b1".to_vec()), Some(&false));
-        assert_eq!(c.keys.get(&b"d1".to_vec()), None);
+        assert_eq!(c.keys.get(b"a1".as_slice()), Some(&true));
+        assert_eq!(c.keys.get(b"a2".as_slice()), Some(&true));
+        assert_eq!(c.keys.get(b"b1".as_slice()), Some(&false));
+        assert_eq!(c.keys.get(b"d1".as_slice()), None);
         let c = count(&facts, 0);
         assert!(c.seats.iter().all(|s| !s.licensed));
     }

@@ -144,11 +144,11 @@ pub fn evaluate(
             format!("licence {} is not valid before {}", t.id, t.starts)
         }
         (Phase::Valid, Some(t)) => format!(
-            "licence {} for {}, valid until {}: {in_use} of {} individual keys in use",
+            "licence {} for {}, valid until {}: {in_use} individual key(s) in use, {} licensed",
             t.id, t.customer, t.expires, t.keys
         ),
         (Phase::Grace, Some(t)) => format!(
-            "licence {} for {} expired on {}; grace period until {}: {in_use} of {} individual keys in use",
+            "licence {} for {} expired on {}; grace period until {}: {in_use} individual key(s) in use, {} licensed",
             t.id,
             t.customer,
             t.expires,

@@ -33,7 +33,7 @@ pub async fn run(queue: Arc<Queue>, mut stop: watch::Receiver<bool>) {
         ticks = ticks.wrapping_add(1);
         let now = (queue.policy().keystore.generation(), super::state::today());
         // Something changed, or every 15 minutes in any case (expiry of parked copies).
-        if seen == Some(now) && ticks % 15 != 0 {
+        if seen == Some(now) && !ticks.is_multiple_of(15) {
             continue;
         }
         seen = Some(now);
