@@ -172,6 +172,35 @@ fn licence_files_are_verified_and_refused_with_reasons() {
     assert!(status.contains("grace period until"), "{status}");
     let shown = ok(g.ctl(&["license", "show"]));
     assert!(shown.contains("state:       grace"), "{shown}");
+
+    // A replacement box restored from a backup keeps the box id and the licence; a fresh box
+    // (factory reset) has a new id.
+    let pass = d.path().join("pass");
+    std::fs::write(&pass, "backup passphrase\n").unwrap();
+    let bak = d.path().join("keystore.bak");
+    let p = pass.to_str().unwrap();
+    ok(g.ctl(&[
+        "backup",
+        "create",
+        bak.to_str().unwrap(),
+        "--passphrase-file",
+        p,
+    ]));
+    let g2 = Gateway::start_unlicensed(&d.path().join("gw2"), 0, 0, "");
+    let fresh = show(&g2);
+    assert_ne!(fresh["box_id"], box_id.as_str());
+    assert_eq!(fresh["state"], "none");
+    ok(g2.ctl(&[
+        "backup",
+        "restore",
+        bak.to_str().unwrap(),
+        "--passphrase-file",
+        p,
+    ]));
+    let s2 = show(&g2);
+    assert_eq!(s2["box_id"], box_id.as_str());
+    assert_eq!(s2["license"], s["license"]);
+    assert_eq!(s2["state"], "grace");
 }
 
 fn by_subject<'a>(msgs: &'a [Stored], subject: &str) -> &'a Stored {
@@ -222,6 +251,18 @@ fn individual_keys_sign_and_decrypt_only_when_licensed() {
     keygen(&g, "alice@example.org");
     keygen(&g, "bob@example.org");
     segl_ca(&g, &pki);
+    // A domain key for example.org: free, it signs without any licence.
+    pki.user("dom", "DNS:example.org");
+    let mut pem = pki.read("dom.key");
+    pem.extend(pki.read("dom.pem"));
+    pki.write("dom-bundle.pem", &pem);
+    ok(g.ctl(&[
+        "key",
+        "import",
+        &pki.p("dom-bundle.pem"),
+        "--domain",
+        "example.org",
+    ]));
     for who in ["alice", "bob"] {
         let pem = ok(g.ctl(&["key", "export-cert", &format!("{who}@example.org")]));
         pki.write(&format!("{who}-segl.pem"), pem.as_bytes());
@@ -244,10 +285,14 @@ fn individual_keys_sign_and_decrypt_only_when_licensed() {
     // A) No licence: mail flows, nothing signed, nothing decrypted with individual keys.
     out_mail("alice@example.org", "p1@partner.test", "A alice");
     out_mail("bob@example.org", "p2@partner.test", "A bob");
+    out_mail("dora@example.org", "p3@partner.test", "A dora");
     in_mail("bob", "A for bob");
-    let out = smart.wait_for(2, 30);
+    let out = smart.wait_for(3, 30);
     assert!(!is_signed(for_rcpt(&out, "p1@partner.test")));
     assert!(!is_signed(for_rcpt(&out, "p2@partner.test")));
+    let p3 = for_rcpt(&out, "p3@partner.test");
+    pki.verify("pca.pem", &p3.eml)
+        .expect("the domain key signs without a licence");
     let got = inbound.wait_for(1, 30);
     let m = by_subject(&got, "A for bob");
     assert!(is_encrypted(m), "{}", m.text());
@@ -284,7 +329,7 @@ fn individual_keys_sign_and_decrypt_only_when_licensed() {
     out_mail("bob@example.org", "q2@partner.test", "B bob");
     in_mail("alice", "B for alice");
     in_mail("bob", "B for bob");
-    let out = smart.wait_for(4, 30);
+    let out = smart.wait_for(5, 30);
     let q1 = for_rcpt(&out, "q1@partner.test");
     assert!(is_signed(q1), "{}", q1.text());
     let content = pki
@@ -328,7 +373,7 @@ fn individual_keys_sign_and_decrypt_only_when_licensed() {
     assert_eq!(s["parked"].as_array().unwrap().len(), 0);
     assert_eq!(s["unlicensed"], serde_json::json!([]));
     out_mail("bob@example.org", "r2@partner.test", "C bob");
-    let out = smart.wait_for(5, 30);
+    let out = smart.wait_for(6, 30);
     let r2 = for_rcpt(&out, "r2@partner.test");
     pki.verify("segl-ca.pem", &r2.eml).expect("bob signs now");
 }

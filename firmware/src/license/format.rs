@@ -185,6 +185,18 @@ fn check_terms(t: &Terms) -> Result<(), LicenseError> {
     if t.id.trim().is_empty() || t.customer.trim().is_empty() {
         return Err(malformed("id and customer must not be empty"));
     }
+    // One line each: the file stays readable, and no value can forge a block line.
+    let texts = [&t.id, &t.customer]
+        .into_iter()
+        .chain(t.box_id.iter())
+        .chain(t.features.iter());
+    for v in texts {
+        if v.chars().any(char::is_control) || v.len() > 200 {
+            return Err(malformed(format!(
+                "{v:?}: control characters or more than 200 bytes"
+            )));
+        }
+    }
     Ok(())
 }
 

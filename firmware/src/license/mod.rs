@@ -20,6 +20,7 @@ pub mod format;
 pub mod gate;
 pub mod keys;
 pub mod limits;
+pub mod notice;
 pub mod parked;
 pub mod state;
 pub mod tasks;
@@ -57,16 +58,13 @@ pub enum Use {
 /// The licensing of one box: installed licence, box id, cached state.
 pub struct Licensing {
     keystore: Arc<Keystore>,
-    box_id: String,
     parked_dir: PathBuf,
     cache: RwLock<Option<Arc<Cached>>>,
 }
 
 impl std::fmt::Debug for Licensing {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Licensing")
-            .field("box_id", &self.box_id)
-            .finish_non_exhaustive()
+        f.debug_struct("Licensing").finish_non_exhaustive()
     }
 }
 
@@ -77,23 +75,23 @@ impl Licensing {
         keystore: Arc<Keystore>,
         data_dir: &std::path::Path,
     ) -> Result<Arc<Licensing>, LicenseError> {
+        // Made here on first start, so that the page shows it before any licence exists.
         let box_id = keystore
             .box_id()
             .map_err(|e| LicenseError::Storage(e.to_string()))?;
         let l = Arc::new(Licensing {
             keystore,
-            box_id,
             parked_dir: data_dir.join("license").join("parked"),
             cache: RwLock::new(None),
         });
         let s = l.status();
-        tracing::info!(box_id = %l.box_id, development = keys::DEVELOPMENT, state = ?s.state, summary = %s.summary, "licence state");
+        tracing::info!(box_id = %box_id, development = keys::DEVELOPMENT, state = ?s.state, summary = %s.summary, "licence state");
         Ok(l)
     }
 
-    /// This box's id.
-    pub fn box_id(&self) -> &str {
-        &self.box_id
+    /// This box's id (a restored backup brings its own).
+    pub fn box_id(&self) -> String {
+        self.status().box_id.clone()
     }
 
     /// The installed licence, if readable (it was verified when installed; it is verified
@@ -127,11 +125,15 @@ impl Licensing {
             }
         }
         let installed = self.installed();
+        let box_id = self.keystore.box_id().unwrap_or_else(|e| {
+            tracing::error!(error = %e, "cannot read the box id");
+            String::new()
+        });
         let (status, count) = state::evaluate(
             installed.as_ref(),
             &self.keystore.key_facts(),
             day,
-            &self.box_id,
+            &box_id,
             keys::DEVELOPMENT,
             &keys::vendor_key_id(),
         );
@@ -185,7 +187,7 @@ impl Licensing {
     pub fn check(&self, text: &[u8]) -> Result<LicenseFile, LicenseError> {
         let f = format::parse(text)?;
         keys::verify(&f)?;
-        state::installable(&f, state::today(), &self.box_id)?;
+        state::installable(&f, state::today(), &self.box_id())?;
         Ok(f)
     }
 

@@ -12,12 +12,46 @@ use crate::queue::Queue;
 /// Days parked mail is kept when no licence covers it (it was delivered encrypted anyway).
 pub const DEFAULT_KEEP_DAYS: u32 = 30;
 
+/// The licence settings of the configuration: where notices go (empty: nowhere) and how long
+/// parked mail is kept.
+fn settings(cfg: &crate::config::Config) -> (String, u32) {
+    let _ = cfg;
+    (String::new(), DEFAULT_KEEP_DAYS)
+}
+
 /// Releases parked mail now (also called right after a licence is installed).
 pub fn release_now(queue: &Arc<Queue>) -> super::parked::Released {
     let q = queue.clone();
-    super::parked::release(queue.policy(), DEFAULT_KEEP_DAYS, move |env, bytes| {
+    let (_, keep_days) = settings(&queue.policy().cfg);
+    super::parked::release(queue.policy(), keep_days, move |env, bytes| {
         q.inject(env, bytes).map_err(|e| e.to_string())
     })
+}
+
+/// Sends the weekly licence notice when it is due.
+fn notify(queue: &Arc<Queue>) {
+    let ctx = queue.policy();
+    let (to, _) = settings(&ctx.cfg);
+    if to.trim().is_empty() {
+        return;
+    }
+    let data_dir = &ctx.cfg.storage.data_dir;
+    let status = ctx.license.status();
+    let now = crate::queue::unix_now();
+    if !super::notice::due(data_dir, &status, now) {
+        return;
+    }
+    let (env, bytes) = super::notice::message(&ctx.cfg.smtp.hostname, to.trim(), &status, now);
+    let id = env.id.clone();
+    match queue.inject(env, &bytes) {
+        Ok(()) => {
+            tracing::info!(id = %id, to = %to, "licence notice queued");
+            if let Err(e) = super::notice::sent(data_dir, now) {
+                tracing::error!(error = %e, "cannot note the licence notice");
+            }
+        }
+        Err(e) => tracing::error!(error = %e, "cannot queue the licence notice"),
+    }
 }
 
 /// Runs until `stop`.
@@ -32,13 +66,19 @@ pub async fn run(queue: Arc<Queue>, mut stop: watch::Receiver<bool>) {
         }
         ticks = ticks.wrapping_add(1);
         let now = (queue.policy().keystore.generation(), super::state::today());
-        // Something changed, or every 15 minutes in any case (expiry of parked copies).
+        // Something changed, or every 15 minutes in any case (expiry of parked copies, the
+        // weekly notice).
         if seen == Some(now) && !ticks.is_multiple_of(15) {
             continue;
         }
         seen = Some(now);
         let q = queue.clone();
-        match tokio::task::spawn_blocking(move || release_now(&q)).await {
+        match tokio::task::spawn_blocking(move || {
+            notify(&q);
+            release_now(&q)
+        })
+        .await
+        {
             Ok(r) if !r.requeued.is_empty() || !r.expired.is_empty() => {
                 tracing::info!(
                     requeued = r.requeued.len(),
