@@ -78,7 +78,7 @@ impl KeyLookup for Probe {
     }
 }
 
-/// Whether `message` (enveloped) names one of `keys` as a recipient.
+/// Whether the encrypted layer of `message` names one of `keys` as a recipient.
 pub(crate) fn addressed_to(message: &[u8], keys: &DecryptionKeys) -> bool {
     if keys.is_empty() {
         return false;
@@ -87,7 +87,16 @@ pub(crate) fn addressed_to(message: &[u8], keys: &DecryptionKeys) -> bool {
         certs: keys.certificates(),
         hit: AtomicBool::new(false),
     };
-    let _ = crate::smime::decrypt(message, &probe);
+    // Through signature layers around the ciphertext too (encrypted, then signed); the probe
+    // never yields a key, so this stops at the encrypted layer.
+    let _ = crate::smime::unwrap(
+        message,
+        &probe,
+        &[],
+        &[],
+        std::time::SystemTime::now(),
+        crate::smime::Limits::default(),
+    );
     probe.hit.load(Ordering::Relaxed)
 }
 

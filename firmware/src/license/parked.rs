@@ -101,6 +101,18 @@ fn remove(l: &Licensing, id: &str) {
     let _ = crate::spool::sync_dir(l.parked_dir());
 }
 
+/// Keeps a parked record for the recipients `rest` only.
+fn keep_for(l: &Licensing, p: &Parked, rest: Vec<String>) -> Result<(), LicenseError> {
+    let mut rec = p.clone();
+    rec.recipients = rest;
+    write_atomic(
+        l.parked_dir(),
+        &format!("{}.json", p.id),
+        &serde_json::to_vec_pretty(&rec).map_err(storage)?,
+    )?;
+    crate::spool::sync_dir(l.parked_dir()).map_err(storage)
+}
+
 /// What [`release`] did.
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Released {
@@ -136,7 +148,7 @@ pub fn release(
             })
             .cloned()
             .collect();
-        if ready.len() == p.recipients.len() {
+        if !ready.is_empty() {
             let rcpts = ready
                 .iter()
                 .map(|r| Recipient::new(r.clone(), None, None))
@@ -147,8 +159,19 @@ pub fn release(
             match inject(env, &message) {
                 Ok(()) => {
                     tracing::info!(parked = %p.id, queue_id = %qid, rcpts = ?ready, "licensed now: parked mail queued to be decrypted and delivered again");
-                    remove(l, &p.id);
                     done.requeued.push((p.id.clone(), qid));
+                    let rest: Vec<String> = p
+                        .recipients
+                        .iter()
+                        .filter(|r| !ready.contains(r))
+                        .cloned()
+                        .collect();
+                    if rest.is_empty() {
+                        remove(l, &p.id);
+                    } else if let Err(e) = keep_for(l, &p, rest) {
+                        // Worst case the remaining recipients are tried again with the others.
+                        tracing::error!(parked = %p.id, error = %e, "cannot update parked record");
+                    }
                 }
                 Err(e) => {
                     tracing::error!(parked = %p.id, error = %e, "cannot queue parked mail; kept")
