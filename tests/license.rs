@@ -209,8 +209,7 @@ fn by_subject<'a>(msgs: &'a [Stored], subject: &str) -> &'a Stored {
         .unwrap_or_else(|| panic!("no message with subject {subject:?}"))
 }
 
-const TRUSTED: &str =
-    "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\n";
+const TRUSTED: &str = "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\n[notify]\nadmin_address = \"admin@example.org\"\n";
 
 /// Encrypts a message from a partner to `cert` (a PEM in the PKI dir) with openssl.
 fn encrypted_to(pki: &Pki, cert: &str, to: &str, subject: &str) -> Vec<u8> {
@@ -293,7 +292,18 @@ fn individual_keys_sign_and_decrypt_only_when_licensed() {
     let p3 = for_rcpt(&out, "p3@partner.test");
     pki.verify("pca.pem", &p3.eml)
         .expect("the domain key signs without a licence");
-    let got = inbound.wait_for(1, 30);
+    // The first weekly licence notice goes to notify.admin_address (keys are not licensed).
+    let got = inbound.wait_for(2, 30);
+    let notice = for_rcpt(&got, "admin@example.org");
+    assert_eq!(
+        header(notice, "Subject").as_deref(),
+        Some("Segl licence needs attention")
+    );
+    assert!(
+        notice.text().contains("bob@example.org"),
+        "{}",
+        notice.text()
+    );
     let m = by_subject(&got, "A for bob");
     assert!(is_encrypted(m), "{}", m.text());
     assert_eq!(header(m, "X-Segl-Encryption").as_deref(), Some("failed"));
@@ -337,7 +347,7 @@ fn individual_keys_sign_and_decrypt_only_when_licensed() {
         .expect("alice's signature verifies");
     assert!(String::from_utf8_lossy(&content).contains("hello partner"));
     assert!(!is_signed(for_rcpt(&out, "q2@partner.test")));
-    let got = inbound.wait_for(3, 30);
+    let got = inbound.wait_for(4, 30);
     let a = by_subject(&got, "B for alice");
     assert_eq!(header(a, "X-Segl-Encryption").as_deref(), Some("decrypted"));
     assert!(a.text().contains("secret for alice@example.org"));
@@ -360,7 +370,7 @@ fn individual_keys_sign_and_decrypt_only_when_licensed() {
     );
     let done = ok(install(&g, &two));
     assert!(done.contains("2 parked message(s) queued"), "{done}");
-    let got = inbound.wait_for(5, 30);
+    let got = inbound.wait_for(6, 30);
     for subject in ["A for bob", "B for bob"] {
         let again = got
             .iter()
@@ -376,4 +386,11 @@ fn individual_keys_sign_and_decrypt_only_when_licensed() {
     let out = smart.wait_for(6, 30);
     let r2 = for_rcpt(&out, "r2@partner.test");
     pki.verify("segl-ca.pem", &r2.eml).expect("bob signs now");
+    // One notice a week, however often the state changed.
+    let notices = inbound
+        .messages()
+        .iter()
+        .filter(|m| m.rcpts() == ["admin@example.org"])
+        .count();
+    assert_eq!(notices, 1);
 }

@@ -6,10 +6,11 @@
 
 pub mod admin;
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod ctl;
+pub mod durable;
 pub mod keystore;
-mod keystore_ctl;
 pub mod license;
 pub mod policy;
 pub mod queue;

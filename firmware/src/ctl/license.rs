@@ -2,11 +2,13 @@
 
 use std::path::PathBuf;
 
-use base64::Engine;
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use super::{print_json, Client, CtlError};
+use super::client::Client;
+use super::files::b64;
+use super::output::{print_json, s};
+use super::CtlError;
 
 #[derive(Debug, Subcommand)]
 pub enum LicenseVerb {
@@ -21,10 +23,6 @@ pub enum LicenseVerb {
         #[arg(long)]
         json: bool,
     },
-}
-
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or("-")
 }
 
 /// Prints a licence state (`GET /license`) for a person.
@@ -74,12 +72,10 @@ fn show(v: &Value) {
     }
 }
 
-pub(crate) fn run(c: &Client, verb: LicenseVerb) -> Result<(), CtlError> {
+pub(super) fn license(c: &Client, verb: LicenseVerb) -> Result<(), CtlError> {
     match verb {
         LicenseVerb::Install { file, json } => {
-            let bytes = std::fs::read(&file)
-                .map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", file.display())))?;
-            let data = base64::engine::general_purpose::STANDARD.encode(bytes);
+            let data = b64(&file)?;
             let v = c.call("POST", "/license", Some(json!({ "data": data })))?;
             if json {
                 print_json(&v);

@@ -58,7 +58,7 @@ pub fn message(hostname: &str, to: &str, status: &Status, now: i64) -> (Envelope
     msg.append("From", &format!("Segl <postmaster@{}>", clean(hostname)));
     msg.append("To", &format!("<{}>", clean(to)));
     msg.append("Subject", "Segl licence needs attention");
-    msg.append("Date", &crate::queue::dsn::rfc2822(now));
+    msg.append("Date", &crate::clock::rfc2822(now));
     msg.append("Message-ID", &format!("<{id}.license@{}>", clean(hostname)));
     msg.append("Auto-Submitted", "auto-generated");
     msg.append("MIME-Version", "1.0");

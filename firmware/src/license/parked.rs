@@ -47,7 +47,7 @@ pub fn park(
     let id = new_queue_id();
     let rec = Parked {
         id: id.clone(),
-        parked_at: crate::queue::unix_now(),
+        parked_at: crate::clock::unix_now(),
         recipients: recipients.to_vec(),
         reason: reason.to_string(),
         envelope: env.clone(),
@@ -131,7 +131,7 @@ pub fn release(
 ) -> Released {
     let l = &ctx.license;
     let mut done = Released::default();
-    let now = crate::queue::unix_now();
+    let now = crate::clock::unix_now();
     for p in list(l) {
         let (_, msg_path) = paths(l.parked_dir(), &p.id);
         let Ok(message) = std::fs::read(&msg_path) else {

@@ -210,7 +210,7 @@ pub fn evaluate(
 
 /// Today (UTC).
 pub fn today() -> Day {
-    day_of(crate::queue::unix_now())
+    day_of(crate::clock::unix_now())
 }
 
 #[cfg(test)]

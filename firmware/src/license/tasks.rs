@@ -1,6 +1,6 @@
 //! Licence housekeeping in the background: parked mail is put back into the queue once a
 //! licence covers its key (checked when the keystore or the day changes, and every few
-//! minutes), and dropped after the keep time. The per-message path never waits for this.
+//! minutes), and dropped after the keep time; the weekly notice to `notify.admin_address`. The per-message path never waits for this.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,14 +9,13 @@ use tokio::sync::watch;
 
 use crate::queue::Queue;
 
-/// Days parked mail is kept when no licence covers it (it was delivered encrypted anyway).
-pub const DEFAULT_KEEP_DAYS: u32 = 30;
-
 /// The licence settings of the configuration: where notices go (empty: nowhere) and how long
 /// parked mail is kept.
 fn settings(cfg: &crate::config::Config) -> (String, u32) {
-    let _ = cfg;
-    (String::new(), DEFAULT_KEEP_DAYS)
+    (
+        cfg.notify.admin_address.trim().to_string(),
+        cfg.license.keep_parked_days,
+    )
 }
 
 /// Releases parked mail now (also called right after a licence is installed).
@@ -37,7 +36,7 @@ fn notify(queue: &Arc<Queue>) {
     }
     let data_dir = &ctx.cfg.storage.data_dir;
     let status = ctx.license.status();
-    let now = crate::queue::unix_now();
+    let now = crate::clock::unix_now();
     if !super::notice::due(data_dir, &status, now) {
         return;
     }
@@ -56,7 +55,7 @@ fn notify(queue: &Arc<Queue>) {
 
 /// Runs until `stop`.
 pub async fn run(queue: Arc<Queue>, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(60));
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
     let mut seen: Option<(u64, i64)> = None;
     let mut ticks: u32 = 0;
     loop {
@@ -68,7 +67,7 @@ pub async fn run(queue: Arc<Queue>, mut stop: watch::Receiver<bool>) {
         let now = (queue.policy().keystore.generation(), super::state::today());
         // Something changed, or every 15 minutes in any case (expiry of parked copies, the
         // weekly notice).
-        if seen == Some(now) && !ticks.is_multiple_of(15) {
+        if seen == Some(now) && !ticks.is_multiple_of(180) {
             continue;
         }
         seen = Some(now);
