@@ -208,3 +208,79 @@ impl Licensing {
         &self.parked_dir
     }
 }
+
+#[cfg(all(test, feature = "vendor-tool"))]
+mod tests {
+    use super::*;
+    use crate::keystore::crypt::Kek;
+    use crate::keystore::store::MemStore;
+
+    fn keystore() -> Arc<Keystore> {
+        let kek = Kek::from_bytes(&[7u8; 32]).expect("kek");
+        Keystore::with_store(
+            std::env::temp_dir(),
+            Arc::new(MemStore::default()),
+            kek,
+            crate::keystore::Settings::default(),
+        )
+        .expect("keystore")
+    }
+
+    fn cert_der(ks: &Keystore, addr: &str) -> Vec<u8> {
+        let key = ks.signing_key(addr).expect("key");
+        crate::smime::keyops::certificate_der(key.certificate()).expect("der")
+    }
+
+    #[test]
+    fn keys_are_licensed_first_come_and_the_check_is_cheap() {
+        let ks = keystore();
+        ks.generate("alice@example.org", None).expect("alice");
+        ks.generate("bob@example.org", None).expect("bob");
+        let dir = tempfile::tempdir().expect("dir");
+        let l = Licensing::open(ks.clone(), dir.path()).expect("licensing");
+        let (alice, bob) = (
+            cert_der(&ks, "alice@example.org"),
+            cert_der(&ks, "bob@example.org"),
+        );
+        assert!(matches!(l.key_use(&alice), Use::Unlicensed(_)));
+        assert_eq!(l.key_use(b"not an own key"), Use::Free);
+
+        let terms = Terms {
+            format: 1,
+            id: "L-T".into(),
+            customer: "C".into(),
+            issued: "2020-01-01".into(),
+            starts: "2020-01-01".into(),
+            expires: "2999-12-31".into(),
+            keys: 1,
+            grace_days: 0,
+            features: vec![],
+            box_id: Some(l.box_id()),
+        };
+        let dev = vendor::VendorKey::development().expect("dev key");
+        let text = dev.issue(&terms).expect("issue");
+        if keys::DEVELOPMENT {
+            l.install(text.as_bytes()).expect("install");
+            assert_eq!(l.key_use(&alice), Use::Licensed);
+            assert!(
+                matches!(l.key_use(&bob), Use::Unlicensed(w) if w.contains("over the licensed count"))
+            );
+        }
+        // A licence from another vendor key is refused, naming the development key when a
+        // production build meets a development licence.
+        let other = vendor::VendorKey::generate().expect("key");
+        let f = format::parse(text.as_bytes()).expect("parse");
+        let e = keys::verify_with(&f, &other.public_key()).expect_err("other key");
+        assert!(e.to_string().contains("development key"), "{e}");
+
+        // The per-message check: cached, no re-evaluation while nothing changes.
+        let n = 100_000u32;
+        let t = std::time::Instant::now();
+        for _ in 0..n {
+            std::hint::black_box(l.key_use(std::hint::black_box(&alice)));
+        }
+        let per = t.elapsed() / n;
+        eprintln!("key_use: {per:?} per call");
+        assert!(per < std::time::Duration::from_micros(50), "{per:?}");
+    }
+}
