@@ -38,6 +38,8 @@ pub enum StartError {
     Keystore(#[from] crate::keystore::KeystoreError),
     #[error("invalid address: {0}")]
     Address(String),
+    #[error("licence: {0}")]
+    License(#[from] crate::license::LicenseError),
     #[error("certificate lookup: {0}")]
     Directory(#[from] crate::keystore::ldap::DirectoryError),
 }
@@ -63,13 +65,15 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         resolver: Resolver::new(&cfg),
         tls: crate::tls::client_config(),
     });
-    let process = Arc::new(PolicyCtx {
+    let license = crate::license::Licensing::open(keystore.clone(), data)?;
+    let policy = Arc::new(PolicyCtx {
         cfg: cfg.clone(),
         keystore: keystore.clone(),
         directory: crate::keystore::ldap::Directory::new(&cfg.lookup)?,
+        license: license.clone(),
     });
     let stages = Stages {
-        process,
+        process: policy.clone(),
         transport,
         clock: Arc::new(SystemClock),
     };
@@ -114,6 +118,8 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         queue: queue.clone(),
         users,
         keystore: keystore.clone(),
+        license: license.clone(),
+        policy: policy.clone(),
         token,
         started: Instant::now(),
     });
@@ -130,6 +136,11 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         }
     }));
     tasks.push(tokio::spawn(queue.clone().run(stop_rx.clone())));
+    tasks.push(tokio::spawn(crate::license::tasks::run(
+        queue.clone(),
+        policy.clone(),
+        stop_rx.clone(),
+    )));
     tasks.push(tokio::spawn(keystore_tasks(
         keystore.clone(),
         cfg.keystore.crl_refresh_hours,

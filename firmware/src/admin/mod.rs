@@ -7,7 +7,7 @@
 //! - [`router`]: the route table and the token layer;
 //! - [`error`]: [`ApiError`] and how domain errors map to HTTP statuses;
 //! - [`auth`]: the API token (made on first start, compared in constant time);
-//! - [`status`], [`queue`], [`users`], [`keystore`]: handlers per resource.
+//! - [`status`], [`queue`], [`users`], [`keystore`], [`license`]: handlers per resource.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -19,6 +19,7 @@ use crate::users::UserStore;
 mod auth;
 mod error;
 mod keystore;
+mod license;
 mod queue;
 mod router;
 mod status;
@@ -36,6 +37,9 @@ pub struct AdminState {
     pub queue: Arc<Queue>,
     pub users: Arc<UserStore>,
     pub keystore: Arc<crate::keystore::Keystore>,
+    pub license: Arc<crate::license::Licensing>,
+    /// The process stage's context (parked mail is released through it).
+    pub policy: Arc<crate::policy::PolicyCtx>,
     pub token: String,
     pub started: Instant,
 }

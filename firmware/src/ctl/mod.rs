@@ -2,7 +2,7 @@
 //! `--json` prints what the API returns (one JSON array of objects for lists).
 //!
 //! One file per verb family ([`status`], [`queue`], [`user`], [`key`], [`partner`], [`trust`],
-//! [`backup`]); they share the [`client`], local [`files`] reading and [`output`] printing.
+//! [`backup`], [`license`]); they share the [`client`], local [`files`] reading and [`output`] printing.
 //! The verbs are an interface (DESIGN.md §11).
 
 use std::path::PathBuf;
@@ -15,6 +15,7 @@ mod backup;
 mod client;
 mod files;
 mod key;
+mod license;
 mod output;
 mod partner;
 mod queue;
@@ -24,6 +25,7 @@ mod user;
 
 pub use backup::BackupVerb;
 pub use key::KeyVerb;
+pub use license::LicenseVerb;
 pub use partner::PartnerVerb;
 pub use queue::QueueVerb;
 pub use trust::{CrlVerb, TrustVerb};
@@ -75,6 +77,11 @@ pub enum Verb {
         #[command(subcommand)]
         verb: BackupVerb,
     },
+    /// The licence: install a file, show the state.
+    License {
+        #[command(subcommand)]
+        verb: LicenseVerb,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -106,5 +113,6 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::Partner { verb } => partner::partner(&c, verb),
         Verb::Trust { verb } => trust::trust(&c, verb),
         Verb::Backup { verb } => backup::backup(&c, verb),
+        Verb::License { verb } => license::license(&c, verb),
     }
 }

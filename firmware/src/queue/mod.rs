@@ -134,6 +134,14 @@ impl Queue {
         Ok(map.len())
     }
 
+    /// Stores a new message durably in the spool and schedules it (parked mail released by a
+    /// licence comes back this way).
+    pub fn inject(&self, env: Envelope, bytes: &[u8]) -> Result<(), QueueError> {
+        self.spool.store(&env, bytes)?;
+        self.accepted(env);
+        Ok(())
+    }
+
     /// A message was committed to the spool: schedule it at once.
     pub fn accepted(&self, env: Envelope) {
         self.lock().insert(env.id.clone(), Entry::new(env));
