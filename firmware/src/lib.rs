@@ -8,6 +8,7 @@ pub mod admin;
 pub mod app;
 pub mod config;
 pub mod ctl;
+pub mod dkim;
 pub mod keystore;
 mod keystore_ctl;
 pub mod policy;
