@@ -25,6 +25,9 @@ struct Bundle {
     partners: Vec<PartnerRecord>,
     anchors: Vec<AnchorRecord>,
     crls: Vec<CrlRecord>,
+    /// DKIM keys (absent in backups made before DKIM signing existed).
+    #[serde(default)]
+    dkim: Vec<(super::dkim::DkimKeyRecord, String)>,
 }
 
 fn b64(b: &[u8]) -> String {
@@ -68,6 +71,7 @@ impl Keystore {
             partners: self.list_json(T_PARTNERS)?,
             anchors: self.list_json(T_ANCHORS)?,
             crls: self.list_json(T_CRLS)?,
+            dkim: self.dkim_backup()?,
         };
         let json = Zeroizing::new(serde_json::to_vec(&bundle)?);
         drop(bundle);
@@ -108,6 +112,7 @@ impl Keystore {
             }),
             None => None,
         };
+        let dkim = self.dkim_reseal(bundle.dkim)?;
         for tree in [T_KEYS, T_PARTNERS, T_ANCHORS, T_CRLS] {
             for (k, _) in self.store.list(tree)? {
                 self.store.delete(tree, &k)?;
@@ -130,6 +135,7 @@ impl Keystore {
         for c in &bundle.crls {
             self.put_json(T_CRLS, &c.id, c)?;
         }
+        self.dkim_replace(&dkim)?;
         self.commit()?;
         tracing::info!(keys = n, "keystore restored from backup");
         Ok(n)
