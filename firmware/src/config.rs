@@ -163,6 +163,16 @@ pub enum Language {
 pub struct DkimConfig {
     /// Remove upstream DKIM-Signature fields from mail whose content Segl changed.
     pub remove_invalidated: bool,
+    /// Which outbound mail gets our DKIM signature: "changed" | "all" | "none".
+    pub sign: crate::dkim::SignMode,
+    /// The header fields signed (`h=`); checks in `dkim::settings`.
+    pub headers: Vec<String>,
+    /// Fields signed once more than they occur, so none can be added.
+    pub oversign: Vec<String>,
+    /// `x=` this many days after signing; 0: no expiry.
+    pub expire_days: u32,
+    /// How long a retired key's DNS record stays published (shown by `dkim list`).
+    pub keep_retired_days: u32,
 }
 
 /// `[lookup]`: recipient certificates from LDAP directories (after the local store).
@@ -650,6 +660,7 @@ impl Config {
         }
         self.validate_digital_post()
             .map_err(|(key, m)| bad(key, m))?;
+        self.dkim.check().map_err(|(key, m)| bad(key, m))?;
         if self.storage.data_dir.as_os_str().is_empty() {
             return Err(bad("storage.data_dir", "must not be empty".into()));
         }
