@@ -8,6 +8,8 @@ use std::time::Duration;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
+pub mod dkim;
+
 use crate::config::Config;
 use crate::queue::QueueItem;
 
@@ -56,6 +58,11 @@ pub enum Verb {
     Backup {
         #[command(subcommand)]
         verb: crate::keystore_ctl::BackupVerb,
+    },
+    /// DKIM signing keys per domain and the DNS records to publish.
+    Dkim {
+        #[command(subcommand)]
+        verb: dkim::DkimVerb,
     },
 }
 
@@ -191,7 +198,7 @@ pub(crate) fn print_json(v: &Value) {
     );
 }
 
-fn when(ts: i64) -> String {
+pub(crate) fn when(ts: i64) -> String {
     time::OffsetDateTime::from_unix_timestamp(ts)
         .ok()
         .and_then(|t| {
@@ -298,6 +305,7 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::Partner { verb } => crate::keystore_ctl::partner(&c, verb)?,
         Verb::Trust { verb } => crate::keystore_ctl::trust(&c, verb)?,
         Verb::Backup { verb } => crate::keystore_ctl::backup(&c, verb)?,
+        Verb::Dkim { verb } => dkim::run(&c, verb)?,
         Verb::User { verb } => match verb {
             UserVerb::Add {
                 name,

@@ -14,6 +14,8 @@ use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 
+pub mod dkim;
+
 use crate::config::Config;
 use crate::queue::{Queue, QueueError, QueueStats};
 use crate::users::{UserError, UserStore};
@@ -116,6 +118,7 @@ pub fn router(st: Arc<AdminState>) -> Router {
         .route("/queue/{id}", delete(queue_delete))
         .route("/users", get(users_list).post(users_add))
         .merge(crate::keystore::api::routes())
+        .merge(dkim::routes())
         .layer(middleware::from_fn_with_state(st.clone(), require_token));
     Router::new()
         .route("/health", get(|| async { "ok" }))
