@@ -248,15 +248,38 @@ fn unchanged_mail_is_signed_only_with_sign_all() {
     ));
 
     let g = Gateway::start(&d.path().join("gw1"), inbound.port, smart.port, TRUSTED);
-    ok(g.ctl(&[
+    // Imported keys made by openssl: RSA as PKCS#1 (as opendkim-genkey writes it), Ed25519 as
+    // PKCS#8 v1 (openssl genpkey).
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(d.path())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out.stdout
+    };
+    openssl(&["genrsa", "-traditional", "-out", "rsa1.pem", "2048"]);
+    openssl(&["genpkey", "-algorithm", "ed25519", "-out", "ed.pem"]);
+    let rsa_pem = d.path().join("rsa1.pem");
+    assert!(std::fs::read_to_string(&rsa_pem)
+        .unwrap()
+        .contains("BEGIN RSA PRIVATE KEY"));
+    let imported = g.ctl_json(&[
         "dkim",
-        "generate",
+        "import",
         "example.org",
+        rsa_pem.to_str().unwrap(),
         "--selector",
         "s1",
-        "--algorithm",
-        "ed25519",
-    ]));
+        "--json",
+    ]);
+    assert_eq!(imported[0]["source"], "imported");
+    assert_eq!(imported[0]["bits"], 2048);
     send(
         g.smtp_port,
         "nokey@example.org",
@@ -268,22 +291,27 @@ fn unchanged_mail_is_signed_only_with_sign_all() {
     let text = out[0].text();
     assert_eq!(text.matches("DKIM-Signature:").count(), 1, "{text}");
     assert!(text.contains("s=exch"), "{text}");
-    // Keys and config stay; a second gateway on the same data dir signs everything.
     let rec = record(&g, "example.org", "s1");
     drop(g);
 
+    // A second gateway with dkim.sign = "all" signs it too (on top of the upstream signature).
     let extra = format!("{TRUSTED}[dkim]\nsign = \"all\"\nexpire_days = 5\n");
     let mut g = Gateway::start(&d.path().join("gw2"), inbound.port, smart.port, &extra);
+    let ed_pem = d.path().join("ed.pem");
     ok(g.ctl(&[
         "dkim",
-        "generate",
+        "import",
         "example.org",
+        ed_pem.to_str().unwrap(),
         "--selector",
         "s2",
-        "--algorithm",
-        "ed25519",
     ]));
     let rec2 = record(&g, "example.org", "s2");
+    // The record's key is the one openssl derives from the imported private key.
+    let spki = openssl(&["pkey", "-in", "ed.pem", "-pubout", "-outform", "DER"]);
+    use base64::Engine;
+    let raw = base64::engine::general_purpose::STANDARD.encode(&spki[spki.len() - 32..]);
+    assert_eq!(rec2.1, format!("v=DKIM1; k=ed25519; p={raw}"));
     send(
         g.smtp_port,
         "nokey@example.org",
