@@ -6,11 +6,12 @@
 
 pub mod admin;
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod ctl;
 pub mod dkim;
+pub mod durable;
 pub mod keystore;
-mod keystore_ctl;
 pub mod policy;
 pub mod queue;
 pub mod smime;

@@ -834,6 +834,22 @@ s.quit()
             expected.replace('"', "")
         ));
     }
+    // Certificates are harvested from every valid layer: carol signed only the inner layer of
+    // the two-signer rows, under her own address (not bob's From).
+    let partners = g.ctl_json(&["partner", "list", "--json"]);
+    let harvested: Vec<String> = partners
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["source"] == "harvested" && !p["pending"].as_bool().unwrap_or(true))
+        .flat_map(|p| p["addresses"].as_array().unwrap().clone())
+        .map(|a| a.as_str().unwrap().to_string())
+        .collect();
+    for who in ["bob@example.org", "carol@example.org"] {
+        if !harvested.iter().any(|a| a == who) {
+            failed.push(format!("{who} not harvested: {partners}"));
+        }
+    }
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/interop-gateway.md");
     std::fs::write(&path, md).unwrap();
     assert!(

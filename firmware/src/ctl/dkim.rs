@@ -9,7 +9,9 @@ use base64::Engine;
 use clap::Subcommand;
 use serde_json::{json, Value};
 
-use super::{print_json, when, Client, CtlError};
+use super::client::Client;
+use super::output::{print_json, s, when};
+use super::CtlError;
 
 #[derive(Debug, Subcommand)]
 pub enum DkimVerb {
@@ -60,10 +62,6 @@ pub enum DkimVerb {
     },
 }
 
-fn s<'a>(v: &'a Value, k: &str) -> &'a str {
-    v[k].as_str().unwrap_or("")
-}
-
 fn state_line(k: &Value) -> String {
     match s(k, "state") {
         "retired" => {
@@ -100,7 +98,7 @@ fn print_key(k: &Value) {
 }
 
 /// Runs one `segl ctl dkim` verb.
-pub(crate) fn run(c: &Client, verb: DkimVerb) -> Result<(), CtlError> {
+pub(super) fn run(c: &Client, verb: DkimVerb) -> Result<(), CtlError> {
     match verb {
         DkimVerb::Generate {
             domain,

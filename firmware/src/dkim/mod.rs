@@ -14,11 +14,9 @@
 
 pub mod key;
 pub mod record;
-pub mod settings;
 pub mod sign;
 
 pub use key::{Algorithm, KeyMaterial, SigningKey};
-pub use settings::SignMode;
 
 /// What can go wrong with DKIM keys and signatures. Never carries key material.
 #[derive(Debug, thiserror::Error)]

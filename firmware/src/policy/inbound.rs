@@ -40,7 +40,7 @@ pub fn process(
             // here and must not show.
             super::outbound::controls(ctx, &s).subject
         } else {
-            ctx.cfg.mark.strip(&s)
+            super::marks::strip(&ctx.cfg.mark, &s)
         }
     });
     if forged > 0 {

@@ -1,14 +1,31 @@
-//! The `[dkim]` settings' own types and checks (the section's struct lives with the other
-//! sections in `config`).
+//! `[dkim]`: DKIM on the outbound path (the last stage, `policy::finish`; `docs/dkim.md`).
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::DkimConfig;
+use super::validate::{bad, Invalid};
+
+/// `[dkim]`: DKIM on the outbound path (the last stage, `policy::finish`).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DkimConfig {
+    /// Remove upstream DKIM-Signature fields from mail whose content Segl changed.
+    pub remove_invalidated: bool,
+    /// Which outbound mail gets our DKIM signature: "changed" | "all" | "none".
+    pub sign: DkimSignMode,
+    /// The header fields signed (`h=`).
+    pub headers: Vec<String>,
+    /// Fields signed once more than they occur, so none can be added.
+    pub oversign: Vec<String>,
+    /// `x=` this many days after signing; 0: no expiry.
+    pub expire_days: u32,
+    /// How long a retired key's DNS record stays published (shown by `dkim list`).
+    pub keep_retired_days: u32,
+}
 
 /// Which outbound mail Segl signs (`dkim.sign`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
-pub enum SignMode {
+pub enum DkimSignMode {
     /// Mail whose content Segl made or changed (signed, encrypted, subject edited). Mail passed
     /// on unchanged keeps the internal server's signature and is not signed again.
     Changed,
@@ -24,12 +41,11 @@ fn field_name_ok(n: &str) -> bool {
 }
 
 impl DkimConfig {
-    /// Checks the section; the error names the key.
-    pub fn check(&self) -> Result<(), (&'static str, String)> {
-        if let Some(bad) = self.headers.iter().find(|h| !field_name_ok(h.trim())) {
-            return Err((
+    pub(super) fn validate(&self) -> Result<(), Invalid> {
+        if let Some(h) = self.headers.iter().find(|h| !field_name_ok(h.trim())) {
+            return Err(bad(
                 "dkim.headers",
-                format!("{bad:?} is not a header field name"),
+                format!("{h:?} is not a header field name"),
             ));
         }
         if !self
@@ -37,9 +53,9 @@ impl DkimConfig {
             .iter()
             .any(|h| h.trim().eq_ignore_ascii_case("from"))
         {
-            return Err((
+            return Err(bad(
                 "dkim.headers",
-                "must contain From (RFC 6376 §5.4: the From field is always signed)".into(),
+                "must contain From (RFC 6376 §5.4: the From field is always signed)",
             ));
         }
         if let Some(o) = self.oversign.iter().find(|o| {
@@ -48,36 +64,37 @@ impl DkimConfig {
                 .iter()
                 .any(|h| h.trim().eq_ignore_ascii_case(o.trim()))
         }) {
-            return Err((
+            return Err(bad(
                 "dkim.oversign",
                 format!("{o:?} is not in dkim.headers (only signed fields can be oversigned)"),
             ));
         }
         if self.expire_days > 3650 {
-            return Err(("dkim.expire_days", "at most 3650 (0: no x= tag)".into()));
+            return Err(bad("dkim.expire_days", "at most 3650 (0: no x= tag)"));
         }
         Ok(())
     }
 
     /// Whether mail Segl changed is signed.
     pub fn signs_changed(&self) -> bool {
-        self.sign != SignMode::None
+        self.sign != DkimSignMode::None
     }
 
     /// Whether mail Segl passes on unchanged is signed too.
     pub fn signs_unchanged(&self) -> bool {
-        self.sign == SignMode::All
+        self.sign == DkimSignMode::All
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::DkimSignMode;
     use crate::config::Config;
 
     #[test]
     fn defaults_and_checks() {
         let c = Config::default_config();
-        assert_eq!(c.dkim.sign, super::SignMode::Changed);
+        assert_eq!(c.dkim.sign, DkimSignMode::Changed);
         assert!(c.dkim.headers.iter().any(|h| h == "From"));
         assert_eq!(c.dkim.oversign, ["From", "Subject", "To", "Date"]);
         assert_eq!(c.dkim.expire_days, 0);
