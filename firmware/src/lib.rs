@@ -12,6 +12,7 @@ pub mod ctl;
 pub mod dkim;
 pub mod durable;
 pub mod keystore;
+pub mod license;
 pub mod policy;
 pub mod queue;
 pub mod smime;

@@ -7,7 +7,7 @@
 //! - [`router`]: the route table and the token layer;
 //! - [`error`]: [`ApiError`] and how domain errors map to HTTP statuses;
 //! - [`auth`]: the API token (made on first start, compared in constant time);
-//! - [`status`], [`queue`], [`users`], [`keystore`]: handlers per resource.
+//! - [`status`], [`queue`], [`users`], [`keystore`], [`license`]: handlers per resource.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -20,6 +20,7 @@ mod auth;
 mod dkim;
 mod error;
 mod keystore;
+mod license;
 mod queue;
 mod router;
 mod status;
@@ -37,6 +38,7 @@ pub struct AdminState {
     pub queue: Arc<Queue>,
     pub users: Arc<UserStore>,
     pub keystore: Arc<crate::keystore::Keystore>,
+    pub license: Arc<crate::license::Licensing>,
     pub token: String,
     pub started: Instant,
 }

@@ -2,7 +2,8 @@
 //! `--json` prints what the API returns (one JSON array of objects for lists).
 //!
 //! One file per verb family ([`status`], [`queue`], [`user`], [`key`], [`partner`], [`trust`],
-//! [`backup`], [`dkim`]); they share the [`client`], local [`files`] reading and [`output`] printing.
+//! [`backup`], [`dkim`], [`license`]); they share the [`client`], local [`files`] reading and
+//! [`output`] printing.
 //! The verbs are an interface (DESIGN.md §11).
 
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ mod client;
 mod dkim;
 mod files;
 mod key;
+mod license;
 mod output;
 mod partner;
 mod queue;
@@ -26,6 +28,7 @@ mod user;
 pub use backup::BackupVerb;
 pub use dkim::DkimVerb;
 pub use key::KeyVerb;
+pub use license::LicenseVerb;
 pub use partner::PartnerVerb;
 pub use queue::QueueVerb;
 pub use trust::{CrlVerb, TrustVerb};
@@ -82,6 +85,11 @@ pub enum Verb {
         #[command(subcommand)]
         verb: DkimVerb,
     },
+    /// The licence: install a file, show the state.
+    License {
+        #[command(subcommand)]
+        verb: LicenseVerb,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -114,5 +122,7 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::Trust { verb } => trust::trust(&c, verb),
         Verb::Backup { verb } => backup::backup(&c, verb),
         Verb::Dkim { verb } => dkim::run(&c, verb),
+    },
+        Verb::License { verb } => license::license(&c, verb),
     }
 }

@@ -28,6 +28,11 @@ struct Bundle {
     /// DKIM keys (absent in backups made before DKIM signing existed).
     #[serde(default)]
     dkim: Vec<(super::dkim::DkimKeyRecord, String)>,
+    /// The box id and the installed licence (older backups have none).
+    #[serde(default)]
+    box_id: Option<String>,
+    #[serde(default)]
+    license: Option<String>,
 }
 
 fn b64(b: &[u8]) -> String {
@@ -64,7 +69,10 @@ impl Keystore {
             }
             None => None,
         };
+        let (box_id, license) = self.meta_for_backup()?;
         let bundle = Bundle {
+            box_id,
+            license,
             created: model::now(),
             keys,
             ca,
@@ -136,6 +144,7 @@ impl Keystore {
             self.put_json(T_CRLS, &c.id, c)?;
         }
         self.dkim_replace(&dkim)?;
+        self.restore_meta(bundle.box_id.as_deref(), bundle.license.as_deref())?;
         self.commit()?;
         tracing::info!(keys = n, "keystore restored from backup");
         Ok(n)
