@@ -122,7 +122,6 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::Trust { verb } => trust::trust(&c, verb),
         Verb::Backup { verb } => backup::backup(&c, verb),
         Verb::Dkim { verb } => dkim::run(&c, verb),
-    },
         Verb::License { verb } => license::license(&c, verb),
     }
 }
