@@ -34,3 +34,6 @@ import aiosmtpd, cryptography
 from cryptography.hazmat.primitives.serialization import pkcs7
 assert hasattr(pkcs7, "PKCS7EnvelopeBuilder")
 PY
+# DKIM: dkimpy verifies Segl's signatures independently (tests/peers/dkim_verify.py); PyNaCl
+# gives it ed25519-sha256.
+python3 -c 'import dkim, nacl' 2>/dev/null || pip install -q dkimpy pynacl

@@ -10,6 +10,7 @@ pub mod app;
 pub mod clock;
 pub mod config;
 pub mod ctl;
+pub mod dkim;
 pub mod durable;
 pub mod keystore;
 pub mod license;

@@ -17,6 +17,7 @@ use crate::queue::Queue;
 use crate::users::UserStore;
 
 mod auth;
+mod dkim;
 mod error;
 mod keystore;
 mod license;

@@ -7,7 +7,7 @@ use axum::middleware;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
-use super::{auth, keystore, license, queue, status, users, AdminState, ApiError};
+use super::{auth, dkim, keystore, license, queue, status, users, AdminState, ApiError};
 
 /// The admin API's router (paths are an interface, DESIGN.md §11).
 pub fn router(st: Arc<AdminState>) -> Router {
@@ -20,6 +20,7 @@ pub fn router(st: Arc<AdminState>) -> Router {
         .route("/queue/{id}", delete(queue::delete))
         .route("/users", get(users::list).post(users::add))
         .merge(keystore::routes())
+        .merge(dkim::routes())
         .merge(license::routes())
         .layer(middleware::from_fn_with_state(
             st.clone(),

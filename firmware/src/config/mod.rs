@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 pub use admin::AdminConfig;
 pub use delivery::DeliveryConfig;
 pub use digital_post::{DigitalPostConfig, DigitalPostRule};
-pub use dkim::DkimConfig;
+pub use dkim::{DkimConfig, DkimSignMode};
 pub use encrypt::EncryptConfig;
 pub use harvest::{HarvestConfig, HarvestMode};
 pub use keystore::KeystoreConfig;

@@ -35,6 +35,7 @@ impl Config {
         self.digital_post.validate(|a| self.is_local_recipient(a))?;
         self.storage.validate()?;
         self.keystore.validate()?;
+        self.dkim.validate()?;
         self.log.validate()
     }
 

@@ -2,7 +2,8 @@
 //! `--json` prints what the API returns (one JSON array of objects for lists).
 //!
 //! One file per verb family ([`status`], [`queue`], [`user`], [`key`], [`partner`], [`trust`],
-//! [`backup`], [`license`]); they share the [`client`], local [`files`] reading and [`output`] printing.
+//! [`backup`], [`dkim`], [`license`]); they share the [`client`], local [`files`] reading and
+//! [`output`] printing.
 //! The verbs are an interface (DESIGN.md §11).
 
 use std::path::PathBuf;
@@ -13,6 +14,7 @@ use crate::config::Config;
 
 mod backup;
 mod client;
+mod dkim;
 mod files;
 mod key;
 mod license;
@@ -24,6 +26,7 @@ mod trust;
 mod user;
 
 pub use backup::BackupVerb;
+pub use dkim::DkimVerb;
 pub use key::KeyVerb;
 pub use license::LicenseVerb;
 pub use partner::PartnerVerb;
@@ -77,6 +80,11 @@ pub enum Verb {
         #[command(subcommand)]
         verb: BackupVerb,
     },
+    /// DKIM signing keys per domain and the DNS records to publish.
+    Dkim {
+        #[command(subcommand)]
+        verb: DkimVerb,
+    },
     /// The licence: install a file, show the state.
     License {
         #[command(subcommand)]
@@ -113,6 +121,7 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::Partner { verb } => partner::partner(&c, verb),
         Verb::Trust { verb } => trust::trust(&c, verb),
         Verb::Backup { verb } => backup::backup(&c, verb),
+        Verb::Dkim { verb } => dkim::run(&c, verb),
         Verb::License { verb } => license::license(&c, verb),
     }
 }

@@ -25,6 +25,9 @@ struct Bundle {
     partners: Vec<PartnerRecord>,
     anchors: Vec<AnchorRecord>,
     crls: Vec<CrlRecord>,
+    /// DKIM keys (absent in backups made before DKIM signing existed).
+    #[serde(default)]
+    dkim: Vec<(super::dkim::DkimKeyRecord, String)>,
     /// The box id and the installed licence (older backups have none).
     #[serde(default)]
     box_id: Option<String>,
@@ -76,6 +79,7 @@ impl Keystore {
             partners: self.list_json(T_PARTNERS)?,
             anchors: self.list_json(T_ANCHORS)?,
             crls: self.list_json(T_CRLS)?,
+            dkim: self.dkim_backup()?,
         };
         let json = Zeroizing::new(serde_json::to_vec(&bundle)?);
         drop(bundle);
@@ -116,6 +120,7 @@ impl Keystore {
             }),
             None => None,
         };
+        let dkim = self.dkim_reseal(bundle.dkim)?;
         for tree in [T_KEYS, T_PARTNERS, T_ANCHORS, T_CRLS] {
             for (k, _) in self.store.list(tree)? {
                 self.store.delete(tree, &k)?;
@@ -138,6 +143,7 @@ impl Keystore {
         for c in &bundle.crls {
             self.put_json(T_CRLS, &c.id, c)?;
         }
+        self.dkim_replace(&dkim)?;
         self.restore_meta(bundle.box_id.as_deref(), bundle.license.as_deref())?;
         self.commit()?;
         tracing::info!(keys = n, "keystore restored from backup");

@@ -21,6 +21,7 @@ pub mod backup;
 pub mod ca;
 pub mod crl;
 pub mod crypt;
+pub mod dkim;
 pub mod error;
 pub mod import;
 pub mod ldap;
@@ -116,6 +117,7 @@ pub(crate) struct Snapshot {
     pub partners: Vec<(PartnerRecord, Certificate)>,
     pub anchors: Vec<(AnchorRecord, Certificate)>,
     pub crls: Vec<(CrlRecord, x509_cert::crl::CertificateList)>,
+    pub dkim: Vec<dkim::LoadedDkim>,
 }
 
 /// The keystore. Cheap to share (`Arc<Keystore>`); all methods take `&self`.
@@ -251,6 +253,7 @@ impl Keystore {
             .iter()
             .map(|l| (l.rec.id.clone(), l.clone()))
             .collect();
+        let old_dkim = self.snapshot().dkim.clone();
         let mut snap = Snapshot::default();
         for rec in self.list_json::<KeyRecord>(T_KEYS)? {
             let cert = match &rec.cert {
@@ -299,6 +302,7 @@ impl Keystore {
                 snap.crls.push((r, c));
             }
         }
+        snap.dkim = self.load_dkim(&old_dkim)?;
         match self.snap.write() {
             Ok(mut g) => *g = snap,
             Err(p) => *p.into_inner() = snap,

@@ -370,7 +370,7 @@ pub fn process(
                 Content::New(finish::outbound(ctx, env, signed))
             }
             None if changed => Content::New(finish::outbound(ctx, env, base.clone())),
-            None => Content::Unchanged,
+            None => finish::unchanged(ctx, env, message),
         };
         outputs.push(Output {
             recipients: plain,
