@@ -321,6 +321,12 @@ pub struct StorageConfig {
 #[serde(deny_unknown_fields)]
 pub struct AdminConfig {
     pub listen: String,
+    /// HTTPS certificate and key (PEM) of the web admin; empty: a self-signed pair made in the
+    /// data dir. Unused on a loopback listener (plain HTTP) unless set.
+    #[serde(default)]
+    pub tls_cert: String,
+    #[serde(default)]
+    pub tls_key: String,
 }
 
 /// `[keystore]`: own keys, partner certificates, trust anchors, CRLs, rollover.
@@ -500,6 +506,12 @@ impl Config {
             ));
         }
         parse_listen(&self.admin.listen).map_err(|m| bad("admin.listen", m))?;
+        if self.admin.tls_cert.is_empty() != self.admin.tls_key.is_empty() {
+            return Err(bad(
+                "admin.tls_cert",
+                "set admin.tls_cert and admin.tls_key together".into(),
+            ));
+        }
         if self.smtp.hostname.trim().is_empty() || self.smtp.hostname.contains(char::is_whitespace)
         {
             return Err(bad("smtp.hostname", "must be a host name".into()));

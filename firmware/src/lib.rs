@@ -10,6 +10,7 @@ pub mod config;
 pub mod ctl;
 pub mod keystore;
 mod keystore_ctl;
+pub mod monitor;
 pub mod policy;
 pub mod queue;
 pub mod smime;

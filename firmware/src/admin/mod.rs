@@ -6,13 +6,19 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::middleware::{self, Next};
+use axum::http::StatusCode;
+use axum::middleware;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use subtle::ConstantTimeEq;
+
+pub mod accounts;
+pub mod audit;
+pub mod auth;
+pub mod https;
+pub mod openapi;
+pub mod web;
 
 use crate::config::Config;
 use crate::queue::{Queue, QueueError, QueueStats};
@@ -25,6 +31,8 @@ pub struct AdminState {
     pub keystore: Arc<crate::keystore::Keystore>,
     pub token: String,
     pub started: Instant,
+    /// Administrators, sessions, login limit, audit log, dashboard counters.
+    pub auth: Arc<auth::AuthState>,
 }
 
 /// An API error: an HTTP status and a message for a person.
@@ -84,28 +92,6 @@ pub fn ensure_token(data_dir: &Path) -> std::io::Result<String> {
     Ok(token)
 }
 
-async fn require_token(
-    State(st): State<Arc<AdminState>>,
-    headers: HeaderMap,
-    req: axum::extract::Request,
-    next: Next,
-) -> Response {
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or("");
-    if bool::from(given.as_bytes().ct_eq(st.token.as_bytes())) {
-        next.run(req).await
-    } else {
-        ApiError(
-            StatusCode::UNAUTHORIZED,
-            "missing or wrong API token (see <data_dir>/ctl.token)".into(),
-        )
-        .into_response()
-    }
-}
-
 pub fn router(st: Arc<AdminState>) -> Router {
     let api = Router::new()
         .route("/status", get(status))
@@ -116,11 +102,18 @@ pub fn router(st: Arc<AdminState>) -> Router {
         .route("/queue/{id}", delete(queue_delete))
         .route("/users", get(users_list).post(users_add))
         .merge(crate::keystore::api::routes())
-        .layer(middleware::from_fn_with_state(st.clone(), require_token));
+        .merge(accounts::routes())
+        .merge(openapi::routes())
+        .layer(middleware::from_fn_with_state(st.clone(), auth::guard::api));
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .nest("/api/v1", api)
+        .merge(web::router(st.clone()))
         .fallback(|| async { ApiError(StatusCode::NOT_FOUND, "no such endpoint".into()) })
+        .layer(middleware::from_fn_with_state(
+            st.clone(),
+            auth::guard::security_headers,
+        ))
         .with_state(st)
 }
 
@@ -230,4 +223,31 @@ async fn users_add(
         StatusCode::CREATED,
         Json(serde_json::json!({ "added": name })),
     ))
+}
+
+/// Serve the admin router on `listener`, over TLS when `tls` is given, until `stop`.
+pub async fn serve(
+    st: Arc<AdminState>,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let app = router(st).into_make_service_with_connect_info::<https::ClientAddr>();
+    let shutdown = async move {
+        let _ = stop.changed().await;
+    };
+    let r = match tls {
+        Some(cfg) => match https::TlsListener::new(listener, cfg) {
+            Ok(l) => axum::serve(l, app).with_graceful_shutdown(shutdown).await,
+            Err(e) => Err(e),
+        },
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
+    if let Err(e) = r {
+        tracing::error!(error = %e, "admin API stopped");
+    }
 }

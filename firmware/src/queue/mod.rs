@@ -13,6 +13,7 @@ use tokio::sync::{watch, Notify, Semaphore};
 
 use crate::config::Config;
 use crate::keystore::Keystore;
+use crate::monitor;
 use crate::policy::{self, Content, ProcessError};
 use crate::smtp::outbound::deliver::{Deliverer, Outcome};
 use crate::smtp::outbound::route::{route_for, Route};
@@ -150,6 +151,15 @@ impl Queue {
 
     /// A message was committed to the spool: schedule it at once.
     pub fn accepted(&self, env: Envelope) {
+        let to = env.recipients.iter().map(|r| r.address.as_str()).collect();
+        monitor::event(
+            &env.id,
+            monitor::Transition::Accepted {
+                from: &env.mail_from,
+                to,
+                size: env.size,
+            },
+        );
         self.lock().insert(
             env.id.clone(),
             Entry {
@@ -334,6 +344,7 @@ impl Queue {
             Ok(()) => {
                 self.lock().remove(id);
                 tracing::error!(id, reason, "message quarantined to spool/hold");
+                monitor::event(id, monitor::Transition::Quarantined { reason });
             }
             Err(e) => tracing::error!(id, error = %e, "cannot quarantine message"),
         }
@@ -353,6 +364,7 @@ impl Queue {
         let ctx = self.policy.clone();
         let result = tokio::task::spawn_blocking(move || {
             let outputs = policy::process(&ctx, &env2, &message)?;
+            monitor::processed(&env2, &message, &outputs);
             let mut children = vec![];
             for (i, out) in outputs.into_iter().enumerate() {
                 let recipients: Vec<Recipient> = out
@@ -460,6 +472,13 @@ impl Queue {
                     match outcome {
                         Outcome::Delivered { remote, reply } => {
                             tracing::info!(id = %id, to = %addr, route = %route, remote = %remote, reply = %reply, "delivered");
+                            monitor::event(
+                                &id,
+                                monitor::Transition::Delivered {
+                                    to: addr,
+                                    detail: format!("{route} {remote}: {reply}"),
+                                },
+                            );
                             r.remote = Some(remote);
                             r.state = RcptState::Delivered { at: now, reply };
                         }
@@ -468,6 +487,13 @@ impl Queue {
                             if now - env.arrived >= self.cfg.delivery.max_queue_lifetime_secs as i64
                             {
                                 tracing::warn!(id = %id, to = %addr, reason = %reason, "expired");
+                                monitor::event(
+                                    &id,
+                                    monitor::Transition::Failed {
+                                        to: addr,
+                                        detail: format!("expired: {reason}"),
+                                    },
+                                );
                                 r.state = RcptState::Failed {
                                     at: now,
                                     status: "4.4.7".into(),
@@ -477,6 +503,13 @@ impl Queue {
                             } else {
                                 r.next_attempt = now + self.backoff(r.attempts);
                                 tracing::info!(id = %id, to = %addr, route = %route, reason = %reason, retry_in = r.next_attempt - now, "deferred");
+                                monitor::event(
+                                    &id,
+                                    monitor::Transition::Deferred {
+                                        to: addr,
+                                        detail: reason.clone(),
+                                    },
+                                );
                                 r.last_error = Some(reason);
                             }
                         }
@@ -486,6 +519,13 @@ impl Queue {
                             reason,
                         } => {
                             tracing::warn!(id = %id, to = %addr, route = %route, status = %status, reason = %reason, "failed");
+                            monitor::event(
+                                &id,
+                                monitor::Transition::Failed {
+                                    to: addr,
+                                    detail: format!("{status} {reason}"),
+                                },
+                            );
                             r.remote = remote;
                             r.state = RcptState::Failed {
                                 at: now,
