@@ -52,6 +52,11 @@ pub enum Verb {
         #[command(subcommand)]
         verb: crate::keystore_ctl::TrustVerb,
     },
+    /// Administrators of the web admin and API.
+    Admin {
+        #[command(subcommand)]
+        verb: crate::ctl_admin::AdminVerb,
+    },
     /// Backup and restore of the keystore.
     Backup {
         #[command(subcommand)]
@@ -129,13 +134,19 @@ impl Client {
             .listen
             .replace("0.0.0.0", "127.0.0.1")
             .replace("[::]", "[::1]");
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
+            .build();
+        let https = crate::admin::https::uses_https(cfg);
+        let agent = if https {
+            crate::ctl_admin::pinned_agent(cfg, config)?
+        } else {
+            config.into()
+        };
+        let scheme = if https { "https" } else { "http" };
         Ok(Client {
-            base: format!("http://{listen}/api/v1"),
+            base: format!("{scheme}://{listen}/api/v1"),
             token,
             agent,
         })
@@ -298,6 +309,7 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::Partner { verb } => crate::keystore_ctl::partner(&c, verb)?,
         Verb::Trust { verb } => crate::keystore_ctl::trust(&c, verb)?,
         Verb::Backup { verb } => crate::keystore_ctl::backup(&c, verb)?,
+        Verb::Admin { verb } => crate::ctl_admin::admin(&c, verb)?,
         Verb::User { verb } => match verb {
             UserVerb::Add {
                 name,

@@ -8,6 +8,8 @@ pub mod admin;
 pub mod app;
 pub mod config;
 pub mod ctl;
+pub mod ctl_admin;
+pub mod ctl_https;
 pub mod keystore;
 mod keystore_ctl;
 pub mod monitor;
