@@ -10,152 +10,15 @@
 //! untouched entity in a new `multipart/mixed` ([`super::parts`]). Encrypted mail is decrypted
 //! per group of envelope recipients, each only with the keys allowed for it.
 
-use std::time::SystemTime;
-
 use super::fields::Message;
-use super::parts::{self, Problem};
+use super::layers::{self, Encryption, SigStatus, Verdict};
+use super::parts;
 use super::{Content, Output, PolicyCtx, ProcessError, HEADER_PREFIX};
-use crate::config::HarvestMode;
 use crate::keystore::DecryptionKeys;
-use crate::smime::decrypt::is_enveloped;
-use crate::smime::mime::{self, Entity};
-use crate::smime::verify::signed_kind;
-use crate::smime::{self, certs, AddressMatch, Certificate, VerifyReport};
+use crate::smime::mime;
+use crate::smime::{self, AddressMatch, Certificate};
 use crate::smtp::wire::domain_of;
 use crate::spool::Envelope;
-
-/// The signature verdict, as written into `X-Segl-Signature`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SigStatus {
-    Valid,
-    Invalid,
-    Untrusted,
-    None,
-}
-
-impl SigStatus {
-    fn as_str(self) -> &'static str {
-        match self {
-            SigStatus::Valid => "valid",
-            SigStatus::Invalid => "invalid",
-            SigStatus::Untrusted => "untrusted",
-            SigStatus::None => "none",
-        }
-    }
-}
-
-fn signer_name(cert: &Certificate) -> String {
-    certs::email_addresses(cert)
-        .into_iter()
-        .next()
-        .unwrap_or_else(|| cert.tbs_certificate().subject().to_string())
-}
-
-/// The judgement of one signature layer.
-struct Verdict {
-    status: SigStatus,
-    signer: String,
-    reason: String,
-    /// The certificate to harvest, and whether it waits for approval.
-    harvest: Option<(Certificate, bool)>,
-    /// What `Advarsel.txt` says (none for a valid signature).
-    problem: Option<Problem>,
-    /// The signer certificate is a pinned partner certificate.
-    pinned: bool,
-}
-
-impl Verdict {
-    fn bad(status: SigStatus, signer: String, reason: String, problem: Problem) -> Verdict {
-        Verdict {
-            status,
-            signer,
-            reason,
-            harvest: None,
-            problem: Some(problem),
-            pinned: false,
-        }
-    }
-}
-
-/// Judges one signature layer.
-fn judge(ctx: &PolicyCtx, report: &VerifyReport, partners: &[Certificate]) -> Verdict {
-    let ks = &ctx.keystore;
-    let invalid = |signer: String, reason: String| {
-        Verdict::bad(
-            SigStatus::Invalid,
-            signer.clone(),
-            reason.clone(),
-            Problem::InvalidSignature { signer, reason },
-        )
-    };
-    let Some(s) = report.signers.first() else {
-        return invalid(String::new(), "no signer".into());
-    };
-    let Some(cert) = &s.certificate else {
-        return invalid(String::new(), "signer certificate missing".into());
-    };
-    let signer = signer_name(cert);
-    if let Err(e) = &s.signature {
-        return invalid(signer, e.to_string());
-    }
-    if ks.is_revoked(cert) {
-        return Verdict::bad(
-            SigStatus::Invalid,
-            signer.clone(),
-            "signer certificate revoked".into(),
-            Problem::Revoked { signer },
-        );
-    }
-    // Every further signer must be correct as well.
-    for other in report.signers.iter().skip(1) {
-        if let Err(e) = &other.signature {
-            return invalid(signer, e.to_string());
-        }
-    }
-    let chain_ok = s.chain.as_ref().is_some_and(|c| c.trusted);
-    let pinned = partners.contains(cert);
-    let problems = s
-        .chain
-        .as_ref()
-        .map(|c| c.problems.join("; "))
-        .unwrap_or_default();
-    if s.address_match == AddressMatch::NoMatch {
-        let reason = "the signer certificate does not name the From address".to_string();
-        return Verdict::bad(
-            SigStatus::Untrusted,
-            signer.clone(),
-            reason.clone(),
-            Problem::Untrusted { signer, reason },
-        );
-    }
-    let harvest = match ctx.cfg.harvest.mode {
-        HarvestMode::Off => None,
-        HarvestMode::Auto => Some((cert.clone(), !(chain_ok || pinned))),
-        HarvestMode::Manual => Some((cert.clone(), true)),
-    };
-    if chain_ok || pinned {
-        Verdict {
-            status: SigStatus::Valid,
-            signer,
-            reason: String::new(),
-            harvest,
-            problem: None,
-            pinned,
-        }
-    } else {
-        Verdict {
-            status: SigStatus::Untrusted,
-            signer: signer.clone(),
-            reason: problems.clone(),
-            harvest,
-            problem: Some(Problem::Untrusted {
-                signer,
-                reason: problems,
-            }),
-            pinned,
-        }
-    }
-}
 
 /// The outputs for the inbound (local) recipients of one message: one per group of recipients
 /// whose keys allowed to decrypt are the same (an own key decrypts only for the addresses its
@@ -182,8 +45,9 @@ pub fn process(
         tracing::info!(id = %env.id, removed = forged, "removed X-Segl-* headers from incoming mail");
     }
     let current = msg.to_bytes();
-    // Only a message whose whole body is encrypted is decrypted (EFAIL).
-    let enveloped = Entity::parse(&current).is_ok_and(|e| is_enveloped(&e));
+    // Only a message whose whole body is encrypted (or the single entity inside its
+    // signature layers) is decrypted (EFAIL).
+    let enveloped = smime::has_encrypted_layer(&current, smime::Limits::default());
     let mut harvested = false;
     if !enveloped {
         return Ok(vec![one(
@@ -245,102 +109,22 @@ fn dedupe(outputs: Vec<Output>) -> Vec<Output> {
 fn one(
     ctx: &PolicyCtx,
     env: &Envelope,
-    mut current: Vec<u8>,
+    current: Vec<u8>,
     subject: Option<String>,
     keys: Option<&DecryptionKeys>,
     rcpts: Vec<String>,
     harvested: &mut bool,
 ) -> Output {
-    let ks = &ctx.keystore;
-    let mut problems: Vec<Problem> = Vec::new();
-    // 2. Decrypt (whole body only: EFAIL).
-    let mut encryption = "none";
-    let mut decrypted_with: Option<Certificate> = None;
-    let mut inner_entity: Option<Vec<u8>> = None;
-    if let Some(keys) = keys {
-        match smime::decrypt(&current, keys) {
-            Ok(d) => {
-                tracing::info!(id = %env.id, cipher = d.info.cipher.name(), key = %d.info.recipient, rcpts = ?rcpts, "decrypted");
-                encryption = "decrypted";
-                // Headers inside the encrypted part are the sender's too.
-                let mut inner = Message::parse(&d.message);
-                inner.remove_prefixed(HEADER_PREFIX);
-                current = inner.to_bytes();
-                // Kept (moved, not copied) for the Digital Post check.
-                decrypted_with = Some(*d.info.recipient_cert);
-                inner_entity = Some(d.entity);
-            }
-            Err(e) => {
-                // Delivered as it came; never reported back to the sender.
-                tracing::warn!(id = %env.id, error = %e, keys = keys.len(), rcpts = ?rcpts, "cannot decrypt for these recipients; delivered as it came");
-                encryption = "failed";
-                problems.push(Problem::NotDecrypted);
-            }
-        }
-    }
+    // 2 + 3. Decrypt (whole body, or the entity inside a signature: EFAIL) and verify every
+    // signature layer.
+    let walk = layers::walk(ctx, &env.id, current, keys, &rcpts);
 
-    // 3. Verify.
-    let verified_at = SystemTime::now();
-    let from = mime::from_address(&current).map(|a| a.trim().to_ascii_lowercase());
-    let mut status = SigStatus::None;
-    let mut signer = String::new();
-    let mut reason = String::new();
-    let mut harvest = None;
-    let mut proof = None;
-    let mut domain_signed = false;
-    let mut valid_signer: Option<Certificate> = None;
-    if encryption != "failed" {
-        if let Ok(e) = Entity::parse(&current) {
-            if signed_kind(&e).is_some() {
-                let anchors = ks.trust_anchors();
-                let partners = ks.partner_certificates();
-                match smime::verify(&current, &anchors, &partners, verified_at) {
-                    Ok(report) => {
-                        let v = judge(ctx, &report, &partners);
-                        (status, signer, reason, harvest) =
-                            (v.status, v.signer, v.reason, v.harvest);
-                        problems.extend(v.problem);
-                        if let (SigStatus::Valid, Some(s)) = (status, report.signers.first()) {
-                            domain_signed = s.address_match == AddressMatch::Domain;
-                            valid_signer = s.certificate.clone();
-                            if ctx.cfg.mark.proof_part {
-                                proof = Some(parts::proof_text(
-                                    ctx.texts(),
-                                    &parts::Proof {
-                                        signer: s,
-                                        signer_name: &signer,
-                                        from: from.as_deref(),
-                                        pinned: v.pinned,
-                                        decrypted: encryption == "decrypted",
-                                        verified_at,
-                                    },
-                                ));
-                            }
-                        }
-                    }
-                    Err(e) => {
-                        status = SigStatus::Invalid;
-                        reason = e.to_string();
-                        problems.push(Problem::InvalidSignature {
-                            signer: String::new(),
-                            reason: reason.clone(),
-                        });
-                    }
-                }
-                tracing::info!(id = %env.id, signature = status.as_str(), signer = %signer, reason = %reason, "signature checked");
-            }
-        }
-    }
-
-    // 4. Harvest (once per message).
-    if let (Some((cert, pending)), Some(from), false) = (harvest, from.as_deref(), *harvested) {
+    // 4. Harvest every valid layer's certificate (once per message).
+    if !*harvested {
         *harvested = true;
-        match ks.add_harvested(from, &cert, pending) {
-            Ok(rec) => {
-                tracing::info!(id = %env.id, from = %from, partner = %rec.id, pending = rec.pending, "signer certificate harvested")
-            }
-            Err(e) => {
-                tracing::warn!(id = %env.id, from = %from, error = %e, "cannot store harvested certificate")
+        for v in &walk.signatures {
+            if let Some((cert, address, pending)) = &v.harvest {
+                harvest(ctx, &env.id, address, cert, *pending);
             }
         }
     }
@@ -350,40 +134,65 @@ fn one(
         ctx,
         &env.id,
         &super::digital_post::Evidence {
-            decrypted_with: decrypted_with.as_ref(),
-            valid_signer: valid_signer.as_ref(),
-            inner: inner_entity.as_deref(),
-            message: &current,
+            decrypted_with: walk.decrypted_with.as_ref(),
+            valid_signer: walk.evidence_signer(),
+            inner: walk.inner_entity.as_deref(),
+            message: &walk.deliver,
         },
     );
 
     // 5. Proof and warning parts: wrap the untouched entity.
     let mark = &ctx.cfg.mark;
+    let overall = walk.overall();
+    let status = overall.map_or(SigStatus::None, |v| v.status);
+    let from = mime::from_address(&walk.deliver).map(|a| a.trim().to_ascii_lowercase());
     let mut attach: Vec<(&str, String)> = Vec::new();
-    if let Some(p) = proof {
-        attach.push((parts::PROOF_NAME, p));
+    if mark.proof_part && status == SigStatus::Valid {
+        let proofs: Vec<String> = walk
+            .signatures
+            .iter()
+            .filter_map(|v| {
+                Some(parts::proof_text(
+                    ctx.texts(),
+                    &parts::Proof {
+                        signer: v.valid_signer()?,
+                        signer_name: &v.signer,
+                        from: from.as_deref(),
+                        pinned: v.pinned,
+                        decrypted: walk.encryption == Encryption::Decrypted,
+                        verified_at: walk.verified_at,
+                    },
+                ))
+            })
+            .collect();
+        attach.push((parts::PROOF_NAME, proofs.join("\n")));
     }
+    let problems = walk.problems();
     if mark.warning_part && !problems.is_empty() {
         attach.push((
             parts::WARNING_NAME,
-            parts::warning_text(ctx.texts(), &problems, verified_at),
+            parts::warning_text(ctx.texts(), &problems, walk.verified_at),
         ));
     }
+    let mut current = walk.deliver.clone();
     if !attach.is_empty() {
         current = parts::wrap(&current, &attach);
     }
 
     // 6. Mark.
+    let domain_signed = overall
+        .and_then(Verdict::valid_signer)
+        .is_some_and(|s| s.address_match == AddressMatch::Domain);
     let domain_prefix = from
         .as_deref()
         .and_then(domain_of)
         .map(|d| mark.domain_prefix(&d))
         .unwrap_or_else(|| mark.signed.clone());
     let mut prefixes: Vec<&str> = vec![];
-    match encryption {
-        "decrypted" => prefixes.push(&mark.encrypted),
-        "failed" => prefixes.push(&mark.decrypt_failed),
-        _ => {}
+    match walk.encryption {
+        Encryption::Decrypted => prefixes.push(&mark.encrypted),
+        Encryption::Failed => prefixes.push(&mark.decrypt_failed),
+        Encryption::None => {}
     }
     match status {
         SigStatus::Valid if domain_signed => prefixes.push(&domain_prefix),
@@ -406,24 +215,16 @@ fn one(
     if subject.is_some() || !new_subject.is_empty() {
         out.set_subject(&new_subject);
     }
-    out.prepend("X-Segl-Encryption", encryption);
-    let mut sig = status.as_str().to_string();
-    let clean = |s: &str| -> String {
-        s.chars()
-            .filter(|c| !c.is_control() && *c != ';')
-            .take(200)
-            .collect()
-    };
-    if !signer.is_empty() {
-        sig.push_str(&format!("; signer={}", clean(&signer)));
+    // Prepending puts the last field first: layers go in innermost first so that they read
+    // outermost first, below the overall verdict.
+    for v in walk.signatures.iter().rev() {
+        out.prepend("X-Segl-Signature-Layer", &v.field());
     }
-    if !reason.is_empty() && status != SigStatus::Valid {
-        sig.push_str(&format!(
-            "; reason=\"{}\"",
-            clean(&reason).replace('"', "'")
-        ));
-    }
-    out.prepend("X-Segl-Signature", &sig);
+    out.prepend("X-Segl-Encryption", walk.encryption.as_str());
+    out.prepend(
+        "X-Segl-Signature",
+        &overall.map_or_else(|| SigStatus::None.as_str().to_string(), Verdict::field),
+    );
     let rcpts = match routed {
         Some(r) => {
             out.prepend("X-Segl-Routed", &format!("digital-post {}", r.why));
@@ -435,5 +236,16 @@ fn one(
         recipients: rcpts,
         mail_from: None,
         content: Content::New(out.to_bytes()),
+    }
+}
+
+fn harvest(ctx: &PolicyCtx, id: &str, address: &str, cert: &Certificate, pending: bool) {
+    match ctx.keystore.add_harvested(address, cert, pending) {
+        Ok(rec) => {
+            tracing::info!(id, from = %address, partner = %rec.id, pending = rec.pending, "signer certificate harvested")
+        }
+        Err(e) => {
+            tracing::warn!(id, from = %address, error = %e, "cannot store harvested certificate")
+        }
     }
 }

@@ -12,6 +12,7 @@ pub mod digital_post;
 pub mod fields;
 pub mod finish;
 pub mod inbound;
+pub mod layers;
 pub mod mailbox;
 pub mod outbound;
 pub mod parts;

@@ -44,7 +44,7 @@ pub use error::{Result, SmimeError};
 pub use keyops::{AwsLcRsaKey, KeyLookup, KeyTransport, OaepHash, PrivateKeyOps, SignatureScheme};
 pub use pubkey::DigestAlgorithm;
 pub use sign::SignOptions;
-pub use unwrap::{Layer, Limits, Unwrapped};
+pub use unwrap::{has_encrypted_layer, Layer, Limits, Unwrapped};
 pub use verify::{Capabilities, SignerReport, VerifyReport};
 pub use x509_cert::Certificate;
 

@@ -115,6 +115,29 @@ pub(crate) fn unwrap(
     Ok(Unwrapped { message, layers })
 }
 
+/// Whether `msg` is encrypted as a whole, or is one or more signature layers around a single
+/// encrypted entity (encrypted, then signed): the cases in which decryption is allowed
+/// (EFAIL). Signatures are not checked here; this only decides whether keys are needed.
+pub fn has_encrypted_layer(msg: &[u8], limits: Limits) -> bool {
+    let mut current = std::borrow::Cow::Borrowed(msg);
+    for _ in 0..limits.max_depth {
+        let Ok(e) = Entity::parse(&current) else {
+            return false;
+        };
+        if decrypt::is_enveloped(&e) {
+            return true;
+        }
+        if verify::signed_kind(&e).is_none() {
+            return false;
+        }
+        match verify::signed_content(&current, limits.max_parts) {
+            Ok(inner) => current = std::borrow::Cow::Owned(inner),
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
 /// Looks inside a multipart for signed parts (verified in place) and encrypted parts (EFAIL:
 /// reported, never decrypted).
 fn scan_parts(

@@ -138,7 +138,7 @@ struct Context<'a> {
 
 fn check_signer(
     si: &SignerInfo,
-    raw_attrs: Option<&[u8]>,
+    attr_encodings: &[Vec<u8>],
     content: &[u8],
     econtent_type: ObjectIdentifier,
     pool: &[Certificate],
@@ -192,15 +192,30 @@ fn check_signer(
                     "contentType attribute differs from the content type".into(),
                 ));
             }
-            match raw_attrs {
-                Some(raw) => raw.to_vec(),
-                None => si
-                    .signed_attrs
-                    .as_ref()
-                    .map(|a| a.to_der())
-                    .transpose()?
-                    .unwrap_or_default(),
+            // The attributes as received first (RFC 5652 §5.4: the signer signed their DER
+            // encoding; a signer that sent them unsorted or in BER signed what it sent, or
+            // the DER form). Every candidate encodes the same decoded attributes, so trying
+            // them cannot make different attribute values acceptable.
+            let mut candidates: Vec<Vec<u8>> = attr_encodings.to_vec();
+            if let Some(a) = &si.signed_attrs {
+                candidates.push(a.to_der()?);
             }
+            candidates.dedup();
+            let spki = cert.tbs_certificate().subject_public_key_info();
+            let mut last = SmimeError::BadSignature("no signed attributes".into());
+            for bytes in &candidates {
+                match pubkey::verify(
+                    spki,
+                    &si.signature_algorithm,
+                    digest,
+                    bytes,
+                    si.signature.as_bytes(),
+                ) {
+                    Ok(()) => return Ok(()),
+                    Err(e) => last = e,
+                }
+            }
+            return Err(last);
         } else {
             content.to_vec()
         };
@@ -237,7 +252,11 @@ fn verify_cms(
     detached: Option<&[u8]>,
     ctx: &Context<'_>,
 ) -> Result<(VerifyReport, Vec<u8>)> {
-    let ci = ContentInfo::from_ber(cms_bytes)?;
+    // DER-shaped first (see `ber`): joined content chunks, definite lengths. Decoded with BER
+    // rules all the same, because DER rules re-sort SET OF elements and the SignerInfos must
+    // keep the order in which their raw attributes are found.
+    let normalised = ber::to_der(cms_bytes)?;
+    let ci = ContentInfo::from_ber(&normalised)?;
     if ci.content_type != oids::ID_SIGNED_DATA {
         return Err(SmimeError::NotSmime(format!(
             "CMS content type {} is not signed data",
@@ -245,16 +264,18 @@ fn verify_cms(
         )));
     }
     let sd: SignedData = ci.content.decode_as_encoding(EncodingRules::Ber)?;
-    let raw_attrs = ber::raw_signed_attrs(ci.content.value()).unwrap_or_default();
+    let received = ber::raw_signed_attrs(cms_bytes).unwrap_or_default();
+    let reencoded = ber::raw_signed_attrs(&normalised).unwrap_or_default();
     let content = match (detached, &sd.encap_content_info.econtent) {
         (Some(d), _) => d.to_vec(),
         (None, Some(e)) => {
-            let tag = if der::Tagged::tag(e).is_constructed() {
-                0x24
-            } else {
-                0x04
-            };
-            ber::octet_string_contents(tag, e.value())?
+            if der::Tagged::tag(e) != der::Tag::OctetString {
+                return Err(SmimeError::MalformedCms(format!(
+                    "signed content is {} instead of an OCTET STRING",
+                    der::Tagged::tag(e)
+                )));
+            }
+            e.value().to_vec()
         }
         (None, None) => {
             return Err(SmimeError::MalformedCms(
@@ -282,10 +303,15 @@ fn verify_cms(
         .iter()
         .enumerate()
         .map(|(i, si)| {
-            let raw = raw_attrs.get(i).and_then(|r| r.as_deref());
+            let encodings: Vec<Vec<u8>> = [received.get(i), reencoded.get(i)]
+                .into_iter()
+                .flatten()
+                .flatten()
+                .cloned()
+                .collect();
             check_signer(
                 si,
-                raw,
+                &encodings,
                 &content,
                 sd.encap_content_info.econtent_type,
                 &lookup,
@@ -324,6 +350,7 @@ pub(crate) fn signed_kind(e: &Entity<'_>) -> Option<SignedKind> {
         let is_signed = e
             .decoded_body()
             .ok()
+            .and_then(|b| ber::to_der(&b).ok())
             .and_then(|b| ContentInfo::from_ber(&b).ok())
             .is_some_and(|ci| ci.content_type == oids::ID_SIGNED_DATA);
         if is_signed {
@@ -331,6 +358,62 @@ pub(crate) fn signed_kind(e: &Entity<'_>) -> Option<SignedKind> {
         }
     }
     None
+}
+
+/// The two parts of a `multipart/signed` entity: the signed part as it stands (raw) and
+/// the decoded signature.
+fn detached_parts<'a>(e: &Entity<'a>, max_parts: usize) -> Result<(&'a [u8], Vec<u8>)> {
+    let ct = e.content_type();
+    let boundary = ct
+        .param("boundary")
+        .ok_or_else(|| SmimeError::MalformedMime("multipart/signed without boundary".into()))?;
+    let (parts, _, _) = mime::split_multipart(e.body, boundary, max_parts)?;
+    let [signed, sig] = parts.as_slice() else {
+        return Err(SmimeError::MalformedMime(format!(
+            "multipart/signed with {} parts instead of 2",
+            parts.len()
+        )));
+    };
+    let sig_entity = Entity::parse(sig.raw)?;
+    let sig_ct = sig_entity.content_type().mime;
+    if sig_ct != "application/pkcs7-signature" && sig_ct != "application/x-pkcs7-signature" {
+        return Err(SmimeError::NotSmime(format!(
+            "signature part is {sig_ct}, not application/pkcs7-signature"
+        )));
+    }
+    Ok((signed.raw, sig_entity.decoded_body()?))
+}
+
+/// The encapsulated content of an opaque signature, without checking the signature.
+fn opaque_content(cms_bytes: &[u8]) -> Result<Vec<u8>> {
+    let normalised = ber::to_der(cms_bytes)?;
+    let ci = ContentInfo::from_ber(&normalised)?;
+    if ci.content_type != oids::ID_SIGNED_DATA {
+        return Err(SmimeError::NotSmime(format!(
+            "CMS content type {} is not signed data",
+            ci.content_type
+        )));
+    }
+    let sd: SignedData = ci.content.decode_as_encoding(EncodingRules::Ber)?;
+    match &sd.encap_content_info.econtent {
+        Some(e) if der::Tagged::tag(e) == der::Tag::OctetString => Ok(e.value().to_vec()),
+        _ => Err(SmimeError::MalformedCms(
+            "opaque signature without its content".into(),
+        )),
+    }
+}
+
+/// The message inside a signature layer (outer headers plus the signed entity) *without*
+/// checking the signature: for looking inside (is there an encrypted entity?) before the
+/// layers are verified one by one.
+pub(crate) fn signed_content(msg: &[u8], max_parts: usize) -> Result<Vec<u8>> {
+    let e = Entity::parse(msg)?;
+    let inner = match signed_kind(&e) {
+        Some(SignedKind::Detached) => mime::to_crlf(detached_parts(&e, max_parts)?.0),
+        Some(SignedKind::Opaque) => mime::to_crlf(&opaque_content(&e.decoded_body()?)?),
+        None => return Err(SmimeError::NotSmime("not an S/MIME signed message".into())),
+    };
+    Ok(mime::join_outer(&e.outer_headers(), &inner))
 }
 
 /// Verifies the signature layer that `msg` (a message or entity) is.
@@ -350,27 +433,8 @@ pub(crate) fn verify(
     };
     match signed_kind(&e) {
         Some(SignedKind::Detached) => {
-            let ct = e.content_type();
-            let boundary = ct.param("boundary").ok_or_else(|| {
-                SmimeError::MalformedMime("multipart/signed without boundary".into())
-            })?;
-            let (parts, _, _) = mime::split_multipart(e.body, boundary, max_parts)?;
-            let [signed, sig] = parts.as_slice() else {
-                return Err(SmimeError::MalformedMime(format!(
-                    "multipart/signed with {} parts instead of 2",
-                    parts.len()
-                )));
-            };
-            let sig_entity = Entity::parse(sig.raw)?;
-            let sig_ct = sig_entity.content_type().mime;
-            if sig_ct != "application/pkcs7-signature" && sig_ct != "application/x-pkcs7-signature"
-            {
-                return Err(SmimeError::NotSmime(format!(
-                    "signature part is {sig_ct}, not application/pkcs7-signature"
-                )));
-            }
-            let der = sig_entity.decoded_body()?;
-            let canonical = mime::to_crlf(signed.raw);
+            let (signed, der) = detached_parts(&e, max_parts)?;
+            let canonical = mime::to_crlf(signed);
             let (mut report, content) = verify_cms(&der, Some(&canonical), &ctx)?;
             report.content = mime::join_outer(&e.outer_headers(), &content);
             Ok(report)
