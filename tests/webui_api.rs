@@ -382,7 +382,7 @@ async fn csrf_origin_headers_and_cookie_flags() {
         "{audit}"
     );
     assert!(
-        audit.contains("POST /account/language") == false,
+        !audit.contains("POST /account/language"),
         "language changes are not audited"
     );
 }

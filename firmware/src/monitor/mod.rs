@@ -53,6 +53,9 @@ pub fn installed() -> Option<&'static Arc<Monitor>> {
     GLOBAL.get()
 }
 
+/// One output of the policy stage: its queue id, recipients and new content (none: unchanged).
+pub type OutputCopy<'a> = (String, Vec<String>, Option<&'a [u8]>);
+
 /// What became of a message, as the queue reports it.
 #[derive(Debug)]
 pub enum Transition<'a> {
@@ -65,7 +68,7 @@ pub enum Transition<'a> {
     Processed {
         from: &'a str,
         input: &'a [u8],
-        outputs: Vec<(String, Vec<String>, Option<&'a [u8]>)>,
+        outputs: Vec<OutputCopy<'a>>,
     },
     Delivered {
         to: &'a str,
@@ -212,24 +215,6 @@ impl Kind {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn kinds() {
-        assert_eq!(Kind::of(b"Subject: x\r\n\r\nhi"), Kind::Plain);
-        assert_eq!(
-            Kind::of(b"Content-Type: multipart/signed;\r\n protocol=\"application/pkcs7-signature\"\r\n\r\n"),
-            Kind::Signed
-        );
-        assert_eq!(
-            Kind::of(b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data\n\nx"),
-            Kind::Encrypted
-        );
-    }
-}
-
 /// Report what the policy stage made of message `env` (outputs are numbered `<id>-<n>` as the
 /// queue stores them).
 pub fn processed(env: &crate::spool::Envelope, input: &[u8], outputs: &[crate::policy::Output]) {
@@ -260,4 +245,22 @@ pub fn processed(env: &crate::spool::Envelope, input: &[u8], outputs: &[crate::p
             outputs: outs,
         },
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds() {
+        assert_eq!(Kind::of(b"Subject: x\r\n\r\nhi"), Kind::Plain);
+        assert_eq!(
+            Kind::of(b"Content-Type: multipart/signed;\r\n protocol=\"application/pkcs7-signature\"\r\n\r\n"),
+            Kind::Signed
+        );
+        assert_eq!(
+            Kind::of(b"Content-Type: application/pkcs7-mime; smime-type=enveloped-data\n\nx"),
+            Kind::Encrypted
+        );
+    }
 }
