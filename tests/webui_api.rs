@@ -286,7 +286,7 @@ async fn csrf_origin_headers_and_cookie_flags() {
             "{csp}"
         );
         assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
-        assert_eq!(h.get("referrer-policy").unwrap(), "no-referrer");
+        assert_eq!(h.get("referrer-policy").unwrap(), "same-origin");
     }
     // Form POSTs: no token, wrong token, right token.
     let (s, _, _) = app

@@ -341,7 +341,9 @@ pub async fn security_headers(
     );
     set(h, "x-content-type-options", "nosniff");
     set(h, "x-frame-options", "DENY");
-    set(h, "referrer-policy", "no-referrer");
+    // Not no-referrer: with it browsers send `Origin: null` on form POSTs, which the
+    // same-origin check must refuse.
+    set(h, "referrer-policy", "same-origin");
     set(h, "cross-origin-opener-policy", "same-origin");
     if !is_static {
         set(h, "cache-control", "no-store");
