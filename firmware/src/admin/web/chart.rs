@@ -41,8 +41,14 @@ pub fn lines(title: &str, labels: &[String], label_every: usize, series: &[Serie
         "<svg viewBox=\"0 0 {W} {H}\" role=\"img\" aria-label=\"{}\" xmlns=\"http://www.w3.org/2000/svg\">",
         esc(title)
     );
+    let mut last = None;
     for frac in [0u64, 1, 2, 3, 4] {
         let v = top * frac / 4;
+        // Small tops (1, 2) give repeated integer steps: draw each value once.
+        if last == Some(v) {
+            continue;
+        }
+        last = Some(v);
         let _ = write!(
             s,
             "<line class=\"grid\" x1=\"{LEFT}\" x2=\"{}\" y1=\"{y:.1}\" y2=\"{y:.1}\"/><text class=\"axis\" x=\"{}\" y=\"{:.1}\" text-anchor=\"end\">{v}</text>",
