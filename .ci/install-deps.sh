@@ -13,6 +13,11 @@ have openssl || need+=(openssl)
 have gpgsm || need+=(gpgsm)
 have cmsutil || need+=(libnss3-tools)
 have faketime || need+=(faketime)
+# Bouncy Castle as a signing peer (tests/peers/BcSign.java, run with `java File.java`).
+have java || need+=(default-jdk-headless)
+for jar in bcprov bcpkix bcutil bcmail javax.mail javax.activation; do
+  [ -f "/usr/share/java/$jar.jar" ] || { need+=(libbcmail-java libbcpkix-java libbcprov-java libbcutil-java libmail-java libactivation-java); break; }
+done
 # OpenLDAP: the certificate lookup tests run their own slapd on a loopback port.
 have slapd || need+=(slapd)
 have ldapadd || need+=(ldap-utils)

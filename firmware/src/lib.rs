@@ -6,12 +6,11 @@
 
 pub mod admin;
 pub mod app;
+pub mod clock;
 pub mod config;
 pub mod ctl;
-pub mod ctl_admin;
-pub mod ctl_https;
+pub mod durable;
 pub mod keystore;
-mod keystore_ctl;
 pub mod monitor;
 pub mod policy;
 pub mod queue;

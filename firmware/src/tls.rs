@@ -77,12 +77,9 @@ fn ensure_self_signed(
     std::fs::create_dir_all(&dir).map_err(|e| TlsError::Generate(e.to_string()))?;
     let ck = rcgen::generate_simple_self_signed(vec![hostname.to_string()])
         .map_err(|e| TlsError::Generate(e.to_string()))?;
-    let key_tmp = dir.join("key.pem.tmp");
-    crate::spool::write_synced(&key_tmp, ck.signing_key.serialize_pem().as_bytes())
+    crate::durable::write_private(&key, ck.signing_key.serialize_pem().as_bytes())
         .map_err(|e| TlsError::Generate(e.to_string()))?;
-    crate::users::set_private(&key_tmp);
-    std::fs::rename(&key_tmp, &key).map_err(|e| TlsError::Generate(e.to_string()))?;
-    crate::spool::write_synced(&cert, ck.cert.pem().as_bytes())
+    crate::durable::write_synced(&cert, ck.cert.pem().as_bytes())
         .map_err(|e| TlsError::Generate(e.to_string()))?;
     tracing::info!(path = %cert.display(), "made a self-signed STARTTLS certificate");
     Ok((cert, key))

@@ -8,8 +8,6 @@ use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, Salt
 use argon2::{Argon2, PasswordVerifier};
 use serde::{Deserialize, Serialize};
 
-use crate::spool::{sync_dir, write_synced};
-
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UserError {
@@ -150,14 +148,7 @@ impl UserStore {
             message,
         };
         let json = serde_json::to_vec_pretty(users).map_err(|e| err(e.to_string()))?;
-        let tmp = self.path.with_extension("json.tmp");
-        write_synced(&tmp, &json).map_err(|e| err(e.to_string()))?;
-        set_private(&tmp);
-        std::fs::rename(&tmp, &self.path).map_err(|e| err(e.to_string()))?;
-        if let Some(dir) = self.path.parent() {
-            sync_dir(dir).map_err(|e| err(e.to_string()))?;
-        }
-        Ok(())
+        crate::durable::write_private(&self.path, &json).map_err(|e| err(e.to_string()))
     }
 
     /// Check a name and password. CPU-heavy (Argon2): call from a blocking thread.
@@ -187,12 +178,6 @@ impl UserStore {
             _ => None,
         }
     }
-}
-
-/// Restrict a file to its owner (0600): password hashes, tokens, keys.
-pub fn set_private(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
-    let _ = std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600));
 }
 
 #[cfg(test)]

@@ -26,8 +26,15 @@ fuzz_target!(|data: &[u8]| {
         )
         .into_bytes();
         m.extend_from_slice(data);
+        let _ = smime::has_encrypted_layer(&m, Limits::default());
         let _ = smime::unwrap(&m, keys(), &[], &[], now, Limits::default());
     }
+    // As the detached signature of a clear-signed message (signed-data with external content).
+    let mut m = b"From: a@example.org\r\nContent-Type: multipart/signed; protocol=\"application/pkcs7-signature\"; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nx\r\n--b\r\nContent-Type: application/pkcs7-signature\r\nContent-Transfer-Encoding: binary\r\n\r\n".to_vec();
+    m.extend_from_slice(data);
+    m.extend_from_slice(b"\r\n--b--\r\n");
+    let _ = smime::has_encrypted_layer(&m, Limits::default());
+    let _ = smime::verify(&m, &[], &[], now);
     let _ = smime::verify(data, &[], &[], now);
     let _ = smime::unwrap(data, keys(), &[], &[], now, Limits::default());
 });

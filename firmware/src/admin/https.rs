@@ -114,10 +114,10 @@ fn ensure_self_signed(data_dir: &Path, cfg: &Config) -> Result<(PathBuf, PathBuf
     let kp = rcgen::KeyPair::generate().map_err(gen_err)?;
     let c = params.self_signed(&kp).map_err(gen_err)?;
     let key_tmp = dir.join("key.pem.tmp");
-    crate::spool::write_synced(&key_tmp, kp.serialize_pem().as_bytes()).map_err(gen_err)?;
-    crate::users::set_private(&key_tmp);
+    crate::durable::write_synced(&key_tmp, kp.serialize_pem().as_bytes()).map_err(gen_err)?;
+    crate::durable::set_private(&key_tmp);
     std::fs::rename(&key_tmp, &key).map_err(gen_err)?;
-    crate::spool::write_synced(&cert, c.pem().as_bytes()).map_err(gen_err)?;
+    crate::durable::write_synced(&cert, c.pem().as_bytes()).map_err(gen_err)?;
     tracing::info!(path = %cert.display(), "made a self-signed admin HTTPS certificate");
     Ok((cert, key))
 }

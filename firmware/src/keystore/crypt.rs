@@ -7,7 +7,6 @@
 //! The record id is the GCM associated data: a sealed key cannot be moved to another record.
 //! AES-GCM comes from aws-lc-rs (already our constant-time provider for RSA).
 
-use std::io::Write;
 use std::path::Path;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
@@ -116,24 +115,7 @@ fn file_err(path: &Path, e: impl std::fmt::Display) -> KeystoreError {
 
 /// Writes a small secret file with mode 0600 (tmp, fsync, rename), never world-readable.
 pub fn write_private(path: &Path, data: &[u8]) -> Result<()> {
-    use std::os::unix::fs::OpenOptionsExt;
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(|e| file_err(&tmp, e))?;
-    f.write_all(data).map_err(|e| file_err(&tmp, e))?;
-    f.sync_all().map_err(|e| file_err(&tmp, e))?;
-    std::fs::rename(&tmp, path).map_err(|e| file_err(path, e))?;
-    if let Some(dir) = path.parent() {
-        if let Ok(d) = std::fs::File::open(dir) {
-            let _ = d.sync_all();
-        }
-    }
-    Ok(())
+    crate::durable::write_private(path, data).map_err(|e| file_err(path, e))
 }
 
 /// The KEK for the keystore in `dir`: from the passphrase file when one is configured,
@@ -163,7 +145,7 @@ pub fn load_kek(dir: &Path, passphrase_file: &str) -> Result<Kek> {
     match std::fs::read(&path) {
         Ok(k) if k.len() == 32 => {
             let k = Zeroizing::new(k);
-            crate::users::set_private(&path);
+            crate::durable::set_private(&path);
             Kek::from_bytes(&k)
         }
         Ok(_) => Err(file_err(&path, "damaged (must be 32 bytes)")),

@@ -15,7 +15,6 @@
 //! - **Nothing is silently deleted.** Rollover ([`rollover`]) supersedes and archives keys; only
 //!   an explicit administrator action deletes a partner certificate or anchor.
 
-pub mod api;
 pub mod backup;
 pub mod ca;
 pub mod crl;

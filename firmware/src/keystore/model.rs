@@ -178,12 +178,9 @@ pub(crate) mod b64 {
     }
 }
 
-/// Unix seconds now.
+/// Unix seconds now ([`crate::clock::unix_now`]).
 pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
+    crate::clock::unix_now()
 }
 
 /// RFC 3339-ish UTC text for unix seconds.

@@ -105,7 +105,7 @@ impl Counters {
             Err(_) => return,
         };
         let tmp = self.path.with_extension("json.tmp");
-        let r = crate::spool::write_synced(&tmp, &json)
+        let r = crate::durable::write_synced(&tmp, &json)
             .map_err(|e| e.to_string())
             .and_then(|()| std::fs::rename(&tmp, &self.path).map_err(|e| e.to_string()));
         if let Err(e) = r {

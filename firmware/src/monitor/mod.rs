@@ -90,7 +90,7 @@ pub enum Transition<'a> {
 /// Report a transition of message `id`.
 pub fn event(id: &str, t: Transition<'_>) {
     let Some(m) = GLOBAL.get() else { return };
-    let now = crate::queue::unix_now();
+    let now = crate::clock::unix_now();
     let mut e = MailEvent {
         time: now,
         id: id.to_string(),

@@ -1,10 +1,12 @@
-//! Inbound mail (DESIGN §4): strip forged markings, decrypt (whole body only), verify, mark the
-//! result for the reader, harvest the signer's certificate.
+//! Inbound mail (DESIGN §4): strip forged markings, walk the S/MIME layers (decrypt what is
+//! encrypted as a whole, verify every signature: [`super::layers`]), mark the result for the
+//! reader, harvest the signers' certificates.
 //!
 //! Only the top-level header block is edited (Subject prefix, `X-Segl-*` fields); the body —
 //! and with it everything a signature covers — is delivered byte for byte as it came out of the
-//! decryption (or as it arrived). The signature layer is kept, so the reader's client can check
-//! it again. A failed decryption is delivered as it came, marked; nothing goes back to the sender.
+//! decryption (or as it arrived). Signature layers are kept, so the reader's client can check
+//! them again. A failed decryption is delivered as it came, marked; nothing goes back to the
+//! sender.
 //!
 //! Proof (`signatur-bevis.txt`) and warning (`Advarsel.txt`) parts are added by wrapping the
 //! untouched entity in a new `multipart/mixed` ([`super::parts`]). Encrypted mail is decrypted
@@ -38,7 +40,7 @@ pub fn process(
             // here and must not show.
             super::outbound::controls(ctx, &s).subject
         } else {
-            ctx.cfg.mark.strip(&s)
+            super::marks::strip(&ctx.cfg.mark, &s)
         }
     });
     if forged > 0 {

@@ -86,7 +86,8 @@ pub struct Verdict {
     pub problem: Option<Problem>,
     /// The signer certificate is a pinned partner certificate.
     pub pinned: bool,
-    /// The verification report (none when the layer could not be read at all).
+    /// The verification report (none when the layer could not be read at all; the walk
+    /// stops there).
     pub report: Option<VerifyReport>,
 }
 
@@ -154,7 +155,7 @@ fn signer_name(cert: &Certificate) -> String {
 /// with its own signer reported.
 fn judge(
     ctx: &PolicyCtx,
-    report: VerifyReport,
+    report: &VerifyReport,
     partners: &[Certificate],
     from: Option<&str>,
     outermost: bool,
@@ -228,7 +229,7 @@ fn judge(
         harvest,
         problem,
         pinned,
-        report: Some(report),
+        report: None,
     }
 }
 
@@ -308,6 +309,18 @@ pub fn walk(
         let Ok(e) = Entity::parse(msg) else { break };
         if is_enveloped(&e) {
             let Some(keys) = keys else { break };
+            if w.signatures.iter().any(|v| v.status == SigStatus::Invalid) {
+                // Encrypted, then signed, and the signature over the ciphertext fails: the
+                // ciphertext may have been changed (EFAIL's malleability gadgets), so it is
+                // not decrypted; the reader gets it as it came.
+                tracing::warn!(
+                    id,
+                    depth,
+                    "not decrypted: the signature around the encrypted part is invalid"
+                );
+                w.encryption = Encryption::Failed;
+                break;
+            }
             match smime::decrypt(msg, keys) {
                 Ok(d) => {
                     tracing::info!(id, cipher = d.info.cipher.name(), key = %d.info.recipient, rcpts = ?rcpts, depth, "decrypted");
@@ -339,9 +352,10 @@ pub fn walk(
         let outermost = w.signatures.is_empty();
         let verdict = match smime::verify(msg, anchors, partners, w.verified_at) {
             Ok(report) => {
-                let next = report.content.clone();
-                let v = judge(ctx, report, partners, from.as_deref(), outermost);
-                current = Some(next);
+                let mut v = judge(ctx, &report, partners, from.as_deref(), outermost);
+                // A bad layer is still looked into: the layers inside get their own verdicts.
+                current = Some(report.content.clone());
+                v.report = Some(report);
                 v
             }
             Err(err) => Verdict::invalid(String::new(), err.to_string()),

@@ -14,6 +14,7 @@ pub mod finish;
 pub mod inbound;
 pub mod layers;
 pub mod mailbox;
+pub mod marks;
 pub mod outbound;
 pub mod parts;
 pub mod texts;

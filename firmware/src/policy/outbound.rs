@@ -17,6 +17,7 @@
 use super::fields::{remove_tag, Message};
 use super::finish;
 use super::mailbox::{self, Acting, CodeKind};
+use super::marks;
 use super::texts::{fill, Texts};
 use super::{listed, Content, Output, PolicyCtx, ProcessError, HEADER_PREFIX};
 use crate::smime::mime::{self, Entity};
@@ -124,7 +125,7 @@ pub fn controls(ctx: &PolicyCtx, subject: &str) -> Controls {
         subj = s.clone();
     }
     Controls {
-        subject: ctx.cfg.mark.strip(&subj),
+        subject: marks::strip(&ctx.cfg.mark, &subj),
         nosign: nosign.is_some(),
         encrypt,
         code,
@@ -464,10 +465,7 @@ pub(crate) fn system_message(
     msg.append("From", &format!("{} <postmaster@{host}>", t.system_name));
     msg.append("To", &format!("<{to}>"));
     msg.append("Subject", subject);
-    msg.append(
-        "Date",
-        &crate::queue::dsn::rfc2822(crate::queue::unix_now()),
-    );
+    msg.append("Date", &crate::clock::rfc2822(crate::clock::unix_now()));
     msg.append("Message-ID", &format!("<{}.{kind}@{host}>", env.id));
     msg.append("Auto-Submitted", auto_submitted);
     msg.append("MIME-Version", "1.0");

@@ -5,6 +5,7 @@ use mail_builder::headers::content_type::ContentType;
 use mail_builder::mime::MimePart;
 use mail_builder::MessageBuilder;
 
+use crate::clock::rfc2822;
 use crate::config::Config;
 use crate::smtp::wire::{Notify, Ret};
 use crate::spool::{ClientInfo, Envelope, Listener, RcptState, Recipient, Stage, ENVELOPE_VERSION};
@@ -16,16 +17,6 @@ const MAX_RETURNED: usize = 1024 * 1024;
 /// bounce), and only when NOTIFY allows it.
 pub fn wants_dsn(env: &Envelope, r: &Recipient) -> bool {
     !env.mail_from.is_empty() && Notify::wants_failure(r.notify)
-}
-
-pub(crate) fn rfc2822(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc2822)
-                .ok()
-        })
-        .unwrap_or_default()
 }
 
 /// The header block of a message (up to and including the empty line).

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde::Serialize;
 use tokio::sync::{watch, Notify, Semaphore};
 
+use crate::clock::unix_now;
 use crate::config::Config;
 use crate::keystore::Keystore;
 use crate::monitor;
@@ -19,13 +20,6 @@ use crate::smtp::outbound::deliver::{Deliverer, Outcome};
 use crate::smtp::outbound::route::{route_for, Route};
 use crate::smtp::wire::domain_of;
 use crate::spool::{new_queue_id, Envelope, RcptState, Recipient, Spool, Stage};
-
-pub fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

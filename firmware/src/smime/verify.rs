@@ -252,36 +252,12 @@ fn verify_cms(
     detached: Option<&[u8]>,
     ctx: &Context<'_>,
 ) -> Result<(VerifyReport, Vec<u8>)> {
-    // DER-shaped first (see `ber`): joined content chunks, definite lengths. Decoded with BER
-    // rules all the same, because DER rules re-sort SET OF elements and the SignerInfos must
-    // keep the order in which their raw attributes are found.
-    let normalised = ber::to_der(cms_bytes)?;
-    let ci = ContentInfo::from_ber(&normalised)?;
-    if ci.content_type != oids::ID_SIGNED_DATA {
-        return Err(SmimeError::NotSmime(format!(
-            "CMS content type {} is not signed data",
-            ci.content_type
-        )));
-    }
-    let sd: SignedData = ci.content.decode_as_encoding(EncodingRules::Ber)?;
+    let (normalised, sd) = decode_signed_data(cms_bytes)?;
     let received = ber::raw_signed_attrs(cms_bytes).unwrap_or_default();
     let reencoded = ber::raw_signed_attrs(&normalised).unwrap_or_default();
-    let content = match (detached, &sd.encap_content_info.econtent) {
-        (Some(d), _) => d.to_vec(),
-        (None, Some(e)) => {
-            if der::Tagged::tag(e) != der::Tag::OctetString {
-                return Err(SmimeError::MalformedCms(format!(
-                    "signed content is {} instead of an OCTET STRING",
-                    der::Tagged::tag(e)
-                )));
-            }
-            e.value().to_vec()
-        }
-        (None, None) => {
-            return Err(SmimeError::MalformedCms(
-                "detached signature without the signed content".into(),
-            ))
-        }
+    let content = match detached {
+        Some(d) => d.to_vec(),
+        None => encapsulated_content(&sd)?,
     };
     let pool: Vec<Certificate> = sd
         .certificates
@@ -384,8 +360,11 @@ fn detached_parts<'a>(e: &Entity<'a>, max_parts: usize) -> Result<(&'a [u8], Vec
     Ok((signed.raw, sig_entity.decoded_body()?))
 }
 
-/// The encapsulated content of an opaque signature, without checking the signature.
-fn opaque_content(cms_bytes: &[u8]) -> Result<Vec<u8>> {
+/// Decodes a ContentInfo holding SignedData, DER or BER. It is made DER-shaped first (see
+/// `ber`: joined content chunks, definite lengths) and decoded with BER rules all the same,
+/// because DER rules re-sort SET OF elements and the SignerInfos must keep the order in which
+/// their raw attributes are found. Returns the normalised bytes too.
+fn decode_signed_data(cms_bytes: &[u8]) -> Result<(Vec<u8>, SignedData)> {
     let normalised = ber::to_der(cms_bytes)?;
     let ci = ContentInfo::from_ber(&normalised)?;
     if ci.content_type != oids::ID_SIGNED_DATA {
@@ -395,10 +374,19 @@ fn opaque_content(cms_bytes: &[u8]) -> Result<Vec<u8>> {
         )));
     }
     let sd: SignedData = ci.content.decode_as_encoding(EncodingRules::Ber)?;
+    Ok((normalised, sd))
+}
+
+/// The content inside an opaque signature.
+fn encapsulated_content(sd: &SignedData) -> Result<Vec<u8>> {
     match &sd.encap_content_info.econtent {
         Some(e) if der::Tagged::tag(e) == der::Tag::OctetString => Ok(e.value().to_vec()),
-        _ => Err(SmimeError::MalformedCms(
-            "opaque signature without its content".into(),
+        Some(e) => Err(SmimeError::MalformedCms(format!(
+            "signed content is {} instead of an OCTET STRING",
+            der::Tagged::tag(e)
+        ))),
+        None => Err(SmimeError::MalformedCms(
+            "detached signature without the signed content".into(),
         )),
     }
 }
@@ -410,7 +398,9 @@ pub(crate) fn signed_content(msg: &[u8], max_parts: usize) -> Result<Vec<u8>> {
     let e = Entity::parse(msg)?;
     let inner = match signed_kind(&e) {
         Some(SignedKind::Detached) => mime::to_crlf(detached_parts(&e, max_parts)?.0),
-        Some(SignedKind::Opaque) => mime::to_crlf(&opaque_content(&e.decoded_body()?)?),
+        Some(SignedKind::Opaque) => mime::to_crlf(&encapsulated_content(
+            &decode_signed_data(&e.decoded_body()?)?.1,
+        )?),
         None => return Err(SmimeError::NotSmime("not an S/MIME signed message".into())),
     };
     Ok(mime::join_outer(&e.outer_headers(), &inner))

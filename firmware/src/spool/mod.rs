@@ -8,11 +8,14 @@
 //! `.reason` file an admin can see).
 
 pub mod envelope;
+mod incoming;
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use incoming::IncomingFile;
 
 pub use envelope::{
     ClientInfo, Envelope, Listener, RcptState, Recipient, Stage, TlsInfo, ENVELOPE_VERSION,
@@ -32,9 +35,7 @@ pub enum SpoolError {
 impl SpoolError {
     /// Whether the failure is the disk being full (answer 452 4.3.1, not 451).
     pub fn is_disk_full(&self) -> bool {
-        matches!(self, SpoolError::Io { source, .. }
-            if source.raw_os_error() == Some(nix::libc::ENOSPC)
-                || source.raw_os_error() == Some(nix::libc::EDQUOT))
+        matches!(self, SpoolError::Io { source, .. } if crate::durable::is_disk_full(source))
     }
 }
 
@@ -95,7 +96,7 @@ impl Spool {
         &self.root
     }
 
-    pub fn tmp_path(&self, id: &str) -> PathBuf {
+    fn tmp_path(&self, id: &str) -> PathBuf {
         self.tmp.join(format!("{id}.msg"))
     }
 
@@ -107,13 +108,20 @@ impl Spool {
         self.queue.join(format!("{id}.env"))
     }
 
-    /// Commit a message whose bytes were written (and fsynced) to [`Spool::tmp_path`]: write its
+    /// Commit a message whose bytes were written (and fsynced) to its temporary file
+    /// ([`IncomingFile`], [`Spool::store`]): write its
     /// envelope, rename both into the queue, fsync the queue directory.
+    /// On failure the temporary file is removed (it was never acknowledged).
     pub fn commit(&self, env: &Envelope) -> Result<(), SpoolError> {
         let tmp_msg = self.tmp_path(&env.id);
         let msg = self.message_path(&env.id);
-        fs::rename(&tmp_msg, &msg).map_err(io_err(&msg))?;
-        self.write_envelope(env)
+        let res = fs::rename(&tmp_msg, &msg)
+            .map_err(io_err(&msg))
+            .and_then(|()| self.write_envelope(env));
+        if res.is_err() {
+            let _ = fs::remove_file(&tmp_msg);
+        }
+        res
     }
 
     /// Store a message given as bytes (DSNs, processed output) in one step.
@@ -263,22 +271,14 @@ impl Spool {
     }
 }
 
-/// Write a file and fsync it before returning.
+/// Write a file and fsync it before returning ([`crate::durable::write_synced`]).
 pub fn write_synced(path: &Path, bytes: &[u8]) -> Result<(), SpoolError> {
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(path)
-        .map_err(io_err(path))?;
-    f.write_all(bytes).map_err(io_err(path))?;
-    f.sync_all().map_err(io_err(path))
+    crate::durable::write_synced(path, bytes).map_err(io_err(path))
 }
 
+/// fsync a spool directory ([`crate::durable::sync_dir`]).
 pub fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
-    File::open(dir)
-        .and_then(|d| d.sync_all())
-        .map_err(io_err(dir))
+    crate::durable::sync_dir(dir).map_err(io_err(dir))
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use argon2::password_hash::PasswordHash;
 use argon2::{Argon2, PasswordVerifier};
 use serde::{Deserialize, Serialize};
 
-use crate::spool::{sync_dir, write_synced};
+use crate::durable::{sync_dir, write_synced};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -223,7 +223,7 @@ impl AdminStore {
                 role,
                 lang: Lang::En,
                 password_hash: hash,
-                created: crate::queue::unix_now(),
+                created: crate::clock::unix_now(),
             };
             let info = AdminInfo::from(&r);
             all.push(r);
@@ -312,7 +312,7 @@ impl AdminStore {
         let json = serde_json::to_vec_pretty(admins).map_err(|e| self.err(e.to_string()))?;
         let tmp = self.path.with_extension("json.tmp");
         write_synced(&tmp, &json).map_err(|e| self.err(e.to_string()))?;
-        crate::users::set_private(&tmp);
+        crate::durable::set_private(&tmp);
         std::fs::rename(&tmp, &self.path).map_err(|e| self.err(e.to_string()))?;
         if let Some(dir) = self.path.parent() {
             sync_dir(dir).map_err(|e| self.err(e.to_string()))?;

@@ -172,7 +172,7 @@ fn not_audited(path: &str) -> bool {
 
 fn audit(st: &AdminState, p: &Principal, ip: Option<IpAddr>, what: String, status: StatusCode) {
     st.auth.audit.record(&AuditEntry {
-        time: crate::queue::unix_now(),
+        time: crate::clock::unix_now(),
         who: p.name.clone(),
         via: p.via.as_str().to_string(),
         from: ip.map(|i| i.to_string()).unwrap_or_default(),

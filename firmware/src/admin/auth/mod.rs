@@ -6,6 +6,7 @@ pub mod admins;
 pub mod guard;
 pub mod ratelimit;
 pub mod session;
+mod token;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -16,6 +17,7 @@ use subtle::ConstantTimeEq;
 
 pub use admins::{AdminError, AdminInfo, AdminStore, Lang, Role};
 pub use guard::{Principal, Via};
+pub use token::ensure_token;
 
 use super::audit::AuditLog;
 use crate::monitor::Monitor;
@@ -101,6 +103,6 @@ pub fn announce_setup(data_dir: &Path, base_url: &str, token: &str) {
     );
     let p = data_dir.join("setup-link.txt");
     if std::fs::write(&p, format!("{url}\n")).is_ok() {
-        crate::users::set_private(&p);
+        crate::durable::set_private(&p);
     }
 }

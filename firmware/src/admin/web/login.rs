@@ -67,7 +67,7 @@ pub struct LoginForm {
 
 fn audit_login(st: &AdminState, who: &str, ip: Option<std::net::IpAddr>, what: &str, status: u16) {
     st.auth.audit.record(&AuditEntry {
-        time: crate::queue::unix_now(),
+        time: crate::clock::unix_now(),
         who: who.to_string(),
         via: "web".into(),
         from: ip.map(|i| i.to_string()).unwrap_or_default(),

@@ -90,7 +90,7 @@ pub async fn backup_download(
             let name = format!(
                 "segl-backup-{}-{}.bin",
                 st.cfg.smtp.hostname,
-                &iso(crate::queue::unix_now())[..10]
+                &iso(crate::clock::unix_now())[..10]
             );
             super::download(file, "application/octet-stream", &name).into_response()
         }

@@ -5,11 +5,11 @@
 //! `smtp.bare_lf = "normalize"` such line ends become CRLF inside the message, with `"reject"`
 //! the message is refused.
 
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufWriter};
+use tokio::io::AsyncBufReadExt;
 
 use super::session::{Next, Session};
+use crate::clock::{rfc2822, unix_now};
 use crate::config::BareLf;
-use crate::queue::unix_now;
 use crate::smtp::reply::{self, Reply};
 use crate::spool::{new_queue_id, ClientInfo, Envelope, Recipient, Stage, ENVELOPE_VERSION};
 
@@ -56,22 +56,9 @@ impl Session {
         }
         let cfg = self.server.cfg.clone();
         let id = new_queue_id();
-        let tmp_path = self.server.spool.tmp_path(&id);
-        let file = match tokio::fs::File::create(&tmp_path).await {
-            Ok(f) => Some(BufWriter::with_capacity(64 * 1024, f)),
-            Err(e) => {
-                tracing::error!(error = %e, path = %tmp_path.display(), "cannot create spool file");
-                None
-            }
-        };
-        let mut file = file;
-        let mut write_error: Option<std::io::Error> = None;
+        let mut file = self.server.spool.create_incoming(&id).await;
         let received = self.received_header(&id, &tx.rcpts);
-        if let Some(f) = &mut file {
-            if let Err(e) = f.write_all(received.as_bytes()).await {
-                write_error = Some(e);
-            }
-        }
+        file.write(received.as_bytes()).await;
         let mut scan = Scan {
             in_headers: true,
             at_line_start: true,
@@ -96,28 +83,22 @@ impl Session {
                 if scan.size > max {
                     scan.too_big = true;
                 }
-                if !scan.too_big && write_error.is_none() {
-                    if let Some(f) = &mut file {
-                        if let Err(e) = f.write_all(&line_out).await {
-                            write_error = Some(e);
-                        }
-                    }
+                if !scan.too_big {
+                    file.write(&line_out).await;
                 }
             }
         };
         let completed = match tokio::time::timeout(deadline, read_all).await {
             Ok(c) => c,
             Err(_) => {
-                drop(file);
-                let _ = tokio::fs::remove_file(&tmp_path).await;
+                file.discard().await;
                 tracing::info!(peer = %self.peer, "DATA timeout");
                 self.reply(&reply::TIMEOUT);
                 return Next::Close;
             }
         };
         if !completed {
-            drop(file);
-            let _ = tokio::fs::remove_file(&tmp_path).await;
+            file.discard().await;
             tracing::info!(peer = %self.peer, "connection lost during DATA; nothing accepted");
             return Next::Close;
         }
@@ -132,30 +113,15 @@ impl Session {
             None
         };
         if let Some(r) = refuse {
-            drop(file);
-            let _ = tokio::fs::remove_file(&tmp_path).await;
+            file.discard().await;
             tracing::info!(peer = %self.peer, from = %tx.mail.address, reply = %r.text, "message refused");
             self.reply(&r);
             return Next::Continue;
         }
         // Durable: flush, fsync the file, then commit (rename + fsync dir) — then 250.
-        let synced = match (&mut file, write_error) {
-            (Some(f), None) => match f.flush().await {
-                Ok(()) => f.get_ref().sync_all().await,
-                Err(e) => Err(e),
-            },
-            (_, Some(e)) => Err(e),
-            (None, None) => Err(std::io::Error::other("spool file could not be created")),
-        };
-        drop(file);
-        if let Err(e) = synced {
-            let _ = tokio::fs::remove_file(&tmp_path).await;
-            let full = matches!(
-                e.raw_os_error(),
-                Some(nix::libc::ENOSPC) | Some(nix::libc::EDQUOT)
-            );
+        if let Err(e) = file.finish().await {
             tracing::error!(peer = %self.peer, error = %e, "cannot write message to spool");
-            let r = if full {
+            let r = if e.is_disk_full() {
                 reply::DISK_FULL
             } else {
                 reply::LOCAL_ERROR
@@ -184,7 +150,6 @@ impl Session {
                 ));
             }
             Ok(Err(e)) => {
-                let _ = tokio::fs::remove_file(&tmp_path).await;
                 tracing::error!(id = %id, error = %e, "cannot commit message to spool");
                 let r = if e.is_disk_full() {
                     reply::DISK_FULL
@@ -249,9 +214,7 @@ impl Session {
             [one] => format!("\r\n\tfor <{}>", one.address),
             _ => String::new(),
         };
-        let date = time::OffsetDateTime::now_utc()
-            .format(&time::format_description::well_known::Rfc2822)
-            .unwrap_or_default();
+        let date = rfc2822(unix_now());
         let helo: String = self
             .helo
             .as_deref()

@@ -8,8 +8,10 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use serde_json::{json, Value};
 
+use super::client::Client;
+use super::output::print_json;
+use super::CtlError;
 use crate::config::Config;
-use crate::ctl::{print_json, Client, CtlError};
 
 #[derive(Debug, Subcommand)]
 pub enum AdminVerb {
@@ -53,7 +55,7 @@ fn read_password(file: Option<PathBuf>) -> Result<String, CtlError> {
     Ok(pw.trim_end_matches(['\r', '\n']).to_string())
 }
 
-pub(crate) fn admin(c: &Client, verb: AdminVerb) -> Result<(), CtlError> {
+pub(super) fn admin(c: &Client, verb: AdminVerb) -> Result<(), CtlError> {
     match verb {
         AdminVerb::Add {
             name,
@@ -107,14 +109,14 @@ pub(crate) fn admin(c: &Client, verb: AdminVerb) -> Result<(), CtlError> {
 }
 
 /// The agent for an HTTPS admin listener, pinned to `<data_dir>/admin-tls/pin.sha256`.
-pub(crate) fn pinned_agent(
+pub(super) fn pinned_agent(
     cfg: &Config,
     config: ureq::config::Config,
 ) -> Result<ureq::Agent, CtlError> {
     let path = crate::admin::https::pin_path(&cfg.storage.data_dir);
     let text = std::fs::read_to_string(&path).map_err(|e| CtlError::Token(path.clone(), e))?;
-    let pin = crate::ctl_https::parse_pin(&text).ok_or_else(|| {
+    let pin = super::https::parse_pin(&text).ok_or_else(|| {
         CtlError::Usage(format!("{} is not a SHA-256 fingerprint", path.display()))
     })?;
-    Ok(crate::ctl_https::pinned_agent(config, pin))
+    Ok(super::https::pinned_agent(config, pin))
 }

@@ -6,46 +6,28 @@
 use std::sync::Arc;
 
 use axum::extract::{Path as UrlPath, Query, State};
-use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use base64::Engine;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::own::Target;
-use super::{Keystore, KeystoreError};
-use crate::admin::{AdminState, ApiError};
+use super::{AdminState, ApiError};
+use crate::keystore::own::Target;
+use crate::keystore::{Keystore, KeystoreError};
 
 type Reply = Result<Json<Value>, ApiError>;
 type Body<T> = Result<Json<T>, axum::extract::rejection::JsonRejection>;
 
-impl From<KeystoreError> for ApiError {
-    fn from(e: KeystoreError) -> ApiError {
-        let status = match e {
-            KeystoreError::NotFound(_) => StatusCode::NOT_FOUND,
-            KeystoreError::Conflict(_) => StatusCode::CONFLICT,
-            KeystoreError::WrongPassword(_)
-            | KeystoreError::BadInput(_)
-            | KeystoreError::Unsupported(_) => StatusCode::BAD_REQUEST,
-            _ => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError::new(status, e.to_string())
-    }
-}
-
-fn bad_request(m: impl Into<String>) -> ApiError {
-    ApiError::new(StatusCode::BAD_REQUEST, m.into())
-}
-
 fn body<T>(b: Body<T>) -> Result<T, ApiError> {
-    b.map(|Json(t)| t).map_err(|e| bad_request(e.body_text()))
+    b.map(|Json(t)| t)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
 fn decode(data: &str) -> Result<Vec<u8>, ApiError> {
     base64::engine::general_purpose::STANDARD
         .decode(data.trim())
-        .map_err(|e| bad_request(format!("data is not base64: {e}")))
+        .map_err(|e| ApiError::bad_request(format!("data is not base64: {e}")))
 }
 
 async fn blocking<T: serde::Serialize + Send + 'static>(
@@ -55,12 +37,12 @@ async fn blocking<T: serde::Serialize + Send + 'static>(
     let ks = st.keystore.clone();
     let r = tokio::task::spawn_blocking(move || f(&ks))
         .await
-        .map_err(|e| ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+        .map_err(|e| ApiError::internal(e.to_string()))??;
     Ok(Json(serde_json::to_value(r).unwrap_or(Value::Null)))
 }
 
 /// The keystore routes, merged into the admin API under `/api/v1`.
-pub fn routes() -> Router<Arc<AdminState>> {
+pub(super) fn routes() -> Router<Arc<AdminState>> {
     Router::new()
         .route("/keys", get(keys_list))
         .route("/keys/import", post(keys_import))
@@ -110,7 +92,11 @@ async fn keys_import(State(st): State<Arc<AdminState>>, b: Body<KeyImport>) -> R
     let k = body(b)?;
     let data = decode(&k.data)?;
     let target = match (k.mailbox, k.domain) {
-        (Some(_), Some(_)) => return Err(bad_request("give --mailbox or --domain, not both")),
+        (Some(_), Some(_)) => {
+            return Err(ApiError::bad_request(
+                "give --mailbox or --domain, not both",
+            ))
+        }
         (Some(m), None) => Target::Mailbox(m),
         (None, Some(d)) => Target::Domain(d),
         (None, None) => Target::Individual,
@@ -118,7 +104,7 @@ async fn keys_import(State(st): State<Arc<AdminState>>, b: Body<KeyImport>) -> R
     let pem = match k.format.as_deref() {
         Some("pem") => true,
         Some("p12") | None => data.starts_with(b"-----"),
-        Some(f) => return Err(bad_request(format!("unknown format {f:?}"))),
+        Some(f) => return Err(ApiError::bad_request(format!("unknown format {f:?}"))),
     };
     let password = zeroize::Zeroizing::new(k.password);
     blocking(&st, move |ks| {
@@ -144,7 +130,7 @@ struct Generate {
 async fn keys_generate(State(st): State<Arc<AdminState>>, b: Body<Generate>) -> Reply {
     let g = body(b)?;
     if g.days == Some(0) {
-        return Err(bad_request("days must be at least 1"));
+        return Err(ApiError::bad_request("days must be at least 1"));
     }
     blocking(&st, move |ks| ks.generate_for(&g.email, g.days, g.mailbox)).await
 }

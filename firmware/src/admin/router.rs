@@ -1,0 +1,38 @@
+//! The route table: `/health`, the login and set-up pages and the stylesheet open; everything
+//! under `/api/v1` behind the token or a session ([`auth::guard::api`]); the other pages behind
+//! a session ([`auth::guard::web`]); security headers on every answer.
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use axum::middleware;
+use axum::routing::{delete, get, post};
+use axum::Router;
+
+use super::{accounts, auth, keystore, openapi, queue, status, users, web, AdminState, ApiError};
+
+/// The admin API's router (paths are an interface, DESIGN.md §11).
+pub fn router(st: Arc<AdminState>) -> Router {
+    let api = Router::new()
+        .route("/status", get(status::status))
+        .route("/queue", get(queue::list))
+        .route("/queue/retry", post(queue::retry_all))
+        .route("/queue/held", get(queue::held))
+        .route("/queue/{id}/retry", post(queue::retry))
+        .route("/queue/{id}", delete(queue::delete))
+        .route("/users", get(users::list).post(users::add))
+        .merge(keystore::routes())
+        .merge(accounts::routes())
+        .merge(openapi::routes())
+        .layer(middleware::from_fn_with_state(st.clone(), auth::guard::api));
+    Router::new()
+        .route("/health", get(|| async { "ok" }))
+        .nest("/api/v1", api)
+        .merge(web::router(st.clone()))
+        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint".into()) })
+        .layer(middleware::from_fn_with_state(
+            st.clone(),
+            auth::guard::security_headers,
+        ))
+        .with_state(st)
+}

@@ -1,0 +1,42 @@
+//! `GET /status`: version, listeners, queue figures, licence state.
+
+use std::sync::Arc;
+
+use axum::extract::State;
+use axum::Json;
+use serde::{Deserialize, Serialize};
+
+use super::AdminState;
+use crate::queue::QueueStats;
+
+#[derive(Serialize, Deserialize)]
+pub struct Status {
+    pub version: String,
+    pub hostname: String,
+    pub uptime_secs: u64,
+    pub listeners: Listeners,
+    pub queue: QueueStats,
+    pub licence: String,
+}
+
+#[derive(Serialize, Deserialize)]
+pub struct Listeners {
+    pub smtp: Vec<String>,
+    pub submission: Vec<String>,
+    pub admin: String,
+}
+
+pub(super) async fn status(State(st): State<Arc<AdminState>>) -> Json<Status> {
+    Json(Status {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        hostname: st.cfg.smtp.hostname.clone(),
+        uptime_secs: st.started.elapsed().as_secs(),
+        listeners: Listeners {
+            smtp: st.cfg.smtp.listen.clone(),
+            submission: st.cfg.smtp.submission_listen.clone(),
+            admin: st.cfg.admin.listen.clone(),
+        },
+        queue: st.queue.stats(),
+        licence: "none installed (signing and decryption with individual keys not licensed)".into(),
+    })
+}

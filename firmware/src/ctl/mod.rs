@@ -1,0 +1,119 @@
+//! `segl ctl`: administer a running gateway through its admin API, with the token from the data dir.
+//! `--json` prints what the API returns (one JSON array of objects for lists).
+//!
+//! One file per verb family ([`status`], [`queue`], [`user`], [`key`], [`partner`], [`trust`],
+//! [`backup`]); they share the [`client`], local [`files`] reading and [`output`] printing.
+//! The verbs are an interface (DESIGN.md §11).
+
+use std::path::PathBuf;
+
+use clap::{Args, Subcommand};
+
+use crate::config::Config;
+
+mod admin;
+mod backup;
+mod client;
+mod files;
+pub mod https;
+mod key;
+mod output;
+mod partner;
+mod queue;
+mod status;
+mod trust;
+mod user;
+
+pub use admin::AdminVerb;
+pub use backup::BackupVerb;
+pub use key::KeyVerb;
+pub use partner::PartnerVerb;
+pub use queue::QueueVerb;
+pub use trust::{CrlVerb, TrustVerb};
+pub use user::UserVerb;
+
+#[derive(Debug, Args)]
+pub struct CtlArgs {
+    /// Configuration file of the gateway (default: the embedded default).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Verb {
+    /// Versions, listeners, queue size, licence state.
+    Status {
+        #[arg(long)]
+        json: bool,
+    },
+    /// The mail queue.
+    Queue {
+        #[command(subcommand)]
+        verb: QueueVerb,
+    },
+    /// SMTP AUTH users.
+    User {
+        #[command(subcommand)]
+        verb: UserVerb,
+    },
+    /// Own keys (individual, function mailbox, domain).
+    Key {
+        #[command(subcommand)]
+        verb: KeyVerb,
+    },
+    /// Partner certificates.
+    Partner {
+        #[command(subcommand)]
+        verb: PartnerVerb,
+    },
+    /// Trust anchors and CRLs.
+    Trust {
+        #[command(subcommand)]
+        verb: TrustVerb,
+    },
+    /// Backup and restore of the keystore.
+    Backup {
+        #[command(subcommand)]
+        verb: BackupVerb,
+    },
+    /// Administrators of the web admin and API.
+    Admin {
+        #[command(subcommand)]
+        verb: AdminVerb,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CtlError {
+    #[error("{0}")]
+    Config(#[from] crate::config::ConfigError),
+    #[error("cannot read the API token {0}: {1} (is `segl serve` running with this config?)")]
+    Token(PathBuf, std::io::Error),
+    #[error("cannot reach the admin API at {0}: {1}")]
+    Http(String, String),
+    #[error("{0}")]
+    Api(String),
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Run one `segl ctl` verb against the gateway that `args.config` describes.
+pub fn run(args: CtlArgs) -> Result<(), CtlError> {
+    let cfg = match &args.config {
+        Some(p) => Config::load(p)?,
+        None => Config::default_config(),
+    };
+    let c = client::Client::new(&cfg)?;
+    match args.verb {
+        Verb::Status { json } => status::status(&c, json),
+        Verb::Queue { verb } => queue::queue(&c, verb),
+        Verb::User { verb } => user::user(&c, verb),
+        Verb::Key { verb } => key::key(&c, verb),
+        Verb::Partner { verb } => partner::partner(&c, verb),
+        Verb::Trust { verb } => trust::trust(&c, verb),
+        Verb::Backup { verb } => backup::backup(&c, verb),
+        Verb::Admin { verb } => admin::admin(&c, verb),
+    }
+}
