@@ -14,6 +14,10 @@
 #
 # Environment: CARGO_TARGET_DIR (default <repo>/target), SEGL_IMAGE_OUT
 # (default image/out), SEGL_SKIP_CARGO=1 to reuse the last segl build.
+# A release image: SEGL_RELEASE=1 SEGL_LICENSE_PUBKEY=<vendor.pub> (the build
+# fails without the production licence key; without SEGL_RELEASE the image is a
+# development build that accepts development licences; docs/license.md).
+# segl is built without the vendor licence tool (--no-default-features).
 
 set -euo pipefail
 
@@ -75,7 +79,7 @@ if [ "${SEGL_SKIP_CARGO:-}" != "1" ]; then
 	# With --target, RUSTFLAGS apply to segl only, not to build scripts.
 	RUSTFLAGS="${RUSTFLAGS:-} -C target-feature=+crt-static" \
 		cargo build --manifest-path "$REPO/Cargo.toml" --locked \
-		--profile "$PROFILE" --target "$TARGET" --bin segl
+		--profile "$PROFILE" --target "$TARGET" --bin segl --no-default-features
 fi
 SEGL_BIN=$CARGO_TARGET_DIR/$TARGET/$PROFILE/segl
 [ -x "$SEGL_BIN" ] || die "$SEGL_BIN missing"

@@ -44,7 +44,15 @@ fn state(dir: &Path, https: bool) -> Arc<AdminState> {
         resolver: Resolver::new(&cfg),
         tls: segl::tls::client_config(),
     });
-    let queue = Queue::new(cfg.clone(), spool, deliverer, keystore.clone(), None);
+    let license = segl::license::Licensing::open(keystore.clone(), dir).unwrap();
+    let queue = Queue::new(
+        cfg.clone(),
+        spool,
+        deliverer,
+        keystore.clone(),
+        None,
+        license.clone(),
+    );
     let monitor = segl::monitor::Monitor::open(dir, &cfg.relay.local_domains);
     let auth = AuthState::open(dir, https, monitor).unwrap();
     Arc::new(AdminState {
@@ -52,6 +60,7 @@ fn state(dir: &Path, https: bool) -> Arc<AdminState> {
         queue,
         users: Arc::new(UserStore::open(dir).unwrap()),
         keystore,
+        license,
         token: TOKEN.into(),
         started: Instant::now(),
         auth: Arc::new(auth),

@@ -35,6 +35,8 @@ pub enum StartError {
     Keystore(#[from] crate::keystore::KeystoreError),
     #[error("invalid address: {0}")]
     Address(String),
+    #[error("licence: {0}")]
+    License(#[from] crate::license::LicenseError),
     #[error("certificate lookup: {0}")]
     Directory(#[from] crate::keystore::ldap::DirectoryError),
 }
@@ -61,12 +63,14 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         tls: crate::tls::client_config(),
     });
     let directory = crate::keystore::ldap::Directory::new(&cfg.lookup)?;
+    let license = crate::license::Licensing::open(keystore.clone(), data)?;
     let queue = Queue::new(
         cfg.clone(),
         spool.clone(),
         deliverer,
         keystore.clone(),
         directory,
+        license.clone(),
     );
     let resumed = queue.load()?;
     let (stop_tx, stop_rx) = watch::channel(false);
@@ -115,6 +119,7 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         queue: queue.clone(),
         users,
         keystore: keystore.clone(),
+        license: license.clone(),
         token,
         started: Instant::now(),
         auth: Arc::new(auth),
@@ -138,6 +143,10 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
     )));
     tasks.push(tokio::spawn(save_counters(monitor, stop_rx.clone())));
     tasks.push(tokio::spawn(queue.clone().run(stop_rx.clone())));
+    tasks.push(tokio::spawn(crate::license::tasks::run(
+        queue.clone(),
+        stop_rx.clone(),
+    )));
     tasks.push(tokio::spawn(keystore_tasks(
         keystore.clone(),
         cfg.keystore.crl_refresh_hours,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod ctl;
 pub mod durable;
 pub mod keystore;
+pub mod license;
 pub mod monitor;
 pub mod policy;
 pub mod queue;

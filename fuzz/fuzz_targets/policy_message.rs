@@ -22,10 +22,12 @@ fn ctx() -> &'static PolicyCtx {
         )
         .expect("fuzz config");
         let keystore = Keystore::open(&dir, Settings::default()).expect("keystore");
+        let license = segl::license::Licensing::open(keystore.clone(), &dir).expect("licensing");
         PolicyCtx {
             cfg: Arc::new(cfg),
             keystore,
             directory: None,
+            license,
         }
     })
 }

@@ -9,6 +9,38 @@ use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 pub const SEGL: &str = env!("CARGO_BIN_EXE_segl");
+/// The vendor's licence tool (not part of the firmware image).
+pub const SEGL_LICENSE: &str = env!("CARGO_BIN_EXE_segl-license");
+
+/// Runs `segl-license ARGS`; returns (success, stdout + stderr).
+pub fn segl_license(args: &[&str]) -> (bool, String) {
+    let out = Command::new(SEGL_LICENSE).args(args).output().unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+/// Issues a licence signed with the development key into `out`:
+/// `segl-license issue --dev --customer Test --out OUT ARGS` (give at least `--keys` and
+/// `--expires`).
+pub fn dev_license(out: &Path, args: &[&str]) -> PathBuf {
+    let _ = std::fs::remove_file(out);
+    let mut a = vec![
+        "issue",
+        "--dev",
+        "--customer",
+        "Test customer",
+        "--out",
+        out.to_str().unwrap(),
+    ];
+    a.extend_from_slice(args);
+    let (ok, text) = segl_license(&a);
+    assert!(ok, "segl-license {a:?}: {text}");
+    out.to_path_buf()
+}
 
 /// A child process that is killed when dropped.
 pub struct Proc {
@@ -223,7 +255,25 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
 
 impl Gateway {
     /// `inbound` and `smarthost`: sink ports (0: none). `extra`: TOML overriding the test base.
+    /// The gateway runs with a development licence for 1000 individual keys, as a customer's
+    /// box would (`tests/license.rs` checks the box without one: [`Gateway::start_unlicensed`]).
     pub fn start(dir: &Path, inbound: u16, smarthost: u16, extra: &str) -> Gateway {
+        let g = Gateway::start_unlicensed(dir, inbound, smarthost, extra);
+        let file = dev_license(
+            &dir.join("test-license.txt"),
+            &["--keys", "1000", "--expires", "+365"],
+        );
+        let out = g.ctl(&["license", "install", file.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "license install: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        g
+    }
+
+    /// Like [`Gateway::start`], without a licence.
+    pub fn start_unlicensed(dir: &Path, inbound: u16, smarthost: u16, extra: &str) -> Gateway {
         std::fs::create_dir_all(dir).unwrap();
         let smtp_port = free_port();
         let submission_port = free_port();

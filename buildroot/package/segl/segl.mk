@@ -33,7 +33,19 @@ endif
 SEGL_LICENSE = Proprietary
 SEGL_REDISTRIBUTE = NO
 
-SEGL_CARGO_BUILD_OPTS = --bin segl
+# The vendor licence tool (feature vendor-tool, bin segl-license) never goes
+# into the image: no default features for the build and for cargo install.
+SEGL_CARGO_BUILD_OPTS = --bin segl --no-default-features
+SEGL_CARGO_INSTALL_OPTS = --no-default-features
+
+# A release: firmware/build.rs refuses it without the production licence key.
+SEGL_LICENSE_PUBKEY = $(call qstrip,$(BR2_PACKAGE_SEGL_LICENSE_PUBKEY))
+ifneq ($(SEGL_LICENSE_PUBKEY),)
+SEGL_CARGO_ENV += SEGL_LICENSE_PUBKEY=$(SEGL_LICENSE_PUBKEY)
+endif
+ifneq ($(BR2_PACKAGE_SEGL_DEVELOPMENT_BUILD),y)
+SEGL_CARGO_ENV += SEGL_RELEASE=1
+endif
 
 # System user the gateway runs as; S90segl gives it /data/segl.
 define SEGL_USERS

@@ -7,7 +7,7 @@
 //! - [`router`]: the route table and the token layer;
 //! - [`error`]: [`ApiError`] and how domain errors map to HTTP statuses;
 //! - [`auth`]: the API token (made on first start, compared in constant time);
-//! - [`status`], [`queue`], [`users`], [`keystore`]: handlers per resource.
+//! - [`status`], [`queue`], [`users`], [`keystore`], [`license`]: handlers per resource.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -22,6 +22,7 @@ pub mod auth;
 mod error;
 pub mod https;
 mod keystore;
+mod license;
 pub mod openapi;
 mod queue;
 mod router;
@@ -41,6 +42,7 @@ pub struct AdminState {
     pub queue: Arc<Queue>,
     pub users: Arc<UserStore>,
     pub keystore: Arc<crate::keystore::Keystore>,
+    pub license: Arc<crate::license::Licensing>,
     pub token: String,
     pub started: Instant,
     /// Administrators, sessions, login limit, audit log, dashboard counters.

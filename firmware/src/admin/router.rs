@@ -9,7 +9,9 @@ use axum::middleware;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
-use super::{accounts, auth, keystore, openapi, queue, status, users, web, AdminState, ApiError};
+use super::{
+    accounts, auth, keystore, license, openapi, queue, status, users, web, AdminState, ApiError,
+};
 
 /// The admin API's router (paths are an interface, DESIGN.md §11).
 pub fn router(st: Arc<AdminState>) -> Router {
@@ -22,6 +24,7 @@ pub fn router(st: Arc<AdminState>) -> Router {
         .route("/queue/{id}", delete(queue::delete))
         .route("/users", get(users::list).post(users::add))
         .merge(keystore::routes())
+        .merge(license::routes())
         .merge(accounts::routes())
         .merge(openapi::routes())
         .layer(middleware::from_fn_with_state(st.clone(), auth::guard::api));

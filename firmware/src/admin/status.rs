@@ -37,6 +37,6 @@ pub(super) async fn status(State(st): State<Arc<AdminState>>) -> Json<Status> {
             admin: st.cfg.admin.listen.clone(),
         },
         queue: st.queue.stats(),
-        licence: "none installed (signing and decryption with individual keys not licensed)".into(),
+        licence: st.license.summary(),
     })
 }

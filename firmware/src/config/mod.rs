@@ -15,6 +15,7 @@ mod dkim;
 mod encrypt;
 mod harvest;
 mod keystore;
+mod license;
 mod load;
 mod log;
 mod lookup;
@@ -39,6 +40,7 @@ pub use dkim::DkimConfig;
 pub use encrypt::EncryptConfig;
 pub use harvest::{HarvestConfig, HarvestMode};
 pub use keystore::KeystoreConfig;
+pub use license::LicenseConfig;
 pub use log::LogConfig;
 pub use lookup::LookupConfig;
 pub use mailboxes::MailboxConfig;
@@ -86,6 +88,7 @@ pub struct Config {
     pub harvest: HarvestConfig,
     pub mark: MarkConfig,
     pub notify: NotifyConfig,
+    pub license: LicenseConfig,
     pub dkim: DkimConfig,
     pub digital_post: DigitalPostConfig,
     pub lookup: LookupConfig,

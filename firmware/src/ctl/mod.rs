@@ -2,7 +2,7 @@
 //! `--json` prints what the API returns (one JSON array of objects for lists).
 //!
 //! One file per verb family ([`status`], [`queue`], [`user`], [`key`], [`partner`], [`trust`],
-//! [`backup`]); they share the [`client`], local [`files`] reading and [`output`] printing.
+//! [`backup`], [`license`]); they share the [`client`], local [`files`] reading and [`output`] printing.
 //! The verbs are an interface (DESIGN.md §11).
 
 use std::path::PathBuf;
@@ -17,6 +17,7 @@ mod client;
 mod files;
 pub mod https;
 mod key;
+mod license;
 mod output;
 mod partner;
 mod queue;
@@ -27,6 +28,7 @@ mod user;
 pub use admin::AdminVerb;
 pub use backup::BackupVerb;
 pub use key::KeyVerb;
+pub use license::LicenseVerb;
 pub use partner::PartnerVerb;
 pub use queue::QueueVerb;
 pub use trust::{CrlVerb, TrustVerb};
@@ -83,6 +85,11 @@ pub enum Verb {
         #[command(subcommand)]
         verb: AdminVerb,
     },
+    /// The licence: install a file, show the state.
+    License {
+        #[command(subcommand)]
+        verb: LicenseVerb,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -115,5 +122,6 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::Trust { verb } => trust::trust(&c, verb),
         Verb::Backup { verb } => backup::backup(&c, verb),
         Verb::Admin { verb } => admin::admin(&c, verb),
+        Verb::License { verb } => license::license(&c, verb),
     }
 }

@@ -25,6 +25,11 @@ struct Bundle {
     partners: Vec<PartnerRecord>,
     anchors: Vec<AnchorRecord>,
     crls: Vec<CrlRecord>,
+    /// The box id and the installed licence (older backups have none).
+    #[serde(default)]
+    box_id: Option<String>,
+    #[serde(default)]
+    license: Option<String>,
 }
 
 fn b64(b: &[u8]) -> String {
@@ -61,7 +66,10 @@ impl Keystore {
             }
             None => None,
         };
+        let (box_id, license) = self.meta_for_backup()?;
         let bundle = Bundle {
+            box_id,
+            license,
             created: model::now(),
             keys,
             ca,
@@ -130,6 +138,7 @@ impl Keystore {
         for c in &bundle.crls {
             self.put_json(T_CRLS, &c.id, c)?;
         }
+        self.restore_meta(bundle.box_id.as_deref(), bundle.license.as_deref())?;
         self.commit()?;
         tracing::info!(keys = n, "keystore restored from backup");
         Ok(n)

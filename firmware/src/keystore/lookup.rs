@@ -43,6 +43,18 @@ impl DecryptionKeys {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+    /// The certificates of the keys.
+    pub fn certificates(&self) -> Vec<Certificate> {
+        self.0.iter().map(|k| k.certificate().clone()).collect()
+    }
+    /// Splits off the keys whose certificate fails `keep` (licensing withholds unlicensed keys).
+    pub fn split_off_unless(&mut self, keep: impl Fn(&Certificate) -> bool) -> DecryptionKeys {
+        let (kept, withheld) = std::mem::take(&mut self.0)
+            .into_iter()
+            .partition(|k| keep(k.certificate()));
+        self.0 = kept;
+        DecryptionKeys(withheld)
+    }
 }
 
 impl KeyLookup for DecryptionKeys {

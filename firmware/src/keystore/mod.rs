@@ -23,6 +23,7 @@ pub mod error;
 pub mod import;
 pub mod ldap;
 pub mod lookup;
+pub mod meta;
 pub mod model;
 pub mod own;
 pub mod partners;
@@ -124,6 +125,8 @@ pub struct Keystore {
     snap: RwLock<Snapshot>,
     /// Serialises writers, so read-modify-write sequences do not interleave.
     writer: Mutex<()>,
+    /// Counts snapshot rebuilds, so caches over the keystore (licensing) know when to refresh.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Keystore {
@@ -181,6 +184,7 @@ impl Keystore {
             settings,
             snap: RwLock::new(Snapshot::default()),
             writer: Mutex::new(()),
+            generation: std::sync::atomic::AtomicU64::new(0),
         });
         ks.reload()?;
         Ok(ks)
@@ -297,6 +301,8 @@ impl Keystore {
             Ok(mut g) => *g = snap,
             Err(p) => *p.into_inner() = snap,
         }
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
         Ok(())
     }
 }

@@ -32,6 +32,8 @@ pub struct PolicyCtx {
     pub keystore: Arc<Keystore>,
     /// LDAP directories for recipient certificates (`[lookup]`), when configured.
     pub directory: Option<Arc<crate::keystore::ldap::Directory>>,
+    /// The licence: which own keys may sign and decrypt.
+    pub license: Arc<crate::license::Licensing>,
 }
 
 impl PolicyCtx {
@@ -117,7 +119,10 @@ pub fn process(
         });
     }
     if !local.is_empty() {
-        outputs.extend(inbound::process(ctx, env, message, local)?);
+        let inbound = inbound::process(ctx, env, message, local)?;
+        outputs.extend(crate::license::gate::inbound_outputs(
+            ctx, env, message, inbound,
+        ));
     }
     if !out.is_empty() {
         outputs.extend(outbound::process(ctx, env, message, out)?);

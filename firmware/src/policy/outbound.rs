@@ -289,6 +289,8 @@ pub fn process(
         }
     };
 
+    let signer = crate::license::gate::signer(ctx, env, signer);
+
     // Who gets what.
     let exempt = encryption_exempt(&base, 0);
     let mut enc_rcpts = vec![];

@@ -98,12 +98,14 @@ impl Queue {
         deliverer: Arc<Deliverer>,
         keystore: Arc<Keystore>,
         directory: Option<Arc<crate::keystore::ldap::Directory>>,
+        license: Arc<crate::license::Licensing>,
     ) -> Arc<Queue> {
         let slots = Arc::new(Semaphore::new(cfg.delivery.max_concurrency));
         let policy = Arc::new(policy::PolicyCtx {
             cfg: cfg.clone(),
             keystore,
             directory,
+            license,
         });
         Arc::new(Queue {
             policy,
@@ -141,6 +143,19 @@ impl Queue {
             );
         }
         Ok(map.len())
+    }
+
+    /// The process stage's context (configuration, keys, licence).
+    pub fn policy(&self) -> &Arc<policy::PolicyCtx> {
+        &self.policy
+    }
+
+    /// Stores a new message durably in the spool and schedules it (parked mail released by a
+    /// licence comes back this way).
+    pub fn inject(&self, env: Envelope, bytes: &[u8]) -> Result<(), QueueError> {
+        self.spool.store(&env, bytes)?;
+        self.accepted(env);
+        Ok(())
     }
 
     /// A message was committed to the spool: schedule it at once.

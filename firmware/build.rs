@@ -1,0 +1,81 @@
+//! Chooses the licence vendor public key the firmware embeds (docs/license.md).
+//!
+//! - `SEGL_LICENSE_PUBKEY=<file>` (PEM `PUBLIC KEY`, Ed25519, as `segl-license keygen` writes
+//!   it): the production key.
+//! - Without it: the development key (`firmware/src/license/dev-key.pub`), whose private half
+//!   anyone can derive; the box then says "development build".
+//! - `SEGL_RELEASE=1` (set by the Buildroot package, and by `image/build.sh` for a release)
+//!   refuses to build without a production key, or with the development key given as one, so
+//!   no shipped box accepts licences signed with the development key.
+
+use std::path::Path;
+
+const SPKI_ED25519_PREFIX: [u8; 12] = [
+    0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
+];
+const DEV_KEY: &str = "firmware/src/license/dev-key.pub";
+
+fn fail(msg: &str) -> ! {
+    eprintln!("error: {msg}");
+    println!("cargo:warning={msg}");
+    std::process::exit(1);
+}
+
+/// The raw 32-byte Ed25519 key of a PEM `PUBLIC KEY` file.
+fn read_key(path: &Path) -> [u8; 32] {
+    use base64::Engine;
+    let text = std::fs::read_to_string(path)
+        .unwrap_or_else(|e| fail(&format!("cannot read {}: {e}", path.display())));
+    let b64: String = text
+        .lines()
+        .skip_while(|l| l.trim() != "-----BEGIN PUBLIC KEY-----")
+        .skip(1)
+        .take_while(|l| l.trim() != "-----END PUBLIC KEY-----")
+        .map(str::trim)
+        .collect();
+    let der = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap_or_else(|_| fail(&format!("{}: not a PEM PUBLIC KEY", path.display())));
+    match der.strip_prefix(&SPKI_ED25519_PREFIX[..]) {
+        Some(k) if k.len() == 32 => {
+            let mut out = [0u8; 32];
+            out.copy_from_slice(k);
+            out
+        }
+        _ => fail(&format!("{}: not an Ed25519 public key", path.display())),
+    }
+}
+
+fn main() {
+    println!("cargo:rerun-if-env-changed=SEGL_LICENSE_PUBKEY");
+    println!("cargo:rerun-if-env-changed=SEGL_RELEASE");
+    println!("cargo:rerun-if-changed={DEV_KEY}");
+    println!("cargo:rerun-if-changed=firmware/build.rs");
+    let release = std::env::var("SEGL_RELEASE").is_ok_and(|v| !v.is_empty() && v != "0");
+    let dev = read_key(Path::new(DEV_KEY));
+    let key = match std::env::var_os("SEGL_LICENSE_PUBKEY").filter(|v| !v.is_empty()) {
+        Some(p) => {
+            let p = Path::new(&p).to_path_buf();
+            println!("cargo:rerun-if-changed={}", p.display());
+            let k = read_key(&p);
+            if release && k == dev {
+                fail("SEGL_RELEASE=1: SEGL_LICENSE_PUBKEY names the development key; a release needs the production key");
+            }
+            k
+        }
+        None if release => fail(
+            "SEGL_RELEASE=1 needs SEGL_LICENSE_PUBKEY=<file> (the vendor's production licence public key): \
+             a release build must not accept licences signed with the development key",
+        ),
+        None => dev,
+    };
+    let out = std::env::var("OUT_DIR").unwrap_or_else(|_| fail("OUT_DIR not set"));
+    let code = format!(
+        "/// The vendor public key licences must be signed with.\npub const VENDOR_KEY: [u8; 32] = {key:?};\n\
+         /// Whether that is the development key.\npub const DEVELOPMENT: bool = {};\n\
+         /// The development public key (to name it when a production box meets a dev licence).\npub const DEV_KEY: [u8; 32] = {dev:?};\n",
+        key == dev
+    );
+    std::fs::write(Path::new(&out).join("license_key.rs"), code)
+        .unwrap_or_else(|e| fail(&format!("cannot write license_key.rs: {e}")));
+}
