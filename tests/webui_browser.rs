@@ -85,14 +85,12 @@ impl Ui {
             .await
             .unwrap();
     }
+    /// The page's text; empty while a navigation replaces the page (a stale element).
     async fn text(&self) -> String {
-        self.c
-            .find(Locator::Css("body"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
+        match self.c.find(Locator::Css("body")).await {
+            Ok(b) => b.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
     }
     async fn wait_text(&self, needle: &str) -> String {
         for _ in 0..100 {
