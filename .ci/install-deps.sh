@@ -21,6 +21,9 @@ done
 # OpenLDAP: the certificate lookup tests run their own slapd on a loopback port.
 have slapd || need+=(slapd)
 have ldapadd || need+=(ldap-utils)
+# Headless Chromium and its WebDriver for the web admin browser tests (tests/webui_browser.rs).
+have chromium || need+=(chromium)
+have chromedriver || need+=(chromium-driver)
 if [ ${#need[@]} -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   echo "postfix postfix/main_mailer_type select No configuration" | debconf-set-selections

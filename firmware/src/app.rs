@@ -113,6 +113,13 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         tracing::info!(listen = %a, listener = ?kind, "SMTP listening");
         tasks.push(tokio::spawn(inbound::serve(server.clone(), l, kind)));
     }
+    let monitor = crate::monitor::install(crate::monitor::Monitor::open(
+        data,
+        &cfg.relay.local_domains,
+    ));
+    let https = admin::https::uses_https(&cfg);
+    let auth = admin::auth::AuthState::open(data, https, monitor.clone())
+        .map_err(|e| StartError::DataDir(data.display().to_string(), std::io::Error::other(e)))?;
     let state = Arc::new(AdminState {
         cfg: cfg.clone(),
         queue: queue.clone(),
@@ -122,19 +129,26 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         policy: policy.clone(),
         token,
         started: Instant::now(),
+        auth: Arc::new(auth),
     });
-    let mut admin_stop = stop_rx.clone();
-    tracing::info!(listen = %cfg.admin.listen, "admin API listening");
-    tasks.push(tokio::spawn(async move {
-        let r = axum::serve(admin_listener, admin::router(state))
-            .with_graceful_shutdown(async move {
-                let _ = admin_stop.changed().await;
-            })
-            .await;
-        if let Err(e) = r {
-            tracing::error!(error = %e, "admin API stopped");
-        }
-    }));
+    let scheme = if https { "https" } else { "http" };
+    let base_url = format!(
+        "{scheme}://{}",
+        cfg.admin.listen.replace("0.0.0.0", "<address of this box>")
+    );
+    if let Some(token) = state.auth.new_setup_token() {
+        admin::auth::announce_setup(data, &base_url, &token);
+    }
+    tracing::info!(listen = %cfg.admin.listen, url = %base_url, "web admin and API listening");
+    tasks.push(tokio::spawn(admin::serve(
+        state,
+        admin_listener,
+        https
+            .then(|| admin::https::server_config(&cfg))
+            .transpose()?,
+        stop_rx.clone(),
+    )));
+    tasks.push(tokio::spawn(save_counters(monitor, stop_rx.clone())));
     tasks.push(tokio::spawn(queue.clone().run(stop_rx.clone())));
     tasks.push(tokio::spawn(crate::license::tasks::run(
         queue.clone(),
@@ -193,6 +207,22 @@ async fn keystore_tasks(ks: Arc<Keystore>, crl_hours: u32, mut stop: watch::Rece
             }
             _ = stop.changed() => return,
         }
+    }
+}
+
+/// Save the dashboard counters each minute and at shutdown.
+async fn save_counters(m: Arc<crate::monitor::Monitor>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => {
+                m.counters.save();
+                return;
+            }
+        }
+        let m = m.clone();
+        let _ = tokio::task::spawn_blocking(move || m.counters.save()).await;
     }
 }
 

@@ -16,15 +16,20 @@ use crate::config::Config;
 use crate::queue::Queue;
 use crate::users::UserStore;
 
-mod auth;
+pub mod accounts;
+pub mod audit;
+pub mod auth;
 mod dkim;
 mod error;
+pub mod https;
 mod keystore;
 mod license;
+pub mod openapi;
 mod queue;
 mod router;
 mod status;
 mod users;
+pub mod web;
 
 pub use auth::ensure_token;
 pub use error::ApiError;
@@ -43,4 +48,33 @@ pub struct AdminState {
     pub policy: Arc<crate::policy::PolicyCtx>,
     pub token: String,
     pub started: Instant,
+    /// Administrators, sessions, login limit, audit log, dashboard counters.
+    pub auth: Arc<auth::AuthState>,
+}
+
+/// Serve the admin router on `listener`, over TLS when `tls` is given, until `stop`.
+pub async fn serve(
+    st: Arc<AdminState>,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let app = router(st).into_make_service_with_connect_info::<https::ClientAddr>();
+    let shutdown = async move {
+        let _ = stop.changed().await;
+    };
+    let r = match tls {
+        Some(cfg) => match https::TlsListener::new(listener, cfg) {
+            Ok(l) => axum::serve(l, app).with_graceful_shutdown(shutdown).await,
+            Err(e) => Err(e),
+        },
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
+    if let Err(e) = r {
+        tracing::error!(error = %e, "admin API stopped");
+    }
 }

@@ -1,4 +1,6 @@
-//! The route table: `/health` open, everything under `/api/v1` behind the token.
+//! The route table: `/health`, the login and set-up pages and the stylesheet open; everything
+//! under `/api/v1` behind the token or a session ([`auth::guard::api`]); the other pages behind
+//! a session ([`auth::guard::web`]); security headers on every answer.
 
 use std::sync::Arc;
 
@@ -7,7 +9,10 @@ use axum::middleware;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
-use super::{auth, dkim, keystore, license, queue, status, users, AdminState, ApiError};
+use super::{
+    accounts, auth, dkim, keystore, license, openapi, queue, status, users, web, AdminState,
+    ApiError,
+};
 
 /// The admin API's router (paths are an interface, DESIGN.md §11).
 pub fn router(st: Arc<AdminState>) -> Router {
@@ -22,13 +27,17 @@ pub fn router(st: Arc<AdminState>) -> Router {
         .merge(keystore::routes())
         .merge(dkim::routes())
         .merge(license::routes())
-        .layer(middleware::from_fn_with_state(
-            st.clone(),
-            auth::require_token,
-        ));
+        .merge(accounts::routes())
+        .merge(openapi::routes())
+        .layer(middleware::from_fn_with_state(st.clone(), auth::guard::api));
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .nest("/api/v1", api)
+        .merge(web::router(st.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint".into()) })
+        .layer(middleware::from_fn_with_state(
+            st.clone(),
+            auth::guard::security_headers,
+        ))
         .with_state(st)
 }

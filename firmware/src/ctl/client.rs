@@ -27,13 +27,19 @@ impl Client {
             .listen
             .replace("0.0.0.0", "127.0.0.1")
             .replace("[::]", "[::1]");
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+        let config = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(60)))
-            .build()
-            .into();
+            .build();
+        let https = crate::admin::https::uses_https(cfg);
+        let agent = if https {
+            super::admin::pinned_agent(cfg, config)?
+        } else {
+            config.into()
+        };
+        let scheme = if https { "https" } else { "http" };
         Ok(Client {
-            base: format!("http://{listen}/api/v1"),
+            base: format!("{scheme}://{listen}/api/v1"),
             token,
             agent,
         })

@@ -12,10 +12,12 @@ use clap::{Args, Subcommand};
 
 use crate::config::Config;
 
+mod admin;
 mod backup;
 mod client;
 mod dkim;
 mod files;
+pub mod https;
 mod key;
 mod license;
 mod output;
@@ -25,6 +27,7 @@ mod status;
 mod trust;
 mod user;
 
+pub use admin::AdminVerb;
 pub use backup::BackupVerb;
 pub use dkim::DkimVerb;
 pub use key::KeyVerb;
@@ -85,6 +88,11 @@ pub enum Verb {
         #[command(subcommand)]
         verb: DkimVerb,
     },
+    /// Administrators of the web admin and API.
+    Admin {
+        #[command(subcommand)]
+        verb: AdminVerb,
+    },
     /// The licence: install a file, show the state.
     License {
         #[command(subcommand)]
@@ -122,6 +130,7 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::Trust { verb } => trust::trust(&c, verb),
         Verb::Backup { verb } => backup::backup(&c, verb),
         Verb::Dkim { verb } => dkim::run(&c, verb),
+        Verb::Admin { verb } => admin::admin(&c, verb),
         Verb::License { verb } => license::license(&c, verb),
     }
 }

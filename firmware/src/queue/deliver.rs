@@ -3,6 +3,7 @@
 //! failures get a DSN; the record is saved, or removed once every recipient is done.
 
 use super::{dsn, Outcome, Queue};
+use crate::monitor;
 use crate::spool::{new_queue_id, Envelope, RcptState, Recipient};
 
 /// Enhanced status of a recipient given up on because the queue lifetime ran out (RFC 3463).
@@ -78,12 +79,16 @@ impl Queue {
         match outcome {
             Outcome::Delivered { remote, reply } => {
                 tracing::info!(id = %id, to = %to, route = %route, remote = %remote, reply = %reply, "delivered");
+                let detail = format!("{route} {remote}: {reply}");
+                monitor::event(id, monitor::Transition::Delivered { to: &to, detail });
                 r.remote = Some(remote);
                 r.state = RcptState::Delivered { at: now, reply };
                 false
             }
             Outcome::Deferred { remote, reason } if a.expired => {
                 tracing::warn!(id = %id, to = %to, reason = %reason, "expired");
+                let detail = format!("expired: {reason}");
+                monitor::event(id, monitor::Transition::Failed { to: &to, detail });
                 r.remote = remote;
                 r.state = RcptState::Failed {
                     at: now,
@@ -96,6 +101,8 @@ impl Queue {
                 r.remote = remote;
                 r.next_attempt = now + self.backoff(r.attempts);
                 tracing::info!(id = %id, to = %to, route = %route, reason = %reason, retry_in = r.next_attempt - now, "deferred");
+                let detail = reason.clone();
+                monitor::event(id, monitor::Transition::Deferred { to: &to, detail });
                 r.last_error = Some(reason);
                 false
             }
@@ -105,6 +112,8 @@ impl Queue {
                 reason,
             } => {
                 tracing::warn!(id = %id, to = %to, route = %route, status = %status, reason = %reason, "failed");
+                let detail = format!("{status} {reason}");
+                monitor::event(id, monitor::Transition::Failed { to: &to, detail });
                 r.remote = remote;
                 r.state = RcptState::Failed {
                     at: now,

@@ -23,6 +23,7 @@ use tokio::sync::{Notify, Semaphore};
 
 use crate::clock::Clock;
 use crate::config::Config;
+use crate::monitor;
 use crate::spool::{Envelope, Spool, Stage};
 
 pub use stage::{Batch, Content, Delivery, Outcome, Output, Process, ProcessError, Transport};
@@ -144,6 +145,15 @@ impl Queue {
 
     /// A message was committed to the spool: schedule it at once.
     pub fn accepted(&self, env: Envelope) {
+        let to = env.recipients.iter().map(|r| r.address.as_str()).collect();
+        monitor::event(
+            &env.id,
+            monitor::Transition::Accepted {
+                from: &env.mail_from,
+                to,
+                size: env.size,
+            },
+        );
         self.lock().insert(env.id.clone(), Entry::new(env));
         self.wake.notify_one();
     }
@@ -206,6 +216,7 @@ impl Queue {
             Ok(()) => {
                 self.lock().remove(id);
                 tracing::error!(id, reason, "message quarantined to spool/hold");
+                monitor::event(id, monitor::Transition::Quarantined { reason });
             }
             Err(e) => tracing::error!(id, error = %e, "cannot quarantine message"),
         }

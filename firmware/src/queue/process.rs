@@ -56,6 +56,7 @@ fn process_and_store(
     message: &[u8],
 ) -> Result<Vec<Envelope>, ProcessError> {
     let outputs = stage.process(env, message)?;
+    crate::monitor::processed(env, message, &outputs);
     let mut children = vec![];
     for (i, out) in outputs.into_iter().enumerate() {
         let child = store_output(spool, env, i + 1, out)?;

@@ -1,0 +1,131 @@
+//! Dashboard: queue figures, what expires soon, pending approvals, and mail charts.
+
+use std::sync::Arc;
+
+use askama::Template;
+use axum::extract::State;
+use axum::Extension;
+
+use super::chart::{self, Series};
+use super::{render, PageCtx, PageResult};
+use crate::admin::auth::Principal;
+use crate::admin::AdminState;
+use crate::keystore::model::{iso, now};
+use crate::monitor::Counter;
+
+pub struct Expiring {
+    pub what: String,
+    pub address: String,
+    pub not_after: String,
+}
+
+#[derive(Template)]
+#[template(path = "dashboard.html")]
+struct Page {
+    p: PageCtx,
+    messages: usize,
+    deferred: usize,
+    held: usize,
+    pending: usize,
+    expiring: Vec<Expiring>,
+    hourly: String,
+    daily: String,
+    legend: Vec<(usize, &'static str)>,
+}
+
+pub async fn page(
+    State(st): State<Arc<AdminState>>,
+    Extension(p): Extension<Principal>,
+) -> PageResult {
+    let ctx = PageCtx::new(&st, &p, "/", i18n_title(&p));
+    let t = ctx.t;
+    let q = st.queue.stats();
+    let ks = st.keystore.clone();
+    let (keys, partners, pending) = tokio::task::spawn_blocking(move || {
+        (
+            ks.list_keys(),
+            ks.list_partners(),
+            ks.pending_partners().len(),
+        )
+    })
+    .await
+    .unwrap_or_default();
+    let limit = iso(now() + 30 * 86400);
+    let today = iso(now());
+    let mut expiring = vec![];
+    for k in keys.iter().filter(|k| k.successor.is_none()) {
+        if let Some(na) = &k.not_after {
+            if *na <= limit {
+                expiring.push(Expiring {
+                    what: t.own_keys.to_string(),
+                    address: k.addresses.join(", "),
+                    not_after: na.clone(),
+                });
+            }
+        }
+    }
+    for pa in partners.iter().filter(|p| p.enabled && !p.pending) {
+        if pa.not_after <= limit && pa.not_after >= today {
+            expiring.push(Expiring {
+                what: t.partners.to_string(),
+                address: pa.domain.clone().unwrap_or_else(|| pa.addresses.join(", ")),
+                not_after: pa.not_after.clone(),
+            });
+        }
+    }
+    expiring.sort_by(|a, b| a.not_after.cmp(&b.not_after));
+    let shown = [
+        (Counter::Inbound, t.inbound),
+        (Counter::Outbound, t.outbound),
+        (Counter::Encrypted, t.encrypted),
+        (Counter::Signed, t.signed),
+        (Counter::Decrypted, t.decrypted),
+        (Counter::Verified, t.verified),
+    ];
+    let make = |data: Vec<(i64, [u64; crate::monitor::counters::N])>,
+                fmt: fn(i64) -> String,
+                every: usize,
+                title: &str| {
+        let labels: Vec<String> = data.iter().map(|(ts, _)| fmt(*ts)).collect();
+        let series: Vec<Series<'_>> = shown
+            .iter()
+            .map(|(c, label)| Series {
+                label,
+                values: data.iter().map(|(_, v)| v[*c as usize]).collect(),
+            })
+            .collect();
+        chart::lines(title, &labels, every, &series)
+    };
+    let n = now();
+    let hourly = make(
+        st.auth.monitor.counters.hourly(n),
+        |ts| iso(ts)[11..13].to_string(),
+        3,
+        t.last_24h,
+    );
+    let daily = make(
+        st.auth.monitor.counters.daily(n),
+        |ts| iso(ts)[5..10].to_string(),
+        5,
+        t.last_30d,
+    );
+    render(&Page {
+        p: ctx,
+        messages: q.messages,
+        deferred: q.deferred,
+        held: q.held,
+        pending,
+        expiring,
+        hourly,
+        daily,
+        legend: shown
+            .iter()
+            .enumerate()
+            .map(|(i, (_, l))| (i, *l))
+            .collect(),
+    })
+}
+
+fn i18n_title(p: &Principal) -> &'static str {
+    super::i18n::texts(p.lang).dashboard
+}

@@ -1,0 +1,680 @@
+//! Security and API tests of the web admin against the in-process router (no sockets): what
+//! answers without a session or token, CSRF, cross-origin POSTs, the login rate limit, cookie
+//! flags, security headers, the read-only role, the set-up link, the audit log and the
+//! recipient check. Certificates are made at test time with openssl.
+
+mod common;
+#[path = "policy_common/mod.rs"]
+mod policy_common;
+#[path = "smime_common/mod.rs"]
+mod smime_common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::{to_bytes, Body};
+use axum::extract::connect_info::MockConnectInfo;
+use axum::http::{header, Request, Response, StatusCode};
+use axum::Router;
+use base64::Engine;
+use segl::admin::auth::{AuthState, Role};
+use segl::admin::{router, AdminState};
+use segl::clock::SystemClock;
+use segl::config::Config;
+use segl::keystore::{Keystore, Settings};
+use segl::policy::PolicyCtx;
+use segl::queue::{Queue, Stages};
+use segl::smtp::outbound::deliver::Deliverer;
+use segl::smtp::outbound::route::Resolver;
+use segl::spool::Spool;
+use segl::users::UserStore;
+use tower::ServiceExt;
+
+const TOKEN: &str = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
+const PW: &str = "correct horse battery";
+
+fn state(dir: &Path, https: bool) -> Arc<AdminState> {
+    let mut cfg = Config::default_config();
+    cfg.storage.data_dir = dir.to_path_buf();
+    let cfg = Arc::new(cfg);
+    let spool = Arc::new(Spool::open(dir).unwrap());
+    let keystore = Keystore::open(dir, Settings::from_config(&cfg)).unwrap();
+    let deliverer = Arc::new(Deliverer {
+        cfg: cfg.clone(),
+        resolver: Resolver::new(&cfg),
+        tls: segl::tls::client_config(),
+    });
+    let license = segl::license::Licensing::open(keystore.clone(), dir).unwrap();
+    let policy = Arc::new(PolicyCtx {
+        cfg: cfg.clone(),
+        keystore: keystore.clone(),
+        directory: None,
+        license: license.clone(),
+    });
+    let stages = Stages {
+        process: policy.clone(),
+        transport: deliverer,
+        clock: Arc::new(SystemClock),
+    };
+    let queue = Queue::new(cfg.clone(), spool, stages);
+    let monitor = segl::monitor::Monitor::open(dir, &cfg.relay.local_domains);
+    let auth = AuthState::open(dir, https, monitor).unwrap();
+    Arc::new(AdminState {
+        cfg,
+        queue,
+        users: Arc::new(UserStore::open(dir).unwrap()),
+        keystore,
+        license,
+        policy,
+        token: TOKEN.into(),
+        started: Instant::now(),
+        auth: Arc::new(auth),
+    })
+}
+
+struct App {
+    st: Arc<AdminState>,
+    app: Router,
+    host: &'static str,
+}
+
+impl App {
+    fn new(dir: &Path, https: bool) -> App {
+        let st = state(dir, https);
+        let app =
+            router(st.clone()).layer(MockConnectInfo(SocketAddr::from(([192, 0, 2, 7], 40000))));
+        App {
+            st,
+            app,
+            host: "segl.test",
+        }
+    }
+
+    async fn send(&self, req: Request<Body>) -> (StatusCode, axum::http::HeaderMap, String) {
+        let r: Response<Body> = self.app.clone().oneshot(req).await.unwrap();
+        let (parts, body) = r.into_parts();
+        let b = to_bytes(body, 1 << 24).await.unwrap();
+        (
+            parts.status,
+            parts.headers,
+            String::from_utf8_lossy(&b).into_owned(),
+        )
+    }
+
+    fn get(&self, path: &str, cookie: Option<&str>) -> Request<Body> {
+        let mut b = Request::get(path).header(header::HOST, self.host);
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        b.body(Body::empty()).unwrap()
+    }
+
+    fn form(&self, path: &str, cookie: Option<&str>, body: &str) -> Request<Body> {
+        let mut b = Request::post(path)
+            .header(header::HOST, self.host)
+            .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+            .header(
+                header::ORIGIN,
+                format!(
+                    "{}://{}",
+                    if self.st.auth.https { "https" } else { "http" },
+                    self.host
+                ),
+            );
+        if let Some(c) = cookie {
+            b = b.header(header::COOKIE, c);
+        }
+        b.body(Body::from(body.to_string())).unwrap()
+    }
+
+    fn json(&self, method: &str, path: &str, auth: Auth<'_>, body: &str) -> Request<Body> {
+        let mut b = Request::builder()
+            .method(method)
+            .uri(path)
+            .header(header::HOST, self.host)
+            .header(header::CONTENT_TYPE, "application/json");
+        match auth {
+            Auth::Token => b = b.header(header::AUTHORIZATION, format!("Bearer {TOKEN}")),
+            Auth::Session(c, csrf) => {
+                b = b.header(header::COOKIE, c);
+                if let Some(t) = csrf {
+                    b = b.header("x-csrf-token", t);
+                }
+            }
+            Auth::None => {}
+        }
+        b.body(Body::from(body.to_string())).unwrap()
+    }
+
+    /// Log in; returns (cookie header value, CSRF token of the session).
+    async fn login(&self, name: &str, pw: &str) -> (String, String) {
+        let (s, h, _) = self
+            .send(self.form("/login", None, &format!("name={name}&password={}", enc(pw))))
+            .await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "login of {name}");
+        let set = h
+            .get(header::SET_COOKIE)
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_string();
+        let cookie = set.split(';').next().unwrap().to_string();
+        let (s, _, page) = self.send(self.get("/account", Some(&cookie))).await;
+        assert_eq!(s, StatusCode::OK);
+        (cookie, csrf_of(&page))
+    }
+}
+
+enum Auth<'a> {
+    Token,
+    Session(&'a str, Option<&'a str>),
+    None,
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+fn csrf_of(page: &str) -> String {
+    let i = page
+        .find("name=\"csrf\" value=\"")
+        .expect("a form with a CSRF token")
+        + 19;
+    page[i..i + 64].to_string()
+}
+
+async fn with_admins(dir: &Path, https: bool) -> App {
+    let app = App::new(dir, https);
+    app.st.auth.admins.add("root", PW, Role::Admin).unwrap();
+    app.st
+        .auth
+        .admins
+        .add("viewer", PW, Role::Readonly)
+        .unwrap();
+    app
+}
+
+#[tokio::test]
+async fn nothing_answers_without_session_or_token() {
+    let d = tempfile::tempdir().unwrap();
+    let app = with_admins(d.path(), false).await;
+    for p in [
+        "/",
+        "/partners",
+        "/partners/pending",
+        "/keys",
+        "/queue",
+        "/maillog",
+        "/users",
+        "/backup",
+        "/audit",
+        "/recipients",
+        "/domains",
+        "/account",
+        "/keys/ca.pem",
+    ] {
+        let (s, h, _) = app.send(app.get(p, None)).await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "{p}");
+        assert_eq!(h.get(header::LOCATION).unwrap(), "/login", "{p}");
+    }
+    let (s, _, _) = app
+        .send(app.form("/partners/abc/disable", None, "csrf=x"))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    for p in [
+        "/api/v1/status",
+        "/api/v1/partners",
+        "/api/v1/admins",
+        "/api/v1/openapi.json",
+    ] {
+        let (s, _, _) = app.send(app.json("GET", p, Auth::None, "")).await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "{p}");
+    }
+    let (s, _, _) = app
+        .send(app.json(
+            "GET",
+            "/api/v1/status",
+            Auth::Session("segl_session=00", None),
+            "",
+        ))
+        .await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    // A wrong token is refused, the right one works and is exempt from CSRF.
+    let mut r = app.json("GET", "/api/v1/status", Auth::None, "");
+    r.headers_mut().insert(
+        header::AUTHORIZATION,
+        format!("Bearer {}", "f".repeat(64)).parse().unwrap(),
+    );
+    assert_eq!(app.send(r).await.0, StatusCode::UNAUTHORIZED);
+    let (s, _, body) = app
+        .send(app.json("GET", "/api/v1/status", Auth::Token, ""))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{body}");
+    let (s, _, body) = app
+        .send(app.json(
+            "POST",
+            "/api/v1/admins",
+            Auth::Token,
+            &format!("{{\"name\":\"ops\",\"password\":\"{PW}\",\"role\":\"readonly\"}}"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{body}");
+    // Open: login page, stylesheet, health.
+    assert_eq!(app.send(app.get("/login", None)).await.0, StatusCode::OK);
+    assert_eq!(
+        app.send(app.get("/static/segl.css", None)).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(app.send(app.get("/health", None)).await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn csrf_origin_headers_and_cookie_flags() {
+    let d = tempfile::tempdir().unwrap();
+    let app = with_admins(d.path(), false).await;
+    let (s, h, _) = app
+        .send(app.form("/login", None, &format!("name=root&password={}", enc(PW))))
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let set = h.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(set.starts_with("segl_session="), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict") && set.contains("Path=/"),
+        "{set}"
+    );
+    assert!(!set.contains("Secure"), "plain HTTP on loopback: {set}");
+    let (cookie, csrf) = app.login("root", PW).await;
+
+    // Security headers on pages and API answers.
+    for r in [
+        app.get("/", Some(&cookie)),
+        app.json("GET", "/api/v1/status", Auth::Token, ""),
+    ] {
+        let (s, h, _) = app.send(r).await;
+        assert_eq!(s, StatusCode::OK);
+        let csp = h.get("content-security-policy").unwrap().to_str().unwrap();
+        assert!(
+            csp.contains("frame-ancestors 'none'")
+                && csp.contains("script-src 'self'")
+                && !csp.contains("unsafe-inline"),
+            "{csp}"
+        );
+        assert_eq!(h.get("x-content-type-options").unwrap(), "nosniff");
+        assert_eq!(h.get("referrer-policy").unwrap(), "same-origin");
+    }
+    // Form POSTs: no token, wrong token, right token.
+    let (s, _, _) = app
+        .send(app.form("/account/language", Some(&cookie), "lang=de"))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let wrong = "0".repeat(64);
+    let (s, _, _) = app
+        .send(app.form(
+            "/account/language",
+            Some(&cookie),
+            &format!("lang=de&csrf={wrong}"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = app
+        .send(app.form("/queue/retry", Some(&cookie), &format!("csrf={wrong}")))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = app
+        .send(app.form(
+            "/account/language",
+            Some(&cookie),
+            &format!("lang=de&csrf={csrf}"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, page) = app.send(app.get("/", Some(&cookie))).await;
+    assert!(
+        page.contains("<h1>Übersicht</h1>"),
+        "German after the switch"
+    );
+    // Cross-origin form POSTs are refused even with the right token.
+    let mut r = app.form("/queue/retry", Some(&cookie), &format!("csrf={csrf}"));
+    r.headers_mut()
+        .insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+    assert_eq!(app.send(r).await.0, StatusCode::FORBIDDEN);
+    let mut r = app.form("/queue/retry", Some(&cookie), &format!("csrf={csrf}"));
+    r.headers_mut().remove(header::ORIGIN);
+    r.headers_mut()
+        .insert("sec-fetch-site", "cross-site".parse().unwrap());
+    assert_eq!(app.send(r).await.0, StatusCode::FORBIDDEN);
+    let mut r = app.form("/login", None, &format!("name=root&password={}", enc(PW)));
+    r.headers_mut()
+        .insert(header::ORIGIN, "https://evil.example".parse().unwrap());
+    assert_eq!(app.send(r).await.0, StatusCode::FORBIDDEN, "login CSRF");
+    // Session-authenticated API writes need X-CSRF-Token.
+    let body = format!("{{\"name\":\"second\",\"password\":\"{PW}\"}}");
+    let (s, _, _) = app
+        .send(app.json(
+            "POST",
+            "/api/v1/admins",
+            Auth::Session(&cookie, None),
+            &body,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = app
+        .send(app.json(
+            "POST",
+            "/api/v1/admins",
+            Auth::Session(&cookie, Some(&wrong)),
+            &body,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, b) = app
+        .send(app.json(
+            "POST",
+            "/api/v1/admins",
+            Auth::Session(&cookie, Some(&csrf)),
+            &body,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{b}");
+    let (s, _, _) = app
+        .send(app.json("GET", "/api/v1/admins", Auth::Session(&cookie, None), ""))
+        .await;
+    assert_eq!(s, StatusCode::OK, "reads need no CSRF token");
+    // Logout ends the session.
+    let (s, _, _) = app
+        .send(app.form("/logout", Some(&cookie), &format!("csrf={csrf}")))
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(
+        app.send(app.get("/", Some(&cookie))).await.0,
+        StatusCode::SEE_OTHER
+    );
+    // The audit log names who did what.
+    let audit = std::fs::read_to_string(d.path().join("audit.log")).unwrap();
+    assert!(
+        audit.contains("\"who\":\"root\"") && audit.contains("POST /api/v1/admins"),
+        "{audit}"
+    );
+    assert!(
+        !audit.contains("POST /account/language"),
+        "language changes are not audited"
+    );
+}
+
+#[tokio::test]
+async fn https_cookie_is_secure_and_host_bound() {
+    let d = tempfile::tempdir().unwrap();
+    let app = with_admins(d.path(), true).await;
+    let (s, h, _) = app
+        .send(app.form("/login", None, &format!("name=root&password={}", enc(PW))))
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let set = h.get(header::SET_COOKIE).unwrap().to_str().unwrap();
+    assert!(
+        set.starts_with("__Host-segl_session=")
+            && set.contains("; Secure")
+            && set.contains("HttpOnly")
+            && set.contains("SameSite=Strict"),
+        "{set}"
+    );
+    let (s, h, _) = app.send(app.get("/login", None)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h.get("strict-transport-security").is_some());
+}
+
+#[tokio::test]
+async fn sixth_wrong_password_in_a_minute_is_refused() {
+    let d = tempfile::tempdir().unwrap();
+    let app = with_admins(d.path(), false).await;
+    for i in 0..5 {
+        let (s, _, page) = app
+            .send(app.form("/login", None, "name=root&password=wrong-password"))
+            .await;
+        assert_eq!(s, StatusCode::UNAUTHORIZED, "attempt {i}");
+        assert!(page.contains("Wrong name or password"));
+    }
+    let (s, _, page) = app
+        .send(app.form("/login", None, &format!("name=root&password={}", enc(PW))))
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::TOO_MANY_REQUESTS,
+        "sixth attempt, even with the right password"
+    );
+    assert!(page.contains("Too many failed attempts"));
+    // Per user: the other admin from the same address is limited too (per address).
+    let (s, _, _) = app
+        .send(app.form("/login", None, &format!("name=viewer&password={}", enc(PW))))
+        .await;
+    assert_eq!(s, StatusCode::TOO_MANY_REQUESTS);
+}
+
+#[tokio::test]
+async fn readonly_changes_nothing_but_may_check_recipients() {
+    let d = tempfile::tempdir().unwrap();
+    let app = with_admins(d.path(), false).await;
+    let (cookie, csrf) = app.login("viewer", PW).await;
+    for p in [
+        "/",
+        "/partners",
+        "/keys",
+        "/queue",
+        "/maillog",
+        "/users",
+        "/audit",
+        "/recipients",
+        "/domains",
+        "/backup",
+    ] {
+        let (s, _, page) = app.send(app.get(p, Some(&cookie))).await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert!(page.contains("read-only administrator"), "{p} says so");
+    }
+    for (p, body) in [
+        ("/queue/retry", String::new()),
+        ("/partners/abc/disable", String::new()),
+        ("/keys/generate", "email=a%40example.org".to_string()),
+        (
+            "/admins/add",
+            format!("name=x&password={}&role=admin", enc(PW)),
+        ),
+        (
+            "/users/add",
+            "name=u&addresses=u%40example.org&password=longenough1".to_string(),
+        ),
+        ("/backup/download", "passphrase=longenough1".to_string()),
+    ] {
+        let sep = if body.is_empty() { "" } else { "&" };
+        let (s, _, _) = app
+            .send(app.form(p, Some(&cookie), &format!("{body}{sep}csrf={csrf}")))
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{p}");
+    }
+    let (s, _, _) = app
+        .send(app.json(
+            "POST",
+            "/api/v1/queue/retry",
+            Auth::Session(&cookie, Some(&csrf)),
+            "",
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = app
+        .send(app.json(
+            "DELETE",
+            "/api/v1/admins/root",
+            Auth::Session(&cookie, Some(&csrf)),
+            "",
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(app.st.auth.admins.list().len(), 2);
+    let (s, _, b) = app
+        .send(app.json(
+            "POST",
+            "/api/v1/recipients/check",
+            Auth::Session(&cookie, Some(&csrf)),
+            "{\"addresses\":[\"x@unknown.test\"]}",
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _, page) = app
+        .send(app.form(
+            "/recipients",
+            Some(&cookie),
+            &format!("addresses=x%40unknown.test&csrf={csrf}"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("not encrypted"));
+}
+
+#[tokio::test]
+async fn setup_link_creates_the_first_admin_once() {
+    let d = tempfile::tempdir().unwrap();
+    let app = App::new(d.path(), false);
+    let token = app.st.auth.new_setup_token().unwrap();
+    assert_eq!(
+        app.send(app.get("/setup?token=nope", None)).await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (s, _, page) = app
+        .send(app.get(&format!("/setup?token={token}"), None))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("Create the first administrator"));
+    let (s, _, _) = app
+        .send(app.form(
+            "/setup",
+            None,
+            &format!("token={token}&name=first&password=short&password2=short"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "too short");
+    let f = format!(
+        "token={token}&name=first&password={p}&password2={p}",
+        p = enc(PW)
+    );
+    let (s, h, _) = app.send(app.form("/setup", None, &f)).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(h.get(header::SET_COOKIE).is_some(), "logged in at once");
+    assert_eq!(app.st.auth.admins.list()[0].role, Role::Admin);
+    let f = format!(
+        "token={token}&name=second&password={p}&password2={p}",
+        p = enc(PW)
+    );
+    assert_eq!(
+        app.send(app.form("/setup", None, &f)).await.0,
+        StatusCode::FORBIDDEN,
+        "one time only"
+    );
+    assert!(
+        app.st.auth.new_setup_token().is_none(),
+        "no new link once an admin exists"
+    );
+}
+
+#[tokio::test]
+async fn partner_upload_and_recipient_check() {
+    let d = tempfile::tempdir().unwrap();
+    let pki = policy_common::Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    let pem = pki.read("bob.pem");
+    let app = with_admins(&d.path().join("segl"), false).await;
+    let (cookie, csrf) = app.login("root", PW).await;
+    // Multipart upload through the page, with the CSRF token in the form.
+    let boundary = "XyZ";
+    let mut body = Vec::new();
+    for (name, file, data) in [
+        ("csrf", None, csrf.as_bytes()),
+        ("file", Some("bob.pem"), pem.as_slice()),
+    ] {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").as_bytes(),
+        );
+        if let Some(f) = file {
+            body.extend_from_slice(
+                format!("; filename=\"{f}\"\r\nContent-Type: application/x-pem-file").as_bytes(),
+            );
+        }
+        body.extend_from_slice(b"\r\n\r\n");
+        body.extend_from_slice(data);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    let req = Request::post("/partners/upload")
+        .header(header::HOST, app.host)
+        .header(header::ORIGIN, "http://segl.test")
+        .header(header::COOKIE, &cookie)
+        .header(
+            header::CONTENT_TYPE,
+            format!("multipart/form-data; boundary={boundary}"),
+        )
+        .body(Body::from(body))
+        .unwrap();
+    let (s, h, _) = app.send(req).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert_eq!(h.get(header::LOCATION).unwrap(), "/partners");
+    let (_, _, page) = app.send(app.get("/partners?q=bob", Some(&cookie))).await;
+    assert!(
+        page.contains("bob@partner.test") && page.contains("Partner CA"),
+        "listed with issuer"
+    );
+    assert!(page.contains("imported 1 certificate"), "flash message");
+    let (_, _, page) = app.send(app.get("/partners?q=nobody", Some(&cookie))).await;
+    assert!(!page.contains("bob@partner.test"), "search filters");
+    // Recipient check over the API (ctl token) for a known and an unknown address.
+    let (s, _, b) = app
+        .send(app.json(
+            "POST",
+            "/api/v1/recipients/check",
+            Auth::Token,
+            "{\"addresses\":[\"Bob@partner.test\",\"eve@partner.test\"]}",
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v[0]["address"], "bob@partner.test");
+    assert_eq!(v[0]["encrypt"], true);
+    assert_eq!(v[0]["source"], "imported");
+    assert!(v[0]["not_after"].as_str().unwrap().starts_with("20"));
+    assert_eq!(v[1]["encrypt"], false);
+    // Download the certificate back.
+    let id = v[0]["certificate_id"].as_str().unwrap();
+    let (s, h, body) = app
+        .send(app.get(&format!("/partners/{id}/download"), Some(&cookie)))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(h
+        .get(header::CONTENT_DISPOSITION)
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .contains("bob@partner.test.pem"));
+    assert!(body.contains("BEGIN CERTIFICATE"));
+    // Disable: the recipient check no longer finds it; the audit log has the change.
+    let (s, _, _) = app
+        .send(app.form(
+            &format!("/partners/{id}/disable"),
+            Some(&cookie),
+            &format!("csrf={csrf}"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let r = segl::admin::accounts::check(&app.st, &["bob@partner.test".into()]);
+    assert!(!r[0].encrypt);
+    let (_, _, page) = app.send(app.get("/audit", Some(&cookie))).await;
+    assert!(
+        page.contains(&format!("POST /partners/{id}/disable"))
+            && page.contains("POST /partners/upload")
+    );
+    // OpenAPI is generated and names the endpoints.
+    let (s, _, b) = app
+        .send(app.json("GET", "/api/v1/openapi.json", Auth::Token, ""))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b.contains("\"openapi\":\"3.") && b.contains("/api/v1/recipients/check"));
+    let _ = base64::engine::general_purpose::STANDARD.encode(b"unused");
+}

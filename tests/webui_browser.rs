@@ -1,0 +1,344 @@
+//! The web admin in headless Chromium (Debian `chromium` + `chromium-driver`, driven over
+//! WebDriver with fantoccini) against the real `segl serve`: the first administrator through
+//! the set-up link, logging in, uploading a partner certificate, approving a certificate
+//! harvested from a signed mail sent through SMTP (signed with openssl), importing a PKCS#12
+//! file, the recipient check, and screenshots of every main page in English and German under
+//! `target/screenshots/`.
+//!
+//! Without chromedriver the test is skipped with a message, except in CI (`CI` set), where
+//! `.ci/install-deps.sh` installs it and a missing driver is a failure.
+
+mod common;
+#[path = "policy_common/mod.rs"]
+mod policy_common;
+#[path = "smime_common/mod.rs"]
+mod smime_common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use fantoccini::{Client, ClientBuilder, Locator};
+use policy_common::*;
+
+const PW: &str = "correct horse battery";
+
+fn chromedriver() -> Option<PathBuf> {
+    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+async fn browser(port: u16, profile: &Path) -> Client {
+    let mut caps = serde_json::Map::new();
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("/usr/bin/chromium");
+    caps.insert(
+        "goog:chromeOptions".into(),
+        serde_json::json!({
+            "binary": chromium,
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1280,1000",
+                format!("--user-data-dir={}", profile.display()),
+            ]
+        }),
+    );
+    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+    ClientBuilder::new(connector)
+        .capabilities(caps)
+        .connect(&format!("http://127.0.0.1:{port}"))
+        .await
+        .expect("a WebDriver session with chromium")
+}
+
+struct Ui {
+    c: Client,
+    base: String,
+    shots: PathBuf,
+}
+
+impl Ui {
+    async fn go(&self, path: &str) {
+        self.c.goto(&format!("{}{path}", self.base)).await.unwrap();
+    }
+    async fn fill(&self, css: &str, text: &str) {
+        let e = self
+            .c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"));
+        e.clear().await.ok();
+        e.send_keys(text).await.unwrap();
+    }
+    async fn click(&self, css: &str) {
+        self.c
+            .find(Locator::Css(css))
+            .await
+            .unwrap_or_else(|e| panic!("{css}: {e}"))
+            .click()
+            .await
+            .unwrap();
+    }
+    /// The page's text; empty while a navigation replaces the page (a stale element).
+    async fn text(&self) -> String {
+        match self.c.find(Locator::Css("body")).await {
+            Ok(b) => b.text().await.unwrap_or_default(),
+            Err(_) => String::new(),
+        }
+    }
+    async fn wait_text(&self, needle: &str) -> String {
+        for _ in 0..100 {
+            let t = self.text().await;
+            if t.contains(needle) {
+                return t;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("page never showed {needle:?}:\n{}", self.text().await);
+    }
+    async fn shot(&self, name: &str) {
+        let png = self.c.screenshot().await.unwrap();
+        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn web_admin_in_chromium() {
+    let Some(driver) = chromedriver() else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "chromedriver missing in CI (see .ci/install-deps.sh)"
+        );
+        eprintln!("SKIPPED web_admin_in_chromium: chromedriver not installed (apt-get install chromium chromium-driver)");
+        return;
+    };
+    let d = tmp();
+    let pki = Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    pki.user("alice", "email:alice@example.org");
+    pki.self_signed("mallory", "mallory@evil.test");
+    pki.openssl(&[
+        "pkcs12",
+        "-export",
+        "-in",
+        "alice.pem",
+        "-inkey",
+        "alice.key",
+        "-out",
+        "alice.p12",
+        "-passout",
+        "pass:p12-secret",
+        "-name",
+        "alice",
+    ]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(
+        &d.path().join("gw"),
+        inbound.port,
+        0,
+        "[harvest]\nmode = \"manual\"\n",
+    );
+    let link = std::fs::read_to_string(g.dir.join("data/setup-link.txt")).expect("a set-up link");
+    assert!(
+        g.log_text().contains(link.trim()),
+        "the set-up link is in the log"
+    );
+
+    let port = free_port();
+    let mut _driver = Proc::spawn(
+        "chromedriver",
+        Command::new(driver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+    );
+    wait_port(port);
+    let profile = d.path().join("chromium-profile");
+    std::fs::create_dir_all(&profile).unwrap();
+    let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/screenshots");
+    std::fs::create_dir_all(&shots).unwrap();
+    let ui = Ui {
+        c: browser(port, &profile).await,
+        base: format!("http://127.0.0.1:{}", g.admin_port),
+        shots,
+    };
+
+    // 1. The first administrator through the one-time set-up link.
+    ui.c.goto(link.trim()).await.unwrap();
+    ui.wait_text("Create the first administrator").await;
+    ui.shot("en-setup").await;
+    ui.fill("#name", "root").await;
+    ui.fill("#password", PW).await;
+    ui.fill("#password2", PW).await;
+    ui.click("#submit").await;
+    ui.wait_text("Messages in queue").await;
+    assert!(
+        !g.dir.join("data/setup-link.txt").exists(),
+        "the link file is gone"
+    );
+
+    // 2. Log out and in again (a wrong password first).
+    ui.click("#logout").await;
+    ui.wait_text("Log in").await;
+    ui.shot("en-login").await;
+    ui.fill("#name", "root").await;
+    ui.fill("#password", "not the password").await;
+    ui.click("#submit").await;
+    ui.wait_text("Wrong name or password").await;
+    ui.fill("#name", "root").await;
+    ui.fill("#password", PW).await;
+    ui.click("#submit").await;
+    ui.wait_text("Messages in queue").await;
+
+    // 3. Upload a partner certificate.
+    ui.go("/partners").await;
+    let f = ui.c.find(Locator::Css("#partner-file")).await.unwrap();
+    f.send_keys(&pki.p("bob.pem")).await.unwrap();
+    ui.click("#partner-upload").await;
+    let t = ui.wait_text("imported 1 certificate").await;
+    assert!(
+        t.contains("bob@partner.test") && t.contains("Partner CA"),
+        "{t}"
+    );
+
+    // 4. A signed mail through SMTP from an unknown (self-signed) signer waits for approval.
+    let m = partner_signed(
+        &pki,
+        "mallory",
+        "mallory@evil.test",
+        "alice@example.org",
+        "hello",
+        "signed hello",
+    );
+    send(
+        g.smtp_port,
+        "mallory@evil.test",
+        &["alice@example.org"],
+        &m,
+        d.path(),
+    );
+    inbound.wait_for(1, 30);
+    ui.go("/partners/pending").await;
+    let t = ui.wait_text("mallory@evil.test").await;
+    assert!(t.contains("harvested"), "{t}");
+    ui.shot("en-pending").await;
+    ui.click("button.approve").await;
+    ui.wait_text("approve:").await;
+    let approved = g.ctl_json(&["partner", "list", "--json"]);
+    assert!(
+        approved
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["addresses"][0] == "mallory@evil.test" && p["pending"] == false),
+        "{approved}"
+    );
+
+    // 5. Import a PKCS#12 file as an own key.
+    ui.go("/keys").await;
+    let f = ui.c.find(Locator::Css("#key-file")).await.unwrap();
+    f.send_keys(&pki.p("alice.p12")).await.unwrap();
+    ui.fill("#key-password", "p12-secret").await;
+    ui.click("#key-import").await;
+    let t = ui.wait_text("imported key").await;
+    assert!(t.contains("alice@example.org"), "{t}");
+
+    // 6. Recipient check for a known and an unknown address.
+    ui.go("/recipients").await;
+    ui.fill("#check-addresses", "bob@partner.test\nnobody@unknown.test")
+        .await;
+    ui.click("#check-submit").await;
+    ui.wait_text("nobody@unknown.test").await;
+    let can =
+        ui.c.find(Locator::Css("#check-results tr.can"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    assert!(
+        can.contains("bob@partner.test") && can.contains("encrypted"),
+        "{can}"
+    );
+    let cannot =
+        ui.c.find(Locator::Css("#check-results tr.cannot"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+    assert!(
+        cannot.contains("nobody@unknown.test") && cannot.contains("not encrypted"),
+        "{cannot}"
+    );
+
+    // 7. Screenshots of every main page, in English and German.
+    let pages = [
+        (
+            "dashboard",
+            "/",
+            "Messages in queue",
+            "Nachrichten in der Warteschlange",
+        ),
+        (
+            "partners",
+            "/partners",
+            "bob@partner.test",
+            "bob@partner.test",
+        ),
+        (
+            "pending",
+            "/partners/pending",
+            "Awaiting approval",
+            "Zur Freigabe",
+        ),
+        ("domains", "/domains", "Local domains", "Lokale Domains"),
+        ("queue", "/queue", "Held", "Angehalten"),
+        (
+            "maillog",
+            "/maillog",
+            "mallory@evil.test",
+            "mallory@evil.test",
+        ),
+        ("keyring", "/keys", "alice@example.org", "alice@example.org"),
+        ("users", "/users", "Administrators", "Administratoren"),
+        ("backup", "/backup", "Passphrase", "Passphrase"),
+        (
+            "audit",
+            "/audit",
+            "POST /partners/upload",
+            "POST /partners/upload",
+        ),
+        (
+            "recipients",
+            "/recipients",
+            "Recipient check",
+            "Empfängerprüfung",
+        ),
+        ("account", "/account", "Language", "Sprache"),
+    ];
+    for (lang, idx) in [("en", 2), ("de", 3)] {
+        if lang == "de" {
+            ui.go("/account").await;
+            let sel = ui.c.find(Locator::Css("#lang")).await.unwrap();
+            sel.select_by_value("de").await.unwrap();
+            ui.click("#lang-save").await;
+            ui.wait_text("Übersicht").await;
+        }
+        for p in pages {
+            ui.go(p.1).await;
+            let want = if idx == 2 { p.2 } else { p.3 };
+            ui.wait_text(want).await;
+            ui.shot(&format!("{lang}-{}", p.0)).await;
+        }
+    }
+    let log = ui.text().await;
+    assert!(!log.contains(PW));
+    ui.c.close().await.ok();
+}
