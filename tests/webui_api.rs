@@ -477,6 +477,10 @@ async fn readonly_changes_nothing_but_may_check_recipients() {
         ("/partners/abc/disable", String::new()),
         ("/keys/generate", "email=a%40example.org".to_string()),
         (
+            "/domains/dkim/generate",
+            "domain=example.org&algorithm=ed25519".to_string(),
+        ),
+        (
             "/admins/add",
             format!("name=x&password={}&role=admin", enc(PW)),
         ),
@@ -677,4 +681,80 @@ async fn partner_upload_and_recipient_check() {
     assert_eq!(s, StatusCode::OK);
     assert!(b.contains("\"openapi\":\"3.") && b.contains("/api/v1/recipients/check"));
     let _ = base64::engine::general_purpose::STANDARD.encode(b"unused");
+}
+
+/// What askama's HTML escaping makes of a text (for finding API values in a page).
+fn html_escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&#34;")
+        .replace('\'', "&#39;")
+}
+
+#[tokio::test]
+async fn domains_page_generates_dkim_keys_and_shows_the_api_record() {
+    let d = tempfile::tempdir().unwrap();
+    let app = with_admins(d.path(), false).await;
+    let (cookie, csrf) = app.login("root", PW).await;
+    let (s, _, page) = app.send(app.get("/domains", Some(&cookie))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("action=\"/domains/dkim/generate\""), "{page}");
+    // Without the session's CSRF token the form is refused and makes no key.
+    let (s, _, _) = app
+        .send(app.form(
+            "/domains/dkim/generate",
+            Some(&cookie),
+            "domain=example.org&selector=s0&algorithm=ed25519&csrf=wrong",
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    // Generate through the form: one RSA key, then an Ed25519 key with a new selector (rollover).
+    for (sel, alg) in [("s1", "rsa"), ("s2", "ed25519")] {
+        let (s, h, _) = app
+            .send(app.form(
+                "/domains/dkim/generate",
+                Some(&cookie),
+                &format!("domain=example.org&selector={sel}&algorithm={alg}&csrf={csrf}"),
+            ))
+            .await;
+        assert_eq!(s, StatusCode::SEE_OTHER, "{sel}");
+        assert_eq!(h.get(header::LOCATION).unwrap(), "/domains");
+    }
+    let (s, _, api) = app
+        .send(app.json("GET", "/api/v1/dkim/example.org", Auth::Token, ""))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{api}");
+    let keys: serde_json::Value = serde_json::from_str(&api).unwrap();
+    let keys = keys.as_array().unwrap();
+    assert_eq!(keys.len(), 2, "{api}");
+    assert!(!keys.iter().any(|k| k.to_string().contains("s0")), "{api}");
+    let (s, _, page) = app.send(app.get("/domains", Some(&cookie))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("generated DKIM key s2"), "flash shown");
+    for k in keys {
+        let sel = k["selector"].as_str().unwrap();
+        let txt = k["txt"].as_str().unwrap();
+        assert!(txt.starts_with("v=DKIM1;"), "{txt}");
+        assert!(
+            page.contains(&html_escaped(txt)),
+            "page shows the record of {sel}: {page}"
+        );
+        assert!(page.contains(&format!("{sel}._domainkey.example.org")));
+    }
+    assert!(page.contains("rsa-sha256") && page.contains("ed25519-sha256"));
+    // The RSA key was replaced: retired, with the date until which it stays published.
+    assert!(page.contains("retired, keep published until"), "{page}");
+    assert!(page.contains(">signing<"), "{page}");
+    // German page: the same table in German.
+    let (s, _, _) = app
+        .send(app.form(
+            "/account/language",
+            Some(&cookie),
+            &format!("lang=de&csrf={csrf}"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, page) = app.send(app.get("/domains", Some(&cookie))).await;
+    assert!(page.contains("DKIM-Schlüssel erzeugen") && page.contains("stillgelegt"));
 }

@@ -8,6 +8,7 @@
 
 pub mod chart;
 pub mod dashboard;
+pub mod dkim;
 pub mod i18n;
 pub mod keyring;
 pub mod login;
@@ -239,6 +240,7 @@ pub fn router(st: Arc<AdminState>) -> Router<Arc<AdminState>> {
         .route("/partners/{id}/download", get(partners::download_cert))
         .route("/partners/{id}/{action}", post(partners::action))
         .route("/domains", get(system::domains))
+        .route("/domains/dkim/generate", post(dkim::generate))
         .route("/queue", get(monitoring::queue))
         .route("/queue/retry", post(monitoring::retry_all))
         .route("/queue/{id}/{action}", post(monitoring::action))

@@ -22,6 +22,7 @@ struct DomainsPage {
     own_domain_keys: Vec<KeyInfo>,
     partner_domains: Vec<(String, String, String)>,
     mailboxes: Vec<(String, String, String)>,
+    dkim: Vec<super::dkim::DkimRow>,
 }
 
 pub async fn domains(
@@ -33,6 +34,7 @@ pub async fn domains(
     let (keys, partners) = blocking(move || Ok((ks.list_keys(), ks.list_partners())))
         .await
         .unwrap_or_default();
+    let dkim = super::dkim::rows(&st).await;
     render(&DomainsPage {
         p: ctx,
         local: st.cfg.relay.local_domains.clone(),
@@ -47,6 +49,7 @@ pub async fn domains(
             .iter()
             .map(|(id, m)| (id.clone(), m.address.clone(), m.senders.join(", ")))
             .collect(),
+        dkim,
     })
 }
 
