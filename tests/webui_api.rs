@@ -758,3 +758,84 @@ async fn domains_page_generates_dkim_keys_and_shows_the_api_record() {
     let (_, _, page) = app.send(app.get("/domains", Some(&cookie))).await;
     assert!(page.contains("DKIM-Schlüssel erzeugen") && page.contains("stillgelegt"));
 }
+
+/// Multipart body with the CSRF token and one file field `file`.
+fn multipart(boundary: &str, csrf: &str, file: &[u8]) -> Vec<u8> {
+    let mut body = format!(
+        "--{boundary}\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+         --{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"l.lic\"\r\n\
+         Content-Type: text/plain\r\n\r\n"
+    )
+    .into_bytes();
+    body.extend_from_slice(file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    body
+}
+
+#[tokio::test]
+async fn licence_upload_needs_the_admin_role_and_shows_refusals() {
+    let d = tempfile::tempdir().unwrap();
+    let app = with_admins(&d.path().join("segl"), false).await;
+    let lic = common::dev_license(
+        &d.path().join("l.lic"),
+        &["--keys", "3", "--expires", "+30", "--id", "L-RO"],
+    );
+    let file = std::fs::read(&lic).unwrap();
+    let upload = |cookie: &str, csrf: &str, data: &[u8]| {
+        Request::post("/license/upload")
+            .header(header::HOST, app.host)
+            .header(header::ORIGIN, "http://segl.test")
+            .header(header::COOKIE, cookie)
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=LiC")
+            .body(Body::from(multipart("LiC", csrf, data)))
+            .unwrap()
+    };
+    // A read-only administrator sees the page but can neither upload nor install over the API.
+    let (cookie, csrf) = app.login("viewer", PW).await;
+    let (s, _, page) = app.send(app.get("/license", Some(&cookie))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("read-only administrator") && !page.contains("/license/upload"));
+    let (s, _, _) = app.send(upload(&cookie, &csrf, &file)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let b64 = base64::engine::general_purpose::STANDARD.encode(&file);
+    let (s, _, _) = app
+        .send(app.json(
+            "POST",
+            "/api/v1/license",
+            Auth::Session(&cookie, Some(&csrf)),
+            &format!("{{\"data\":\"{b64}\"}}"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert!(
+        app.st.license.status().license.is_none(),
+        "nothing installed"
+    );
+    // The admin: without the CSRF token refused; a broken file shows the reason; the file
+    // issued above is installed.
+    let (cookie, csrf) = app.login("root", PW).await;
+    let (s, _, _) = app.send(upload(&cookie, "wrong", &file)).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = app.send(upload(&cookie, &csrf, b"not a licence\n")).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, page) = app.send(app.get("/license", Some(&cookie))).await;
+    assert!(
+        page.contains("flash err") && page.contains("licence refused"),
+        "{page}"
+    );
+    assert!(app.st.license.status().license.is_none());
+    let (s, _, _) = app.send(upload(&cookie, &csrf, &file)).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, page) = app.send(app.get("/license", Some(&cookie))).await;
+    assert!(
+        page.contains("licence installed") && page.contains("L-RO"),
+        "{page}"
+    );
+    assert!(page.contains("id=\"keys-licensed\">3<"), "{page}");
+    // 30 days left: the warning is on the dashboard.
+    let (_, _, page) = app.send(app.get("/", Some(&cookie))).await;
+    assert!(
+        page.contains("license-alert") && page.contains("expires in"),
+        "{page}"
+    );
+}

@@ -2,7 +2,7 @@
 //! WebDriver with fantoccini) against the real `segl serve`: the first administrator through
 //! the set-up link, logging in, uploading a partner certificate, approving a certificate
 //! harvested from a signed mail sent through SMTP (signed with openssl), importing a PKCS#12
-//! file, the recipient check, and screenshots of every main page in English and German under
+//! file, uploading a licence on System › Licences, the recipient check, and screenshots of every main page in English and German under
 //! `target/screenshots/`.
 //!
 //! Without chromedriver the test is skipped with a message, except in CI (`CI` set), where
@@ -249,6 +249,44 @@ async fn web_admin_in_chromium() {
     let t = ui.wait_text("imported key").await;
     assert!(t.contains("alice@example.org"), "{t}");
 
+    // 5b. System › Licences: the gateway starts with 1000 licensed keys; a licence for 7
+    // keys, issued now with the vendor tool, is uploaded and the count changes on the page.
+    ui.go("/license").await;
+    ui.wait_text("Development build").await;
+    let keys = |ui: &Ui| {
+        let c = ui.c.clone();
+        async move {
+            c.find(Locator::Css("#keys-licensed"))
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(keys(&ui).await, "1000");
+    let lic = dev_license(
+        &d.path().join("seven.lic"),
+        &["--keys", "7", "--expires", "+90", "--id", "L-SEVEN"],
+    );
+    let f = ui.c.find(Locator::Css("#license-file")).await.unwrap();
+    f.send_keys(lic.to_str().unwrap()).await.unwrap();
+    ui.click("#license-upload").await;
+    let t = ui.wait_text("licence installed").await;
+    assert!(
+        t.contains("L-SEVEN") && t.contains("alice@example.org"),
+        "{t}"
+    );
+    assert_eq!(keys(&ui).await, "7");
+    // A refused file keeps the licence and shows the reason.
+    let bad = d.path().join("bad.lic");
+    std::fs::write(&bad, "not a licence\n").unwrap();
+    let f = ui.c.find(Locator::Css("#license-file")).await.unwrap();
+    f.send_keys(bad.to_str().unwrap()).await.unwrap();
+    ui.click("#license-upload").await;
+    ui.wait_text("licence refused").await;
+    assert_eq!(keys(&ui).await, "7");
+
     // 6. Recipient check for a known and an unknown address.
     ui.go("/recipients").await;
     ui.fill("#check-addresses", "bob@partner.test\nnobody@unknown.test")
@@ -309,6 +347,7 @@ async fn web_admin_in_chromium() {
         ("keyring", "/keys", "alice@example.org", "alice@example.org"),
         ("users", "/users", "Administrators", "Administratoren"),
         ("backup", "/backup", "Passphrase", "Passphrase"),
+        ("licences", "/license", "L-SEVEN", "Lizenzen"),
         (
             "audit",
             "/audit",

@@ -31,6 +31,8 @@ struct Page {
     hourly: String,
     daily: String,
     legend: Vec<(usize, &'static str)>,
+    /// The licence's warnings (expiry, unlicensed keys), shown as an alert.
+    license_warnings: Vec<String>,
 }
 
 pub async fn page(
@@ -40,6 +42,7 @@ pub async fn page(
     let ctx = PageCtx::new(&st, &p, "/", i18n_title(&p));
     let t = ctx.t;
     let q = st.queue.stats();
+    let license_warnings = st.license.status().warnings.clone();
     let ks = st.keystore.clone();
     let (keys, partners, pending) = tokio::task::spawn_blocking(move || {
         (
@@ -123,6 +126,7 @@ pub async fn page(
             .enumerate()
             .map(|(i, (_, l))| (i, *l))
             .collect(),
+        license_warnings,
     })
 }
 

@@ -11,6 +11,7 @@ pub mod dashboard;
 pub mod dkim;
 pub mod i18n;
 pub mod keyring;
+pub mod licences;
 pub mod login;
 pub mod monitoring;
 pub mod partners;
@@ -98,6 +99,7 @@ impl PageCtx {
                 title: t.system,
                 items: vec![
                     item("/keys", t.keyring),
+                    item("/license", t.licences),
                     item("/users", t.users),
                     item("/backup", t.backup),
                     item("/audit", t.audit),
@@ -261,6 +263,8 @@ pub fn router(st: Arc<AdminState>) -> Router<Arc<AdminState>> {
         .route("/users/add", post(users::add_user))
         .route("/admins/add", post(users::add_admin))
         .route("/admins/{name}/delete", post(users::delete_admin))
+        .route("/license", get(licences::page))
+        .route("/license/upload", post(licences::upload))
         .route("/backup", get(system::backup_page))
         .route("/backup/download", post(system::backup_download))
         .route("/backup/restore", post(system::backup_restore))
