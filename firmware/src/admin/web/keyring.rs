@@ -10,7 +10,7 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
 
-use super::{blocking, done, fields, render, text, PageCtx, PageResult, WebError};
+use super::{blocking, done, fields, keystore_upload, render, text, PageCtx, PageResult, WebError};
 use crate::admin::auth::Principal;
 use crate::admin::AdminState;
 use crate::keystore::model::{AnchorRecord, CrlRecord, KeyInfo};
@@ -164,14 +164,9 @@ pub async fn import_cert(
     Extension(p): Extension<Principal>,
     m: Multipart,
 ) -> Response {
-    let outcome = async {
-        let f = fields(m).await?;
-        let data = f.get("file").cloned().unwrap_or_default();
-        let ks = st.keystore.clone();
-        let k = blocking(move || ks.import_cert(&data).map_err(|e| e.to_string())).await?;
-        Ok(format!("certificate attached to key {}", k.id))
-    }
-    .await;
+    let outcome = keystore_upload(&st, m, |ks, data| ks.import_cert(data))
+        .await
+        .map(|k| format!("certificate attached to key {}", k.id));
     done(&st, &p, "/keys", outcome)
 }
 
@@ -246,14 +241,9 @@ pub async fn trust_import(
     Extension(p): Extension<Principal>,
     m: Multipart,
 ) -> Response {
-    let outcome = async {
-        let f = fields(m).await?;
-        let data = f.get("file").cloned().unwrap_or_default();
-        let ks = st.keystore.clone();
-        let a = blocking(move || ks.import_anchor(&data).map_err(|e| e.to_string())).await?;
-        Ok(format!("imported {} trust anchor(s)", a.len()))
-    }
-    .await;
+    let outcome = keystore_upload(&st, m, |ks, data| ks.import_anchor(data))
+        .await
+        .map(|a| format!("imported {} trust anchor(s)", a.len()));
     done(&st, &p, "/keys", outcome)
 }
 
@@ -262,14 +252,9 @@ pub async fn crl_import(
     Extension(p): Extension<Principal>,
     m: Multipart,
 ) -> Response {
-    let outcome = async {
-        let f = fields(m).await?;
-        let data = f.get("file").cloned().unwrap_or_default();
-        let ks = st.keystore.clone();
-        let c = blocking(move || ks.import_crl(&data).map_err(|e| e.to_string())).await?;
-        Ok(format!("imported the CRL of {}", c.issuer))
-    }
-    .await;
+    let outcome = keystore_upload(&st, m, |ks, data| ks.import_crl(data))
+        .await
+        .map(|c| format!("imported the CRL of {}", c.issuer));
     done(&st, &p, "/keys", outcome)
 }
 

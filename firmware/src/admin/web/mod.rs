@@ -211,6 +211,18 @@ pub async fn blocking<T: Send + 'static>(
         .map_err(|e| e.to_string())?
 }
 
+/// The uploaded `file` field of a form, handed to a keystore operation on the blocking pool
+/// (the shape every keyring upload shares).
+pub async fn keystore_upload<T: Send + 'static>(
+    st: &AdminState,
+    m: Multipart,
+    op: impl FnOnce(&crate::keystore::Keystore, &[u8]) -> crate::keystore::Result<T> + Send + 'static,
+) -> Result<T, String> {
+    let data = fields(m).await?.remove("file").unwrap_or_default();
+    let ks = st.keystore.clone();
+    blocking(move || op(&ks, &data).map_err(|e| e.to_string())).await
+}
+
 static CSS: &[u8] = include_bytes!("../../../../webui/static/segl.css");
 
 async fn css() -> Response {
