@@ -41,18 +41,20 @@ fn state(dir: &Path, https: bool) -> Arc<AdminState> {
     let cfg = Arc::new(cfg);
     let spool = Arc::new(Spool::open(dir).unwrap());
     let keystore = Keystore::open(dir, Settings::from_config(&cfg)).unwrap();
-    let deliverer = Arc::new(Deliverer {
+    let config = segl::liveconf::ConfigService::new(cfg.clone(), None);
+    let deliverer = segl::liveconf::Live::new(Arc::new(Deliverer {
         cfg: cfg.clone(),
         resolver: Resolver::new(&cfg),
         tls: segl::tls::client_config(),
-    });
+    }));
     let license = segl::license::Licensing::open(keystore.clone(), dir).unwrap();
-    let policy = Arc::new(PolicyCtx {
+    let policy = segl::liveconf::Live::new(Arc::new(PolicyCtx {
         cfg: cfg.clone(),
         keystore: keystore.clone(),
         directory: None,
         license: license.clone(),
-    });
+    }));
+    segl::liveconf::rebuild_on_change(&config, &policy, &deliverer);
     let stages = Stages {
         process: policy.clone(),
         transport: deliverer,
@@ -71,6 +73,7 @@ fn state(dir: &Path, https: bool) -> Arc<AdminState> {
         token: TOKEN.into(),
         started: Instant::now(),
         auth: Arc::new(auth),
+        config,
     })
 }
 
@@ -839,4 +842,212 @@ async fn licence_upload_needs_the_admin_role_and_shows_refusals() {
         page.contains("license-alert") && page.contains("expires in"),
         "{page}"
     );
+}
+
+/// The live configuration over the API: keys set and applied at once (the policy context
+/// follows), invalid values refused with 422 naming the key and nothing written, revisions
+/// listed, compared and restored, listener changes reported for the next start.
+#[tokio::test]
+async fn config_api_sets_validates_compares_and_restores() {
+    let d = tempfile::tempdir().unwrap();
+    let app = with_admins(d.path(), false).await;
+    let file = d.path().join("segl.toml");
+    let call = |m: &'static str, p: &'static str, b: &'static str| app.json(m, p, Auth::Token, b);
+    let (s, _, b) = app.send(call("GET", "/api/v1/config", "")).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert!(v["revision"].is_null());
+    assert_eq!(v["config"]["mark"]["encrypted"], "[encrypted]");
+
+    let (s, _, b) = app
+        .send(call(
+            "POST",
+            "/api/v1/config/set",
+            r#"{"set":{"mark.encrypted":"[crypt]"}}"#,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["revision"], 2);
+    assert_eq!(v["changed"], serde_json::json!(["mark.encrypted"]));
+    assert_eq!(
+        app.st.policy.get().cfg.mark.encrypted,
+        "[crypt]",
+        "the policy follows"
+    );
+    assert!(std::fs::read_to_string(&file).unwrap().contains("[crypt]"));
+
+    let written = std::fs::read(&file).unwrap();
+    for (body, key) in [
+        (
+            r#"{"set":{"relay.trusted_networks":["10.0.0.0/33"]}}"#,
+            "trusted_networks",
+        ),
+        (r#"{"set":{"mark.proof_part":"yes"}}"#, "proof_part"),
+        (r#"{"set":{"mark.no_such_key":"x"}}"#, "no_such_key"),
+    ] {
+        let (s, _, b) = app.send(call("POST", "/api/v1/config/set", body)).await;
+        assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{body}: {b}");
+        assert!(b.contains(key), "{b}");
+    }
+    assert_eq!(std::fs::read(&file).unwrap(), written, "nothing written");
+    let (s, _, b) = app
+        .send(call(
+            "POST",
+            "/api/v1/config/check",
+            r#"{"text":"[smtp]\nlisten_typo = 1\n"}"#,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+
+    let (s, _, b) = app
+        .send(call(
+            "POST",
+            "/api/v1/config/set",
+            r#"{"set":{"smtp.listen":["127.0.0.1:2999"]}}"#,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(b.contains(r#""restart_needed":["smtp.listen"]"#), "{b}");
+    let (_, _, b) = app.send(call("GET", "/api/v1/config", "")).await;
+    assert!(b.contains(r#""restart_pending":["smtp.listen"]"#), "{b}");
+
+    let (s, _, b) = app.send(call("GET", "/api/v1/config/revisions", "")).await;
+    assert_eq!(s, StatusCode::OK);
+    let revs: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(revs.as_array().unwrap().len(), 3);
+    assert_eq!(revs[0]["who"], "ctl");
+    let (_, _, b) = app
+        .send(call("GET", "/api/v1/config/diff?from=1&to=2", ""))
+        .await;
+    assert!(b.contains(r#"+encrypted = \"[crypt]\""#), "{b}");
+    let (s, _, b) = app
+        .send(call("POST", "/api/v1/config/revisions/1/restore", ""))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert_eq!(app.st.policy.get().cfg.mark.encrypted, "[encrypted]");
+    assert_eq!(app.st.config.get().smtp.listen, vec!["127.0.0.1:2525"]);
+    let (s, _, _) = app
+        .send(call("POST", "/api/v1/config/revisions/99/restore", ""))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (_, _, b) = app.send(call("GET", "/api/v1/openapi.json", "")).await;
+    assert!(b.contains("/api/v1/config/revisions/{id}/restore"));
+}
+
+/// The configuration pages: a form sets only what changed, a refused value comes back next to
+/// its field (422, nothing written), a read-only administrator sees the pages but cannot save.
+#[tokio::test]
+async fn config_pages_save_refuse_and_stay_readonly() {
+    let d = tempfile::tempdir().unwrap();
+    let app = with_admins(d.path(), false).await;
+    let file = d.path().join("segl.toml");
+    let (cookie, csrf) = app.login("root", PW).await;
+    for p in [
+        "/gateway",
+        "/gateway/encrypt",
+        "/gateway/sign",
+        "/gateway/decrypt",
+        "/relay",
+        "/config/revisions",
+    ] {
+        let (s, _, page) = app.send(app.get(p, Some(&cookie))).await;
+        assert_eq!(s, StatusCode::OK, "{p}");
+        assert!(!page.contains("read-only administrator"), "{p}");
+    }
+    let (s, _, page) = app.send(app.get("/relay", Some(&cookie))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("applies at the next start"),
+        "listeners are marked"
+    );
+
+    // Only the submitted field that changed is written.
+    let (s, _, _) = app
+        .send(app.form(
+            "/gateway/verify",
+            Some(&cookie),
+            &format!(
+                "mark.signed={}&mark.invalid={}&csrf={csrf}",
+                enc("[OK]"),
+                enc("[signed: INVALID]")
+            ),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(text.contains("signed = \"[OK]\""), "{text}");
+    assert!(
+        !text.contains("invalid"),
+        "unchanged fields stay out of the file: {text}"
+    );
+    assert_eq!(app.st.config.get().mark.signed, "[OK]");
+
+    // A checkbox left unchecked arrives as the hidden empty field: false.
+    let (s, _, _) = app
+        .send(app.form(
+            "/gateway/verify",
+            Some(&cookie),
+            &format!("mark.proof_part=&csrf={csrf}"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    assert!(!app.st.config.get().mark.proof_part);
+
+    let before = std::fs::read(&file).unwrap();
+    let (s, _, page) = app
+        .send(app.form(
+            "/relay",
+            Some(&cookie),
+            &format!("relay.trusted_networks={}&csrf={csrf}", enc("10.0.0.0/33")),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        page.contains("id=\"error-relay-trusted_networks\""),
+        "{page}"
+    );
+    assert!(page.contains("10.0.0.0/33"), "the entered value is kept");
+    let (s, _, page) = app
+        .send(app.form(
+            "/relay",
+            Some(&cookie),
+            &format!("smtp.max_recipients=many&csrf={csrf}"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(page.contains("id=\"error-smtp-max_recipients\""), "{page}");
+    assert_eq!(std::fs::read(&file).unwrap(), before, "nothing written");
+
+    let (vcookie, vcsrf) = app.login("viewer", PW).await;
+    let (s, _, page) = app.send(app.get("/gateway/verify", Some(&vcookie))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(page.contains("[OK]") && page.contains("readonly"));
+    assert!(!page.contains("id=\"save\""));
+    let (s, _, _) = app
+        .send(app.form(
+            "/gateway/verify",
+            Some(&vcookie),
+            &format!("mark.signed=x&csrf={vcsrf}"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = app
+        .send(app.form(
+            "/config/revisions/1/restore",
+            Some(&vcookie),
+            &format!("csrf={vcsrf}"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = app
+        .send(app.json(
+            "POST",
+            "/api/v1/config/set",
+            Auth::Session(&vcookie, Some(&vcsrf)),
+            r#"{"set":{"mark.signed":"x"}}"#,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    assert_eq!(app.st.config.get().mark.signed, "[OK]");
 }

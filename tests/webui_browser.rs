@@ -13,100 +13,18 @@ mod common;
 mod policy_common;
 #[path = "smime_common/mod.rs"]
 mod smime_common;
+#[path = "webui_common/mod.rs"]
+mod webui_common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::time::Duration;
 
 use common::*;
-use fantoccini::{Client, ClientBuilder, Locator};
+use fantoccini::Locator;
 use policy_common::*;
+use webui_common::*;
 
 const PW: &str = "correct horse battery";
-
-fn chromedriver() -> Option<PathBuf> {
-    ["/usr/bin/chromedriver", "/usr/lib/chromium/chromedriver"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
-async fn browser(port: u16, profile: &Path) -> Client {
-    let mut caps = serde_json::Map::new();
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .unwrap_or("/usr/bin/chromium");
-    caps.insert(
-        "goog:chromeOptions".into(),
-        serde_json::json!({
-            "binary": chromium,
-            "args": [
-                "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                "--disable-dev-shm-usage", "--window-size=1280,1000",
-                format!("--user-data-dir={}", profile.display()),
-            ]
-        }),
-    );
-    let connector = hyper_util::client::legacy::connect::HttpConnector::new();
-    ClientBuilder::new(connector)
-        .capabilities(caps)
-        .connect(&format!("http://127.0.0.1:{port}"))
-        .await
-        .expect("a WebDriver session with chromium")
-}
-
-struct Ui {
-    c: Client,
-    base: String,
-    shots: PathBuf,
-}
-
-impl Ui {
-    async fn go(&self, path: &str) {
-        self.c.goto(&format!("{}{path}", self.base)).await.unwrap();
-    }
-    async fn fill(&self, css: &str, text: &str) {
-        let e = self
-            .c
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"));
-        e.clear().await.ok();
-        e.send_keys(text).await.unwrap();
-    }
-    async fn click(&self, css: &str) {
-        self.c
-            .find(Locator::Css(css))
-            .await
-            .unwrap_or_else(|e| panic!("{css}: {e}"))
-            .click()
-            .await
-            .unwrap();
-    }
-    /// The page's text; empty while a navigation replaces the page (a stale element).
-    async fn text(&self) -> String {
-        match self.c.find(Locator::Css("body")).await {
-            Ok(b) => b.text().await.unwrap_or_default(),
-            Err(_) => String::new(),
-        }
-    }
-    async fn wait_text(&self, needle: &str) -> String {
-        for _ in 0..100 {
-            let t = self.text().await;
-            if t.contains(needle) {
-                return t;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-        panic!("page never showed {needle:?}:\n{}", self.text().await);
-    }
-    async fn shot(&self, name: &str) {
-        let png = self.c.screenshot().await.unwrap();
-        std::fs::write(self.shots.join(format!("{name}.png")), png).unwrap();
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn web_admin_in_chromium() {

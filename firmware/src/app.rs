@@ -1,6 +1,7 @@
 //! Wiring of the stages: data dir, spool, the queue with its process stage (the policy) and
 //! transport (the SMTP client), SMTP listeners, admin API; start and shutdown.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -11,6 +12,7 @@ use crate::admin::{self, AdminState};
 use crate::clock::SystemClock;
 use crate::config::{parse_listen, Config};
 use crate::keystore::{Keystore, Settings as KeystoreSettings};
+use crate::liveconf::{ConfigService, Live};
 use crate::policy::PolicyCtx;
 use crate::queue::{Queue, Stages};
 use crate::smtp::inbound::{self, Server};
@@ -44,8 +46,9 @@ pub enum StartError {
     Directory(#[from] crate::keystore::ldap::DirectoryError),
 }
 
-/// Run the gateway until SIGINT/SIGTERM.
-pub async fn serve(cfg: Config) -> Result<(), StartError> {
+/// Run the gateway until SIGINT/SIGTERM. `config_path` is the live configuration file
+/// (`--config`; `None`: `<data_dir>/segl.toml`, written at the first change).
+pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), StartError> {
     let cfg = Arc::new(cfg);
     let data = &cfg.storage.data_dir;
     std::fs::create_dir_all(data)
@@ -60,18 +63,20 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
     let users = Arc::new(UserStore::open(data)?);
     let keystore = Keystore::open(data, KeystoreSettings::from_config(&cfg))?;
     let tls = crate::tls::server_config(&cfg)?;
-    let transport = Arc::new(Deliverer {
+    let config = ConfigService::new(cfg.clone(), config_path);
+    let transport = Live::new(Arc::new(Deliverer {
         cfg: cfg.clone(),
         resolver: Resolver::new(&cfg),
         tls: crate::tls::client_config(),
-    });
+    }));
     let license = crate::license::Licensing::open(keystore.clone(), data)?;
-    let policy = Arc::new(PolicyCtx {
+    let policy = Live::new(Arc::new(PolicyCtx {
         cfg: cfg.clone(),
         keystore: keystore.clone(),
         directory: crate::keystore::ldap::Directory::new(&cfg.lookup)?,
         license: license.clone(),
-    });
+    }));
+    crate::liveconf::rebuild_on_change(&config, &policy, &transport);
     let stages = Stages {
         process: policy.clone(),
         transport,
@@ -101,7 +106,7 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         .map_err(|e| StartError::Listen(cfg.admin.listen.clone(), e))?;
 
     let server = Server::new(
-        cfg.clone(),
+        config.live(),
         Some(tls),
         spool.clone(),
         queue.clone(),
@@ -130,6 +135,7 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         token,
         started: Instant::now(),
         auth: Arc::new(auth),
+        config,
     });
     let scheme = if https { "https" } else { "http" };
     let base_url = format!(

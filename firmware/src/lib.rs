@@ -14,6 +14,7 @@ pub mod dkim;
 pub mod durable;
 pub mod keystore;
 pub mod license;
+pub mod liveconf;
 pub mod monitor;
 pub mod policy;
 pub mod queue;

@@ -81,6 +81,14 @@ fn main() -> ExitCode {
             }
         },
         Cmd::Serve { config } => {
+            // Without --config: the file the first change through the admin wrote, if any.
+            let config = config.or_else(|| {
+                let p = Config::default_config()
+                    .storage
+                    .data_dir
+                    .join(segl::liveconf::FILE_NAME);
+                p.exists().then_some(p)
+            });
             let cfg = match &config {
                 Some(p) => Config::load(p),
                 None => Ok(Config::default_config()),
@@ -103,7 +111,7 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
-            match rt.block_on(segl::app::serve(cfg)) {
+            match rt.block_on(segl::app::serve(cfg, config)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     tracing::error!(error = %e, "cannot start");

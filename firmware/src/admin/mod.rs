@@ -19,6 +19,7 @@ use crate::users::UserStore;
 pub mod accounts;
 pub mod audit;
 pub mod auth;
+pub mod config;
 mod dkim;
 mod error;
 pub mod https;
@@ -44,12 +45,16 @@ pub struct AdminState {
     pub users: Arc<UserStore>,
     pub keystore: Arc<crate::keystore::Keystore>,
     pub license: Arc<crate::license::Licensing>,
-    /// The process stage's context (parked mail is released through it).
-    pub policy: Arc<crate::policy::PolicyCtx>,
+    /// The process stage's context (parked mail is released through it), live: rebuilt on
+    /// every configuration change.
+    pub policy: Arc<crate::liveconf::Live<crate::policy::PolicyCtx>>,
     pub token: String,
     pub started: Instant,
     /// Administrators, sessions, login limit, audit log, dashboard counters.
     pub auth: Arc<auth::AuthState>,
+    /// The live configuration, its file and revisions. `cfg` above is the configuration the
+    /// gateway started with (listeners, data directory).
+    pub config: Arc<crate::liveconf::ConfigService>,
 }
 
 /// Serve the admin router on `listener`, over TLS when `tls` is given, until `stop`.

@@ -21,6 +21,14 @@ use super::AdminState;
         super::accounts::admins_passwd,
         super::accounts::admins_delete,
         super::accounts::recipients_check,
+        super::config::show,
+        super::config::set,
+        super::config::replace,
+        super::config::check,
+        super::config::revisions,
+        super::config::revision,
+        super::config::restore,
+        super::config::diff,
     ),
     components(schemas(
         super::auth::AdminInfo,
@@ -30,6 +38,12 @@ use super::AdminState;
         super::accounts::NewPassword,
         super::accounts::CheckRequest,
         super::accounts::CheckResult,
+        super::config::ConfigView,
+        super::config::SetRequest,
+        super::config::TextRequest,
+        crate::liveconf::Applied,
+        crate::liveconf::Revision,
+        crate::liveconf::RevisionInfo,
     ))
 )]
 pub struct ApiDoc;

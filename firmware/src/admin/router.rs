@@ -10,8 +10,8 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use super::{
-    accounts, auth, dkim, keystore, license, openapi, queue, status, users, web, AdminState,
-    ApiError,
+    accounts, auth, config, dkim, keystore, license, openapi, queue, status, users, web,
+    AdminState, ApiError,
 };
 
 /// The admin API's router (paths are an interface, DESIGN.md §11).
@@ -28,6 +28,7 @@ pub fn router(st: Arc<AdminState>) -> Router {
         .merge(dkim::routes())
         .merge(license::routes())
         .merge(accounts::routes())
+        .merge(config::routes())
         .merge(openapi::routes())
         .layer(middleware::from_fn_with_state(st.clone(), auth::guard::api));
     Router::new()

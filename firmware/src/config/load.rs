@@ -21,12 +21,21 @@ impl Config {
             path: path.to_path_buf(),
             source,
         })?;
-        let mut cfg = Config::parse(&text, &path.display().to_string())?;
+        Config::from_file_text(&text, path)
+    }
+
+    /// Validate `text` as the content of the file at `path` (relative paths in it are
+    /// relative to that file's folder): what [`Config::load`] does after reading, and what a
+    /// change through the admin API checks before it writes the file.
+    pub fn from_file_text(text: &str, path: &Path) -> Result<Config, ConfigError> {
+        let mut cfg = Config::parse(text, &path.display().to_string())?;
         // A relative data_dir is relative to the config file, so `--config` works from anywhere.
         let base = path.parent().filter(|p| !p.as_os_str().is_empty());
         if let Some(parent) = base {
             if cfg.storage.data_dir.is_relative() {
-                cfg.storage.data_dir = parent.join(&cfg.storage.data_dir);
+                // Collecting the components drops `.` ones: `data_dir = "."` in a file inside
+                // the data directory names that directory itself, not `<dir>/.`.
+                cfg.storage.data_dir = parent.join(&cfg.storage.data_dir).components().collect();
             }
         }
         cfg.load_files(base.unwrap_or(Path::new(".")), &path.display().to_string())?;

@@ -15,6 +15,7 @@ use crate::config::Config;
 mod admin;
 mod backup;
 mod client;
+mod config;
 mod dkim;
 mod files;
 pub mod https;
@@ -29,6 +30,7 @@ mod user;
 
 pub use admin::AdminVerb;
 pub use backup::BackupVerb;
+pub use config::ConfigVerb;
 pub use dkim::DkimVerb;
 pub use key::KeyVerb;
 pub use license::LicenseVerb;
@@ -98,6 +100,11 @@ pub enum Verb {
         #[command(subcommand)]
         verb: LicenseVerb,
     },
+    /// The live configuration: show, set keys, revisions, diff, restore.
+    Config {
+        #[command(subcommand)]
+        verb: ConfigVerb,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,5 +139,6 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::Dkim { verb } => dkim::run(&c, verb),
         Verb::Admin { verb } => admin::admin(&c, verb),
         Verb::License { verb } => license::license(&c, verb),
+        Verb::Config { verb } => config::run(&c, verb),
     }
 }

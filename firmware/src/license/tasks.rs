@@ -54,7 +54,12 @@ fn notify(queue: &Arc<Queue>, ctx: &PolicyCtx) {
 }
 
 /// Runs until `stop`.
-pub async fn run(queue: Arc<Queue>, ctx: Arc<PolicyCtx>, mut stop: watch::Receiver<bool>) {
+/// `live` is the process stage's live context: each round uses the one current then.
+pub async fn run(
+    queue: Arc<Queue>,
+    live: Arc<crate::liveconf::Live<PolicyCtx>>,
+    mut stop: watch::Receiver<bool>,
+) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
     let mut seen: Option<(u64, i64)> = None;
     let mut ticks: u32 = 0;
@@ -64,6 +69,7 @@ pub async fn run(queue: Arc<Queue>, ctx: Arc<PolicyCtx>, mut stop: watch::Receiv
             _ = stop.changed() => return,
         }
         ticks = ticks.wrapping_add(1);
+        let ctx = live.get();
         let now = (ctx.keystore.generation(), super::state::today());
         // Something changed, or every 15 minutes in any case (expiry of parked copies, the
         // weekly notice).

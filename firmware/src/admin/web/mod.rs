@@ -15,6 +15,7 @@ pub mod licences;
 pub mod login;
 pub mod monitoring;
 pub mod partners;
+pub mod settings;
 pub mod system;
 pub mod users;
 
@@ -89,7 +90,12 @@ impl PageCtx {
                     item("/partners", t.partners),
                     item("/partners/pending", t.pending),
                     item("/domains", t.domains),
+                    item("/gateway", settings::texts(p.lang).gateway),
                 ],
+            },
+            MenuGroup {
+                title: settings::texts(p.lang).smtp_settings,
+                items: vec![item("/relay", settings::texts(p.lang).relay)],
             },
             MenuGroup {
                 title: t.monitoring,
@@ -102,6 +108,7 @@ impl PageCtx {
                     item("/license", t.licences),
                     item("/users", t.users),
                     item("/backup", t.backup),
+                    item("/config/revisions", settings::texts(p.lang).revisions),
                     item("/audit", t.audit),
                 ],
             },
@@ -281,6 +288,14 @@ pub fn router(st: Arc<AdminState>) -> Router<Arc<AdminState>> {
         .route("/backup/download", post(system::backup_download))
         .route("/backup/restore", post(system::backup_restore))
         .route("/audit", get(system::audit))
+        .route("/gateway", get(settings::gateway))
+        .route(
+            "/gateway/{tab}",
+            get(settings::gateway_tab).post(settings::gateway_save),
+        )
+        .route("/relay", get(settings::relay).post(settings::relay_save))
+        .route("/config/revisions", get(settings::revisions))
+        .route("/config/revisions/{id}/restore", post(settings::restore))
         .layer(middleware::from_fn_with_state(st, guard::web));
     Router::new()
         .route("/login", get(login::form).post(login::submit))

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::config::{parse_host_port, Config};
+use crate::config::parse_host_port;
 use crate::smtp::outbound::client::SmtpClient;
 
 const POSITIVE_TTL: Duration = Duration::from_secs(600);
@@ -20,14 +20,15 @@ pub enum Verdict {
 }
 
 pub struct Callout {
-    cfg: Arc<Config>,
+    /// Each callout asks the next hop configured when it starts.
+    live: Arc<crate::liveconf::LiveConfig>,
     cache: Mutex<HashMap<String, (Verdict, Instant)>>,
 }
 
 impl Callout {
-    pub fn new(cfg: Arc<Config>) -> Callout {
+    pub fn new(live: Arc<crate::liveconf::LiveConfig>) -> Callout {
         Callout {
-            cfg,
+            live,
             cache: Mutex::new(HashMap::new()),
         }
     }
@@ -57,7 +58,8 @@ impl Callout {
     }
 
     async fn ask(&self, address: &str) -> Verdict {
-        let hop = &self.cfg.delivery.inbound_next_hop;
+        let cfg = self.live.get();
+        let hop = &cfg.delivery.inbound_next_hop;
         let Ok((host, port)) = parse_host_port(hop, 25) else {
             return Verdict::Unknown(format!("bad inbound_next_hop {hop:?}"));
         };
@@ -77,7 +79,7 @@ impl Callout {
             if !greeting.is_ok() {
                 return Verdict::Unknown(greeting.one_line());
             }
-            match c.ehlo(&self.cfg.smtp.hostname).await {
+            match c.ehlo(&cfg.smtp.hostname).await {
                 Ok(r) if r.is_ok() => {}
                 Ok(r) => return Verdict::Unknown(r.one_line()),
                 Err(e) => return Verdict::Unknown(e.to_string()),

@@ -80,7 +80,7 @@ impl Session {
         if self.flush().await.is_err() {
             return Next::Close;
         }
-        let cfg = self.server.cfg.clone();
+        let cfg = self.cfg.clone();
         let id = new_queue_id();
         let mut file = self.server.spool.create_incoming(&id).await;
         let received = self.received_header(&id, &tx.rcpts);
@@ -239,7 +239,7 @@ impl Session {
     }
 
     fn received_header(&self, id: &str, rcpts: &[crate::smtp::wire::RcptTo]) -> String {
-        let cfg = &self.server.cfg;
+        let cfg = &self.cfg;
         let with = match (self.tls.is_some(), self.auth.is_some()) {
             (false, false) => "ESMTP",
             (true, false) => "ESMTPS",

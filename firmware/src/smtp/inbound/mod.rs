@@ -14,7 +14,6 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Semaphore};
 
-use crate::config::Config;
 use crate::queue::Queue;
 use crate::smtp::reply;
 use crate::spool::{Listener, Spool};
@@ -22,7 +21,8 @@ use crate::users::UserStore;
 
 /// What every session of every listener shares.
 pub struct Server {
-    pub cfg: Arc<Config>,
+    /// The live configuration; each session takes a snapshot when it starts.
+    pub live: Arc<crate::liveconf::LiveConfig>,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub spool: Arc<Spool>,
     pub queue: Arc<Queue>,
@@ -35,18 +35,19 @@ pub struct Server {
 
 impl Server {
     pub fn new(
-        cfg: Arc<Config>,
+        live: Arc<crate::liveconf::LiveConfig>,
         tls: Option<Arc<rustls::ServerConfig>>,
         spool: Arc<Spool>,
         queue: Arc<Queue>,
         users: Arc<UserStore>,
         shutdown: watch::Receiver<bool>,
     ) -> Arc<Server> {
+        let cfg = live.get();
         Arc::new(Server {
             slots: Arc::new(Semaphore::new(cfg.smtp.max_connections)),
-            callout: callout::Callout::new(cfg.clone()),
+            callout: callout::Callout::new(live.clone()),
             tls: tls.map(tokio_rustls::TlsAcceptor::from),
-            cfg,
+            live,
             spool,
             queue,
             users,
@@ -59,7 +60,7 @@ impl Server {
     fn enter(&self, ip: IpAddr) -> bool {
         let mut m = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         let n = m.entry(ip).or_insert(0);
-        if *n >= self.cfg.smtp.max_connections_per_ip {
+        if *n >= self.live.get().smtp.max_connections_per_ip {
             return false;
         }
         *n += 1;

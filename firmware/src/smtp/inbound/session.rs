@@ -32,6 +32,9 @@ pub(super) enum LineError {
 
 pub struct Session {
     pub(super) server: Arc<Server>,
+    /// The configuration this session runs with, taken when it started: a change made
+    /// meanwhile applies to the next session.
+    pub(super) cfg: Arc<crate::config::Config>,
     pub(super) io: BufReader<BoxedStream>,
     out: Vec<u8>,
     pub(super) listener: Listener,
@@ -51,14 +54,15 @@ impl Session {
         peer: SocketAddr,
         listener: Listener,
     ) -> Session {
-        let trusted = server
-            .cfg
+        let cfg = server.live.get();
+        let trusted = cfg
             .relay
             .trusted_networks
             .iter()
             .any(|n| n.contains(&peer.ip()));
         Session {
             server,
+            cfg,
             io: BufReader::with_capacity(16 * 1024, stream),
             out: Vec::with_capacity(1024),
             listener,
@@ -98,7 +102,7 @@ impl Session {
     }
 
     pub(super) fn command_timeout(&self) -> Duration {
-        Duration::from_secs(self.server.cfg.smtp.command_timeout_secs)
+        Duration::from_secs(self.cfg.smtp.command_timeout_secs)
     }
 
     /// Read one line ending in LF (CRLF or a tolerated bare LF) into `out`, whose capacity is
@@ -141,7 +145,7 @@ impl Session {
 
     /// Run the session to its end. Never panics on client input; every exit is logged.
     pub async fn run(mut self) {
-        let banner = Reply::plain(220, format!("{} ESMTP Segl", self.server.cfg.smtp.hostname));
+        let banner = Reply::plain(220, format!("{} ESMTP Segl", self.cfg.smtp.hostname));
         self.reply(&banner);
         // The command line has a hard bound (RFC 5321 §4.5.3.1.4 plus extensions): a fixed
         // buffer, never grown by what a client sends.
@@ -198,7 +202,7 @@ impl Session {
     }
 
     fn too_many_errors(&mut self) -> bool {
-        if self.errors > self.server.cfg.smtp.max_errors {
+        if self.errors > self.cfg.smtp.max_errors {
             tracing::info!(peer = %self.peer, errors = self.errors, "too many errors, disconnecting");
             self.out
                 .extend_from_slice(&reply::TOO_MANY_ERRORS.to_wire());
@@ -223,7 +227,7 @@ impl Session {
                 self.reply(&Reply::with_text(
                     221,
                     "2.0.0",
-                    format!("{} closing connection", self.server.cfg.smtp.hostname),
+                    format!("{} closing connection", self.cfg.smtp.hostname),
                 ));
                 return Next::Close;
             }
@@ -248,7 +252,7 @@ impl Session {
 
     fn ehlo(&mut self, domain: String, extended: bool) {
         self.tx = None;
-        let cfg = &self.server.cfg;
+        let cfg = &self.cfg;
         let mut text = format!(
             "{} Hello {} [{}]",
             cfg.smtp.hostname,

@@ -33,7 +33,7 @@ pub fn listed_recipient(list: &[String], address: &str) -> bool {
 impl Session {
     pub(super) async fn mail(&mut self, m: MailFrom) -> super::session::Next {
         use super::session::Next;
-        let cfg = &self.server.cfg;
+        let cfg = &self.cfg;
         if self.helo.is_none() {
             self.reply(&reply::HELO_FIRST);
         } else if self.tx.is_some() {
@@ -68,7 +68,7 @@ impl Session {
             self.reply(&reply::NEED_MAIL);
             return Next::Continue;
         };
-        let cfg = self.server.cfg.clone();
+        let cfg = self.cfg.clone();
         if tx.rcpts.len() >= cfg.smtp.max_recipients {
             self.reply(&reply::TOO_MANY_RECIPIENTS);
             return Next::Continue;

@@ -63,6 +63,7 @@ pub enum ResolveError {
     Permanent(String, String),
 }
 
+#[derive(Clone)]
 pub struct Resolver {
     inner: Option<TokioResolver>,
     mx_port: u16,

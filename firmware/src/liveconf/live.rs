@@ -1,0 +1,118 @@
+//! [`Live`]: a value the running gateway can swap while it runs (the configuration, the policy
+//! context built from it, the delivery stage). Readers take a snapshot (`get`), an `Arc` they
+//! keep for as long as one unit of work lasts (an SMTP session, one message's processing,
+//! one delivery attempt), so a change never alters the rules in the middle of that work.
+
+use std::sync::Arc;
+
+use tokio::sync::watch;
+
+use super::ConfigService;
+use crate::config::Config;
+use crate::policy::PolicyCtx;
+use crate::queue::{Batch, Delivery, Output, Process, ProcessError, Transport};
+use crate::smtp::outbound::deliver::Deliverer;
+use crate::spool::Envelope;
+
+/// A swappable `Arc<T>`; a watch channel, so tasks may also wait for changes.
+#[derive(Debug)]
+pub struct Live<T> {
+    tx: watch::Sender<Arc<T>>,
+}
+
+impl<T> Live<T> {
+    pub fn new(value: Arc<T>) -> Arc<Live<T>> {
+        Arc::new(Live {
+            tx: watch::Sender::new(value),
+        })
+    }
+
+    /// The current value, a snapshot that stays as it is while the caller holds it.
+    pub fn get(&self) -> Arc<T> {
+        self.tx.borrow().clone()
+    }
+
+    /// Replace the value; later `get`s see the new one, holders of old snapshots keep theirs.
+    pub fn set(&self, value: Arc<T>) {
+        self.tx.send_replace(value);
+    }
+
+    /// A receiver that wakes on every `set`.
+    pub fn subscribe(&self) -> watch::Receiver<Arc<T>> {
+        self.tx.subscribe()
+    }
+}
+
+/// The live configuration handle shared by the SMTP server, the admin API and the rebuilders.
+pub type LiveConfig = Live<Config>;
+
+/// Each message is processed with the policy context current when its processing starts.
+impl Process for Live<PolicyCtx> {
+    fn process(&self, env: &Envelope, message: &[u8]) -> Result<Vec<Output>, ProcessError> {
+        self.get().process(env, message)
+    }
+}
+
+/// Each delivery attempt uses the delivery stage current when it starts.
+impl Transport for Live<Deliverer> {
+    fn batches(&self, recipients: Vec<String>) -> Vec<Batch> {
+        self.get().batches(recipients)
+    }
+
+    fn deliver<'a>(
+        &'a self,
+        batch: &'a Batch,
+        env: &'a Envelope,
+        message: &'a [u8],
+    ) -> Delivery<'a> {
+        let d = self.get();
+        Box::pin(async move { d.deliver(batch, env, message).await })
+    }
+}
+
+/// After a configuration change: the policy context and the delivery stage are made anew from
+/// the new configuration (the LDAP directories and the DNS resolver with them), keeping the
+/// keystore and the licence. Messages and attempts under way keep their old snapshot.
+pub fn rebuild_on_change(
+    config: &ConfigService,
+    policy: &Arc<Live<PolicyCtx>>,
+    transport: &Arc<Live<Deliverer>>,
+) {
+    let (policy, transport) = (policy.clone(), transport.clone());
+    config.on_change(move |cfg| {
+        let old = policy.get();
+        let same = |a: &crate::config::LookupConfig, b: &crate::config::LookupConfig| {
+            serde_json::to_value(a).ok() == serde_json::to_value(b).ok()
+        };
+        let directory = if same(&old.cfg.lookup, &cfg.lookup) {
+            old.directory.clone()
+        } else {
+            match crate::keystore::ldap::Directory::new(&cfg.lookup) {
+                Ok(d) => d,
+                Err(e) => {
+                    tracing::error!(error = %e, "certificate lookup: keeping the old directories");
+                    old.directory.clone()
+                }
+            }
+        };
+        policy.set(Arc::new(PolicyCtx {
+            cfg: cfg.clone(),
+            keystore: old.keystore.clone(),
+            directory,
+            license: old.license.clone(),
+        }));
+        let d = transport.get();
+        let resolver = if d.cfg.delivery.dns_servers == cfg.delivery.dns_servers
+            && d.cfg.delivery.mx_port == cfg.delivery.mx_port
+        {
+            d.resolver.clone()
+        } else {
+            crate::smtp::outbound::route::Resolver::new(cfg)
+        };
+        transport.set(Arc::new(Deliverer {
+            cfg: cfg.clone(),
+            resolver,
+            tls: d.tls.clone(),
+        }));
+    });
+}
