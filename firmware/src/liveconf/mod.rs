@@ -54,13 +54,17 @@ impl ChangeError {
 
 impl From<ConfigError> for ChangeError {
     fn from(e: ConfigError) -> ChangeError {
-        let key = match &e {
-            ConfigError::Invalid { key, .. } => Some(key.to_string()),
-            _ => None,
-        };
-        ChangeError::Invalid {
-            key,
-            message: e.to_string(),
+        // The message is shown next to a field: without the file name in front.
+        match e {
+            ConfigError::Invalid { key, message, .. } => ChangeError::Invalid {
+                key: Some(key.to_string()),
+                message: format!("invalid value for {key}: {message}"),
+            },
+            ConfigError::Parse { message, .. } => ChangeError::Invalid { key: None, message },
+            e => ChangeError::Invalid {
+                key: None,
+                message: e.to_string(),
+            },
         }
     }
 }
