@@ -1051,3 +1051,67 @@ async fn config_pages_save_refuse_and_stay_readonly() {
     assert_eq!(s, StatusCode::FORBIDDEN);
     assert_eq!(app.st.config.get().mark.signed, "[OK]");
 }
+
+/// `/metrics` in the Prometheus text format: refused without credentials, served with the ctl
+/// token, an admin session, or the separate token of `admin.metrics_token_file`; the mail
+/// counters go up with what the dashboard counts.
+#[tokio::test]
+async fn metrics_need_credentials_and_count() {
+    let d = tempfile::tempdir().unwrap();
+    let app = with_admins(d.path(), false).await;
+    let (s, h, _) = app.send(app.get("/metrics", None)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(h.get(header::WWW_AUTHENTICATE).unwrap(), "Bearer");
+    let bearer = |t: &str| {
+        Request::get("/metrics")
+            .header(header::HOST, app.host)
+            .header(header::AUTHORIZATION, format!("Bearer {t}"))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let (s, _, _) = app.send(bearer("wrong-token-wrong-token")).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+
+    app.st
+        .auth
+        .monitor
+        .counters
+        .add(segl::clock::unix_now(), segl::monitor::Counter::Inbound);
+    let (s, h, b) = app.send(bearer(TOKEN)).await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(h[header::CONTENT_TYPE]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain; version=0.0.4"));
+    assert!(b.contains("# TYPE segl_mail_total counter"), "{b}");
+    assert!(b.contains("segl_mail_total{kind=\"inbound\"} 1\n"), "{b}");
+    assert!(b.contains("segl_mail_total{kind=\"encrypted\"} 0\n"), "{b}");
+    assert!(b.contains("segl_queue_messages 0\n"), "{b}");
+    assert!(b.contains("segl_config_revision 0\n"), "{b}");
+    // Every sample line is `name{labels} value` or `name value`.
+    for l in b.lines().filter(|l| !l.starts_with('#')) {
+        let (name, v) = l.rsplit_once(' ').unwrap();
+        assert!(name.starts_with("segl_"), "{l}");
+        v.parse::<u64>().unwrap_or_else(|_| panic!("{l}"));
+    }
+
+    let (cookie, _) = app.login("viewer", PW).await;
+    let (s, _, _) = app.send(app.get("/metrics", Some(&cookie))).await;
+    assert_eq!(s, StatusCode::OK);
+
+    let scraper = "scraper-token-0123456789abcdef";
+    std::fs::write(d.path().join("metrics.token"), format!("{scraper}\n")).unwrap();
+    let path = d.path().join("metrics.token");
+    let body = serde_json::json!({ "set": { "admin.metrics_token_file": path } }).to_string();
+    let (s, _, b) = app
+        .send(app.json("POST", "/api/v1/config/set", Auth::Token, &body))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let (s, _, b) = app.send(bearer(scraper)).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b.contains("segl_config_revision 2\n"), "{b}");
+    assert!(
+        b.contains("segl_config_restart_pending 0\n"),
+        "the token file applies at once: {b}"
+    );
+}

@@ -33,6 +33,7 @@ pub fn router(st: Arc<AdminState>) -> Router {
         .layer(middleware::from_fn_with_state(st.clone(), auth::guard::api));
     Router::new()
         .route("/health", get(|| async { "ok" }))
+        .route("/metrics", get(super::metrics::metrics))
         .nest("/api/v1", api)
         .merge(web::router(st.clone()))
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint".into()) })

@@ -15,6 +15,10 @@ pub struct AdminConfig {
     pub tls_cert: String,
     #[serde(default)]
     pub tls_key: String,
+    /// A file holding a bearer token for `/metrics` (Prometheus), so a scraper needs neither
+    /// an admin login nor the ctl token; empty: `/metrics` only with those.
+    #[serde(default)]
+    pub metrics_token_file: String,
 }
 
 impl AdminConfig {

@@ -66,6 +66,10 @@ impl Config {
     /// A file that cannot be read or parsed is an error of the configuration, reported at load
     /// (`segl config check`), not at the first mail.
     pub fn load_files(&mut self, base: &Path, origin: &str) -> Result<(), ConfigError> {
+        let mt = self.admin.metrics_token_file.trim();
+        if !mt.is_empty() && Path::new(mt).is_relative() {
+            self.admin.metrics_token_file = base.join(mt).to_string_lossy().into_owned();
+        }
         let pw = self.lookup.bind_password_file.trim();
         if !pw.is_empty() && Path::new(pw).is_relative() {
             self.lookup.bind_password_file = base.join(pw).to_string_lossy().into_owned();

@@ -43,6 +43,10 @@ struct Buckets {
     hours: BTreeMap<i64, [u64; N]>,
     /// Day number since the epoch → counts.
     days: BTreeMap<i64, [u64; N]>,
+    /// Everything counted since the data directory was made (`/metrics` counters, which
+    /// must never go down). Absent in files of older versions: starts at zero.
+    #[serde(default)]
+    totals: [u64; N],
 }
 
 #[derive(Debug)]
@@ -68,10 +72,16 @@ impl Counters {
         if let Ok(mut b) = self.b.lock() {
             b.hours.entry(now.div_euclid(3600)).or_insert([0; N])[c as usize] += 1;
             b.days.entry(now.div_euclid(86400)).or_insert([0; N])[c as usize] += 1;
+            b.totals[c as usize] += 1;
             let (h, d) = (now.div_euclid(3600) - 48, now.div_euclid(86400) - 31);
             b.hours.retain(|k, _| *k > h);
             b.days.retain(|k, _| *k > d);
         }
+    }
+
+    /// Everything counted so far, by [`Counter`].
+    pub fn totals(&self) -> [u64; N] {
+        self.b.lock().map(|b| b.totals).unwrap_or([0; N])
     }
 
     /// The last 24 hours (oldest first), each `(start unix seconds, counts)`.
