@@ -78,7 +78,7 @@ async fn configuration_pages_change_the_running_gateway() {
     let pki = Pki::new(&d.path().join("pki"));
     pki.user("bob", "email:bob@partner.test");
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(&d.path().join("gw"), inbound.port, 0, "");
+    let mut g = Gateway::start(&d.path().join("gw"), inbound.port, 0, "");
     ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
     let pwfile = d.path().join("pw.txt");
     std::fs::write(&pwfile, PW).unwrap();
@@ -194,7 +194,30 @@ async fn configuration_pages_change_the_running_gateway() {
     let revs = g.ctl_json(&["config", "revisions", "--json"]);
     assert_eq!(revs.as_array().unwrap().len(), 3);
 
-    // 4. Screenshots, English and German.
+    // 4. The same through `segl ctl config`: set, diff, restore.
+    let out = ok(g.ctl(&["config", "set", "mark.signed=[CTL]"]));
+    assert!(
+        out.contains("revision 4") && out.contains("changed mark.signed"),
+        "{out}"
+    );
+    let diff = ok(g.ctl(&["config", "diff", "3", "4"]));
+    assert!(diff.contains("+signed = \"[CTL]\""), "{diff}");
+    let out = ok(g.ctl(&["config", "restore", "3"]));
+    assert!(out.contains("revision 5"), "{out}");
+    let shown = g.ctl_json(&["config", "show", "--json"]);
+    assert_eq!(shown["mark"]["signed"], "[signed]");
+    let out = g.ctl(&["config", "set", "relay.trusted_networks=[\"10.0.0.0/33\"]"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("trusted_networks"));
+
+    // 5. A restart keeps the administrator logged in (sessions are kept, hashed, in the data
+    // dir) and runs the file as changed.
+    g.stop();
+    g.up();
+    ui.go("/gateway/verify").await;
+    ui.wait_text("Subject mark: valid signature").await;
+
+    // 6. Screenshots, English and German.
     let pages = [
         (
             "gateway-verify",

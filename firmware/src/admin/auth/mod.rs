@@ -45,9 +45,12 @@ impl AuthState {
         https: bool,
         monitor: Arc<Monitor>,
     ) -> Result<AuthState, AdminError> {
+        let admins = AdminStore::open(data_dir)?;
+        let sessions = session::Sessions::open(data_dir);
+        sessions.sync_users(|name| admins.get(name).map(|a| (a.role, a.lang)));
         Ok(AuthState {
-            admins: AdminStore::open(data_dir)?,
-            sessions: session::Sessions::default(),
+            admins,
+            sessions,
             limiter: ratelimit::LoginLimiter::default(),
             audit: AuditLog::new(data_dir),
             monitor,
