@@ -1115,3 +1115,52 @@ async fn metrics_need_credentials_and_count() {
         "the token file applies at once: {b}"
     );
 }
+
+/// The audit and mail logs over the API, filtered, for every administrator (reading only).
+#[tokio::test]
+async fn audit_and_mail_logs_over_the_api() {
+    let d = tempfile::tempdir().unwrap();
+    let app = with_admins(d.path(), false).await;
+    let (s, _, _) = app
+        .send(app.json(
+            "POST",
+            "/api/v1/config/set",
+            Auth::Token,
+            r#"{"set":{"mark.signed":"[ok]"}}"#,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    for ev in [("Q1", "bob@partner.test"), ("Q2", "carol@other.test")] {
+        app.st.auth.monitor.log.append(&segl::monitor::MailEvent {
+            time: segl::clock::unix_now(),
+            id: ev.0.into(),
+            event: "accepted".into(),
+            from: ev.1.into(),
+            to: vec!["alice@example.org".into()],
+            detail: String::new(),
+        });
+    }
+    let (cookie, _) = app.login("viewer", PW).await;
+    let (s, _, b) = app
+        .send(app.get("/api/v1/audit?q=config", Some(&cookie)))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{b}");
+    assert_eq!(v[0]["who"], "ctl");
+    assert_eq!(v[0]["what"], "POST /api/v1/config/set");
+    let (s, _, b) = app
+        .send(app.get("/api/v1/maillog?address=bob%40partner.test", Some(&cookie)))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{b}");
+    assert_eq!(v[0]["id"], "Q1");
+    let (_, _, b) = app
+        .send(app.get("/api/v1/maillog?id=Q&limit=1", Some(&cookie)))
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 1, "{b}");
+    let (s, _, _) = app.send(app.get("/api/v1/maillog", None)).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}

@@ -25,6 +25,7 @@ mod error;
 pub mod https;
 mod keystore;
 mod license;
+mod logs;
 mod metrics;
 pub mod openapi;
 mod queue;

@@ -29,6 +29,8 @@ use super::AdminState;
         super::config::revision,
         super::config::restore,
         super::config::diff,
+        super::logs::audit,
+        super::logs::maillog,
     ),
     components(schemas(
         super::auth::AdminInfo,
@@ -44,6 +46,8 @@ use super::AdminState;
         crate::liveconf::Applied,
         crate::liveconf::Revision,
         crate::liveconf::RevisionInfo,
+        super::audit::AuditEntry,
+        crate::monitor::maillog::MailEvent,
     ))
 )]
 pub struct ApiDoc;

@@ -29,6 +29,7 @@ pub fn router(st: Arc<AdminState>) -> Router {
         .merge(license::routes())
         .merge(accounts::routes())
         .merge(config::routes())
+        .merge(super::logs::routes())
         .merge(openapi::routes())
         .layer(middleware::from_fn_with_state(st.clone(), auth::guard::api));
     Router::new()
