@@ -145,6 +145,10 @@ async fn web_admin_in_chromium() {
     ui.go("/partners/pending").await;
     let t = ui.wait_text("mallory@evil.test").await;
     assert!(t.contains("harvested"), "{t}");
+    assert!(
+        t.contains("Sender: mallory@evil.test"),
+        "the approvals page names the signed mail's sender: {t}"
+    );
     ui.shot("en-pending").await;
     ui.click("button.approve").await;
     ui.wait_text("approve:").await;

@@ -133,6 +133,10 @@ pub struct PartnerRecord {
     /// Allows keyEncipherment (usable for encryption).
     pub encryption_capable: bool,
     pub added: i64,
+    /// For a harvested certificate: the sender address of the signed mail it came with (the
+    /// approvals page shows it with the date, `added`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub harvested_from: Option<String>,
     #[serde(with = "b64")]
     pub cert: Vec<u8>,
 }

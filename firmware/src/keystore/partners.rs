@@ -40,6 +40,7 @@ fn record(
         not_after: model::iso(na),
         encryption_capable: certs::check_encryption_cert(cert).is_ok(),
         added: model::now(),
+        harvested_from: None,
         cert: der,
     })
 }
@@ -86,6 +87,7 @@ impl Keystore {
     ) -> Result<PartnerRecord> {
         let mut rec = record(cert, None, PartnerSource::Harvested, pending)?;
         let address = address.trim().to_ascii_lowercase();
+        rec.harvested_from = Some(address.clone());
         if !rec.addresses.contains(&address) {
             rec.addresses.push(address);
         }
@@ -111,6 +113,7 @@ impl Keystore {
     pub fn add_from_directory(&self, address: &str, cert: &Certificate) -> Result<PartnerRecord> {
         let mut rec = record(cert, None, PartnerSource::Ldap, false)?;
         let address = address.trim().to_ascii_lowercase();
+        rec.harvested_from = Some(address.clone());
         if !rec.addresses.contains(&address) {
             rec.addresses.push(address);
         }

@@ -29,6 +29,8 @@ pub struct Row {
     pub fingerprint: String,
     pub enabled: bool,
     pub added: String,
+    /// Sender of the signed mail a harvested certificate came with.
+    pub sender: Option<String>,
 }
 
 fn row(p: &PartnerRecord) -> Row {
@@ -49,6 +51,7 @@ fn row(p: &PartnerRecord) -> Row {
         fingerprint: fingerprint(&p.cert),
         enabled: p.enabled,
         added: crate::keystore::model::iso(p.added),
+        sender: p.harvested_from.clone(),
     }
 }
 
