@@ -67,7 +67,7 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
     let transport = Live::new(Arc::new(Deliverer {
         cfg: cfg.clone(),
         resolver: Resolver::new(&cfg),
-        tls: crate::tls::client_config(),
+        tls: crate::tls::client_tls(&cfg)?,
     }));
     let license = crate::license::Licensing::open(keystore.clone(), data)?;
     let policy = Live::new(Arc::new(PolicyCtx {

@@ -109,10 +109,23 @@ pub fn rebuild_on_change(
         } else {
             crate::smtp::outbound::route::Resolver::new(cfg)
         };
+        // The TLS client settings follow the configuration (delivery.tls_ca_file); a CA
+        // file that cannot be read keeps the settings in force.
+        let tls = if d.cfg.delivery.tls_ca_file == cfg.delivery.tls_ca_file {
+            d.tls.clone()
+        } else {
+            match crate::tls::client_tls(cfg) {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::error!(error = %e, "delivery TLS: keeping the settings in force");
+                    d.tls.clone()
+                }
+            }
+        };
         transport.set(Arc::new(Deliverer {
             cfg: cfg.clone(),
             resolver,
-            tls: d.tls.clone(),
+            tls,
         }));
     });
 }

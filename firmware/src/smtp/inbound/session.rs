@@ -251,6 +251,7 @@ impl Session {
     }
 
     fn ehlo(&mut self, domain: String, extended: bool) {
+        crate::testhook::panic_if("session", &domain);
         self.tx = None;
         let cfg = &self.cfg;
         let mut text = format!(
