@@ -1,50 +1,14 @@
-//! [`Live`]: a value the running gateway can swap while it runs (the configuration, the policy
-//! context built from it, the delivery stage). Readers take a snapshot (`get`), an `Arc` they
-//! keep for as long as one unit of work lasts (an SMTP session, one message's processing,
-//! one delivery attempt), so a change never alters the rules in the middle of that work.
+//! The process and delivery stages behind a [`Live`] handle (each message and each attempt
+//! takes the one current when it starts), and their rebuilding after a configuration change.
 
 use std::sync::Arc;
 
-use tokio::sync::watch;
-
 use super::ConfigService;
-use crate::config::Config;
+pub use crate::config::{Live, LiveConfig};
 use crate::policy::PolicyCtx;
 use crate::queue::{Batch, Delivery, Output, Process, ProcessError, Transport};
 use crate::smtp::outbound::deliver::Deliverer;
 use crate::spool::Envelope;
-
-/// A swappable `Arc<T>`; a watch channel, so tasks may also wait for changes.
-#[derive(Debug)]
-pub struct Live<T> {
-    tx: watch::Sender<Arc<T>>,
-}
-
-impl<T> Live<T> {
-    pub fn new(value: Arc<T>) -> Arc<Live<T>> {
-        Arc::new(Live {
-            tx: watch::Sender::new(value),
-        })
-    }
-
-    /// The current value, a snapshot that stays as it is while the caller holds it.
-    pub fn get(&self) -> Arc<T> {
-        self.tx.borrow().clone()
-    }
-
-    /// Replace the value; later `get`s see the new one, holders of old snapshots keep theirs.
-    pub fn set(&self, value: Arc<T>) {
-        self.tx.send_replace(value);
-    }
-
-    /// A receiver that wakes on every `set`.
-    pub fn subscribe(&self) -> watch::Receiver<Arc<T>> {
-        self.tx.subscribe()
-    }
-}
-
-/// The live configuration handle shared by the SMTP server, the admin API and the rebuilders.
-pub type LiveConfig = Live<Config>;
 
 /// Each message is processed with the policy context current when its processing starts.
 impl Process for Live<PolicyCtx> {

@@ -21,12 +21,12 @@ pub enum Verdict {
 
 pub struct Callout {
     /// Each callout asks the next hop configured when it starts.
-    live: Arc<crate::liveconf::LiveConfig>,
+    live: Arc<crate::config::LiveConfig>,
     cache: Mutex<HashMap<String, (Verdict, Instant)>>,
 }
 
 impl Callout {
-    pub fn new(live: Arc<crate::liveconf::LiveConfig>) -> Callout {
+    pub fn new(live: Arc<crate::config::LiveConfig>) -> Callout {
         Callout {
             live,
             cache: Mutex::new(HashMap::new()),

@@ -22,7 +22,7 @@ use crate::users::UserStore;
 /// What every session of every listener shares.
 pub struct Server {
     /// The live configuration; each session takes a snapshot when it starts.
-    pub live: Arc<crate::liveconf::LiveConfig>,
+    pub live: Arc<crate::config::LiveConfig>,
     pub tls: Option<tokio_rustls::TlsAcceptor>,
     pub spool: Arc<Spool>,
     pub queue: Arc<Queue>,
@@ -35,7 +35,7 @@ pub struct Server {
 
 impl Server {
     pub fn new(
-        live: Arc<crate::liveconf::LiveConfig>,
+        live: Arc<crate::config::LiveConfig>,
         tls: Option<Arc<rustls::ServerConfig>>,
         spool: Arc<Spool>,
         queue: Arc<Queue>,
