@@ -186,9 +186,18 @@ impl ConfigService {
         let new = Arc::new(self.check(text)?);
         let old = self.get();
         let current = self.file_text();
-        if self.revisions.latest().is_none() {
-            self.revisions
-                .add("initial", "the file before the first change", &current)?;
+        // The file as it is now is a revision too: the one found at the first change, or one
+        // edited by hand since the last revision (so a restore can always go back to it).
+        match self.revisions.latest() {
+            None => {
+                self.revisions
+                    .add("initial", "the file before the first change", &current)?;
+            }
+            Some(r) if r.text != current => {
+                self.revisions
+                    .add("file", "changed outside Segl", &current)?;
+            }
+            Some(_) => {}
         }
         let changed = edit::changed_keys(&to_json(&old), &to_json(&new));
         let rev = if current == text {
@@ -334,6 +343,31 @@ mod tests {
         }
         assert!(!d.path().join(FILE_NAME).exists());
         assert!(s.revisions().is_empty());
+    }
+
+    #[test]
+    fn a_hand_edit_is_kept_as_a_revision_before_the_next_change() {
+        let d = tempfile::tempdir().unwrap();
+        let s = service(d.path());
+        s.set("alice", "t", &[("mark.signed".into(), Some("[a]".into()))])
+            .unwrap();
+        let path = d.path().join(FILE_NAME);
+        let edited = format!(
+            "{}[mark]\nsigned = \"[hand]\"\n",
+            "[storage]\ndata_dir = \".\"\n"
+        );
+        std::fs::write(&path, &edited).unwrap();
+        let a = s
+            .set("bob", "t", &[("mark.invalid".into(), Some("[bad]".into()))])
+            .unwrap();
+        assert_eq!(a.revision, 4);
+        let r = s.revision(3).unwrap();
+        assert_eq!((r.who.as_str(), r.text.as_str()), ("file", edited.as_str()));
+        assert_eq!(
+            s.get().mark.signed,
+            "[hand]",
+            "the change builds on the edited file"
+        );
     }
 
     #[test]
