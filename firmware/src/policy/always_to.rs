@@ -61,7 +61,7 @@ pub fn acting(ctx: &PolicyCtx, forced: &Forced, employee: &str) -> Result<Acting
         .keystore
         .mailbox_key(&forced.id)
         .or_else(|| ctx.keystore.signing_key(&forced.address))
-        .filter(|k| !super::domain_key::is_domain_signer(k.as_ref(), &forced.address))
+        .filter(|k| !super::domain_key::is_domain_signer(ctx, k.as_ref(), &forced.address))
         .ok_or_else(no_key)?;
     Ok(Acting {
         id: forced.id.clone(),

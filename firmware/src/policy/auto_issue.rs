@@ -31,7 +31,7 @@ pub fn signing_key(ctx: &PolicyCtx, env: &Envelope, from: &str) -> Option<Arc<dy
     let found = ctx.keystore.signing_key(from);
     let own = |k: &Option<Arc<dyn PrivateKeyOps>>| {
         k.as_ref()
-            .is_some_and(|k| !super::domain_key::is_domain_signer(k.as_ref(), from))
+            .is_some_and(|k| !super::domain_key::is_domain_signer(ctx, k.as_ref(), from))
     };
     if !ctx.cfg.keystore.auto_issue || !ctx.cfg.sign.enabled || own(&found) {
         return found;

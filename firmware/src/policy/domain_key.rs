@@ -8,13 +8,18 @@
 //! A message to both kinds of recipients is split: the others get an unsigned copy.
 
 use super::{listed, PolicyCtx};
-use crate::smime::{certs, AddressMatch, PrivateKeyOps};
+use crate::smime::PrivateKeyOps;
+use crate::smtp::wire::domain_of;
 use crate::spool::Envelope;
 
-/// Whether `key` signs for `from` only as the domain key: its certificate does not name the
-/// address itself.
-pub fn is_domain_signer(key: &dyn PrivateKeyOps, from: &str) -> bool {
-    certs::match_address(key.certificate(), from) != AddressMatch::Exact
+/// Whether `key`, chosen to sign for `from`, is the domain key of `from`'s domain (the
+/// keystore's signing key for `@domain`) rather than a key of the address or of a mailbox.
+pub fn is_domain_signer(ctx: &PolicyCtx, key: &dyn PrivateKeyOps, from: &str) -> bool {
+    domain_of(from.trim()).is_some_and(|d| {
+        ctx.keystore
+            .signing_key(&format!("@{d}"))
+            .is_some_and(|dk| dk.certificate() == key.certificate())
+    })
 }
 
 /// Splits `items` (recipients, with whatever goes along) into groups that share whether they

@@ -322,7 +322,7 @@ pub fn process_as(
     let domain_signed = acting.is_none()
         && signer
             .as_ref()
-            .is_some_and(|(k, _)| super::domain_key::is_domain_signer(k.as_ref(), &from));
+            .is_some_and(|(k, _)| super::domain_key::is_domain_signer(ctx, k.as_ref(), &from));
     let mail_from = forced.map(|f| f.address.clone());
 
     // Who gets what.
