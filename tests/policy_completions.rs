@@ -301,8 +301,13 @@ fn always_to_sends_as_the_mailbox_encrypted() {
 address = "advokat@example.org"
 name = "Advokatkontoret"
 always_to = ["bob@partner.test", "@court.test"]
+[mailboxes.keyless]
+address = "keyless@example.org"
+always_to = ["carol@partner.test"]
 "#,
     );
+    pki.user("carol", "email:carol@partner.test");
+    ok(g.ctl(&["partner", "import", &pki.p("carol.pem")]));
     ok(g.ctl(&[
         "key",
         "generate",
@@ -350,6 +355,39 @@ always_to = ["bob@partner.test", "@court.test"]
     let notice = for_rcpt(&local, "clerk@example.org");
     assert!(
         notice.text().contains("judge@court.test"),
+        "{}",
+        notice.text()
+    );
+
+    // A mailbox without a key: still as the mailbox and encrypted, signed by no one (not by
+    // alice's own key either: From is the mailbox now); alice gets a notice saying why.
+    send(
+        g.smtp_port,
+        "alice@example.org",
+        &["carol@partner.test"],
+        &mail(
+            "alice@example.org",
+            "carol@partner.test",
+            "Keyless",
+            "still secret",
+        ),
+        d.path(),
+    );
+    let out = smart.wait_for(3, 30);
+    let carol = for_rcpt(&out, "carol@partner.test");
+    assert_eq!(carol.mail_from(), "keyless@example.org");
+    assert!(is_encrypted(carol), "{}", carol.text());
+    let inner = String::from_utf8_lossy(&pki.decrypt("carol", &carol.eml)).into_owned();
+    assert_eq!(
+        header(carol, "From").as_deref(),
+        Some("<keyless@example.org>")
+    );
+    assert!(inner.contains("still secret"));
+    assert!(!inner.contains("multipart/signed"), "{inner}");
+    let local = inbound.wait_for(2, 30);
+    let notice = for_rcpt(&local, "alice@example.org");
+    assert!(
+        notice.text().contains("keyless@example.org"),
         "{}",
         notice.text()
     );

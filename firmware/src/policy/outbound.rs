@@ -233,7 +233,9 @@ pub fn process_as(
                 acting = Some(a);
             }
             Err(why) => {
+                // From is the mailbox now: the sender's own key must not sign it either.
                 tracing::warn!(id = %env.id, sender = %employee, mailbox = %f.address, reason = %why, "recipient in mailboxes.always_to: not signed as the mailbox, encryption still mandatory");
+                mailbox_denied = true;
                 problems.push(format!("{}.", why.render(ctx.texts())));
             }
         }
