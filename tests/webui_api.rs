@@ -52,6 +52,7 @@ fn state(dir: &Path, https: bool) -> Arc<AdminState> {
         keystore: keystore.clone(),
         directory: None,
         license: license.clone(),
+        users: None,
     });
     let stages = Stages {
         process: policy.clone(),

@@ -71,6 +71,7 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
         keystore: keystore.clone(),
         directory: crate::keystore::ldap::Directory::new(&cfg.lookup)?,
         license: license.clone(),
+        users: Some(users.clone()),
     });
     let stages = Stages {
         process: policy.clone(),

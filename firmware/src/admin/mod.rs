@@ -28,6 +28,7 @@ pub mod openapi;
 mod queue;
 mod router;
 mod status;
+mod user_import;
 mod users;
 pub mod web;
 

@@ -28,6 +28,7 @@ mod relay;
 mod sign;
 mod smtp;
 mod storage;
+mod switches;
 mod validate;
 
 use std::path::PathBuf;
@@ -53,6 +54,7 @@ pub use relay::RelayConfig;
 pub use sign::SignConfig;
 pub use smtp::{BareLf, SmtpConfig, TlsConfig};
 pub use storage::StorageConfig;
+pub use switches::StageSwitch;
 
 /// The embedded default configuration, every key commented.
 pub const DEFAULT_TOML: &str = include_str!("../default.toml");
@@ -95,6 +97,10 @@ pub struct Config {
     pub authres: AuthResConfig,
     pub digital_post: DigitalPostConfig,
     pub lookup: LookupConfig,
+    /// `[verify] enabled`: inbound signature verification on or off.
+    pub verify: StageSwitch,
+    /// `[decrypt] enabled`: inbound decryption on or off.
+    pub decrypt: StageSwitch,
     /// Function mailboxes by id (`[mailboxes.advokatkontoret]`).
     pub mailboxes: std::collections::BTreeMap<String, MailboxConfig>,
 }
