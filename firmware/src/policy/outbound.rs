@@ -192,6 +192,7 @@ pub fn process(
         encrypt: encrypt_tag,
         code,
     } = controls(ctx, &subject);
+    let (subj, portal_code) = crate::portal::hook::take_code(ctx, subj);
     if subj != subject {
         msg.set_subject(&subj);
         changed = true;
@@ -297,6 +298,7 @@ pub fn process(
     let mut enc_certs: Vec<Certificate> = vec![];
     let mut plain = vec![];
     let mut refused: Vec<(String, String)> = vec![];
+    let mut portal = vec![];
     for r in rcpts {
         let mandatory =
             encrypt_tag.is_some() || code_encrypt || listed(&ctx.cfg.encrypt.always, &r);
@@ -313,6 +315,7 @@ pub fn process(
                 tracing::info!(id = %env.id, to = %r, "not encrypted: calendar invitation or TNEF");
                 plain.push(r);
             }
+            None if mandatory && crate::portal::hook::wants(ctx, &r) => portal.push(r),
             None if mandatory => {
                 let t = ctx.texts();
                 let asked = code
@@ -377,6 +380,11 @@ pub fn process(
             mail_from: None,
             content,
         });
+    }
+    if !portal.is_empty() {
+        let code = portal_code.as_deref();
+        let held = crate::portal::hook::deliver(ctx, env, &base, &subj, code, portal)?;
+        outputs.extend(held);
     }
     if !refused.is_empty() || !problems.is_empty() {
         if env.mail_from.is_empty() {
