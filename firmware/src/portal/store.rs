@@ -28,8 +28,10 @@ use crate::keystore::crypt::{self, Kek};
 
 /// How long a set-up link is valid.
 pub const SETUP_VALIDITY_SECS: i64 = 7 * 24 * 3600;
-/// Wrong passwords (or set-up codes) in a row that lock an account until a new code.
-pub const MAX_FAILURES: u32 = 5;
+/// Wrong passwords (or set-up codes) in a row that lock an account until a new code. Below
+/// the login limiter's five a minute per client address, so that a lockout is what a guesser
+/// meets, and the owner (same address) can set up again at once with the new code.
+pub const MAX_FAILURES: u32 = 3;
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -557,6 +559,7 @@ mod tests {
 
     fn store() -> (tempfile::TempDir, Store) {
         let d = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(d.path().join("keystore")).unwrap();
         let s = Store::open(d.path(), "").unwrap();
         (d, s)
     }

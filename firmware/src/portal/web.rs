@@ -259,7 +259,6 @@ async fn login_submit(State(st): St, req: Request) -> Response {
             render(&p, StatusCode::UNAUTHORIZED)
         }
         LoginOutcome::Locked => {
-            st.limiter.failed(ip, &address);
             tracing::warn!(user = %address, ip = ?ip, "portal login refused: locked");
             p.error = t.locked.into();
             render(&p, StatusCode::FORBIDDEN)
