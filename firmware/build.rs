@@ -10,6 +10,9 @@
 
 use std::path::Path;
 
+#[path = "src/license/release_key.rs"]
+mod release_key;
+
 const SPKI_ED25519_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
@@ -51,24 +54,17 @@ fn main() {
     println!("cargo:rerun-if-env-changed=SEGL_RELEASE");
     println!("cargo:rerun-if-changed={DEV_KEY}");
     println!("cargo:rerun-if-changed=firmware/build.rs");
-    let release = std::env::var("SEGL_RELEASE").is_ok_and(|v| !v.is_empty() && v != "0");
+    println!("cargo:rerun-if-changed=firmware/src/license/release_key.rs");
+    let release = release_key::is_release(std::env::var("SEGL_RELEASE").ok().as_deref());
     let dev = read_key(Path::new(DEV_KEY));
-    let key = match std::env::var_os("SEGL_LICENSE_PUBKEY").filter(|v| !v.is_empty()) {
-        Some(p) => {
+    let production = std::env::var_os("SEGL_LICENSE_PUBKEY")
+        .filter(|v| !v.is_empty())
+        .map(|p| {
             let p = Path::new(&p).to_path_buf();
             println!("cargo:rerun-if-changed={}", p.display());
-            let k = read_key(&p);
-            if release && k == dev {
-                fail("SEGL_RELEASE=1: SEGL_LICENSE_PUBKEY names the development key; a release needs the production key");
-            }
-            k
-        }
-        None if release => fail(
-            "SEGL_RELEASE=1 needs SEGL_LICENSE_PUBKEY=<file> (the vendor's production licence public key): \
-             a release build must not accept licences signed with the development key",
-        ),
-        None => dev,
-    };
+            read_key(&p)
+        });
+    let key = release_key::choose(release, production, dev).unwrap_or_else(|msg| fail(msg));
     let out = std::env::var("OUT_DIR").unwrap_or_else(|_| fail("OUT_DIR not set"));
     let code = format!(
         "/// The vendor public key licences must be signed with.\npub const VENDOR_KEY: [u8; 32] = {key:?};\n\

@@ -16,6 +16,12 @@ pub fn vendor_key() -> &'static [u8; 32] {
     &embedded::VENDOR_KEY
 }
 
+/// The embedded vendor key and the development key, for the build-choice test.
+#[cfg(test)]
+pub(crate) fn tests_view() -> ([u8; 32], [u8; 32]) {
+    (embedded::VENDOR_KEY, embedded::DEV_KEY)
+}
+
 /// The id of the embedded vendor key.
 pub fn vendor_key_id() -> String {
     key_id(vendor_key())

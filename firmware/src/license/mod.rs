@@ -22,6 +22,8 @@ pub mod keys;
 pub mod limits;
 pub mod notice;
 pub mod parked;
+#[cfg(test)]
+mod release_key;
 pub mod state;
 pub mod tasks;
 #[cfg(feature = "vendor-tool")]

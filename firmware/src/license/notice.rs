@@ -32,7 +32,8 @@ pub fn sent(data_dir: &Path, now: i64) -> std::io::Result<()> {
     if let Some(dir) = p.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(p, format!("{now}\n"))
+    // Durable, so that a crash right after a notice does not send it again at the next start.
+    crate::durable::write_private(&p, format!("{now}\n").as_bytes())
 }
 
 /// The notice to `to` (null sender, from `postmaster@<hostname>`), ready for the queue; the
@@ -92,4 +93,52 @@ pub fn message(hostname: &str, to: &str, status: &Status, now: i64) -> (Envelope
         hold: None,
     };
     (env, bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn status(warnings: &[&str]) -> Status {
+        let (mut s, _) = crate::license::state::evaluate(None, &[], 20_000, "box", true, "k");
+        s.warnings = warnings.iter().map(|w| w.to_string()).collect();
+        s
+    }
+
+    /// A notice goes out when the licence needs attention, then again only after a week, and
+    /// not at all while there is nothing to say.
+    #[test]
+    fn repeats_weekly_while_warnings_last() {
+        let dir = tempfile::tempdir().unwrap();
+        let warn = status(&["the licence expires in 12 days"]);
+        let t0 = 1_800_000_000;
+        assert!(due(dir.path(), &warn, t0), "first notice");
+        sent(dir.path(), t0).unwrap();
+        assert!(!due(dir.path(), &warn, t0), "not twice at once");
+        assert!(
+            !due(dir.path(), &warn, t0 + EVERY - 1),
+            "not within the week"
+        );
+        assert!(due(dir.path(), &warn, t0 + EVERY), "again after a week");
+        sent(dir.path(), t0 + EVERY).unwrap();
+        assert!(!due(dir.path(), &warn, t0 + EVERY + 86_400));
+        assert!(due(dir.path(), &warn, t0 + 2 * EVERY));
+        assert!(
+            !due(dir.path(), &status(&[]), t0 + 3 * EVERY),
+            "quiet without warnings"
+        );
+        // A damaged stamp file counts as "never sent": one notice too many, never none.
+        std::fs::write(stamp_path(dir.path()), "garbage").unwrap();
+        assert!(due(dir.path(), &warn, t0 + 2 * EVERY + 1));
+    }
+
+    #[test]
+    fn message_names_warnings_and_repeats() {
+        let (env, bytes) = message("gw.example", "admin@example.org", &status(&["w1"]), 0);
+        let text = String::from_utf8_lossy(&bytes);
+        assert!(text.contains("  - w1"));
+        assert!(text.contains("once a week"));
+        assert_eq!(env.mail_from, "");
+        assert_eq!(env.recipients[0].address, "admin@example.org");
+    }
 }

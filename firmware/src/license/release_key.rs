@@ -1,0 +1,83 @@
+//! Which vendor public key a build embeds — the one decision of `firmware/build.rs` that must
+//! never go wrong, kept free of I/O and dependencies so that the build script includes this file
+//! (`#[path]`) and the library's unit tests check every case without a second, slow build.
+//!
+//! A release (`SEGL_RELEASE=1`) must carry the production key: a shipped box that accepted
+//! licences signed with the development key (whose private half anyone can derive) would give
+//! every feature away.
+
+/// Whether the value of `SEGL_RELEASE` asks for a release build (set, not empty, not `0`).
+pub fn is_release(value: Option<&str>) -> bool {
+    value.is_some_and(|v| !v.is_empty() && v != "0")
+}
+
+/// The key to embed: the production key when given (never the development key on a release),
+/// the development key otherwise (never on a release). `Err` is the message the build fails with.
+pub fn choose(
+    release: bool,
+    production: Option<[u8; 32]>,
+    development: [u8; 32],
+) -> Result<[u8; 32], &'static str> {
+    match production {
+        Some(k) if release && k == development => Err(
+            "SEGL_RELEASE=1: SEGL_LICENSE_PUBKEY names the development key; a release needs the production key",
+        ),
+        Some(k) => Ok(k),
+        None if release => Err(
+            "SEGL_RELEASE=1 needs SEGL_LICENSE_PUBKEY=<file> (the vendor's production licence public key): \
+             a release build must not accept licences signed with the development key",
+        ),
+        None => Ok(development),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEV: [u8; 32] = [7; 32];
+    const PROD: [u8; 32] = [9; 32];
+
+    #[test]
+    fn release_flag() {
+        assert!(!is_release(None));
+        assert!(!is_release(Some("")));
+        assert!(!is_release(Some("0")));
+        assert!(is_release(Some("1")));
+        assert!(is_release(Some("yes")));
+    }
+
+    #[test]
+    fn the_four_cases() {
+        // Development builds: the development key, or a production key for a test box.
+        assert_eq!(choose(false, None, DEV), Ok(DEV));
+        assert_eq!(choose(false, Some(PROD), DEV), Ok(PROD));
+        assert_eq!(choose(false, Some(DEV), DEV), Ok(DEV));
+        // Releases: only a production key that is not the development key.
+        assert_eq!(choose(true, Some(PROD), DEV), Ok(PROD));
+        assert!(choose(true, None, DEV)
+            .unwrap_err()
+            .contains("needs SEGL_LICENSE_PUBKEY"));
+        assert!(choose(true, Some(DEV), DEV)
+            .unwrap_err()
+            .contains("development key"));
+    }
+
+    /// The library embeds the key the build script chose with this very function.
+    #[test]
+    fn embedded_key_matches_the_build() {
+        let keys = crate::license::keys::tests_view;
+        let release = is_release(option_env!("SEGL_RELEASE"));
+        let production = option_env!("SEGL_LICENSE_PUBKEY").filter(|v| !v.is_empty());
+        // Without a production key, the build chose the development key, and says so.
+        if production.is_none() {
+            assert!(
+                !release,
+                "a release build without a production key must not compile"
+            );
+            assert_eq!(keys().0, keys().1);
+            assert!(crate::license::keys::DEVELOPMENT);
+        }
+        assert_eq!(crate::license::keys::DEVELOPMENT, keys().0 == keys().1);
+    }
+}
