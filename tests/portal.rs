@@ -36,10 +36,15 @@ impl Answer {
     }
     /// The value of the portal session cookie set by this answer.
     fn session(&self) -> Option<String> {
+        self.cookie("segl_portal")
+    }
+    /// The value of cookie `name` set by this answer.
+    fn cookie(&self, name: &str) -> Option<String> {
+        let prefix = format!("{name}=");
         self.head
             .lines()
             .filter(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
-            .filter_map(|l| l.split_once("segl_portal=").map(|(_, v)| v))
+            .filter_map(|l| l.split_once(prefix.as_str()).map(|(_, v)| v))
             .map(|v| v.split(';').next().unwrap_or("").to_string())
             .find(|v| !v.is_empty())
     }
@@ -636,6 +641,67 @@ fn links_lockout_isolation_and_no_admin_on_the_portal() {
     );
     assert_eq!(ok.status, 303, "{}", ok.text());
     assert_eq!(post("/login", None, &login_form(pw2)).status, 303);
+
+    // The admin page lists portal users and held messages; an administrator revokes Bob.
+    let pw = s.g.dir.join("root.pw");
+    std::fs::write(&pw, "admin password 1\n").unwrap();
+    let out = s.g.ctl(&[
+        "admin",
+        "add",
+        "root",
+        "--password-file",
+        pw.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let a = s.g.admin_port;
+    let login = request(
+        a,
+        "POST",
+        "/login",
+        None,
+        Some("name=root&password=admin+password+1"),
+        &[],
+    );
+    assert_eq!(login.status, 303, "{}", login.text());
+    let cookie = format!("segl_session={}", login.cookie("segl_session").unwrap());
+    let page = request(a, "GET", "/portal", None, None, &[("Cookie", &cookie)]);
+    assert_eq!(page.status, 200);
+    let html = page.text();
+    assert!(
+        html.contains("bob@outside.test") && html.contains("carol@outside.test"),
+        "{html}"
+    );
+    assert!(
+        !html.contains("For Bob") && !html.contains("secret"),
+        "no content on the admin page"
+    );
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .unwrap()
+        .to_string();
+    let admin_origin = format!("http://127.0.0.1:{a}");
+    let revoked = request(
+        a,
+        "POST",
+        "/portal/revoke",
+        None,
+        Some(&format!("csrf={csrf}&address=bob%40outside.test")),
+        &[("Cookie", &cookie), ("Origin", &admin_origin)],
+    );
+    assert_eq!(revoked.status, 303);
+    assert_eq!(
+        post("/login", None, &login_form(pw2)).status,
+        401,
+        "revoked"
+    );
+    let page = request(a, "GET", "/portal", None, None, &[("Cookie", &cookie)]).text();
+    assert!(page.contains("revoked"), "{page}");
 
     // Expiry: Carol's unread message is made old; the sender is told.
     let carol_meta =

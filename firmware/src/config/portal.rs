@@ -45,7 +45,7 @@ impl PortalConfig {
             }
         }
         let u = self.public_url.trim();
-        if !u.is_empty() && !(u.starts_with("https://") || u.starts_with("http://")) {
+        if !(u.is_empty() || u.starts_with("https://") || u.starts_with("http://")) {
             return Err(bad("portal.public_url", "must start with https://"));
         }
         if self.retention_days == 0 {
@@ -69,5 +69,36 @@ impl PortalConfig {
         }
         let scheme = if self.uses_https() { "https" } else { "http" };
         format!("{scheme}://{}", self.listen)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::config::Config;
+
+    #[test]
+    fn defaults_and_checks() {
+        let c = Config::default_config();
+        assert!(!c.portal.enabled);
+        assert!(c.portal.require_code);
+        assert_eq!(c.portal.retention_days, 30);
+        assert_eq!(c.portal.base_url(), "http://127.0.0.1:8443");
+        let c = Config::parse(
+            "[portal]\nenabled = true\nlisten = \"0.0.0.0:443\"\npublic_url = \"https://secure.example.org/\"\n",
+            "t",
+        )
+        .unwrap();
+        assert!(c.portal.uses_https());
+        assert_eq!(c.portal.base_url(), "https://secure.example.org");
+        for (bad, key) in [
+            ("exclude = [\"nope\"]", "portal.exclude"),
+            ("public_url = \"ftp://x\"", "portal.public_url"),
+            ("retention_days = 0", "portal.retention_days"),
+            ("tls_cert = \"/c.pem\"", "portal.tls_cert"),
+            ("listen = \"x\"", "portal.listen"),
+        ] {
+            let e = Config::parse(&format!("[portal]\n{bad}\n"), "t").unwrap_err();
+            assert!(e.to_string().contains(key), "{bad}: {e}");
+        }
     }
 }

@@ -478,13 +478,6 @@ pub(crate) fn system_message(
     msg.append("Date", &crate::clock::rfc2822(crate::clock::unix_now()));
     msg.append("Message-ID", &format!("<{}.{kind}@{host}>", env.id));
     msg.append("Auto-Submitted", auto_submitted);
-    msg.append("MIME-Version", "1.0");
-    msg.append("Content-Type", "text/plain; charset=utf-8");
-    msg.append("Content-Transfer-Encoding", "8bit");
-    msg.set_body(
-        body.replace("\r\n", "\n")
-            .replace('\n', "\r\n")
-            .into_bytes(),
-    );
+    msg.set_text_body(body);
     msg.to_bytes()
 }

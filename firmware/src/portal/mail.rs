@@ -53,14 +53,7 @@ fn text_message(cfg: &Config, headers: &[(&str, String)], body: &str) -> Vec<u8>
         "Message-ID",
         &format!("<{rnd}.portal@{}>", clean(&cfg.smtp.hostname)),
     );
-    msg.append("MIME-Version", "1.0");
-    msg.append("Content-Type", "text/plain; charset=utf-8");
-    msg.append("Content-Transfer-Encoding", "8bit");
-    msg.set_body(
-        body.replace("\r\n", "\n")
-            .replace('\n', "\r\n")
-            .into_bytes(),
-    );
+    msg.set_text_body(body);
     msg.to_bytes()
 }
 

@@ -13,7 +13,8 @@ use serde::Deserialize;
 use super::{blocking, done, render, PageCtx, PageResult};
 use crate::admin::auth::Principal;
 use crate::admin::AdminState;
-use crate::portal::store::{Meta, User};
+use crate::config::Config;
+use crate::portal::store::{Meta, PortalError, User};
 use crate::portal::texts::{self, PageTexts};
 
 #[derive(Template)]
@@ -80,42 +81,43 @@ pub struct AddressForm {
     address: String,
 }
 
+/// Runs `op` on the portal store for the form's address (on the blocking pool).
+async fn with_store<T: Send + 'static>(
+    st: &AdminState,
+    address: &str,
+    op: impl FnOnce(&crate::portal::Store, &Config, &str) -> Result<T, PortalError> + Send + 'static,
+) -> Result<T, String> {
+    let cfg = st.cfg.clone();
+    let a = address.trim().to_ascii_lowercase();
+    blocking(move || {
+        let s = crate::portal::shared(&cfg).map_err(|e| e.to_string())?;
+        if s.user(&a).map_err(|e| e.to_string())?.is_none() {
+            return Err("no such portal user".to_string());
+        }
+        op(&s, &cfg, &a).map_err(|e| e.to_string())
+    })
+    .await
+}
+
 pub async fn revoke(
     State(st): State<Arc<AdminState>>,
     Extension(p): Extension<Principal>,
     Form(f): Form<AddressForm>,
 ) -> Response {
-    let cfg = st.cfg.clone();
-    let a = f.address.clone();
-    let r = blocking(move || {
-        crate::portal::shared(&cfg)
-            .and_then(|s| s.revoke(&a))
-            .map_err(|e| e.to_string())
-    })
-    .await;
+    let r = with_store(&st, &f.address, |s, _, a| s.revoke(a)).await;
     tracing::info!(user = %f.address, admin = %p.name, ok = r.is_ok(), "portal access revoked");
-    done(
-        &st,
-        &p,
-        "/portal",
-        r.map(|()| format!("{}: {}", texts::page(p.lang).revoked, f.address)),
-    )
+    let msg = format!("{}: {}", texts::page(p.lang).revoked, f.address);
+    done(&st, &p, "/portal", r.map(|()| msg))
 }
 
+/// A new set-up link and code, shown to the administrator once (to pass on by phone).
 pub async fn reset(
     State(st): State<Arc<AdminState>>,
     Extension(p): Extension<Principal>,
     Form(f): Form<AddressForm>,
 ) -> Response {
-    let cfg = st.cfg.clone();
-    let a = f.address.clone();
-    let r = blocking(move || {
-        let s = crate::portal::shared(&cfg).map_err(|e| e.to_string())?;
-        if s.user(&a).map_err(|e| e.to_string())?.is_none() {
-            return Err("no such portal user".to_string());
-        }
-        s.new_setup(&a, cfg.portal.require_code, None)
-            .map_err(|e| e.to_string())
+    let r = with_store(&st, &f.address, |s, cfg, a| {
+        s.new_setup(a, cfg.portal.require_code, None)
     })
     .await;
     tracing::info!(user = %f.address, admin = %p.name, ok = r.is_ok(), "portal set-up link renewed");
