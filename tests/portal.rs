@@ -640,7 +640,9 @@ fn links_lockout_isolation_and_no_admin_on_the_portal() {
         ),
     );
     assert_eq!(ok.status, 303, "{}", ok.text());
-    assert_eq!(post("/login", None, &login_form(pw2)).status, 303);
+    let bob2 = post("/login", None, &login_form(pw2))
+        .session()
+        .expect("logged in again");
 
     // The admin page lists portal users and held messages; an administrator revokes Bob.
     let pw = s.g.dir.join("root.pw");
@@ -700,6 +702,8 @@ fn links_lockout_isolation_and_no_admin_on_the_portal() {
         401,
         "revoked"
     );
+    let ended = request(p, "GET", "/messages", Some(&bob2), None, &[]);
+    assert_eq!(ended.status, 303, "the revoked user's session ended");
     let page = request(a, "GET", "/portal", None, None, &[("Cookie", &cookie)]).text();
     assert!(page.contains("revoked"), "{page}");
 

@@ -374,6 +374,18 @@ async fn guard_layer(State(st): St, req: Request, next: Next) -> Response {
             Redirect::to("/login").into_response()
         };
     };
+    // A revoked or locked access ends its sessions at once.
+    let (store, who) = (st.store.clone(), s.user.clone());
+    let active = tokio::task::spawn_blocking(move || store.user(&who))
+        .await
+        .ok()
+        .and_then(Result::ok)
+        .flatten()
+        .is_some_and(|u| u.active());
+    if !active {
+        st.sessions.remove(&id);
+        return Redirect::to("/login").into_response();
+    }
     let v = Visitor {
         address: s.user,
         lang: s.lang,
