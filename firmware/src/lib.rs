@@ -7,10 +7,12 @@
 
 pub mod admin;
 pub mod app;
+pub mod authres;
 pub mod clock;
 pub mod config;
 pub mod ctl;
 pub mod dkim;
+pub mod dns;
 pub mod durable;
 pub mod keystore;
 pub mod license;

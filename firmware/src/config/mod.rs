@@ -9,6 +9,7 @@
 //! that span sections, [`parse`] has the parsers the rest of the firmware shares.
 
 mod admin;
+mod authres;
 mod delivery;
 mod digital_post;
 mod dkim;
@@ -35,6 +36,7 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 
 pub use admin::AdminConfig;
+pub use authres::AuthResConfig;
 pub use delivery::DeliveryConfig;
 pub use digital_post::{DigitalPostConfig, DigitalPostRule};
 pub use dkim::{DkimConfig, DkimSignMode};
@@ -92,6 +94,7 @@ pub struct Config {
     pub notify: NotifyConfig,
     pub license: LicenseConfig,
     pub dkim: DkimConfig,
+    pub authres: AuthResConfig,
     pub digital_post: DigitalPostConfig,
     pub lookup: LookupConfig,
     pub portal: PortalConfig,

@@ -37,6 +37,7 @@ impl Config {
         self.storage.validate()?;
         self.keystore.validate()?;
         self.dkim.validate()?;
+        self.authres.validate()?;
         self.log.validate()
     }
 

@@ -152,6 +152,16 @@ impl Message {
         before - self.fields.len()
     }
 
+    /// Removes every field called `name` whose unfolded value satisfies `pred`; returns how
+    /// many.
+    pub fn remove_named_if(&mut self, name: &str, pred: impl Fn(&str) -> bool) -> usize {
+        let before = self.fields.len();
+        self.fields.retain(|f| {
+            !(field_name(f).eq_ignore_ascii_case(name.as_bytes()) && pred(&field_value(f)))
+        });
+        before - self.fields.len()
+    }
+
     /// Adds a field at the top of the header block.
     pub fn prepend(&mut self, name: &str, value: &str) {
         self.fields.insert(0, field_line(name, value));

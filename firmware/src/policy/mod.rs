@@ -97,6 +97,12 @@ pub fn process(
         });
     }
     if !local.is_empty() {
+        // Mail from outside: our Authentication-Results (or at least no forged one) first,
+        // on the bytes as they arrived.
+        let annotated = (!from_inside)
+            .then(|| crate::authres::annotate(&ctx.cfg, env, message))
+            .flatten();
+        let message = annotated.as_deref().unwrap_or(message);
         let inbound = inbound::process(ctx, env, message, local)?;
         outputs.extend(crate::license::gate::inbound_outputs(
             ctx, env, message, inbound,

@@ -4,14 +4,11 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use hickory_resolver::config::{
-    ConnectionConfig, NameServerConfig, ProtocolConfig, ResolverConfig,
-};
 use hickory_resolver::net::runtime::TokioRuntimeProvider;
 use hickory_resolver::proto::rr::RData;
 use hickory_resolver::TokioResolver;
 
-use crate::config::{parse_dns_server, parse_host_port, Config};
+use crate::config::{parse_host_port, Config};
 use crate::smtp::wire::domain_of;
 
 /// Where a recipient's mail goes. Recipients with the same route share one SMTP transaction.
@@ -72,26 +69,15 @@ impl Resolver {
     /// A resolver using `delivery.dns_servers`, or the system configuration when it is empty.
     /// `None` inside when neither is usable: MX routes then fail temporarily with a clear reason.
     pub fn new(cfg: &Config) -> Resolver {
-        let inner = if cfg.delivery.dns_servers.is_empty() {
-            TokioResolver::builder_tokio()
+        let inner = match crate::dns::configured(&cfg.delivery.dns_servers) {
+            None => TokioResolver::builder_tokio()
                 .and_then(|b| b.build())
                 .map_err(|e| tracing::warn!(error = %e, "system DNS configuration unusable"))
-                .ok()
-        } else {
-            let mut rc = ResolverConfig::from_name_servers(vec![]);
-            for s in &cfg.delivery.dns_servers {
-                if let Ok(sa) = parse_dns_server(s) {
-                    let mut udp = ConnectionConfig::new(ProtocolConfig::Udp);
-                    udp.port = sa.port();
-                    let mut tcp = ConnectionConfig::new(ProtocolConfig::Tcp);
-                    tcp.port = sa.port();
-                    rc.add_name_server(NameServerConfig::new(sa.ip(), true, vec![udp, tcp]));
-                }
-            }
-            TokioResolver::builder_with_config(rc, TokioRuntimeProvider::default())
+                .ok(),
+            Some(rc) => TokioResolver::builder_with_config(rc, TokioRuntimeProvider::default())
                 .build()
                 .map_err(|e| tracing::warn!(error = %e, "DNS resolver configuration unusable"))
-                .ok()
+                .ok(),
         };
         Resolver {
             inner,
