@@ -724,3 +724,31 @@ fn links_lockout_isolation_and_no_admin_on_the_portal() {
         .join(format!("data/portal/messages/{carol_id}.msg"))
         .exists());
 }
+
+/// On a non-loopback address the portal speaks HTTPS with a self-signed certificate made in
+/// `<data_dir>/portal-tls/` (Python's ssl verifies the chain against it), with HSTS.
+#[test]
+fn portal_speaks_https_with_a_self_signed_certificate() {
+    let d = tempfile::tempdir().unwrap();
+    let port = free_port();
+    let g = Gateway::start(
+        &d.path().join("gw"),
+        0,
+        0,
+        &format!(
+            "[relay]\nlocal_domains = []\n[delivery]\ninbound_next_hop = \"\"\n\
+             [portal]\nenabled = true\nlisten = \"0.0.0.0:{port}\"\n"
+        ),
+    );
+    let cert = g.dir.join("data/portal-tls/cert.pem");
+    assert!(cert.exists() && g.dir.join("data/portal-tls/pin.sha256").exists());
+    let out = python(&format!(
+        "import ssl, http.client\nctx = ssl.create_default_context(cafile={cert:?})\n\
+         ctx.check_hostname = False\nc = http.client.HTTPSConnection('127.0.0.1', {port}, context=ctx)\n\
+         c.request('GET', '/login')\nr = c.getresponse()\n\
+         print(r.status, r.getheader('strict-transport-security'), c.sock.version())\n",
+        cert = cert.display().to_string()
+    ));
+    assert!(out.starts_with("200 max-age="), "{out}");
+    assert!(out.contains("TLSv1.3") || out.contains("TLSv1.2"), "{out}");
+}
