@@ -644,6 +644,29 @@ fn links_lockout_isolation_and_no_admin_on_the_portal() {
         .session()
         .expect("logged in again");
 
+    // A forgotten password: noted (the same answer for an unknown address); the sender's next
+    // message brings a new link and code, and the old password works until a new one is set.
+    let noted = post("/forgot", None, "address=bob%40outside.test&lang=en");
+    assert_eq!(noted.status, 200);
+    assert!(noted.text().contains("Noted"), "{}", noted.text());
+    let unknown = post("/forgot", None, "address=nobody%40outside.test&lang=en");
+    assert_eq!(unknown.text(), noted.text());
+    send(
+        &s.g,
+        "bob@outside.test",
+        "[encrypt] For Bob third",
+        "third",
+        None,
+    );
+    let receipt = wait_mail(&s.inbound, "alice@example.org", "For Bob third");
+    assert!(
+        receipt.text().contains("set-up code (give"),
+        "{}",
+        receipt.text()
+    );
+    assert!(wait_until(Duration::from_secs(30), || bob_notes().len() >= 3));
+    assert_eq!(post("/login", None, &login_form(pw2)).status, 303);
+
     // The admin page lists portal users and held messages; an administrator revokes Bob.
     let pw = s.g.dir.join("root.pw");
     std::fs::write(&pw, "admin password 1\n").unwrap();

@@ -94,6 +94,9 @@ pub struct User {
     /// An administrator revoked the access; a new message brings a new set-up.
     #[serde(default)]
     pub revoked: bool,
+    /// The user asked for a new password: the sender's next message brings a new link and code.
+    #[serde(default)]
+    pub reset_requested: bool,
     pub created: i64,
 }
 
@@ -383,7 +386,10 @@ impl Store {
         require_code: bool,
         code: Option<&str>,
     ) -> Result<Option<Setup>> {
-        if self.user(address)?.is_some_and(|u| u.active()) {
+        if self
+            .user(address)?
+            .is_some_and(|u| u.active() && !u.reset_requested)
+        {
             return Ok(None);
         }
         self.new_setup(address, require_code, code).map(Some)
@@ -409,6 +415,7 @@ impl Store {
             u.setup_hash = token_hash;
             u.setup_expires = crate::clock::unix_now() + SETUP_VALIDITY_SECS;
             u.code_hash = code_hash;
+            u.reset_requested = false;
             Ok(())
         })?;
         Ok(Setup { token, code })
@@ -500,6 +507,18 @@ impl Store {
                 u.setup_hash.clear();
             }
             Ok(u.locked)
+        })
+    }
+
+    /// The user forgot the password: the next message brings a new link and code (the
+    /// password works until then). Unknown addresses are ignored (the page says the same).
+    pub fn request_reset(&self, address: &str) -> Result<()> {
+        if self.user(address)?.is_none() {
+            return Ok(());
+        }
+        self.update(address, |u| {
+            u.reset_requested = true;
+            Ok(())
         })
     }
 
@@ -634,5 +653,15 @@ mod tests {
             s.login("eve@example.net", "new pw new pw"),
             LoginOutcome::Ok(_)
         ));
+        // A forgotten password: the next message brings a link; the password works until then.
+        s.request_reset("eve@example.net").unwrap();
+        s.request_reset("nobody@example.net").unwrap();
+        assert!(s.user("nobody@example.net").unwrap().is_none());
+        assert!(s.prepare("eve@example.net", true, None).unwrap().is_some());
+        assert!(matches!(
+            s.login("eve@example.net", "new pw new pw"),
+            LoginOutcome::Ok(_)
+        ));
+        assert!(s.prepare("eve@example.net", true, None).unwrap().is_none());
     }
 }

@@ -90,6 +90,8 @@ struct LoginPage {
     address: String,
     token: String,
     need_code: bool,
+    /// The message (mode "message") is good news, not an error.
+    ok: bool,
 }
 
 #[derive(Debug)]
@@ -153,6 +155,7 @@ fn page(mode: &'static str, lang: Lang, error: &str) -> LoginPage {
         address: String::new(),
         token: String::new(),
         need_code: false,
+        ok: false,
     }
 }
 
@@ -264,6 +267,36 @@ async fn login_submit(State(st): St, req: Request) -> Response {
             render(&p, StatusCode::FORBIDDEN)
         }
     }
+}
+
+async fn forgot_form(State(st): St, Query(q): Query<LangQuery>) -> Response {
+    render(
+        &page("forgot", lang_of(q.lang.as_deref(), &st), ""),
+        StatusCode::OK,
+    )
+}
+
+/// Notes a reset request; the answer is the same for unknown addresses.
+async fn forgot_submit(State(st): St, req: Request) -> Response {
+    let ip = client_ip(&req);
+    if !same_origin(req.headers(), st.https) {
+        return cross_origin();
+    }
+    let Ok(Form(f)) = Form::<LoginForm>::from_request(req, &()).await else {
+        return StatusCode::BAD_REQUEST.into_response();
+    };
+    let lang = lang_of(Some(&f.lang), &st);
+    let address = f.address.trim().to_ascii_lowercase();
+    let store = st.store.clone();
+    let a2 = address.clone();
+    let r = tokio::task::spawn_blocking(move || store.request_reset(&a2)).await;
+    if let Ok(Err(e)) = r {
+        tracing::error!(error = %e, "portal reset request not stored");
+    }
+    tracing::info!(user = %address, ip = ?ip, "portal password reset requested");
+    let mut p = page("message", lang, texts::page(lang).forgot_done);
+    p.ok = true;
+    render(&p, StatusCode::OK)
 }
 
 fn refused_page(lang: Lang, why: SetupRefused) -> Response {
@@ -607,6 +640,7 @@ pub fn router(st: Arc<PortalState>) -> Router {
         .route("/", get(root))
         .route("/login", get(login_form).post(login_submit))
         .route("/setup", get(setup_form).post(setup_submit))
+        .route("/forgot", get(forgot_form).post(forgot_submit))
         .route("/static/segl.css", get(crate::admin::web::css))
         .merge(guarded)
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
