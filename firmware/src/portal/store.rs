@@ -355,6 +355,7 @@ impl Store {
             .into_iter()
             .flatten()
             .flatten()
+            .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
             .filter_map(|e| Self::read_json::<User>(&e.path()).ok().flatten())
             .collect();
         out.sort_by(|a, b| a.address.cmp(&b.address));
