@@ -39,7 +39,7 @@ DEB_RUSTC=/usr/bin/rustc
 DEB_CARGO=/usr/bin/cargo
 
 # Host packages (amd64, except the arm64 Rust std).
-APT_PACKAGES=(rustc-web cargo-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu
+APT_PACKAGES=(ca-certificates rustc-web cargo-web libstd-rust-web-dev:arm64 gcc-aarch64-linux-gnu
 	libc6-dev-arm64-cross qemu-system-arm busybox-static kmod cpio gzip genimage
 	dosfstools mtools e2fsprogs)
 # arm64 packages unpacked into the image (downloaded, not installed).
@@ -162,6 +162,8 @@ chmod 0700 "$ROOT/root"
 chmod 0600 "$ROOT/etc/shadow"
 install -m 0644 "$REPO/buildroot/board/segl/segl.toml" "$ROOT/etc/segl/segl.toml"
 install -m 0755 "$SEGL_BIN" "$ROOT/usr/bin/segl"
+# The CA bundle for outbound TLS level "verify" (architecture-independent).
+install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
 
 # BusyBox (arm64, static) and a link for each applet. The arm64 binary
 # cannot run here; the host's busybox-static is the same Debian source and

@@ -29,7 +29,7 @@ TARGET=x86_64-unknown-linux-gnu
 PROFILE=image
 
 # Debian packages the build and the boot tests use.
-APT_PACKAGES=(linux-image-amd64 busybox-static e2fsprogs util-linux kmod cpio gzip
+APT_PACKAGES=(linux-image-amd64 busybox-static e2fsprogs util-linux kmod cpio gzip ca-certificates
 	genimage dosfstools mtools syslinux syslinux-common extlinux
 	grub-efi-amd64-bin grub-common ovmf qemu-system-x86)
 
@@ -102,6 +102,8 @@ chmod 0700 "$ROOT/root"
 chmod 0600 "$ROOT/etc/shadow"
 install -m 0644 "$REPO/buildroot/board/segl/segl.toml" "$ROOT/etc/segl/segl.toml"
 install -m 0755 "$SEGL_BIN" "$ROOT/usr/bin/segl"
+# The CA bundle for outbound TLS level "verify" (delivery.require_tls_domains, tls_levels).
+install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
 
 # BusyBox and a link for each applet it has (paths as BusyBox lists them).
 install -m 0755 /bin/busybox "$ROOT/bin/busybox"

@@ -3,6 +3,7 @@
 
 mod common;
 
+use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
@@ -581,13 +582,28 @@ fn mx_lookup_through_dnsmasq_reaches_the_mx_host() {
     );
 }
 
-#[test]
-fn required_tls_waits_for_a_tls_capable_host() {
-    let d = tmp();
-    let certdir = d.path().join("cert");
-    std::fs::create_dir_all(&certdir).unwrap();
+/// Runs `openssl ARGS` in `dir`.
+fn openssl_in(dir: &Path, args: &[&str]) {
     let st = Command::new("openssl")
-        .args([
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+}
+
+/// A test CA (`ca.pem`), a server certificate it issued for 127.0.0.1 (`good.pem`/`good.key`)
+/// and one for 127.0.0.1 from a CA nobody trusts (`rogue.pem`/`rogue.key`, self-signed).
+fn tls_certs(dir: &Path) {
+    std::fs::create_dir_all(dir).unwrap();
+    let san = "subjectAltName=IP:127.0.0.1,DNS:localhost";
+    openssl_in(
+        dir,
+        &[
             "req",
             "-x509",
             "-newkey",
@@ -596,15 +612,116 @@ fn required_tls_waits_for_a_tls_capable_host() {
             "-days",
             "2",
             "-subj",
-            "/CN=sink.test",
-        ])
-        .arg("-keyout")
-        .arg(certdir.join("k.pem"))
-        .arg("-out")
-        .arg(certdir.join("c.pem"))
-        .output()
-        .unwrap();
-    assert!(st.status.success());
+            "/CN=Partner Test CA",
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign,cRLSign",
+        ],
+    );
+    openssl_in(
+        dir,
+        &[
+            "req",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-keyout",
+            "good.key",
+            "-out",
+            "good.csr",
+        ],
+    );
+    std::fs::write(
+        dir.join("ext.cnf"),
+        format!("{san}\nextendedKeyUsage=serverAuth\n"),
+    )
+    .unwrap();
+    openssl_in(
+        dir,
+        &[
+            "x509",
+            "-req",
+            "-in",
+            "good.csr",
+            "-CA",
+            "ca.pem",
+            "-CAkey",
+            "ca.key",
+            "-CAcreateserial",
+            "-days",
+            "2",
+            "-extfile",
+            "ext.cnf",
+            "-out",
+            "good.pem",
+        ],
+    );
+    openssl_in(
+        dir,
+        &[
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            san,
+            "-keyout",
+            "rogue.key",
+            "-out",
+            "rogue.pem",
+        ],
+    );
+}
+
+fn sink_tls(port: u16, dir: &Path, certs: &Path, name: &str) -> Sink {
+    Sink::start_on(
+        port,
+        dir,
+        &[
+            "--tls-cert",
+            certs.join(format!("{name}.pem")).to_str().unwrap(),
+            "--tls-key",
+            certs.join(format!("{name}.key")).to_str().unwrap(),
+        ],
+    )
+}
+
+/// The last error recorded for `rcpt` in the queue, once it contains `needle`.
+fn wait_last_error(g: &Gateway, rcpt: &str, needle: &str) -> bool {
+    wait_until(Duration::from_secs(20), || {
+        g.ctl_json(&["queue", "list", "--json"])
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|m| m["recipients"].as_array().cloned().unwrap_or_default())
+            .any(|r| {
+                r["address"].as_str() == Some(rcpt)
+                    && r["last_error"].as_str().unwrap_or("").contains(needle)
+            })
+    })
+}
+
+/// TLS levels per domain: `may` falls back to plaintext; `encrypt` needs STARTTLS but takes any
+/// certificate; `verify` (what `require_tls_domains` means) needs a certificate from a trusted
+/// CA naming the host, and otherwise waits with the reason — the mail never reaches a host
+/// with a certificate from an unknown CA (a man in the middle).
+#[test]
+fn tls_levels_may_encrypt_verify() {
+    let d = tmp();
+    let certs = d.path().join("cert");
+    tls_certs(&certs);
     let smart_port = free_port();
     let mut smart = Sink::start_on(smart_port, &d.path().join("smart"), &[]);
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
@@ -612,57 +729,65 @@ fn required_tls_waits_for_a_tls_capable_host() {
         &d.path().join("gw"),
         inbound.port,
         smart_port,
-        "[delivery]\nrequire_tls_domains = [\"secure.test\"]\n",
+        &format!(
+            "[delivery]\nrequire_tls_domains = [\"secure.test\"]\ntls_ca_file = \"{}\"\n\
+             [delivery.tls_levels]\n\"any.test\" = \"encrypt\"\n",
+            certs.join("ca.pem").display()
+        ),
     );
-    // Opportunistic domain: delivered in clear to a sink without STARTTLS.
-    let (ok, _) = swaks(&[
-        "--server",
-        &server(&g),
-        "--from",
-        "a@example.org",
-        "--to",
-        "x@open.test",
-    ]);
-    assert!(ok);
+    let send = |to: &str| {
+        let (ok, t) = swaks(&[
+            "--server",
+            &server(&g),
+            "--from",
+            "a@example.org",
+            "--to",
+            to,
+        ]);
+        assert!(ok, "{t}");
+    };
+    // may: delivered in clear to a sink without STARTTLS.
+    send("x@open.test");
     smart.wait_for(1, 20);
-    // Required domain: the sink offers no STARTTLS, so the mail waits.
-    let (ok, _) = swaks(&[
-        "--server",
-        &server(&g),
-        "--from",
-        "a@example.org",
-        "--to",
-        "y@secure.test",
-    ]);
-    assert!(ok);
-    assert!(wait_until(Duration::from_secs(10), || {
-        g.ctl_json(&["queue", "list", "--json"])
-            .as_array()
-            .unwrap()
-            .iter()
-            .any(|m| {
-                m["recipients"][0]["last_error"]
-                    .as_str()
-                    .unwrap_or("")
-                    .contains("TLS is required")
-            })
-    }));
+    // verify and encrypt: the sink offers no STARTTLS, so both wait.
+    send("y@secure.test");
+    send("z@any.test");
+    assert!(wait_last_error(&g, "y@secure.test", "TLS is required"));
+    assert!(wait_last_error(&g, "z@any.test", "(level encrypt)"));
     assert_eq!(smart.messages().len(), 1, "never sent in clear");
-    // The sink comes back with STARTTLS: delivered over TLS.
+
+    // The host comes back with a certificate from an unknown CA: encrypt delivers (any
+    // certificate); verify refuses it and says why.
     smart.down();
-    let mut smart = Sink::start_on(
-        smart_port,
-        &d.path().join("smart"),
-        &[
-            "--tls-cert",
-            certdir.join("c.pem").to_str().unwrap(),
-            "--tls-key",
-            certdir.join("k.pem").to_str().unwrap(),
-        ],
-    );
+    let mut smart = sink_tls(smart_port, &d.path().join("smart"), &certs, "rogue");
     let m = smart.wait_for(2, 30);
-    assert_eq!(m[1].rcpts(), vec!["y@secure.test"]);
+    assert_eq!(m[1].rcpts(), vec!["z@any.test"]);
     assert_eq!(m[1].meta["tls"], true);
+    assert!(wait_last_error(
+        &g,
+        "y@secure.test",
+        "not verified (TLS level verify)"
+    ));
+    assert_eq!(
+        smart.messages().len(),
+        2,
+        "y never reached the unverified host"
+    );
+    let log = g.log_text();
+    assert!(
+        log.contains("tls=encrypted required=encrypt"),
+        "level reached is logged"
+    );
+
+    // A certificate from the configured CA for the host: delivered, logged as verified.
+    smart.down();
+    let mut smart = sink_tls(smart_port, &d.path().join("smart"), &certs, "good");
+    let m = smart.wait_for(3, 30);
+    assert_eq!(m[2].rcpts(), vec!["y@secure.test"]);
+    assert_eq!(m[2].meta["tls"], true);
+    assert!(wait_until(Duration::from_secs(10), || g
+        .log_text()
+        .contains("tls=verified required=verify")));
     smart.down();
 }
 

@@ -44,7 +44,7 @@ fn state(dir: &Path, https: bool) -> Arc<AdminState> {
     let deliverer = Arc::new(Deliverer {
         cfg: cfg.clone(),
         resolver: Resolver::new(&cfg),
-        tls: segl::tls::client_config(),
+        tls: segl::tls::client_tls(&cfg).unwrap(),
     });
     let license = segl::license::Licensing::open(keystore.clone(), dir).unwrap();
     let policy = Arc::new(PolicyCtx {

@@ -63,7 +63,7 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
     let transport = Arc::new(Deliverer {
         cfg: cfg.clone(),
         resolver: Resolver::new(&cfg),
-        tls: crate::tls::client_config(),
+        tls: crate::tls::client_tls(&cfg)?,
     });
     let license = crate::license::Licensing::open(keystore.clone(), data)?;
     let policy = Arc::new(PolicyCtx {

@@ -23,5 +23,6 @@ pub mod queue;
 pub mod smime;
 pub mod smtp;
 pub mod spool;
+pub mod testhook;
 pub mod tls;
 pub mod users;

@@ -1,10 +1,17 @@
 //! TLS for SMTP: the server side of STARTTLS (configured certificate, or a self-signed one made
 //! once in the data dir) and the client side for delivery.
 //!
-//! Outbound TLS is opportunistic (RFC 7435): MX hosts rarely have certificates that match the
-//! names we reach them by, and refusing them would send the mail in clear instead. So the client
-//! encrypts without authenticating the peer; `delivery.require_tls_domains` makes TLS mandatory,
-//! never plaintext, for partners that must be reached encrypted.
+//! Outbound TLS has levels per recipient domain, as Postfix's `smtp_tls_policy_maps`
+//! (`delivery.tls_levels`, [`TlsLevel`]):
+//! - `may` (default): opportunistic (RFC 7435). MX hosts rarely have certificates that match the
+//!   names we reach them by, and refusing them would send the mail in clear instead, so the
+//!   client encrypts without authenticating the peer, and falls back to plaintext.
+//! - `encrypt`: TLS is mandatory, any certificate: never plaintext, but no protection against an
+//!   active man in the middle.
+//! - `verify` (also every domain of `delivery.require_tls_domains`): TLS with a certificate that
+//!   chains to the system's roots (Debian `ca-certificates`) or `delivery.tls_ca_file`, and
+//!   names the host Segl connected to (the MX host, or the next hop as configured). Anything
+//!   else defers the mail with the reason; it is never sent to an unauthenticated peer.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -14,7 +21,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName, UnixTime};
 use rustls::{DigitallySignedStruct, SignatureScheme};
 
-use crate::config::Config;
+use crate::config::{Config, TlsLevel};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -85,7 +92,76 @@ fn ensure_self_signed(
     Ok((cert, key))
 }
 
-/// Client configuration for outbound STARTTLS (opportunistic: see the module docs).
+/// The client configurations for outbound STARTTLS, one per kind of peer check.
+pub struct ClientTls {
+    /// Any certificate (levels `may` and `encrypt`).
+    pub opportunistic: Arc<rustls::ClientConfig>,
+    /// A verified chain and host name (level `verify`); `Err` says why there is none (no trust
+    /// anchors at all), and mail that needs it waits with that reason.
+    pub verified: Result<Arc<rustls::ClientConfig>, String>,
+}
+
+impl ClientTls {
+    /// The configuration for `level`.
+    pub fn for_level(&self, level: TlsLevel) -> Result<Arc<rustls::ClientConfig>, String> {
+        match level {
+            TlsLevel::Verify => self.verified.clone(),
+            TlsLevel::May | TlsLevel::Encrypt => Ok(self.opportunistic.clone()),
+        }
+    }
+}
+
+/// Both client configurations. The trust anchors for `verify` are the system's and those of
+/// `delivery.tls_ca_file`; an unreadable CA file is a start error (the administrator named it).
+pub fn client_tls(cfg: &Config) -> Result<ClientTls, TlsError> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    let (added, _) = roots.add_parsable_certificates(native.certs);
+    let ca_file = cfg.delivery.tls_ca_file.trim();
+    if !ca_file.is_empty() {
+        let cerr = |m: String| TlsError::Cert {
+            path: ca_file.to_string(),
+            message: m,
+        };
+        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca_file)
+            .map_err(|e| cerr(e.to_string()))?
+            .collect::<Result<_, _>>()
+            .map_err(|e| cerr(e.to_string()))?;
+        let (ok, _) = roots.add_parsable_certificates(certs);
+        if ok == 0 {
+            return Err(cerr("no usable CA certificate found".into()));
+        }
+    }
+    tracing::debug!(
+        system_roots = added,
+        total = roots.len(),
+        "outbound TLS trust anchors"
+    );
+    let verified = if roots.is_empty() {
+        Err(
+            "no trust anchors for TLS level verify: install the system CA bundle \
+             (ca-certificates) or set delivery.tls_ca_file"
+                .to_string(),
+        )
+    } else {
+        rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider())
+            .build()
+            .map_err(|e| format!("TLS verifier: {e}"))
+            .and_then(|v| {
+                rustls::ClientConfig::builder_with_provider(provider())
+                    .with_safe_default_protocol_versions()
+                    .map(|b| b.with_webpki_verifier(v).with_no_client_auth())
+                    .map(Arc::new)
+                    .map_err(|e| e.to_string())
+            })
+    };
+    Ok(ClientTls {
+        opportunistic: client_config(),
+        verified,
+    })
+}
+
+/// Client configuration for opportunistic outbound STARTTLS (see the module docs).
 pub fn client_config() -> Arc<rustls::ClientConfig> {
     let provider = provider();
     let verifier = Arc::new(Opportunistic(provider.clone()));

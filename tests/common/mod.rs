@@ -270,6 +270,9 @@ pub struct Gateway {
     pub admin_port: u16,
     pub proc: Option<Proc>,
     pub log: PathBuf,
+    /// Extra environment for `segl serve` (e.g. the debug-build fault hook `SEGL_TEST_PANIC`),
+    /// applied at the next [`Gateway::up`].
+    pub env: Vec<(String, String)>,
 }
 
 fn merge(base: &mut toml::Table, over: toml::Table) {
@@ -351,6 +354,7 @@ level = "debug"
             admin_port,
             proc: None,
             log: dir.join("segl.log"),
+            env: vec![],
         };
         g.up();
         g
@@ -368,7 +372,8 @@ level = "debug"
             .arg(&self.config)
             .stdout(Stdio::null())
             .stderr(log)
-            .env_remove("SEGL_LOG");
+            .env_remove("SEGL_LOG")
+            .envs(self.env.iter().map(|(k, v)| (k, v)));
         self.proc = Some(Proc::spawn("segl", &mut cmd));
         let admin = self.admin_port;
         let ok = wait_until(Duration::from_secs(30), || {

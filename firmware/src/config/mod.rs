@@ -37,7 +37,7 @@ use serde::{Deserialize, Serialize};
 
 pub use admin::AdminConfig;
 pub use authres::AuthResConfig;
-pub use delivery::DeliveryConfig;
+pub use delivery::{DeliveryConfig, TlsLevel};
 pub use digital_post::{DigitalPostConfig, DigitalPostRule};
 pub use dkim::{DkimConfig, DkimSignMode};
 pub use encrypt::EncryptConfig;
@@ -107,14 +107,6 @@ impl Config {
     pub fn is_local_domain(&self, domain: &str) -> bool {
         self.relay
             .local_domains
-            .iter()
-            .any(|d| d.eq_ignore_ascii_case(domain))
-    }
-
-    /// Mail to `domain` must go over TLS (`delivery.require_tls_domains`).
-    pub fn requires_tls(&self, domain: &str) -> bool {
-        self.delivery
-            .require_tls_domains
             .iter()
             .any(|d| d.eq_ignore_ascii_case(domain))
     }

@@ -26,6 +26,13 @@ impl Queue {
             Ok(m) => m,
             Err(e) => return self.quarantine(&id, &format!("message file unreadable: {e}")),
         };
+        crate::testhook::panic_if(
+            "deliver",
+            &env.pending()
+                .map(|r| r.address.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
         let newly_failed = self.attempt_due(&mut env, &message).await;
         // The DSN is stored before the record that says the recipient failed: a crash in
         // between can send a DSN twice, never zero times.

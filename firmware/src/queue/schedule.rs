@@ -25,10 +25,14 @@ impl Queue {
                 let Ok(permit) = permit else { return };
                 let q = self.clone();
                 tokio::spawn(async move {
+                    // Released on drop: also when the work panics, so the message is tried
+                    // again instead of staying busy until a restart.
+                    let _busy = BusyGuard {
+                        q: q.clone(),
+                        id: id.clone(),
+                        _permit: permit,
+                    };
                     q.work(&id).await;
-                    q.release(&id);
-                    drop(permit);
-                    q.wake.notify_one();
                 });
             }
             let wait = next.map_or(MAX_WAIT, |t| (t - self.now()).clamp(1, MAX_WAIT)) as u64;
@@ -64,6 +68,7 @@ impl Queue {
     }
 
     fn release(&self, id: &str) {
+        // Also runs while a panicking task unwinds: never panic here.
         if let Some(e) = self.lock().get_mut(id) {
             e.busy = false;
         }
@@ -89,5 +94,23 @@ impl Queue {
             self.release(id);
         }
         due.len()
+    }
+}
+
+/// A message taken for work: on drop (done, or unwinding from a panic) the message is no longer
+/// busy, its concurrency slot is free and the scheduler looks again.
+struct BusyGuard {
+    q: Arc<Queue>,
+    id: String,
+    _permit: tokio::sync::OwnedSemaphorePermit,
+}
+
+impl Drop for BusyGuard {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(id = %self.id, "work on the message panicked; it stays queued and is tried again");
+        }
+        self.q.release(&self.id);
+        self.q.wake.notify_one();
     }
 }

@@ -55,15 +55,19 @@ impl Server {
         })
     }
 
-    /// Count a connection from `ip`; false when that address already has too many.
-    fn enter(&self, ip: IpAddr) -> bool {
+    /// Count a connection from `ip`; `None` when that address already has too many. The slot
+    /// is given back when the returned guard drops — also when the session panics.
+    fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
         let mut m = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         let n = m.entry(ip).or_insert(0);
         if *n >= self.cfg.smtp.max_connections_per_ip {
-            return false;
+            return None;
         }
         *n += 1;
-        true
+        Some(IpSlot {
+            server: self.clone(),
+            ip,
+        })
     }
 
     fn leave(&self, ip: IpAddr) {
@@ -74,6 +78,21 @@ impl Server {
                 m.remove(&ip);
             }
         }
+    }
+}
+
+/// One connection counted against its client address (see [`Server::enter`]).
+struct IpSlot {
+    server: Arc<Server>,
+    ip: IpAddr,
+}
+
+impl Drop for IpSlot {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            tracing::error!(ip = %self.ip, "SMTP session panicked; its connection slot is released");
+        }
+        self.server.leave(self.ip);
     }
 }
 
@@ -100,21 +119,21 @@ pub async fn serve(server: Arc<Server>, listener: TcpListener, kind: Listener) {
             });
             continue;
         };
-        if !server.enter(peer.ip()) {
+        let Some(ip_slot) = server.enter(peer.ip()) else {
             tracing::warn!(peer = %peer, "per-address connection limit reached");
             tokio::spawn(async move {
                 let _ = sock.write_all(&reply::TOO_MANY_FROM_IP.to_wire()).await;
             });
             continue;
-        }
+        };
         let server = server.clone();
         tokio::spawn(async move {
+            // Both slots are given back on drop, also when the session panics.
+            let _slots = (ip_slot, permit);
             tracing::debug!(peer = %peer, listener = ?kind, "connect");
-            session::Session::new(server.clone(), Box::new(sock), peer, kind)
+            session::Session::new(server, Box::new(sock), peer, kind)
                 .run()
                 .await;
-            server.leave(peer.ip());
-            drop(permit);
             tracing::debug!(peer = %peer, "disconnect");
         });
     }

@@ -247,6 +247,7 @@ impl Session {
     }
 
     fn ehlo(&mut self, domain: String, extended: bool) {
+        crate::testhook::panic_if("session", &domain);
         self.tx = None;
         let cfg = &self.server.cfg;
         let mut text = format!(

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use super::client::{ClientError, Extensions, ServerReply, SmtpClient};
 use super::route::{ResolveError, Resolver, Route, Target};
-use crate::config::Config;
+use crate::config::{Config, TlsLevel};
 use crate::queue::Outcome;
 use crate::smtp::wire::xtext_encode;
 use crate::spool::Envelope;
@@ -15,7 +15,7 @@ use crate::spool::{Body, Ret};
 pub struct Deliverer {
     pub cfg: Arc<Config>,
     pub resolver: Resolver,
-    pub tls: Arc<rustls::ClientConfig>,
+    pub tls: crate::tls::ClientTls,
 }
 
 /// Failure of a whole host; the next host is tried, and if none is left every recipient gets it.
@@ -26,11 +26,12 @@ enum HostFailure {
 
 impl Deliverer {
     /// Deliver `message` to `recipients` (all on `route`). Returns one outcome per recipient, in
-    /// the same order. With `require_tls` the message is never sent without STARTTLS.
+    /// the same order. From level `encrypt` up the message is never sent without STARTTLS;
+    /// at `verify` only to a host whose certificate verifies.
     pub async fn deliver_route(
         &self,
         route: &Route,
-        require_tls: bool,
+        level: TlsLevel,
         env: &Envelope,
         recipients: &[String],
         message: &[u8],
@@ -63,11 +64,11 @@ impl Deliverer {
             // Opportunistic TLS: if the handshake fails, try the same host once more in clear
             // (unless TLS is required), as a sender that sees no STARTTLS would.
             for use_tls in [true, false] {
-                if !use_tls && require_tls {
+                if !use_tls && level != TlsLevel::May {
                     break;
                 }
                 match self
-                    .attempt(t, env, recipients, message, use_tls, require_tls)
+                    .attempt(t, env, recipients, message, use_tls, level)
                     .await
                 {
                     Ok(outcomes) => return outcomes,
@@ -103,10 +104,16 @@ impl Deliverer {
         recipients: &[String],
         message: &[u8],
         use_tls: bool,
-        require_tls: bool,
+        level: TlsLevel,
     ) -> Result<Vec<Outcome>, (HostFailure, bool)> {
         let temp = |e: ClientError| (HostFailure::Temporary(e.to_string()), false);
-        let mut c = self.open(t, use_tls, require_tls).await?;
+        let mut c = self.open(t, use_tls, level).await?;
+        // The level reached, logged for every delivery (what an auditor asks first).
+        let reached = match (c.tls.is_some(), level) {
+            (true, TlsLevel::Verify) => "verified",
+            (true, _) => "encrypted",
+            (false, _) => "none",
+        };
         if let Err(f) = check_limits(&c.extensions, t, env, message) {
             c.quit().await;
             return Err((f, false));
@@ -133,6 +140,8 @@ impl Deliverer {
             return Ok(outcomes.into_iter().flatten().collect());
         }
         let r = c.data(message).await.map_err(temp)?;
+        tracing::info!(id = %env.id, host = %t.host, tls = %reached, required = %level.as_str(),
+            reply = %r.one_line(), "delivery session");
         let final_outcome = data_outcome(&t.host, &r);
         c.quit().await;
         Ok(outcomes
@@ -142,13 +151,14 @@ impl Deliverer {
     }
 
     /// Connect, read the greeting, EHLO, and STARTTLS when offered and `use_tls`. A session
-    /// without TLS is refused (temporarily) when `require_tls`. `Err((_, true))`: the TLS
-    /// handshake failed.
+    /// without TLS is refused (temporarily) from level `encrypt` up; at `verify` the handshake
+    /// checks the certificate chain and the host name. `Err((_, true))`: the TLS handshake
+    /// failed.
     async fn open(
         &self,
         t: &Target,
         use_tls: bool,
-        require_tls: bool,
+        level: TlsLevel,
     ) -> Result<SmtpClient, (HostFailure, bool)> {
         let d = &self.cfg.delivery;
         let temp = |e: ClientError| (HostFailure::Temporary(e.to_string()), false);
@@ -178,7 +188,14 @@ impl Deliverer {
         }
         if use_tls && c.extensions.has("STARTTLS") {
             let server_name = t.host.clone();
-            match c.starttls(self.tls.clone(), &server_name, hostname).await {
+            let config = match self.tls.for_level(level) {
+                Ok(config) => config,
+                Err(why) => {
+                    c.quit().await;
+                    return Err((HostFailure::Temporary(why), false));
+                }
+            };
+            match c.starttls(config, &server_name, hostname).await {
                 Ok((nc, r)) if nc.tls.is_some() && r.is_ok() => c = nc,
                 Ok((nc, r)) => {
                     nc.quit().await;
@@ -187,14 +204,24 @@ impl Deliverer {
                         true,
                     ));
                 }
+                Err(e) if level == TlsLevel::Verify => {
+                    return Err((
+                        HostFailure::Temporary(format!(
+                            "TLS certificate of {} not verified (TLS level verify): {e}",
+                            t.host
+                        )),
+                        true,
+                    ))
+                }
                 Err(e) => return Err((HostFailure::Temporary(e.to_string()), true)),
             }
         }
-        if require_tls && c.tls.is_none() {
+        if level != TlsLevel::May && c.tls.is_none() {
             c.quit().await;
             return Err((
                 HostFailure::Temporary(format!(
-                    "TLS is required for this recipient domain but {} does not offer STARTTLS",
+                    "TLS is required for this recipient domain (level {}) but {} does not offer STARTTLS",
+                    level.as_str(),
                     t.host
                 )),
                 false,

@@ -1,11 +1,12 @@
 //! The SMTP client as the queue's delivery stage ([`Transport`]): recipients are batched by
-//! route and TLS requirement (at most [`MAX_BATCH`] per transaction), and each batch is one
+//! route and TLS level (at most [`MAX_BATCH`] per transaction), and each batch is one
 //! [`Deliverer::deliver_route`] attempt.
 
 use std::collections::BTreeMap;
 
 use super::deliver::Deliverer;
 use super::route::{route_for, Route};
+use crate::config::TlsLevel;
 use crate::queue::{Batch, Delivery, Transport};
 use crate::smtp::wire::domain_of;
 use crate::spool::Envelope;
@@ -14,17 +15,17 @@ use crate::spool::Envelope;
 pub const MAX_BATCH: usize = 100;
 
 impl Deliverer {
-    /// Whether mail to `address` must go over TLS (`delivery.require_tls_domains`).
-    fn requires_tls(&self, address: &str) -> bool {
-        domain_of(address).is_some_and(|d| self.cfg.requires_tls(&d))
+    /// The TLS level mail to `address` needs (`delivery.tls_levels`, `require_tls_domains`).
+    fn tls_level(&self, address: &str) -> TlsLevel {
+        domain_of(address).map_or(TlsLevel::May, |d| self.cfg.delivery.tls_level(&d))
     }
 }
 
 impl Transport for Deliverer {
     fn batches(&self, recipients: Vec<String>) -> Vec<Batch> {
-        let mut groups: BTreeMap<(Route, bool), Vec<String>> = BTreeMap::new();
+        let mut groups: BTreeMap<(Route, TlsLevel), Vec<String>> = BTreeMap::new();
         for r in recipients {
-            let key = (route_for(&self.cfg, &r), self.requires_tls(&r));
+            let key = (route_for(&self.cfg, &r), self.tls_level(&r));
             groups.entry(key).or_default().push(r);
         }
         let mut batches = vec![];
@@ -46,12 +47,12 @@ impl Transport for Deliverer {
         message: &'a [u8],
     ) -> Delivery<'a> {
         Box::pin(async move {
-            // Every recipient of a batch shares the route and the TLS requirement (`batches`).
+            // Every recipient of a batch shares the route and the TLS level (`batches`).
             let Some(first) = batch.recipients.first() else {
                 return vec![];
             };
             let route = route_for(&self.cfg, first);
-            let tls = self.requires_tls(first);
+            let tls = self.tls_level(first);
             self.deliver_route(&route, tls, env, &batch.recipients, message)
                 .await
         })

@@ -1,0 +1,89 @@
+//! Hardening: faults inside the gateway must not wedge what they held. A panic injected with the
+//! debug-build hook `SEGL_TEST_PANIC` (`firmware/src/testhook.rs`) in a delivery round and in an
+//! SMTP session: the message is tried again and delivered (no busy mark left until restart), and
+//! the client address's connection slot is given back (no 421 "too many connections" later).
+
+mod common;
+
+use common::*;
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("segl-faults-")
+        .tempdir()
+        .unwrap()
+}
+
+fn server(g: &Gateway) -> String {
+    format!("127.0.0.1:{}", g.smtp_port)
+}
+
+fn restarted_with(g: &mut Gateway, hook: &str) {
+    g.stop();
+    g.env.push(("SEGL_TEST_PANIC".into(), hook.into()));
+    g.up();
+}
+
+#[test]
+fn panic_in_a_delivery_round_releases_the_message() {
+    let d = tmp();
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let mut g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
+    restarted_with(&mut g, "deliver:boom@partner.test");
+    let (ok, t) = swaks(&[
+        "--server",
+        &server(&g),
+        "--from",
+        "a@example.org",
+        "--to",
+        "boom@partner.test",
+    ]);
+    assert!(ok, "{t}");
+    // The first round panicked (logged), the message was released and the next round
+    // delivered it — without a restart.
+    let m = smart.wait_for(1, 30);
+    assert_eq!(m[0].rcpts(), vec!["boom@partner.test"]);
+    let log = g.log_text();
+    assert!(
+        log.contains("injected panic at deliver"),
+        "the hook fired:\n{log}"
+    );
+    assert!(log.contains("work on the message panicked"), "{log}");
+    g.wait_queue_empty(10);
+}
+
+#[test]
+fn panic_in_a_session_gives_the_address_slot_back() {
+    let d = tmp();
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let mut g = Gateway::start(
+        &d.path().join("gw"),
+        inbound.port,
+        0,
+        "[smtp]\nmax_connections_per_ip = 2\n",
+    );
+    restarted_with(&mut g, "session:boom.test:3");
+    // Three sessions from 127.0.0.1 panic at EHLO; with only two slots per address, a slot
+    // that was not given back would refuse the third (and every later) connection with 421.
+    for _ in 0..3 {
+        let mut r = Raw::connect(g.smtp_port);
+        r.send(b"EHLO boom.test\r\n");
+        assert!(r.closed(), "the panicking session ends");
+    }
+    let (ok, t) = swaks(&[
+        "--server",
+        &server(&g),
+        "--from",
+        "bob@partner.test",
+        "--to",
+        "alice@example.org",
+    ]);
+    assert!(ok, "a normal client still gets in: {t}");
+    inbound.wait_for(1, 30);
+    assert_eq!(
+        g.log_text().matches("SMTP session panicked").count(),
+        3,
+        "each panic released its slot"
+    );
+}
