@@ -62,6 +62,13 @@ fn process_and_store(
         let child = store_output(spool, env, i + 1, out)?;
         children.push(child);
     }
+    crate::testhook::stall_if(
+        "processed",
+        &env.pending()
+            .map(|r| r.address.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     spool
         .remove(&env.id)
         .map_err(|e| ProcessError::Temporary(e.to_string()))?;
