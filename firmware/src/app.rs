@@ -149,6 +149,7 @@ pub async fn serve(cfg: Config) -> Result<(), StartError> {
             .transpose()?,
         stop_rx.clone(),
     )));
+    tasks.extend(crate::portal::serve::start(&cfg, &queue, &stop_rx).await?);
     tasks.push(tokio::spawn(save_counters(monitor, stop_rx.clone())));
     tasks.push(tokio::spawn(queue.clone().run(stop_rx.clone())));
     tasks.push(tokio::spawn(crate::license::tasks::run(

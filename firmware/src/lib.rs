@@ -18,6 +18,7 @@ pub mod keystore;
 pub mod license;
 pub mod monitor;
 pub mod policy;
+pub mod portal;
 pub mod queue;
 pub mod smime;
 pub mod smtp;

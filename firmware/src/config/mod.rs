@@ -24,6 +24,7 @@ mod mailboxes;
 mod mark;
 mod notify;
 mod parse;
+mod portal;
 mod relay;
 mod sign;
 mod smtp;
@@ -50,6 +51,7 @@ pub use mailboxes::MailboxConfig;
 pub use mark::{Language, MarkConfig};
 pub use notify::NotifyConfig;
 pub use parse::{is_domain, parse_dns_server, parse_host_port, parse_listen};
+pub use portal::PortalConfig;
 pub use relay::RelayConfig;
 pub use sign::SignConfig;
 pub use smtp::{BareLf, SmtpConfig, TlsConfig};
@@ -101,6 +103,7 @@ pub struct Config {
     pub verify: StageSwitch,
     /// `[decrypt] enabled`: inbound decryption on or off.
     pub decrypt: StageSwitch,
+    pub portal: PortalConfig,
     /// Function mailboxes by id (`[mailboxes.advokatkontoret]`).
     pub mailboxes: std::collections::BTreeMap<String, MailboxConfig>,
 }

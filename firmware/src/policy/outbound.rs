@@ -205,6 +205,7 @@ pub fn process_as(
         encrypt: encrypt_tag,
         code,
     } = controls(ctx, &subject);
+    let (subj, portal_code) = crate::portal::hook::take_code(ctx, subj);
     if subj != subject {
         msg.set_subject(&subj);
         changed = true;
@@ -333,6 +334,7 @@ pub fn process_as(
     let mut enc_certs: Vec<(String, Certificate)> = vec![];
     let mut plain = vec![];
     let mut refused: Vec<(String, String)> = vec![];
+    let mut portal = vec![];
     for r in rcpts {
         let mandatory =
             encrypt_tag.is_some() || code_encrypt || listed(&ctx.cfg.encrypt.always, &r);
@@ -347,6 +349,7 @@ pub fn process_as(
                 tracing::info!(id = %env.id, to = %r, "not encrypted: calendar invitation or TNEF");
                 plain.push(r);
             }
+            None if mandatory && crate::portal::hook::wants(ctx, &r) => portal.push(r),
             None if mandatory => {
                 let t = ctx.texts();
                 let asked = code
@@ -421,6 +424,11 @@ pub fn process_as(
             mail_from: mail_from.clone(),
             content,
         });
+    }
+    if !portal.is_empty() {
+        let code = portal_code.as_deref();
+        let held = crate::portal::hook::deliver(ctx, env, &base, &subj, code, portal)?;
+        outputs.extend(held);
     }
     if !refused.is_empty() || !problems.is_empty() {
         if env.mail_from.is_empty() {
@@ -514,13 +522,6 @@ pub(crate) fn system_message(
     msg.append("Date", &crate::clock::rfc2822(crate::clock::unix_now()));
     msg.append("Message-ID", &format!("<{}.{kind}@{host}>", env.id));
     msg.append("Auto-Submitted", auto_submitted);
-    msg.append("MIME-Version", "1.0");
-    msg.append("Content-Type", "text/plain; charset=utf-8");
-    msg.append("Content-Transfer-Encoding", "8bit");
-    msg.set_body(
-        body.replace("\r\n", "\n")
-            .replace('\n', "\r\n")
-            .into_bytes(),
-    );
+    msg.set_text_body(body);
     msg.to_bytes()
 }

@@ -15,6 +15,7 @@ pub mod licences;
 pub mod login;
 pub mod monitoring;
 pub mod partners;
+pub mod portal;
 pub mod system;
 pub mod users;
 
@@ -89,6 +90,7 @@ impl PageCtx {
                     item("/partners", t.partners),
                     item("/partners/pending", t.pending),
                     item("/domains", t.domains),
+                    item("/portal", crate::portal::texts::page(p.lang).admin_menu),
                 ],
             },
             MenuGroup {
@@ -225,7 +227,8 @@ pub async fn keystore_upload<T: Send + 'static>(
 
 static CSS: &[u8] = include_bytes!("../../../../webui/static/segl.css");
 
-async fn css() -> Response {
+/// The stylesheet (the web portal serves it too).
+pub async fn css() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -281,6 +284,9 @@ pub fn router(st: Arc<AdminState>) -> Router<Arc<AdminState>> {
         .route("/backup/download", post(system::backup_download))
         .route("/backup/restore", post(system::backup_restore))
         .route("/audit", get(system::audit))
+        .route("/portal", get(portal::page))
+        .route("/portal/revoke", post(portal::revoke))
+        .route("/portal/reset", post(portal::reset))
         .layer(middleware::from_fn_with_state(st, guard::web));
     Router::new()
         .route("/login", get(login::form).post(login::submit))
