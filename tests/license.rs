@@ -209,7 +209,7 @@ fn by_subject<'a>(msgs: &'a [Stored], subject: &str) -> &'a Stored {
         .unwrap_or_else(|| panic!("no message with subject {subject:?}"))
 }
 
-const TRUSTED: &str = "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\n[notify]\nadmin_address = \"admin@example.org\"\n";
+const TRUSTED: &str = "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\n# The domain key signs only to listed recipients (docs/policy.md).\ndomain_key_to = [\"@partner.test\"]\n[notify]\nadmin_address = \"admin@example.org\"\n";
 
 /// Encrypts a message from a partner to `cert` (a PEM in the PKI dir) with openssl.
 fn encrypted_to(pki: &Pki, cert: &str, to: &str, subject: &str) -> Vec<u8> {

@@ -6,7 +6,6 @@ mod common;
 #[path = "smime_common/mod.rs"]
 mod smime_common;
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
@@ -14,93 +13,9 @@ use common::*;
 #[path = "policy_common/mod.rs"]
 mod policy_common;
 use policy_common::*;
-
-const SUFFIX: &str = "dc=partner,dc=test";
-
-/// A slapd of our own: `slapd -f <conf> -h ldap://127.0.0.1:<port>/`, in the foreground.
-struct Slapd {
-    proc: Proc,
-    port: u16,
-}
-
-fn tool(name: &str) -> Option<PathBuf> {
-    ["/usr/sbin", "/usr/bin", "/sbin", "/bin"]
-        .iter()
-        .map(|d| Path::new(d).join(name))
-        .find(|p| p.exists())
-}
-
-impl Slapd {
-    fn start(dir: &Path) -> Option<Slapd> {
-        Slapd::start_tls(dir, None).map(|(s, _)| s)
-    }
-
-    /// With `tls` (certificate and key PEM files) it also listens for ldaps:// on the second
-    /// port returned.
-    fn start_tls(dir: &Path, tls: Option<(&str, &str)>) -> Option<(Slapd, u16)> {
-        let slapd = tool("slapd")?;
-        tool("ldapadd")?;
-        std::fs::create_dir_all(dir.join("db")).unwrap();
-        let tls_conf = tls
-            .map(|(c, k)| format!("TLSCertificateFile {c}\nTLSCertificateKeyFile {k}\n"))
-            .unwrap_or_default();
-        let conf = format!(
-            "{tls_conf}include /etc/ldap/schema/core.schema\ninclude /etc/ldap/schema/cosine.schema\ninclude /etc/ldap/schema/inetorgperson.schema\nmodulepath /usr/lib/ldap\nmoduleload back_mdb\npidfile {d}/slapd.pid\ndatabase mdb\nmaxsize 10485760\nsuffix \"{SUFFIX}\"\nrootdn \"cn=admin,{SUFFIX}\"\nrootpw secret\ndirectory {d}/db\n",
-            d = dir.display()
-        );
-        std::fs::write(dir.join("slapd.conf"), conf).unwrap();
-        let port = free_port();
-        let tls_port = if tls.is_some() { free_port() } else { 0 };
-        let mut listen = format!("ldap://127.0.0.1:{port}/");
-        if tls.is_some() {
-            listen.push_str(&format!(" ldaps://127.0.0.1:{tls_port}/"));
-        }
-        let proc = Proc::spawn(
-            "slapd",
-            Command::new(slapd).args([
-                "-f",
-                dir.join("slapd.conf").to_str().unwrap(),
-                "-h",
-                &listen,
-                "-d",
-                "0",
-            ]),
-        );
-        wait_port(port);
-        if tls.is_some() {
-            wait_port(tls_port);
-        }
-        Some((Slapd { proc, port }, tls_port))
-    }
-
-    fn url(&self) -> String {
-        format!("ldap://127.0.0.1:{}/{SUFFIX}", self.port)
-    }
-
-    fn add(&self, ldif: &str, dir: &Path) {
-        let f = dir.join(format!("add-{}.ldif", free_port()));
-        std::fs::write(&f, ldif).unwrap();
-        let out = Command::new(tool("ldapadd").unwrap())
-            .args([
-                "-x",
-                "-H",
-                &format!("ldap://127.0.0.1:{}", self.port),
-                "-D",
-                &format!("cn=admin,{SUFFIX}"),
-                "-w",
-                "secret",
-                "-f",
-                f.to_str().unwrap(),
-            ])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "ldapadd: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-}
+#[path = "ldap_common/mod.rs"]
+mod ldap_common;
+use ldap_common::*;
 
 /// An inetOrgPerson entry with `mail` and the DER of `pem` as userCertificate;binary.
 fn person(pki: &Pki, cn: &str, mail: &str, pem: &str) -> String {

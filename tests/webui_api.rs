@@ -53,6 +53,7 @@ fn state(dir: &Path, https: bool) -> Arc<AdminState> {
         keystore: keystore.clone(),
         directory: None,
         license: license.clone(),
+        users: None,
     }));
     segl::liveconf::rebuild_on_change(&config, &policy, &deliverer);
     let stages = Stages {

@@ -75,6 +75,7 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
         keystore: keystore.clone(),
         directory: crate::keystore::ldap::Directory::new(&cfg.lookup)?,
         license: license.clone(),
+        users: Some(users.clone()),
     }));
     crate::liveconf::rebuild_on_change(&config, &policy, &transport);
     let stages = Stages {
@@ -154,6 +155,7 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
             .transpose()?,
         stop_rx.clone(),
     )));
+    tasks.extend(crate::portal::serve::start(&cfg, &queue, &stop_rx).await?);
     tasks.push(tokio::spawn(save_counters(monitor, stop_rx.clone())));
     tasks.push(tokio::spawn(queue.clone().run(stop_rx.clone())));
     tasks.push(tokio::spawn(crate::license::tasks::run(

@@ -19,6 +19,7 @@ pub mod license;
 pub mod liveconf;
 pub mod monitor;
 pub mod policy;
+pub mod portal;
 pub mod queue;
 pub mod smime;
 pub mod smtp;

@@ -6,6 +6,12 @@
 //!
 //! Points: `deliver` (subject: the recipients of a delivery round), `session` (the EHLO/HELO
 //! name a client gave).
+//!
+//! `SEGL_TEST_STALL=point:needle` instead stops the thread at `point` for good, after a log line
+//! `SEGL_TEST_STALL: stalled at <point>`, so that a test can `kill -9` the gateway exactly there
+//! (a crash window made deterministic). Points: `processed` (the outputs of the process stage
+//! are stored, the original is not yet removed; subject: its recipients), `delivered` (the next
+//! hop accepted DATA, the outcome is not yet recorded; subject: the recipients).
 
 #[cfg(debug_assertions)]
 pub fn panic_if(point: &str, subject: &str) {
@@ -42,3 +48,24 @@ pub fn panic_if(point: &str, subject: &str) {
 #[cfg(not(debug_assertions))]
 #[inline(always)]
 pub fn panic_if(_point: &str, _subject: &str) {}
+
+#[cfg(debug_assertions)]
+pub fn stall_if(point: &str, subject: &str) {
+    let Ok(specs) = std::env::var("SEGL_TEST_STALL") else {
+        return;
+    };
+    let hit = specs.split(',').any(|spec| {
+        spec.split_once(':')
+            .is_some_and(|(p, n)| p == point && !n.is_empty() && subject.contains(n))
+    });
+    if hit {
+        tracing::warn!(point, "SEGL_TEST_STALL: stalled at {point}");
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(3600));
+        }
+    }
+}
+
+#[cfg(not(debug_assertions))]
+#[inline(always)]
+pub fn stall_if(_point: &str, _subject: &str) {}

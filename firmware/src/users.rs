@@ -8,6 +8,8 @@ use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, Salt
 use argon2::{Argon2, PasswordVerifier};
 use serde::{Deserialize, Serialize};
 
+pub mod import;
+
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum UserError {

@@ -28,6 +28,7 @@ fn ctx() -> &'static PolicyCtx {
             keystore,
             directory: None,
             license,
+            users: None,
         }
     })
 }

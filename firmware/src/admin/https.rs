@@ -35,16 +35,38 @@ fn gen_err(e: impl std::fmt::Display) -> TlsError {
     TlsError::Generate(e.to_string())
 }
 
+/// An HTTPS listener of the box: the admin's or the web portal's.
+#[derive(Debug, Clone, Copy)]
+pub struct Endpoint<'a> {
+    /// Folder in the data dir for the self-signed pair and the pin.
+    pub dir: &'static str,
+    pub listen: &'a str,
+    /// Configured certificate and key (PEM); empty: self-signed.
+    pub cert: &'a str,
+    pub key: &'a str,
+    /// Organisation name in a self-signed certificate.
+    pub org: &'static str,
+}
+
 /// The server configuration of the admin listener (HTTP/1.1 over TLS 1.2/1.3).
 pub fn server_config(cfg: &Config) -> Result<Arc<rustls::ServerConfig>, TlsError> {
+    let ep = Endpoint {
+        dir: "admin-tls",
+        listen: &cfg.admin.listen,
+        cert: &cfg.admin.tls_cert,
+        key: &cfg.admin.tls_key,
+        org: "Segl web admin",
+    };
+    endpoint_config(cfg, &ep)
+}
+
+/// The server configuration of listener `ep` (HTTP/1.1 over TLS 1.2/1.3).
+pub fn endpoint_config(cfg: &Config, ep: &Endpoint) -> Result<Arc<rustls::ServerConfig>, TlsError> {
     let data = &cfg.storage.data_dir;
-    let (cert_path, key_path) = if cfg.admin.tls_cert.is_empty() {
-        ensure_self_signed(data, cfg)?
+    let (cert_path, key_path) = if ep.cert.is_empty() {
+        ensure_self_signed(data, cfg, ep)?
     } else {
-        (
-            PathBuf::from(&cfg.admin.tls_cert),
-            PathBuf::from(&cfg.admin.tls_key),
-        )
+        (PathBuf::from(ep.cert), PathBuf::from(ep.key))
     };
     let cerr = |p: &Path, m: String| TlsError::Cert {
         path: p.display().to_string(),
@@ -61,7 +83,7 @@ pub fn server_config(cfg: &Config) -> Result<Arc<rustls::ServerConfig>, TlsError
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect();
-    let pin_file = pin_path(data);
+    let pin_file = data.join(ep.dir).join("pin.sha256");
     if let Some(dir) = pin_file.parent() {
         std::fs::create_dir_all(dir).map_err(gen_err)?;
     }
@@ -76,14 +98,18 @@ pub fn server_config(cfg: &Config) -> Result<Arc<rustls::ServerConfig>, TlsError
         .with_single_cert(certs, key)
         .map_err(|e| cerr(&cert_path, e.to_string()))?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
-    tracing::info!(sha256 = %pin, cert = %cert_path.display(), "admin HTTPS certificate");
+    tracing::info!(sha256 = %pin, cert = %cert_path.display(), listener = ep.dir, "HTTPS certificate");
     Ok(Arc::new(config))
 }
 
-/// Make `<data_dir>/admin-tls/{cert,key}.pem` once, for the host name, `localhost` and the
+/// Make `<data_dir>/<ep.dir>/{cert,key}.pem` once, for the host name, `localhost` and the
 /// loopback and listen addresses; the key file is 0600.
-fn ensure_self_signed(data_dir: &Path, cfg: &Config) -> Result<(PathBuf, PathBuf), TlsError> {
-    let dir = data_dir.join("admin-tls");
+fn ensure_self_signed(
+    data_dir: &Path,
+    cfg: &Config,
+    ep: &Endpoint,
+) -> Result<(PathBuf, PathBuf), TlsError> {
+    let dir = data_dir.join(ep.dir);
     let cert = dir.join("cert.pem");
     let key = dir.join("key.pem");
     if cert.exists() && key.exists() {
@@ -96,7 +122,7 @@ fn ensure_self_signed(data_dir: &Path, cfg: &Config) -> Result<(PathBuf, PathBuf
         "127.0.0.1".to_string(),
         "::1".to_string(),
     ];
-    if let Ok(a) = parse_listen(&cfg.admin.listen) {
+    if let Ok(a) = parse_listen(ep.listen) {
         if !a.ip().is_unspecified() && !a.ip().is_loopback() {
             names.push(a.ip().to_string());
         }
@@ -107,7 +133,7 @@ fn ensure_self_signed(data_dir: &Path, cfg: &Config) -> Result<(PathBuf, PathBuf
         .push(rcgen::DnType::CommonName, cfg.smtp.hostname.clone());
     params
         .distinguished_name
-        .push(rcgen::DnType::OrganizationName, "Segl web admin");
+        .push(rcgen::DnType::OrganizationName, ep.org);
     let now = time::OffsetDateTime::now_utc();
     params.not_before = now - time::Duration::days(1);
     params.not_after = now + time::Duration::days(3650);
@@ -118,7 +144,7 @@ fn ensure_self_signed(data_dir: &Path, cfg: &Config) -> Result<(PathBuf, PathBuf
     crate::durable::set_private(&key_tmp);
     std::fs::rename(&key_tmp, &key).map_err(gen_err)?;
     crate::durable::write_synced(&cert, c.pem().as_bytes()).map_err(gen_err)?;
-    tracing::info!(path = %cert.display(), "made a self-signed admin HTTPS certificate");
+    tracing::info!(path = %cert.display(), "made a self-signed HTTPS certificate");
     Ok((cert, key))
 }
 

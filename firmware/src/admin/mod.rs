@@ -31,6 +31,7 @@ pub mod openapi;
 mod queue;
 mod router;
 mod status;
+mod user_import;
 mod users;
 pub mod web;
 
@@ -64,9 +65,21 @@ pub async fn serve(
     st: Arc<AdminState>,
     listener: tokio::net::TcpListener,
     tls: Option<Arc<rustls::ServerConfig>>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
+    stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let app = router(st).into_make_service_with_connect_info::<https::ClientAddr>();
+    serve_router(router(st), listener, tls, stop, "admin API").await
+}
+
+/// Serve `app` on `listener` (TLS when `tls` is given) until `stop`: the admin listener's
+/// and the web portal's loop.
+pub async fn serve_router(
+    app: axum::Router,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    what: &'static str,
+) {
+    let app = app.into_make_service_with_connect_info::<https::ClientAddr>();
     let shutdown = async move {
         let _ = stop.changed().await;
     };
@@ -82,6 +95,6 @@ pub async fn serve(
         }
     };
     if let Err(e) = r {
-        tracing::error!(error = %e, "admin API stopped");
+        tracing::error!(error = %e, listener = what, "HTTP listener stopped");
     }
 }

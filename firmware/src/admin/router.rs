@@ -10,8 +10,8 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use super::{
-    accounts, auth, config, dkim, keystore, license, openapi, queue, status, users, web,
-    AdminState, ApiError,
+    accounts, auth, config, dkim, keystore, license, openapi, queue, status, user_import, users,
+    web, AdminState, ApiError,
 };
 
 /// The admin API's router (paths are an interface, DESIGN.md §11).
@@ -24,6 +24,7 @@ pub fn router(st: Arc<AdminState>) -> Router {
         .route("/queue/{id}/retry", post(queue::retry))
         .route("/queue/{id}", delete(queue::delete))
         .route("/users", get(users::list).post(users::add))
+        .route("/users/import", post(user_import::import))
         .merge(keystore::routes())
         .merge(dkim::routes())
         .merge(license::routes())

@@ -15,6 +15,8 @@ pub struct EncryptConfig {
     pub include_sender: bool,
     /// Subject tags that make encryption mandatory for one mail (removed from the subject).
     pub tags: Vec<String>,
+    /// Off: outbound mail is never encrypted; mandatory encryption then refuses the copy.
+    pub enabled: bool,
 }
 
 impl EncryptConfig {

@@ -23,6 +23,13 @@ pub struct KeystoreConfig {
     pub ca_days: u32,
     /// Name of the built-in CA (the host name is appended).
     pub ca_name: String,
+    /// Issue a key and certificate from the built-in CA on a sender's first outbound mail.
+    pub auto_issue: bool,
+    /// Senders (addresses, `@domain`) who get a key automatically besides registered users.
+    pub auto_issue_for: Vec<String>,
+    /// At most this many automatic keys per hour (a flood of new senders cannot exhaust the
+    /// licence or the CPU).
+    pub auto_issue_per_hour: u32,
 }
 
 impl KeystoreConfig {
@@ -33,6 +40,7 @@ impl KeystoreConfig {
                 "must be at least 1 and below keystore.ca_days",
             ));
         }
+        super::switches::check_address_list("keystore.auto_issue_for", &self.auto_issue_for)?;
         if self.cert_days <= self.rollover_days {
             return Err(bad(
                 "keystore.rollover_days",

@@ -19,6 +19,10 @@ pub struct MailboxConfig {
     /// Who may send as this mailbox: addresses (`user@domain`) and domains (`@domain`).
     #[serde(default)]
     pub senders: Vec<String>,
+    /// Recipients (addresses, `@domain`) that always get mail as from this mailbox: From and
+    /// envelope sender rewritten, signed with the mailbox key, encryption mandatory.
+    #[serde(default)]
+    pub always_to: Vec<String>,
 }
 
 /// Ids are letters, digits, '-', '_' and '.'; addresses and sender patterns are mail addresses
@@ -54,6 +58,20 @@ pub(super) fn validate(mailboxes: &BTreeMap<String, MailboxConfig>) -> Result<()
                 return Err(bad(
                     "mailboxes.senders",
                     format!("mailbox {id}: {a:?}: use a full address or @domain"),
+                ));
+            }
+        }
+        super::switches::check_address_list("mailboxes.always_to", &mb.always_to)?;
+        for other in mailboxes.iter().filter(|(o, _)| *o > id).map(|(_, m)| m) {
+            if let Some(a) = mb.always_to.iter().find(|a| {
+                other
+                    .always_to
+                    .iter()
+                    .any(|b| b.trim().eq_ignore_ascii_case(a.trim()))
+            }) {
+                return Err(bad(
+                    "mailboxes.always_to",
+                    format!("{a:?} is listed for two mailboxes"),
                 ));
             }
         }

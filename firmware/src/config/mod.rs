@@ -25,10 +25,12 @@ mod mailboxes;
 mod mark;
 mod notify;
 mod parse;
+mod portal;
 mod relay;
 mod sign;
 mod smtp;
 mod storage;
+mod switches;
 mod validate;
 
 use std::path::PathBuf;
@@ -51,10 +53,12 @@ pub use mailboxes::MailboxConfig;
 pub use mark::{Language, MarkConfig};
 pub use notify::NotifyConfig;
 pub use parse::{is_domain, parse_dns_server, parse_host_port, parse_listen};
+pub use portal::PortalConfig;
 pub use relay::RelayConfig;
 pub use sign::SignConfig;
 pub use smtp::{BareLf, SmtpConfig, TlsConfig};
 pub use storage::StorageConfig;
+pub use switches::StageSwitch;
 
 /// The embedded default configuration, every key commented.
 pub const DEFAULT_TOML: &str = include_str!("../default.toml");
@@ -97,6 +101,11 @@ pub struct Config {
     pub authres: AuthResConfig,
     pub digital_post: DigitalPostConfig,
     pub lookup: LookupConfig,
+    /// `[verify] enabled`: inbound signature verification on or off.
+    pub verify: StageSwitch,
+    /// `[decrypt] enabled`: inbound decryption on or off.
+    pub decrypt: StageSwitch,
+    pub portal: PortalConfig,
     /// Function mailboxes by id (`[mailboxes.advokatkontoret]`).
     pub mailboxes: std::collections::BTreeMap<String, MailboxConfig>,
 }

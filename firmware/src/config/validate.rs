@@ -29,6 +29,7 @@ impl Config {
         self.validate_next_hops()?;
         self.sign.validate()?;
         self.encrypt.validate()?;
+        self.portal.validate()?;
         self.notify.validate()?;
         mailboxes::validate(&self.mailboxes)?;
         self.lookup.validate()?;

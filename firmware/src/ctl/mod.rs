@@ -27,6 +27,7 @@ mod queue;
 mod status;
 mod trust;
 mod user;
+mod user_import;
 
 pub use admin::AdminVerb;
 pub use backup::BackupVerb;

@@ -1,4 +1,4 @@
-//! `segl ctl user add|list`.
+//! `segl ctl user add|list|import`.
 
 use std::io::Read;
 use std::path::PathBuf;
@@ -24,6 +24,8 @@ pub enum UserVerb {
         #[arg(long)]
         json: bool,
     },
+    /// Add and update users from an LDAP directory or a CSV file (idempotent).
+    Import(super::user_import::ImportArgs),
 }
 
 pub(super) fn user(c: &Client, verb: UserVerb) -> Result<(), CtlError> {
@@ -53,6 +55,7 @@ pub(super) fn user(c: &Client, verb: UserVerb) -> Result<(), CtlError> {
             )?;
             println!("user {name} added");
         }
+        UserVerb::Import(a) => super::user_import::import(c, a)?,
         UserVerb::List { json } => {
             let v = c.call("GET", "/users", None)?;
             if json {

@@ -21,6 +21,14 @@ pub const RESTART_KEYS: &[&str] = &[
     "delivery.retry_initial_secs",
     "delivery.retry_max_secs",
     "delivery.max_queue_lifetime_secs",
+    // The portal's listener and web state are made at start (its policy hook reads
+    // portal.enabled and portal.exclude live).
+    "portal.listen",
+    "portal.tls_cert",
+    "portal.tls_key",
+    "portal.public_url",
+    "portal.require_code",
+    "portal.retention_days",
 ];
 
 /// Whether a change of `key` applies only at the next start.

@@ -64,6 +64,7 @@ pub fn rebuild_on_change(
             keystore: old.keystore.clone(),
             directory,
             license: old.license.clone(),
+            users: old.users.clone(),
         }));
         let d = transport.get();
         let resolver = if d.cfg.delivery.dns_servers == cfg.delivery.dns_servers

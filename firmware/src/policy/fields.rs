@@ -225,6 +225,18 @@ impl Message {
         self.body = body;
     }
 
+    /// Makes this a plain-text UTF-8 message with `text` as its body (CRLF line ends): the
+    /// notices, receipts and portal mails Segl writes itself.
+    pub fn set_text_body(&mut self, text: &str) {
+        self.append("MIME-Version", "1.0");
+        self.append("Content-Type", "text/plain; charset=utf-8");
+        self.append("Content-Transfer-Encoding", "8bit");
+        self.body = text
+            .replace("\r\n", "\n")
+            .replace('\n', "\r\n")
+            .into_bytes();
+    }
+
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.body.len() + 2048);
         for f in &self.fields {

@@ -31,6 +31,12 @@ pub fn process(
     message: &[u8],
     rcpts: Vec<String>,
 ) -> Result<Vec<Output>, ProcessError> {
+    if !ctx.cfg.verify.enabled && !ctx.cfg.decrypt.enabled {
+        return Ok(vec![super::switches::inbound_passthrough(
+            ctx, env, message, rcpts,
+        )]);
+    }
+    super::switches::log_verify(ctx, env);
     // 1. Nothing that looks like our marking survives from outside.
     let mut msg = Message::parse(message);
     let forged = msg.remove_prefixed(HEADER_PREFIX);
@@ -49,7 +55,11 @@ pub fn process(
     let current = msg.to_bytes();
     // Only a message whose whole body is encrypted (or the single entity inside its
     // signature layers) is decrypted (EFAIL).
-    let enveloped = smime::has_encrypted_layer(&current, smime::Limits::default());
+    let enveloped = super::switches::decrypt(
+        ctx,
+        env,
+        smime::has_encrypted_layer(&current, smime::Limits::default()),
+    );
     let mut harvested = false;
     if !enveloped {
         return Ok(vec![one(
@@ -222,11 +232,16 @@ fn one(
     for v in walk.signatures.iter().rev() {
         out.prepend("X-Segl-Signature-Layer", &v.field());
     }
-    out.prepend("X-Segl-Encryption", walk.encryption.as_str());
-    out.prepend(
-        "X-Segl-Signature",
-        &overall.map_or_else(|| SigStatus::None.as_str().to_string(), Verdict::field),
-    );
+    // A switched-off stage writes no verdict ([`super::switches`]).
+    if ctx.cfg.decrypt.enabled {
+        out.prepend("X-Segl-Encryption", walk.encryption.as_str());
+    }
+    if ctx.cfg.verify.enabled {
+        out.prepend(
+            "X-Segl-Signature",
+            &overall.map_or_else(|| SigStatus::None.as_str().to_string(), Verdict::field),
+        );
+    }
     let rcpts = match routed {
         Some(r) => {
             out.prepend("X-Segl-Routed", &format!("digital-post {}", r.why));

@@ -362,6 +362,7 @@ mod tests {
             address: "adv@example.org".into(),
             name: String::new(),
             senders: vec![],
+            always_to: vec![],
         };
         let mut m =
             Message::parse(b"From: \"Alice J\" <alice@example.org>\r\nTo: x@y\r\n\r\nb\r\n");

@@ -8,7 +8,10 @@
 //! sign, encrypt opportunistically or mandatorily: [`outbound`]). Anything else (mail Segl made
 //! itself, DSNs) passes unchanged.
 
+pub mod always_to;
+pub mod auto_issue;
 pub mod digital_post;
+pub mod domain_key;
 pub mod fields;
 pub mod finish;
 pub mod inbound;
@@ -17,6 +20,7 @@ pub mod mailbox;
 pub mod marks;
 pub mod outbound;
 pub mod parts;
+pub mod switches;
 pub mod texts;
 
 use std::sync::Arc;
@@ -34,6 +38,9 @@ pub struct PolicyCtx {
     pub directory: Option<Arc<crate::keystore::ldap::Directory>>,
     /// The licence: which own keys may sign and decrypt.
     pub license: Arc<crate::license::Licensing>,
+    /// The registered users (`keystore.auto_issue` issues keys for them); none in tools
+    /// that run the policy without a gateway.
+    pub users: Option<Arc<crate::users::UserStore>>,
 }
 
 impl PolicyCtx {
@@ -107,6 +114,16 @@ pub fn process(
         outputs.extend(crate::license::gate::inbound_outputs(
             ctx, env, message, inbound,
         ));
+    }
+    let (forced, out) = always_to::partition(ctx, out);
+    for (mailbox, rcpts) in forced {
+        outputs.extend(outbound::process_as(
+            ctx,
+            env,
+            message,
+            rcpts,
+            Some(&mailbox),
+        )?);
     }
     if !out.is_empty() {
         outputs.extend(outbound::process(ctx, env, message, out)?);

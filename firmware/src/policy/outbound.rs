@@ -182,7 +182,20 @@ pub fn process(
     message: &[u8],
     rcpts: Vec<String>,
 ) -> Result<Vec<Output>, ProcessError> {
+    process_as(ctx, env, message, rcpts, None)
+}
+
+/// Like [`process`]; with `forced`, the copies go out as from that function mailbox
+/// (`[mailboxes.<id>] always_to`, [`super::always_to`]).
+pub fn process_as(
+    ctx: &PolicyCtx,
+    env: &Envelope,
+    message: &[u8],
+    rcpts: Vec<String>,
+    forced: Option<&super::always_to::Forced>,
+) -> Result<Vec<Output>, ProcessError> {
     let ks = &ctx.keystore;
+    super::switches::log_outbound(ctx, env);
     let mut msg = Message::parse(message);
     let mut changed = msg.remove_prefixed(HEADER_PREFIX) > 0;
     let subject = msg.get_text("Subject").unwrap_or_default();
@@ -192,6 +205,7 @@ pub fn process(
         encrypt: encrypt_tag,
         code,
     } = controls(ctx, &subject);
+    let (subj, portal_code) = crate::portal::hook::take_code(ctx, subj);
     if subj != subject {
         msg.set_subject(&subj);
         changed = true;
@@ -206,10 +220,27 @@ pub fn process(
     let mut implicit = false;
     // From is a mailbox address, but the sender may not use it: never signed with its key.
     let mut mailbox_denied = false;
-    let code_encrypt = code
-        .as_ref()
-        .is_some_and(|(c, _)| c.kind == CodeKind::SignEncrypt);
-    if let Some((c, _)) = &code {
+    let code_encrypt = forced.is_some()
+        || code
+            .as_ref()
+            .is_some_and(|(c, _)| c.kind == CodeKind::SignEncrypt);
+    if let Some(f) = forced {
+        super::always_to::rewrite_from(ctx, &mut msg, f);
+        changed = true;
+        let employee = super::always_to::employee(env, &from);
+        match super::always_to::acting(ctx, f, &employee) {
+            Ok(a) => {
+                tracing::info!(id = %env.id, sender = %employee, mailbox = %a.address, "recipient in mailboxes.always_to: sending as function mailbox, encryption mandatory");
+                acting = Some(a);
+            }
+            Err(why) => {
+                // From is the mailbox now: the sender's own key must not sign it either.
+                tracing::warn!(id = %env.id, sender = %employee, mailbox = %f.address, reason = %why, "recipient in mailboxes.always_to: not signed as the mailbox, encryption still mandatory");
+                mailbox_denied = true;
+                problems.push(format!("{}.", why.render(ctx.texts())));
+            }
+        }
+    } else if let Some((c, _)) = &code {
         match mailbox::authorize(ctx, env, &c.id, &from) {
             Ok(a) => {
                 if let Some((_, mb)) = mailbox::by_id(ctx, &a.id) {
@@ -274,7 +305,7 @@ pub fn process(
         tracing::info!(id = %env.id, "not signed: no From address");
         None
     } else {
-        match ks.signing_key(&from) {
+        match super::auto_issue::signing_key(ctx, env, &from) {
             None => {
                 tracing::debug!(id = %env.id, from = %from, "not signed: no own key for the sender");
                 None
@@ -290,29 +321,35 @@ pub fn process(
     };
 
     let signer = crate::license::gate::signer(ctx, env, signer);
+    let signer = super::switches::signer(ctx, signer);
+    let domain_signed = acting.is_none()
+        && signer
+            .as_ref()
+            .is_some_and(|(k, _)| super::domain_key::is_domain_signer(ctx, k.as_ref(), &from));
+    let mail_from = forced.map(|f| f.address.clone());
 
     // Who gets what.
     let exempt = encryption_exempt(&base, 0);
     let mut enc_rcpts = vec![];
-    let mut enc_certs: Vec<Certificate> = vec![];
+    let mut enc_certs: Vec<(String, Certificate)> = vec![];
     let mut plain = vec![];
     let mut refused: Vec<(String, String)> = vec![];
+    let mut portal = vec![];
     for r in rcpts {
         let mandatory =
             encrypt_tag.is_some() || code_encrypt || listed(&ctx.cfg.encrypt.always, &r);
-        match ctx.encryption_cert(&r) {
+        match super::switches::encryption_cert(ctx, &r) {
             // Mandatory encryption wins over the calendar/TNEF exemption: the sender (or the
             // administrator) asked for confidentiality; so does mail from a function mailbox.
             Some(cert) if mandatory || implicit || !exempt => {
-                if !enc_certs.contains(&cert) {
-                    enc_certs.push(cert);
-                }
+                enc_certs.push((r.clone(), cert));
                 enc_rcpts.push(r);
             }
             Some(_) => {
                 tracing::info!(id = %env.id, to = %r, "not encrypted: calendar invitation or TNEF");
                 plain.push(r);
             }
+            None if mandatory && crate::portal::hook::wants(ctx, &r) => portal.push(r),
             None if mandatory => {
                 let t = ctx.texts();
                 let asked = code
@@ -335,13 +372,23 @@ pub fn process(
     copies.extend(plain.iter().map(|r| (r.clone(), false)));
     let mut outputs = vec![];
     let sign_opts = SignOptions::default();
-    if !enc_rcpts.is_empty() {
-        let recipients: Vec<Recipient> = enc_certs.into_iter().map(Recipient::from).collect();
+    for (group, signed) in super::domain_key::split(ctx, env, domain_signed, enc_certs, |(r, _)| r)
+    {
+        let signer = signer.as_ref().filter(|_| signed);
+        let mut recipients: Vec<Recipient> = vec![];
+        let mut certs: Vec<&Certificate> = vec![];
+        for (_, c) in &group {
+            if !certs.contains(&c) {
+                certs.push(c);
+                recipients.push(Recipient::from(c.clone()));
+            }
+        }
+        let group: Vec<String> = group.iter().map(|(r, _)| r.clone()).collect();
         let mut opts = EncryptOptions {
             include_sender: ctx.cfg.encrypt.include_sender,
             ..EncryptOptions::default()
         };
-        let bytes = match &signer {
+        let bytes = match signer {
             Some((key, chain)) => {
                 opts.sender_cert = Some(key.certificate().clone());
                 smime::sign_and_encrypt(&base, key.as_ref(), chain, &recipients, &sign_opts, &opts)
@@ -354,17 +401,17 @@ pub fn process(
                 smime::encrypt(&base, &recipients, &opts).map_err(|e| smime_err("encrypt", e))?
             }
         };
-        tracing::info!(id = %env.id, to = ?enc_rcpts, signed = signer.is_some(), "encrypted");
+        tracing::info!(id = %env.id, to = ?group, signed = signer.is_some(), "encrypted");
         outputs.push(Output {
-            recipients: enc_rcpts,
-            mail_from: None,
+            recipients: group,
+            mail_from: mail_from.clone(),
             content: Content::New(finish::outbound(ctx, env, bytes)),
         });
     }
-    if !plain.is_empty() {
-        let content = match &signer {
+    for (group, signed) in super::domain_key::split(ctx, env, domain_signed, plain, |r| r) {
+        let content = match signer.as_ref().filter(|_| signed) {
             Some((key, chain)) => {
-                tracing::info!(id = %env.id, to = ?plain, "signed");
+                tracing::info!(id = %env.id, to = ?group, "signed");
                 let signed = smime::sign(&base, key.as_ref(), chain, &sign_opts)
                     .map_err(|e| smime_err("sign", e))?;
                 Content::New(finish::outbound(ctx, env, signed))
@@ -373,10 +420,15 @@ pub fn process(
             None => finish::unchanged(ctx, env, message),
         };
         outputs.push(Output {
-            recipients: plain,
-            mail_from: None,
+            recipients: group,
+            mail_from: mail_from.clone(),
             content,
         });
+    }
+    if !portal.is_empty() {
+        let code = portal_code.as_deref();
+        let held = crate::portal::hook::deliver(ctx, env, &base, &subj, code, portal)?;
+        outputs.extend(held);
     }
     if !refused.is_empty() || !problems.is_empty() {
         if env.mail_from.is_empty() {
@@ -470,13 +522,6 @@ pub(crate) fn system_message(
     msg.append("Date", &crate::clock::rfc2822(crate::clock::unix_now()));
     msg.append("Message-ID", &format!("<{}.{kind}@{host}>", env.id));
     msg.append("Auto-Submitted", auto_submitted);
-    msg.append("MIME-Version", "1.0");
-    msg.append("Content-Type", "text/plain; charset=utf-8");
-    msg.append("Content-Transfer-Encoding", "8bit");
-    msg.set_body(
-        body.replace("\r\n", "\n")
-            .replace('\n', "\r\n")
-            .into_bytes(),
-    );
+    msg.set_text_body(body);
     msg.to_bytes()
 }

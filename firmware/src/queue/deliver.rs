@@ -24,7 +24,11 @@ impl Queue {
         let id = env.id.clone();
         let message = match self.read_message(&id).await {
             Ok(m) => m,
-            Err(e) => return self.quarantine(&id, &format!("message file unreadable: {e}")),
+            Err(e) => {
+                return self
+                    .quarantine(&id, &format!("message file unreadable: {e}"))
+                    .await
+            }
         };
         crate::testhook::panic_if(
             "deliver",

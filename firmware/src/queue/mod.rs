@@ -210,9 +210,20 @@ impl Queue {
             .map_err(|e| e.to_string())
     }
 
-    /// Move a message to `spool/hold/` for an administrator, and out of the index.
-    fn quarantine(&self, id: &str, reason: &str) {
-        match self.spool.quarantine(id, reason) {
+    /// Move a message to `spool/hold/` for an administrator, and out of the index. The moves
+    /// and fsyncs run on a blocking thread, not on the runtime's.
+    async fn quarantine(&self, id: &str, reason: &str) {
+        let spool = self.spool.clone();
+        let (i, r) = (id.to_string(), reason.to_string());
+        let moved = tokio::task::spawn_blocking(move || spool.quarantine(&i, &r))
+            .await
+            .unwrap_or_else(|e| {
+                Err(crate::spool::SpoolError::Io {
+                    path: std::path::PathBuf::from(id),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            });
+        match moved {
             Ok(()) => {
                 self.lock().remove(id);
                 tracing::error!(id, reason, "message quarantined to spool/hold");

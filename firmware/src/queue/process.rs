@@ -12,7 +12,11 @@ impl Queue {
         let id = env.id.clone();
         let message = match self.read_message(&id).await {
             Ok(m) => m,
-            Err(e) => return self.quarantine(&id, &format!("message file unreadable: {e}")),
+            Err(e) => {
+                return self
+                    .quarantine(&id, &format!("message file unreadable: {e}"))
+                    .await
+            }
         };
         // The stage runs on a blocking thread: it is CPU work (S/MIME), and a panic in it is
         // caught here and turns into a quarantine instead of a lost message.
@@ -38,11 +42,14 @@ impl Queue {
                     e.not_before = not_before;
                 }
             }
-            Ok(Err(ProcessError::Quarantine(why))) => self.quarantine(&id, &why),
-            Err(join) => self.quarantine(
-                &id,
-                &format!("internal error while processing (please report): {join}"),
-            ),
+            Ok(Err(ProcessError::Quarantine(why))) => self.quarantine(&id, &why).await,
+            Err(join) => {
+                self.quarantine(
+                    &id,
+                    &format!("internal error while processing (please report): {join}"),
+                )
+                .await
+            }
         }
     }
 }
@@ -62,6 +69,13 @@ fn process_and_store(
         let child = store_output(spool, env, i + 1, out)?;
         children.push(child);
     }
+    crate::testhook::stall_if(
+        "processed",
+        &env.pending()
+            .map(|r| r.address.as_str())
+            .collect::<Vec<_>>()
+            .join(" "),
+    );
     spool
         .remove(&env.id)
         .map_err(|e| ProcessError::Temporary(e.to_string()))?;

@@ -88,25 +88,34 @@ pub fn cookie_name(https: bool) -> &'static str {
 
 /// `Set-Cookie` value for a new session.
 pub fn session_cookie(https: bool, id: &str) -> String {
-    let secure = if https { "; Secure" } else { "" };
-    format!(
-        "{}={id}; Path=/; HttpOnly; SameSite=Strict{secure}",
-        cookie_name(https)
-    )
+    set_cookie(cookie_name(https), https, id)
 }
 
 /// `Set-Cookie` value that removes the session cookie.
 pub fn clear_cookie(https: bool) -> String {
+    unset_cookie(cookie_name(https), https)
+}
+
+/// `Set-Cookie` value for session cookie `name` (the web portal has its own name: cookies
+/// are not bound to a port).
+pub fn set_cookie(name: &str, https: bool, id: &str) -> String {
     let secure = if https { "; Secure" } else { "" };
-    format!(
-        "{}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}",
-        cookie_name(https)
-    )
+    format!("{name}={id}; Path=/; HttpOnly; SameSite=Strict{secure}")
+}
+
+/// `Set-Cookie` value that removes session cookie `name`.
+pub fn unset_cookie(name: &str, https: bool) -> String {
+    let secure = if https { "; Secure" } else { "" };
+    format!("{name}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{secure}")
 }
 
 /// The session id from the request's cookies.
 pub fn session_id(headers: &HeaderMap, https: bool) -> Option<String> {
-    let name = cookie_name(https);
+    session_cookie_value(headers, cookie_name(https))
+}
+
+/// The value of session cookie `name` (64 hex digits, else none).
+pub fn session_cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -148,7 +157,8 @@ pub fn same_origin(headers: &HeaderMap, https: bool) -> bool {
     origin.as_bytes() == format!("{scheme}://{host}").as_bytes()
 }
 
-fn ct_eq(a: &str, b: &str) -> bool {
+/// Constant-time comparison of a secret with what a client sent (empty never matches).
+pub fn ct_eq(a: &str, b: &str) -> bool {
     !a.is_empty() && bool::from(a.as_bytes().ct_eq(b.as_bytes()))
 }
 
@@ -156,7 +166,7 @@ fn refuse(status: StatusCode, msg: &str) -> Response {
     ApiError::new(status, msg.to_string()).into_response()
 }
 
-fn is_write(m: &Method) -> bool {
+pub fn is_write(m: &Method) -> bool {
     !matches!(*m, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
@@ -302,7 +312,7 @@ pub async fn web(State(st): State<Arc<AdminState>>, req: Request, next: Next) ->
 }
 
 /// The `csrf` field of a urlencoded or multipart form.
-async fn form_csrf(headers: &HeaderMap, body: &[u8]) -> Option<String> {
+pub async fn form_csrf(headers: &HeaderMap, body: &[u8]) -> Option<String> {
     let ct = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
     if ct.starts_with("application/x-www-form-urlencoded") {
         return url::form_urlencoded::parse(body)
@@ -329,7 +339,12 @@ pub async fn security_headers(
 ) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
     let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
+    apply_security_headers(resp.headers_mut(), st.auth.https, is_static);
+    resp
+}
+
+/// The security headers of the admin and the portal listener.
+pub fn apply_security_headers(h: &mut HeaderMap, https: bool, is_static: bool) {
     let set = |h: &mut HeaderMap, k: &'static str, v: &'static str| {
         h.insert(k, HeaderValue::from_static(v));
     };
@@ -348,8 +363,7 @@ pub async fn security_headers(
     if !is_static {
         set(h, "cache-control", "no-store");
     }
-    if st.auth.https {
+    if https {
         set(h, "strict-transport-security", "max-age=31536000");
     }
-    resp
 }

@@ -15,6 +15,7 @@ pub mod licences;
 pub mod login;
 pub mod monitoring;
 pub mod partners;
+pub mod portal;
 pub mod settings;
 pub mod system;
 pub mod users;
@@ -91,6 +92,7 @@ impl PageCtx {
                     item("/partners/pending", t.pending),
                     item("/domains", t.domains),
                     item("/gateway", settings::texts(p.lang).gateway),
+                    item("/portal", crate::portal::texts::page(p.lang).admin_menu),
                 ],
             },
             MenuGroup {
@@ -232,7 +234,8 @@ pub async fn keystore_upload<T: Send + 'static>(
 
 static CSS: &[u8] = include_bytes!("../../../../webui/static/segl.css");
 
-async fn css() -> Response {
+/// The stylesheet (the web portal serves it too).
+pub async fn css() -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
@@ -296,6 +299,9 @@ pub fn router(st: Arc<AdminState>) -> Router<Arc<AdminState>> {
         .route("/relay", get(settings::relay).post(settings::relay_save))
         .route("/config/revisions", get(settings::revisions))
         .route("/config/revisions/{id}/restore", post(settings::restore))
+        .route("/portal", get(portal::page))
+        .route("/portal/revoke", post(portal::revoke))
+        .route("/portal/reset", post(portal::reset))
         .layer(middleware::from_fn_with_state(st, guard::web));
     Router::new()
         .route("/login", get(login::form).post(login::submit))

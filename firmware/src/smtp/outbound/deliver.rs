@@ -140,6 +140,7 @@ impl Deliverer {
             return Ok(outcomes.into_iter().flatten().collect());
         }
         let r = c.data(message).await.map_err(temp)?;
+        crate::testhook::stall_if("delivered", &recipients.join(" "));
         tracing::info!(id = %env.id, host = %t.host, tls = %reached, required = %level.as_str(),
             reply = %r.one_line(), "delivery session");
         let final_outcome = data_outcome(&t.host, &r);
