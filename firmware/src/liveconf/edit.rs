@@ -33,6 +33,10 @@ pub const RESTART_KEYS: &[&str] = &[
 
 /// Whether a change of `key` applies only at the next start.
 pub fn needs_restart(key: &str) -> bool {
+    // The automatic key issue is read by the policy per message, unlike the rest of [keystore].
+    if key.starts_with("keystore.auto_issue") {
+        return false;
+    }
     RESTART_KEYS.iter().any(|k| match k.strip_suffix('.') {
         Some(section) => key == section || key.starts_with(k),
         None => key == *k,
