@@ -30,7 +30,7 @@ pub struct User {
 }
 
 /// What the API shows of a user.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct UserInfo {
     pub name: String,
     pub addresses: Vec<String>,

@@ -55,7 +55,7 @@ async fn blocking<T: Send + 'static>(
 
 pub fn routes() -> Router<Arc<AdminState>> {
     Router::new()
-        .route("/config", get(show).put(replace))
+        .route("/config", get(show).put(replace_put))
         .route("/config/set", post(set))
         .route("/config/text", post(replace))
         .route("/config/check", post(check))
@@ -174,6 +174,18 @@ pub async fn replace(
         Ok(a) => Json(a).into_response(),
         Err(r) => r,
     }
+}
+
+/// `PUT /config`: the same as `POST /config/text` (its own function so that OpenAPI, which
+/// names one path per handler, describes both).
+#[utoipa::path(put, path = "/api/v1/config", request_body = TextRequest,
+    responses((status = 200, body = Applied), (status = 422, description = "invalid; nothing written")))]
+pub async fn replace_put(
+    st: State<Arc<AdminState>>,
+    p: Extension<Principal>,
+    b: Body<TextRequest>,
+) -> Response {
+    replace(st, p, b).await
 }
 
 /// Validate a configuration file's text without applying it.

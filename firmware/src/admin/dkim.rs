@@ -67,16 +67,24 @@ pub fn routes() -> Router<Arc<AdminState>> {
         .route("/dkim/{domain}/{selector}", delete(remove))
 }
 
+/// DKIM keys of all domains.
+#[utoipa::path(get, path = "/api/v1/dkim", operation_id = "dkim_list",
+    responses((status = 200, description = "a list of DKIM keys with their DNS records", body = Object)))]
 async fn list(State(st): State<Arc<AdminState>>) -> Reply {
     keys_reply(&st, |ks| Ok(ks.dkim_list())).await
 }
 
+/// DKIM keys of one domain.
+#[utoipa::path(get, path = "/api/v1/dkim/{domain}", operation_id = "dkim_show", params(("domain" = String, Path)),
+    responses((status = 200, description = "a list of DKIM keys with their DNS records", body = Object)))]
 async fn show(State(st): State<Arc<AdminState>>, UrlPath(domain): UrlPath<String>) -> Reply {
     keys_reply(&st, move |ks| ks.dkim_show(&domain)).await
 }
 
-#[derive(Deserialize)]
-struct Generate {
+/// A DKIM key to generate.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = DkimGenerate)]
+pub(super) struct Generate {
     domain: String,
     #[serde(default)]
     selector: Option<String>,
@@ -85,6 +93,9 @@ struct Generate {
     algorithm: Option<String>,
 }
 
+/// Generate a DKIM key.
+#[utoipa::path(post, path = "/api/v1/dkim/generate", operation_id = "dkim_generate", request_body = Generate,
+    responses((status = 200, description = "a list with the new key", body = Object), (status = 400, description = "bad request")))]
 async fn generate(State(st): State<Arc<AdminState>>, b: Body<Generate>) -> Reply {
     let g = body(b)?;
     let algorithm = match g.algorithm.as_deref() {
@@ -98,8 +109,10 @@ async fn generate(State(st): State<Arc<AdminState>>, b: Body<Generate>) -> Reply
     .await
 }
 
-#[derive(Deserialize)]
-struct Import {
+/// A DKIM key to import.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = DkimImport)]
+pub(super) struct Import {
     domain: String,
     #[serde(default)]
     selector: Option<String>,
@@ -107,6 +120,9 @@ struct Import {
     data: String,
 }
 
+/// Import a DKIM key (PEM).
+#[utoipa::path(post, path = "/api/v1/dkim/import", operation_id = "dkim_import", request_body = Import,
+    responses((status = 200, description = "a list with the imported key", body = Object), (status = 400, description = "bad request")))]
 async fn import(State(st): State<Arc<AdminState>>, b: Body<Import>) -> Reply {
     let i = body(b)?;
     let pem = zeroize::Zeroizing::new(
@@ -121,12 +137,16 @@ async fn import(State(st): State<Arc<AdminState>>, b: Body<Import>) -> Reply {
     .await
 }
 
-#[derive(Deserialize)]
-struct Force {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct Force {
     #[serde(default)]
     force: bool,
 }
 
+/// Delete a DKIM key (`force` for the last active one).
+#[utoipa::path(delete, path = "/api/v1/dkim/{domain}/{selector}", operation_id = "dkim_delete", params(("domain" = String, Path), ("selector" = String, Path), Force),
+    responses((status = 200, description = "a list with the deleted key", body = Object)))]
 async fn remove(
     State(st): State<Arc<AdminState>>,
     UrlPath((domain, selector)): UrlPath<(String, String)>,

@@ -69,12 +69,16 @@ pub(super) fn routes() -> Router<Arc<AdminState>> {
         .route("/backup/restore", post(backup_restore))
 }
 
+/// Own keys (private keys never leave the box).
+#[utoipa::path(get, path = "/api/v1/keys",
+    responses((status = 200, description = "a list of own-key objects", body = Object)))]
 async fn keys_list(State(st): State<Arc<AdminState>>) -> Reply {
     blocking(&st, |ks| Ok(ks.list_keys())).await
 }
 
-#[derive(Deserialize)]
-struct KeyImport {
+/// An own key to import.
+#[derive(Deserialize, utoipa::ToSchema)]
+pub(super) struct KeyImport {
     /// base64 of the file.
     data: String,
     /// "p12" (default) or "pem".
@@ -88,6 +92,9 @@ struct KeyImport {
     domain: Option<String>,
 }
 
+/// Import an own key from PKCS#12 or PEM.
+#[utoipa::path(post, path = "/api/v1/keys/import", request_body = KeyImport,
+    responses((status = 200, description = "the imported key", body = Object), (status = 400, description = "bad input, wrong password or unsupported"), (status = 409, description = "conflicts with a stored entry")))]
 async fn keys_import(State(st): State<Arc<AdminState>>, b: Body<KeyImport>) -> Reply {
     let k = body(b)?;
     let data = decode(&k.data)?;
@@ -117,8 +124,10 @@ async fn keys_import(State(st): State<Arc<AdminState>>, b: Body<KeyImport>) -> R
     .await
 }
 
-#[derive(Deserialize)]
-struct Generate {
+/// A key to issue (or a CSR to make) for an address.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = KeyGenerate)]
+pub(super) struct Generate {
     email: String,
     #[serde(default)]
     days: Option<u32>,
@@ -127,6 +136,9 @@ struct Generate {
     mailbox: Option<String>,
 }
 
+/// Issue a key and certificate with the built-in CA.
+#[utoipa::path(post, path = "/api/v1/keys/generate", request_body = Generate,
+    responses((status = 200, description = "the new key", body = Object), (status = 400, description = "bad input, wrong password or unsupported"), (status = 409, description = "conflicts with a stored entry")))]
 async fn keys_generate(State(st): State<Arc<AdminState>>, b: Body<Generate>) -> Reply {
     let g = body(b)?;
     if g.days == Some(0) {
@@ -135,28 +147,40 @@ async fn keys_generate(State(st): State<Arc<AdminState>>, b: Body<Generate>) -> 
     blocking(&st, move |ks| ks.generate_for(&g.email, g.days, g.mailbox)).await
 }
 
+/// Make a key and a CSR for an external CA.
+#[utoipa::path(post, path = "/api/v1/keys/csr", request_body = Generate,
+    responses((status = 200, description = "the CSR (PEM)", body = Object), (status = 400, description = "bad input, wrong password or unsupported"), (status = 409, description = "conflicts with a stored entry")))]
 async fn keys_csr(State(st): State<Arc<AdminState>>, b: Body<Generate>) -> Reply {
     let g = body(b)?;
     blocking(&st, move |ks| ks.csr(&g.email)).await
 }
 
-#[derive(Deserialize)]
-struct Data {
+/// A file, base64.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = KeystoreFile)]
+pub(super) struct Data {
     data: String,
     #[serde(default)]
     domain: Option<String>,
 }
 
+/// Attach the certificate an external CA issued for a CSR.
+#[utoipa::path(post, path = "/api/v1/keys/import-cert", request_body = Data,
+    responses((status = 200, description = "the completed key", body = Object), (status = 400, description = "bad input, wrong password or unsupported"), (status = 409, description = "conflicts with a stored entry")))]
 async fn keys_import_cert(State(st): State<Arc<AdminState>>, b: Body<Data>) -> Reply {
     let data = decode(&body(b)?.data)?;
     blocking(&st, move |ks| ks.import_cert(&data)).await
 }
 
-#[derive(Deserialize)]
-struct Export {
+#[derive(Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub(super) struct Export {
     address: String,
 }
 
+/// The certificate of an own key.
+#[utoipa::path(get, path = "/api/v1/keys/export", params(Export),
+    responses((status = 200, description = "`{pem}`", body = Object), (status = 404, description = "no key for the address")))]
 async fn keys_export(State(st): State<Arc<AdminState>>, Query(q): Query<Export>) -> Reply {
     blocking(&st, move |ks| {
         ks.export_cert(&q.address).map(|pem| json!({ "pem": pem }))
@@ -164,6 +188,9 @@ async fn keys_export(State(st): State<Arc<AdminState>>, Query(q): Query<Export>)
     .await
 }
 
+/// The built-in CA's certificate.
+#[utoipa::path(get, path = "/api/v1/keys/ca",
+    responses((status = 200, description = "`{pem}`", body = Object)))]
 async fn keys_ca(State(st): State<Arc<AdminState>>) -> Reply {
     blocking(&st, |ks| {
         let der = ks.ca_certificate()?;
@@ -174,24 +201,39 @@ async fn keys_ca(State(st): State<Arc<AdminState>>) -> Reply {
     .await
 }
 
+/// Run the key rollover check now.
+#[utoipa::path(post, path = "/api/v1/keys/rollover",
+    responses((status = 200, description = "the rollover state", body = Object)))]
 async fn keys_rollover(State(st): State<Arc<AdminState>>) -> Reply {
     blocking(&st, |ks| ks.rollover_check()).await
 }
 
+/// Partner certificates.
+#[utoipa::path(get, path = "/api/v1/partners",
+    responses((status = 200, description = "a list of partner certificates", body = Object)))]
 async fn partners_list(State(st): State<Arc<AdminState>>) -> Reply {
     blocking(&st, |ks| Ok(ks.list_partners())).await
 }
 
+/// Harvested partner certificates awaiting approval.
+#[utoipa::path(get, path = "/api/v1/partners/pending",
+    responses((status = 200, description = "a list of pending certificates", body = Object)))]
 async fn partners_pending(State(st): State<Arc<AdminState>>) -> Reply {
     blocking(&st, |ks| Ok(ks.pending_partners())).await
 }
 
+/// Import a partner certificate (PEM, DER or p7c).
+#[utoipa::path(post, path = "/api/v1/partners/import", request_body = Data,
+    responses((status = 200, description = "the imported certificates", body = Object), (status = 400, description = "bad input, wrong password or unsupported"), (status = 409, description = "conflicts with a stored entry")))]
 async fn partners_import(State(st): State<Arc<AdminState>>, b: Body<Data>) -> Reply {
     let d = body(b)?;
     let data = decode(&d.data)?;
     blocking(&st, move |ks| ks.import_partner(&data, d.domain.as_deref())).await
 }
 
+/// Approve a pending partner certificate.
+#[utoipa::path(post, path = "/api/v1/partners/{id}/approve", params(("id" = String, Path, description = "fingerprint or id")),
+    responses((status = 200, description = "the result", body = Object), (status = 404, description = "no such certificate")))]
 async fn partners_approve(
     State(st): State<Arc<AdminState>>,
     UrlPath(id): UrlPath<String>,
@@ -199,10 +241,16 @@ async fn partners_approve(
     blocking(&st, move |ks| ks.approve_partner(&id)).await
 }
 
+/// Enable a partner certificate.
+#[utoipa::path(post, path = "/api/v1/partners/{id}/enable", params(("id" = String, Path, description = "fingerprint or id")),
+    responses((status = 200, description = "the result", body = Object), (status = 404, description = "no such certificate")))]
 async fn partners_enable(State(st): State<Arc<AdminState>>, UrlPath(id): UrlPath<String>) -> Reply {
     blocking(&st, move |ks| ks.set_partner_enabled(&id, true)).await
 }
 
+/// Disable a partner certificate.
+#[utoipa::path(post, path = "/api/v1/partners/{id}/disable", params(("id" = String, Path, description = "fingerprint or id")),
+    responses((status = 200, description = "the result", body = Object), (status = 404, description = "no such certificate")))]
 async fn partners_disable(
     State(st): State<Arc<AdminState>>,
     UrlPath(id): UrlPath<String>,
@@ -210,6 +258,9 @@ async fn partners_disable(
     blocking(&st, move |ks| ks.set_partner_enabled(&id, false)).await
 }
 
+/// Delete a partner certificate.
+#[utoipa::path(delete, path = "/api/v1/partners/{id}", params(("id" = String, Path, description = "fingerprint or id")),
+    responses((status = 200, description = "`{deleted: id}`", body = Object), (status = 404, description = "no such certificate")))]
 async fn partners_delete(State(st): State<Arc<AdminState>>, UrlPath(id): UrlPath<String>) -> Reply {
     blocking(&st, move |ks| {
         ks.delete_partner(&id).map(|()| json!({ "deleted": id }))
@@ -217,15 +268,24 @@ async fn partners_delete(State(st): State<Arc<AdminState>>, UrlPath(id): UrlPath
     .await
 }
 
+/// Trust anchors.
+#[utoipa::path(get, path = "/api/v1/trust",
+    responses((status = 200, description = "a list of trust anchors", body = Object)))]
 async fn trust_list(State(st): State<Arc<AdminState>>) -> Reply {
     blocking(&st, |ks| Ok(ks.list_anchors())).await
 }
 
+/// Import a trust anchor.
+#[utoipa::path(post, path = "/api/v1/trust/import", request_body = Data,
+    responses((status = 200, description = "the imported anchor", body = Object), (status = 400, description = "bad input, wrong password or unsupported"), (status = 409, description = "conflicts with a stored entry")))]
 async fn trust_import(State(st): State<Arc<AdminState>>, b: Body<Data>) -> Reply {
     let data = decode(&body(b)?.data)?;
     blocking(&st, move |ks| ks.import_anchor(&data)).await
 }
 
+/// Delete a trust anchor.
+#[utoipa::path(delete, path = "/api/v1/trust/{id}", params(("id" = String, Path, description = "fingerprint or id")),
+    responses((status = 200, description = "`{deleted: id}`", body = Object), (status = 404, description = "no such anchor")))]
 async fn trust_delete(State(st): State<Arc<AdminState>>, UrlPath(id): UrlPath<String>) -> Reply {
     blocking(&st, move |ks| {
         ks.delete_anchor(&id).map(|()| json!({ "deleted": id }))
@@ -233,15 +293,24 @@ async fn trust_delete(State(st): State<Arc<AdminState>>, UrlPath(id): UrlPath<St
     .await
 }
 
+/// Stored CRLs.
+#[utoipa::path(get, path = "/api/v1/trust/crls",
+    responses((status = 200, description = "a list of CRLs", body = Object)))]
 async fn crl_list(State(st): State<Arc<AdminState>>) -> Reply {
     blocking(&st, |ks| Ok(ks.list_crls())).await
 }
 
+/// Import a CRL.
+#[utoipa::path(post, path = "/api/v1/trust/crls/import", request_body = Data,
+    responses((status = 200, description = "the stored CRL", body = Object), (status = 400, description = "bad input, wrong password or unsupported"), (status = 409, description = "conflicts with a stored entry")))]
 async fn crl_import(State(st): State<Arc<AdminState>>, b: Body<Data>) -> Reply {
     let data = decode(&body(b)?.data)?;
     blocking(&st, move |ks| ks.import_crl(&data)).await
 }
 
+/// Fetch the CRLs from their distribution points now.
+#[utoipa::path(post, path = "/api/v1/trust/crls/refresh",
+    responses((status = 200, description = "`{stored, errors}`", body = Object)))]
 async fn crl_refresh(State(st): State<Arc<AdminState>>) -> Reply {
     blocking(&st, |ks| {
         let (ok, errors) = ks.refresh_crls();
@@ -251,13 +320,18 @@ async fn crl_refresh(State(st): State<Arc<AdminState>>) -> Reply {
     .await
 }
 
-#[derive(Deserialize)]
-struct Backup {
+/// The backup passphrase, and for a restore the backup file (base64).
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = KeystoreBackup)]
+pub(super) struct Backup {
     passphrase: String,
     #[serde(default)]
     data: Option<String>,
 }
 
+/// An encrypted backup of the keystore.
+#[utoipa::path(post, path = "/api/v1/backup", request_body = Backup,
+    responses((status = 200, description = "`{data}`: the backup file, base64", body = Object), (status = 400, description = "bad input, wrong password or unsupported"), (status = 409, description = "conflicts with a stored entry")))]
 async fn backup_create(State(st): State<Arc<AdminState>>, b: Body<Backup>) -> Reply {
     let pass = zeroize::Zeroizing::new(body(b)?.passphrase);
     blocking(&st, move |ks| {
@@ -267,6 +341,9 @@ async fn backup_create(State(st): State<Arc<AdminState>>, b: Body<Backup>) -> Re
     .await
 }
 
+/// Restore a keystore backup.
+#[utoipa::path(post, path = "/api/v1/backup/restore", request_body = Backup,
+    responses((status = 200, description = "`{restored_keys: n}`", body = Object), (status = 400, description = "bad input, wrong password or unsupported"), (status = 409, description = "conflicts with a stored entry")))]
 async fn backup_restore(State(st): State<Arc<AdminState>>, b: Body<Backup>) -> Reply {
     let b = body(b)?;
     let data = decode(b.data.as_deref().unwrap_or_default())?;

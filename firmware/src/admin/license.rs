@@ -42,8 +42,9 @@ pub fn routes() -> Router<Arc<AdminState>> {
 }
 
 /// A licence file in a request: base64 (`data`, as for keys) or plain text (`text`).
-#[derive(Deserialize)]
-struct Upload {
+#[derive(Deserialize, utoipa::ToSchema)]
+#[schema(as = LicenceFile)]
+pub(super) struct Upload {
     #[serde(default)]
     data: Option<String>,
     #[serde(default)]
@@ -84,6 +85,9 @@ fn with_parked(st: &AdminState, status: &crate::license::Status) -> Value {
     v
 }
 
+/// The licence state with the parked messages.
+#[utoipa::path(get, path = "/api/v1/license", operation_id = "license_show",
+    responses((status = 200, description = "the licence status with `parked`", body = Object)))]
 async fn show(State(st): State<Arc<AdminState>>) -> Reply {
     let s2 = st.clone();
     let v = tokio::task::spawn_blocking(move || with_parked(&s2, &s2.license.status()))
@@ -92,6 +96,9 @@ async fn show(State(st): State<Arc<AdminState>>) -> Reply {
     Ok(Json(v))
 }
 
+/// Install a licence file; releases parked messages.
+#[utoipa::path(post, path = "/api/v1/license", operation_id = "license_install", request_body = Upload,
+    responses((status = 200, description = "the licence status with `parked` and `released`", body = Object), (status = 400, description = "bad request or licence refused")))]
 async fn install(State(st): State<Arc<AdminState>>, b: Body<Upload>) -> Reply {
     let file = file_of(b)?;
     let s2 = st.clone();
@@ -108,12 +115,18 @@ async fn install(State(st): State<Arc<AdminState>>, b: Body<Upload>) -> Reply {
     Ok(Json(v))
 }
 
+/// Check a licence file without installing it.
+#[utoipa::path(post, path = "/api/v1/license/check", operation_id = "license_check", request_body = Upload,
+    responses((status = 200, description = "`{ok, license}`", body = Object), (status = 400, description = "bad request or licence refused")))]
 async fn check(State(st): State<Arc<AdminState>>, b: Body<Upload>) -> Reply {
     let file = file_of(b)?;
     let f = st.license.check(&file)?;
     Ok(Json(json!({ "ok": true, "license": f.terms })))
 }
 
+/// Messages parked while the licence did not cover them.
+#[utoipa::path(get, path = "/api/v1/license/parked", operation_id = "license_parked",
+    responses((status = 200, description = "a list of parked messages", body = Object)))]
 async fn parked_list(State(st): State<Arc<AdminState>>) -> Reply {
     let s2 = st.clone();
     let v = tokio::task::spawn_blocking(move || parked_view(&s2))

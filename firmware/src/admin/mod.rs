@@ -29,6 +29,7 @@ mod logs;
 mod metrics;
 pub mod openapi;
 mod queue;
+mod route_table;
 mod router;
 mod status;
 mod user_import;
@@ -37,6 +38,7 @@ pub mod web;
 
 pub use auth::ensure_token;
 pub use error::ApiError;
+pub use route_table::api_route_table;
 pub use router::router;
 pub use status::{Listeners, Status};
 pub use users::NewUser;

@@ -16,6 +16,48 @@ use super::AdminState;
         description = "Administer a Segl S/MIME gateway. Authenticate with `Authorization: Bearer <data_dir>/ctl.token`, or with a web session cookie plus `X-CSRF-Token` on writes."
     ),
     paths(
+        spec,
+        super::status::status,
+        super::queue::list,
+        super::queue::held,
+        super::queue::retry,
+        super::queue::retry_all,
+        super::queue::delete,
+        super::users::list,
+        super::users::add,
+        super::user_import::import,
+        super::keystore::keys_list,
+        super::keystore::keys_import,
+        super::keystore::keys_generate,
+        super::keystore::keys_csr,
+        super::keystore::keys_import_cert,
+        super::keystore::keys_export,
+        super::keystore::keys_ca,
+        super::keystore::keys_rollover,
+        super::keystore::partners_list,
+        super::keystore::partners_pending,
+        super::keystore::partners_import,
+        super::keystore::partners_approve,
+        super::keystore::partners_enable,
+        super::keystore::partners_disable,
+        super::keystore::partners_delete,
+        super::keystore::trust_list,
+        super::keystore::trust_import,
+        super::keystore::trust_delete,
+        super::keystore::crl_list,
+        super::keystore::crl_import,
+        super::keystore::crl_refresh,
+        super::keystore::backup_create,
+        super::keystore::backup_restore,
+        super::dkim::list,
+        super::dkim::show,
+        super::dkim::generate,
+        super::dkim::import,
+        super::dkim::remove,
+        super::license::show,
+        super::license::install,
+        super::license::check,
+        super::license::parked_list,
         super::accounts::admins_list,
         super::accounts::admins_add,
         super::accounts::admins_passwd,
@@ -24,6 +66,7 @@ use super::AdminState;
         super::config::show,
         super::config::set,
         super::config::replace,
+        super::config::replace_put,
         super::config::check,
         super::config::revisions,
         super::config::revision,
@@ -52,6 +95,13 @@ use super::AdminState;
 )]
 pub struct ApiDoc;
 
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json",
+    responses((status = 200, description = "the OpenAPI 3 description", body = Object)))]
+async fn spec() -> Json<utoipa::openapi::OpenApi> {
+    Json(ApiDoc::openapi())
+}
+
 pub fn routes() -> Router<Arc<AdminState>> {
-    Router::new().route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+    Router::new().route("/openapi.json", get(spec))
 }

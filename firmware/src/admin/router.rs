@@ -15,8 +15,9 @@ use super::{
 };
 
 /// The admin API's router (paths are an interface, DESIGN.md §11).
-pub fn router(st: Arc<AdminState>) -> Router {
-    let api = Router::new()
+/// The routes under `/api/v1`, before the guard (also read by [`super::route_table`]).
+pub(super) fn api_routes() -> Router<Arc<AdminState>> {
+    Router::new()
         .route("/status", get(status::status))
         .route("/queue", get(queue::list))
         .route("/queue/retry", post(queue::retry_all))
@@ -32,7 +33,10 @@ pub fn router(st: Arc<AdminState>) -> Router {
         .merge(config::routes())
         .merge(super::logs::routes())
         .merge(openapi::routes())
-        .layer(middleware::from_fn_with_state(st.clone(), auth::guard::api));
+}
+
+pub fn router(st: Arc<AdminState>) -> Router {
+    let api = api_routes().layer(middleware::from_fn_with_state(st.clone(), auth::guard::api));
     Router::new()
         .route("/health", get(|| async { "ok" }))
         .route("/metrics", get(super::metrics::metrics))

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::AdminState;
 use crate::queue::QueueStats;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Status {
     pub version: String,
     pub hostname: String,
@@ -19,13 +19,15 @@ pub struct Status {
     pub licence: String,
 }
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Listeners {
     pub smtp: Vec<String>,
     pub submission: Vec<String>,
     pub admin: String,
 }
 
+/// Version, listeners, queue figures and licence state.
+#[utoipa::path(get, path = "/api/v1/status", responses((status = 200, body = Status)))]
 pub(super) async fn status(State(st): State<Arc<AdminState>>) -> Json<Status> {
     Json(Status {
         version: env!("CARGO_PKG_VERSION").to_string(),

@@ -10,13 +10,17 @@ use serde::Deserialize;
 use super::{AdminState, ApiError};
 use crate::users::import::{Action, Change, ImportUser};
 
-#[derive(Deserialize)]
+/// Users to add or update; with `dry_run` nothing is written.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct ImportRequest {
     pub users: Vec<ImportUser>,
     #[serde(default)]
     pub dry_run: bool,
 }
 
+/// Add and update users from a directory or CSV export; answers what changed per user.
+#[utoipa::path(post, path = "/api/v1/users/import", operation_id = "users_import", request_body = ImportRequest,
+    responses((status = 200, body = [Change]), (status = 400, description = "invalid user list")))]
 pub(super) async fn import(
     State(st): State<Arc<AdminState>>,
     body: Result<Json<ImportRequest>, axum::extract::rejection::JsonRejection>,

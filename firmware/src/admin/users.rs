@@ -10,17 +10,23 @@ use serde::Deserialize;
 
 use super::{AdminState, ApiError};
 
+/// The SMTP AUTH users with their addresses (no password hashes).
+#[utoipa::path(get, path = "/api/v1/users", operation_id = "users_list", responses((status = 200, body = [crate::users::UserInfo])))]
 pub(super) async fn list(State(st): State<Arc<AdminState>>) -> impl IntoResponse {
     Json(st.users.list())
 }
 
-#[derive(Deserialize)]
+/// A new SMTP AUTH user.
+#[derive(Deserialize, utoipa::ToSchema)]
 pub struct NewUser {
     pub name: String,
     pub addresses: Vec<String>,
     pub password: String,
 }
 
+/// Add an SMTP AUTH user.
+#[utoipa::path(post, path = "/api/v1/users", operation_id = "users_add", request_body = NewUser,
+    responses((status = 201, description = "`{added: name}`", body = Object), (status = 400, description = "invalid user"), (status = 409, description = "user exists")))]
 pub(super) async fn add(
     State(st): State<Arc<AdminState>>,
     body: Result<Json<NewUser>, axum::extract::rejection::JsonRejection>,

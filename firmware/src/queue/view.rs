@@ -6,7 +6,7 @@ use super::Queue;
 use crate::spool::{RcptState, Stage};
 
 /// One row of `segl ctl queue list`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueItem {
     pub id: String,
     pub parent: Option<String>,
@@ -17,7 +17,7 @@ pub struct QueueItem {
     pub recipients: Vec<QueueRecipient>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct QueueRecipient {
     pub address: String,
     pub state: String,
@@ -26,7 +26,7 @@ pub struct QueueRecipient {
     pub last_error: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default, utoipa::ToSchema)]
 pub struct QueueStats {
     pub messages: usize,
     pub incoming: usize,

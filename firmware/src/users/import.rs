@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use super::{valid_name, User, UserError, UserStore};
 
 /// One user as a directory or CSV file names it.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ImportUser {
     pub name: String,
     pub addresses: Vec<String>,
@@ -22,7 +22,7 @@ pub struct ImportUser {
 }
 
 /// What an import does (or would do) to one user.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Action {
     Add,
@@ -31,7 +31,7 @@ pub enum Action {
 }
 
 /// One line of the import's report (no password hashes).
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Change {
     pub name: String,
     pub action: Action,
