@@ -2,6 +2,8 @@
 //! debug-build hook `SEGL_TEST_PANIC` (`firmware/src/testhook.rs`) in a delivery round and in an
 //! SMTP session: the message is tried again and delivered (no busy mark left until restart), and
 //! the client address's connection slot is given back (no 421 "too many connections" later).
+//! A panic in the process stage quarantines the message; `segl ctl queue release` brings it back
+//! and it is delivered.
 
 mod common;
 
@@ -185,4 +187,60 @@ fn kill9_after_the_next_hop_accepted_redelivers_never_loses() {
         .count();
     assert_eq!(copies, 2, "delivered again after the crash, once");
     assert!(m.iter().any(|m| m.rcpts() == vec!["later@partner.test"]));
+}
+
+/// A panic inside the process stage quarantines the message ("internal error while
+/// processing"); the admin sees it in `queue held`, releases it with `segl ctl queue release`,
+/// and it is processed again and delivered to the next hop (the hook fires only once).
+#[test]
+fn panic_in_processing_holds_the_message_and_release_delivers_it() {
+    let d = tmp();
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let mut g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
+    restarted_with(&mut g, "process:held@partner.test");
+    let (ok, t) = swaks(&[
+        "--server",
+        &server(&g),
+        "--from",
+        "a@example.org",
+        "--to",
+        "held@partner.test",
+    ]);
+    assert!(ok, "{t}");
+    let mut held = serde_json::Value::Null;
+    assert!(
+        wait_until(std::time::Duration::from_secs(30), || {
+            held = g.ctl_json(&["queue", "held", "--json"]);
+            held.as_array().is_some_and(|a| !a.is_empty())
+        }),
+        "never held:\n{}",
+        g.log_text()
+    );
+    let id = held[0]["id"].as_str().unwrap().to_string();
+    let reason = held[0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("internal error while processing"),
+        "{reason}"
+    );
+    assert!(g.log_text().contains("injected panic at process"));
+    let out = g.ctl(&["queue", "release", &id]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let m = smart.wait_for(1, 30);
+    assert_eq!(m[0].rcpts(), vec!["held@partner.test"]);
+    g.wait_queue_empty(10);
+    assert!(
+        g.ctl_json(&["queue", "held", "--json"])
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "no longer held"
+    );
+    // Releasing it again: it is no longer held.
+    let again = g.ctl(&["queue", "release", &id]);
+    assert!(!again.status.success());
 }

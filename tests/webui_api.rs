@@ -1247,3 +1247,48 @@ async fn audit_and_mail_logs_over_the_api() {
     let (s, _, _) = app.send(app.get("/api/v1/maillog", None)).await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
 }
+
+/// Release from hold is an admin action: a `readonly` administrator is refused (API and form),
+/// an unknown id is 404, a malformed one 400, and an admin's attempt is audit-logged with who.
+#[tokio::test]
+async fn release_from_hold_needs_admin_and_a_held_id() {
+    let d = tempfile::tempdir().unwrap();
+    let app = with_admins(d.path(), false).await;
+    let (cookie, csrf) = app.login("viewer", PW).await;
+    let (s, _, _) = app
+        .send(app.json(
+            "POST",
+            "/api/v1/queue/held/ABC123/release",
+            Auth::Session(&cookie, Some(&csrf)),
+            "",
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, _) = app
+        .send(app.form(
+            "/queue/ABC123/release",
+            Some(&cookie),
+            &format!("csrf={csrf}"),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, _, b) = app
+        .send(app.json("POST", "/api/v1/queue/held/ABC123/release", Auth::Token, ""))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{b}");
+    let (s, _, _) = app
+        .send(app.json("POST", "/api/v1/queue/held/..%2Fx/release", Auth::Token, ""))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let (s, _, b) = app
+        .send(app.get("/api/v1/audit?q=release", Some(&cookie)))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert!(
+        v.as_array().unwrap().iter().any(|e| e["who"] == "ctl"
+            && e["what"] == "POST /api/v1/queue/held/ABC123/release"
+            && e["status"] == 404),
+        "{b}"
+    );
+}

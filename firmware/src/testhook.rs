@@ -5,7 +5,8 @@
 //! client address's connection slot) instead of wedging it until restart.
 //!
 //! Points: `deliver` (subject: the recipients of a delivery round), `session` (the EHLO/HELO
-//! name a client gave).
+//! name a client gave), `process` (inside the blocking process stage, so the panic quarantines
+//! the message as "internal error while processing"; subject: its recipients, comma-joined).
 //!
 //! `SEGL_TEST_STALL=point:needle` instead stops the thread at `point` for good, after a log line
 //! `SEGL_TEST_STALL: stalled at <point>`, so that a test can `kill -9` the gateway exactly there

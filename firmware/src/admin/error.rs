@@ -40,6 +40,7 @@ impl From<QueueError> for ApiError {
         let status = match e {
             QueueError::NotFound(_) => StatusCode::NOT_FOUND,
             QueueError::Busy(_) => StatusCode::CONFLICT,
+            QueueError::Spool(crate::spool::SpoolError::BadRecord { .. }) => StatusCode::CONFLICT,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };
         ApiError(status, e.to_string())

@@ -1,4 +1,4 @@
-//! `/queue…`: list, quarantined ("held") messages, retry, delete.
+//! `/queue…`: list, quarantined ("held") messages and their release, retry, delete.
 
 use std::sync::Arc;
 
@@ -67,4 +67,15 @@ pub(super) async fn delete(
     check_id(&id)?;
     st.queue.delete(&id)?;
     Ok(Json(serde_json::json!({ "deleted": id })))
+}
+
+/// `POST /queue/held/{id}/release`: put a quarantined message back into the queue (admin role;
+/// the guard refuses `readonly` and writes the audit entry).
+pub(super) async fn release(
+    State(st): State<Arc<AdminState>>,
+    UrlPath(id): UrlPath<String>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    check_id(&id)?;
+    st.queue.release(&id).await?;
+    Ok(Json(serde_json::json!({ "released": id })))
 }

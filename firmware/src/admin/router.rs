@@ -22,6 +22,7 @@ pub(super) fn api_routes() -> Router<Arc<AdminState>> {
         .route("/queue", get(queue::list))
         .route("/queue/retry", post(queue::retry_all))
         .route("/queue/held", get(queue::held))
+        .route("/queue/held/{id}/release", post(queue::release))
         .route("/queue/{id}/retry", post(queue::retry))
         .route("/queue/{id}", delete(queue::delete))
         .route("/users", get(users::list).post(users::add))

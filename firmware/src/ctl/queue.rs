@@ -1,4 +1,4 @@
-//! `segl ctl queue list|retry|delete|held`.
+//! `segl ctl queue list|retry|delete|held|release`.
 
 use clap::Subcommand;
 
@@ -26,6 +26,10 @@ pub enum QueueVerb {
     Held {
         #[arg(long)]
         json: bool,
+    },
+    /// Put a quarantined message back into the queue, to be processed or delivered again.
+    Release {
+        id: String,
     },
 }
 
@@ -73,6 +77,10 @@ pub(super) fn queue(c: &Client, verb: QueueVerb) -> Result<(), CtlError> {
         QueueVerb::Delete { id } => {
             c.call("DELETE", &format!("/queue/{id}"), None)?;
             println!("deleted {id}");
+        }
+        QueueVerb::Release { id } => {
+            c.call("POST", &format!("/queue/held/{id}/release"), None)?;
+            println!("released {id}");
         }
         QueueVerb::Held { json } => {
             let v = c.call("GET", "/queue/held", None)?;

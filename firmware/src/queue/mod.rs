@@ -163,6 +163,28 @@ impl Queue {
         self.spool.held()
     }
 
+    /// Release a quarantined message (admin action): move it back from `spool/hold/` into the
+    /// queue (on a blocking thread: renames and fsyncs) and schedule it again in the stage its
+    /// envelope records, so it is processed or delivered anew.
+    pub async fn release(&self, id: &str) -> Result<(), QueueError> {
+        let spool = self.spool.clone();
+        let i = id.to_string();
+        let env = tokio::task::spawn_blocking(move || spool.release(&i))
+            .await
+            .map_err(|e| crate::spool::SpoolError::Io {
+                path: std::path::PathBuf::from(id),
+                source: std::io::Error::other(e.to_string()),
+            })?
+            .map_err(|e| match e {
+                crate::spool::SpoolError::NotFound(i) => QueueError::NotFound(i),
+                other => QueueError::Spool(other),
+            })?;
+        tracing::warn!(id, stage = ?env.stage, "released from hold by admin");
+        self.lock().insert(env.id.clone(), Entry::new(env));
+        self.wake.notify_one();
+        Ok(())
+    }
+
     /// Make every pending recipient of one message due now.
     pub fn retry(&self, id: &str) -> Result<(), QueueError> {
         {

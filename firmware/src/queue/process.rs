@@ -62,6 +62,8 @@ fn process_and_store(
     env: &Envelope,
     message: &[u8],
 ) -> Result<Vec<Envelope>, ProcessError> {
+    let recipients: Vec<&str> = env.recipients.iter().map(|r| r.address.as_str()).collect();
+    crate::testhook::panic_if("process", &recipients.join(","));
     let outputs = stage.process(env, message)?;
     crate::monitor::processed(env, message, &outputs);
     let mut children = vec![];

@@ -67,7 +67,7 @@ impl Queue {
         (due, next)
     }
 
-    fn release(&self, id: &str) {
+    fn clear_busy(&self, id: &str) {
         // Also runs while a panicking task unwinds: never panic here.
         if let Some(e) = self.lock().get_mut(id) {
             e.busy = false;
@@ -91,7 +91,7 @@ impl Queue {
         let (due, _) = self.take_due(self.now());
         for id in &due {
             self.work(id).await;
-            self.release(id);
+            self.clear_busy(id);
         }
         due.len()
     }
@@ -110,7 +110,7 @@ impl Drop for BusyGuard {
         if std::thread::panicking() {
             tracing::error!(id = %self.id, "work on the message panicked; it stays queued and is tried again");
         }
-        self.q.release(&self.id);
+        self.q.clear_busy(&self.id);
         self.q.wake.notify_one();
     }
 }

@@ -248,6 +248,51 @@ impl Spool {
         sync_dir(&self.queue)
     }
 
+    /// Move a quarantined message back into `queue/` (admin "release"), the reverse of
+    /// [`Spool::quarantine`], and return its record. The record must parse, or the message
+    /// stays held. Order keeps a crash safe: the envelope moves first (an envelope without its
+    /// message is quarantined again at start, never lost), then the message, each made durable
+    /// before the next step; the reason file goes last.
+    pub fn release(&self, id: &str) -> Result<Envelope, SpoolError> {
+        let held_env = self.hold.join(format!("{id}.env"));
+        let held_msg = self.hold.join(format!("{id}.msg"));
+        if !valid_id(id) || !self.hold.join(format!("{id}.reason")).exists() {
+            return Err(SpoolError::NotFound(id.to_string()));
+        }
+        let bytes = fs::read(&held_env).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => SpoolError::BadRecord {
+                path: held_env.clone(),
+                message: "no envelope record".into(),
+            },
+            _ => io_err(&held_env)(e),
+        })?;
+        let env: Envelope = serde_json::from_slice(&bytes).map_err(|e| SpoolError::BadRecord {
+            path: held_env.clone(),
+            message: e.to_string(),
+        })?;
+        if env.id != id || env.version > ENVELOPE_VERSION || !held_msg.exists() {
+            return Err(SpoolError::BadRecord {
+                path: held_env,
+                message: "record does not match, is too new, or its message is missing".into(),
+            });
+        }
+        for (src, dst) in [
+            (&held_env, self.env_path(id)),
+            (&held_msg, self.message_path(id)),
+        ] {
+            fs::File::open(src)
+                .and_then(|f| f.sync_all())
+                .map_err(io_err(src))?;
+            fs::rename(src, &dst).map_err(io_err(&dst))?;
+            sync_dir(&self.queue)?;
+            sync_dir(&self.hold)?;
+        }
+        let reason = self.hold.join(format!("{id}.reason"));
+        fs::remove_file(&reason).map_err(io_err(&reason))?;
+        sync_dir(&self.hold)?;
+        Ok(env)
+    }
+
     /// Messages in `hold/` with their reasons, for the admin.
     pub fn held(&self) -> Vec<(String, String)> {
         let mut out = vec![];
@@ -313,6 +358,21 @@ mod tests {
             recipients: vec![Recipient::new("u@example.org".into(), None, None)],
             hold: None,
         }
+    }
+
+    #[test]
+    fn quarantine_release_roundtrip() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Spool::open(d.path()).unwrap();
+        s.store(&sample("B1"), b"abc").unwrap();
+        s.quarantine("B1", "why").unwrap();
+        assert!(s.load_all().unwrap().0.is_empty());
+        assert!(matches!(s.release("NOPE"), Err(SpoolError::NotFound(_))));
+        let env = s.release("B1").unwrap();
+        assert_eq!(env.id, "B1");
+        assert!(s.held().is_empty());
+        assert_eq!(s.load_all().unwrap().0.len(), 1);
+        assert_eq!(s.read_message("B1").unwrap(), b"abc");
     }
 
     #[test]

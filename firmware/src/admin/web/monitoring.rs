@@ -1,5 +1,5 @@
 //! Monitoring › Mail server: the queue (search, retry, delete), quarantined messages with
-//! their reasons, and the mail log searchable by address, queue id and time.
+//! their reasons (release), and the mail log searchable by address, queue id and time.
 
 use std::sync::Arc;
 
@@ -74,6 +74,11 @@ pub async fn action(
         match action.as_str() {
             "retry" => st.queue.retry(&id).map(|()| format!("retry: {id}")),
             "delete" => st.queue.delete(&id).map(|()| format!("deleted: {id}")),
+            "release" => st
+                .queue
+                .release(&id)
+                .await
+                .map(|()| format!("released: {id}")),
             _ => Ok(String::new()),
         }
         .map_err(|e| e.to_string())
