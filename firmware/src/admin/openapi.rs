@@ -20,6 +20,7 @@ use super::AdminState;
         super::status::status,
         super::queue::list,
         super::queue::held,
+        super::queue::release,
         super::queue::retry,
         super::queue::retry_all,
         super::queue::delete,

@@ -71,6 +71,11 @@ pub(super) async fn delete(
 
 /// `POST /queue/held/{id}/release`: put a quarantined message back into the queue (admin role;
 /// the guard refuses `readonly` and writes the audit entry).
+#[utoipa::path(post, path = "/api/v1/queue/held/{id}/release", operation_id = "queue_release",
+    params(("id" = String, Path, description = "queue id")),
+    responses((status = 200, description = "`{released: id}`", body = Object),
+        (status = 400, description = "invalid queue id"), (status = 404, description = "no such held message"),
+        (status = 409, description = "message busy")))]
 pub(super) async fn release(
     State(st): State<Arc<AdminState>>,
     UrlPath(id): UrlPath<String>,
