@@ -65,7 +65,7 @@ pub(super) async fn delete(
     UrlPath(id): UrlPath<String>,
 ) -> Result<Json<serde_json::Value>, ApiError> {
     check_id(&id)?;
-    st.queue.delete(&id)?;
+    st.queue.delete(&id).await?;
     Ok(Json(serde_json::json!({ "deleted": id })))
 }
 

@@ -209,18 +209,42 @@ impl Queue {
         n
     }
 
-    /// Remove a message for good (admin action; logged).
-    pub fn delete(&self, id: &str) -> Result<(), QueueError> {
-        let mut map = self.lock();
-        match map.get(id) {
-            None => return Err(QueueError::NotFound(id.to_string())),
-            Some(e) if e.busy => return Err(QueueError::Busy(id.to_string())),
-            Some(_) => {}
+    /// Remove a message for good (admin action; logged). The message is marked busy while its
+    /// files are removed on a blocking thread, so neither the runtime's threads nor the queue's
+    /// lock wait for the fsync, and no delivery round picks it up meanwhile.
+    pub async fn delete(&self, id: &str) -> Result<(), QueueError> {
+        {
+            let mut map = self.lock();
+            match map.get_mut(id) {
+                None => return Err(QueueError::NotFound(id.to_string())),
+                Some(e) if e.busy => return Err(QueueError::Busy(id.to_string())),
+                Some(e) => e.busy = true,
+            }
         }
-        self.spool.remove(id)?;
-        map.remove(id);
-        tracing::warn!(id, "deleted from the queue by admin");
-        Ok(())
+        let spool = self.spool.clone();
+        let i = id.to_string();
+        let removed = tokio::task::spawn_blocking(move || spool.remove(&i))
+            .await
+            .unwrap_or_else(|e| {
+                Err(crate::spool::SpoolError::Io {
+                    path: std::path::PathBuf::from(id),
+                    source: std::io::Error::other(e.to_string()),
+                })
+            });
+        let mut map = self.lock();
+        match removed {
+            Ok(()) => {
+                map.remove(id);
+                tracing::warn!(id, "deleted from the queue by admin");
+                Ok(())
+            }
+            Err(e) => {
+                if let Some(entry) = map.get_mut(id) {
+                    entry.busy = false;
+                }
+                Err(e.into())
+            }
+        }
     }
 
     async fn read_message(&self, id: &str) -> Result<Vec<u8>, String> {

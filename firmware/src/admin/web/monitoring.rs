@@ -73,7 +73,11 @@ pub async fn action(
     } else {
         match action.as_str() {
             "retry" => st.queue.retry(&id).map(|()| format!("retry: {id}")),
-            "delete" => st.queue.delete(&id).map(|()| format!("deleted: {id}")),
+            "delete" => st
+                .queue
+                .delete(&id)
+                .await
+                .map(|()| format!("deleted: {id}")),
             "release" => st
                 .queue
                 .release(&id)
