@@ -9,33 +9,23 @@ mod common;
 
 use common::*;
 
-fn tmp() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("segl-faults-")
-        .tempdir()
-        .unwrap()
-}
-
-fn server(g: &Gateway) -> String {
-    format!("127.0.0.1:{}", g.smtp_port)
-}
-
-fn restarted_with(g: &mut Gateway, hook: &str) {
+/// Restarts `g` with the debug-build fault hook `var` (`SEGL_TEST_PANIC`, `SEGL_TEST_STALL`).
+fn restarted_with(g: &mut Gateway, var: &str, hook: &str) {
     g.stop();
-    g.env.push(("SEGL_TEST_PANIC".into(), hook.into()));
+    g.env.push((var.into(), hook.into()));
     g.up();
 }
 
 #[test]
 fn panic_in_a_delivery_round_releases_the_message() {
-    let d = tmp();
+    let d = temp_dir("segl-faults-");
     let smart = Sink::start(&d.path().join("smart"), &[]);
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let mut g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
-    restarted_with(&mut g, "deliver:boom@partner.test");
+    restarted_with(&mut g, "SEGL_TEST_PANIC", "deliver:boom@partner.test");
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--from",
         "a@example.org",
         "--to",
@@ -57,7 +47,7 @@ fn panic_in_a_delivery_round_releases_the_message() {
 
 #[test]
 fn panic_in_a_session_gives_the_address_slot_back() {
-    let d = tmp();
+    let d = temp_dir("segl-faults-");
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let mut g = Gateway::start(
         &d.path().join("gw"),
@@ -65,7 +55,7 @@ fn panic_in_a_session_gives_the_address_slot_back() {
         0,
         "[smtp]\nmax_connections_per_ip = 2\n",
     );
-    restarted_with(&mut g, "session:boom.test:3");
+    restarted_with(&mut g, "SEGL_TEST_PANIC", "session:boom.test:3");
     // Three sessions from 127.0.0.1 panic at EHLO; with only two slots per address, a slot
     // that was not given back would refuse the third (and every later) connection with 421.
     for _ in 0..3 {
@@ -75,7 +65,7 @@ fn panic_in_a_session_gives_the_address_slot_back() {
     }
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--from",
         "bob@partner.test",
         "--to",
@@ -94,7 +84,7 @@ fn panic_in_a_session_gives_the_address_slot_back() {
 fn send_one(g: &Gateway, to: &str, subject: &str) {
     let (ok, t) = swaks(&[
         "--server",
-        &server(g),
+        &g.smtp_addr(),
         "--from",
         "alice@example.org",
         "--to",
@@ -120,7 +110,7 @@ fn wait_log(g: &Gateway, needle: &str) {
 /// is delivered, signed, exactly once.
 #[test]
 fn kill9_between_processing_and_removing_the_original_delivers_once() {
-    let d = tmp();
+    let d = temp_dir("segl-faults-");
     let smart = Sink::start(&d.path().join("smart"), &[]);
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let mut g = Gateway::start(
@@ -131,12 +121,7 @@ fn kill9_between_processing_and_removing_the_original_delivers_once() {
     );
     let out = g.ctl(&["key", "generate", "--email", "alice@example.org"]);
     assert!(out.status.success());
-    g.stop();
-    g.env.push((
-        "SEGL_TEST_STALL".into(),
-        "processed:crash@partner.test".into(),
-    ));
-    g.up();
+    restarted_with(&mut g, "SEGL_TEST_STALL", "processed:crash@partner.test");
     send_one(&g, "crash@partner.test", "stalled in processing");
     wait_log(&g, "SEGL_TEST_STALL: stalled at processed");
     g.kill9();
@@ -161,16 +146,11 @@ fn kill9_between_processing_and_removing_the_original_delivers_once() {
 /// standard MTA promise) — never lost, and never more than that one extra copy.
 #[test]
 fn kill9_after_the_next_hop_accepted_redelivers_never_loses() {
-    let d = tmp();
+    let d = temp_dir("segl-faults-");
     let smart = Sink::start(&d.path().join("smart"), &[]);
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let mut g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
-    g.stop();
-    g.env.push((
-        "SEGL_TEST_STALL".into(),
-        "delivered:crash@partner.test".into(),
-    ));
-    g.up();
+    restarted_with(&mut g, "SEGL_TEST_STALL", "delivered:crash@partner.test");
     send_one(&g, "crash@partner.test", "stalled after DATA");
     wait_log(&g, "SEGL_TEST_STALL: stalled at delivered");
     smart.wait_for(1, 30);
@@ -194,14 +174,14 @@ fn kill9_after_the_next_hop_accepted_redelivers_never_loses() {
 /// and it is processed again and delivered to the next hop (the hook fires only once).
 #[test]
 fn panic_in_processing_holds_the_message_and_release_delivers_it() {
-    let d = tmp();
+    let d = temp_dir("segl-faults-");
     let smart = Sink::start(&d.path().join("smart"), &[]);
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let mut g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
-    restarted_with(&mut g, "process:held@partner.test");
+    restarted_with(&mut g, "SEGL_TEST_PANIC", "process:held@partner.test");
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--from",
         "a@example.org",
         "--to",

@@ -9,20 +9,9 @@ use std::time::Duration;
 
 use common::*;
 
-fn tmp() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("segl-test-")
-        .tempdir()
-        .unwrap()
-}
-
-fn server(g: &Gateway) -> String {
-    format!("127.0.0.1:{}", g.smtp_port)
-}
-
 #[test]
 fn relay_from_trusted_network_reaches_smarthost_with_identical_body() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let smart = Sink::start(&d.path().join("smart"), &[]);
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
@@ -50,7 +39,7 @@ fn relay_from_trusted_network_reaches_smarthost_with_identical_body() {
         .map(|s| s.to_string())
         .collect()
     };
-    let a: Vec<String> = args(&server(&g));
+    let a: Vec<String> = args(&g.smtp_addr());
     let (ok, t) = swaks(&a.iter().map(String::as_str).collect::<Vec<_>>());
     assert!(ok && t.contains("250 2.0.0 Ok: queued as"), "{t}");
     let m = smart.wait_for(1, 20);
@@ -86,14 +75,14 @@ fn relay_from_trusted_network_reaches_smarthost_with_identical_body() {
 
 #[test]
 fn untrusted_client_may_send_to_local_domain_but_not_relay() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let smart = Sink::start(&d.path().join("smart"), &[]);
     let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
     // From 127.0.0.2 (not in trusted_networks) to a local domain: accepted, goes inbound.
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--local-interface",
         "127.0.0.2",
         "--from",
@@ -112,7 +101,7 @@ fn untrusted_client_may_send_to_local_domain_but_not_relay() {
     // Open relay: refused at RCPT with 550 5.7.1.
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--local-interface",
         "127.0.0.2",
         "--from",
@@ -142,12 +131,12 @@ s.quit()
 
 #[test]
 fn starttls_with_swaks_and_tls_recorded() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let g = Gateway::start(&d.path().join("gw"), inbound.port, 0, "");
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--tls",
         "--from",
         "a@partner.test",
@@ -169,7 +158,7 @@ fn starttls_with_swaks_and_tls_recorded() {
 
 #[test]
 fn submission_requires_tls_and_auth_and_records_the_user() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let smart = Sink::start(&d.path().join("smart"), &[]);
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     // No trusted networks at all: only AUTH allows relaying.
@@ -278,12 +267,12 @@ s.quit()
 
 #[test]
 fn tempfail_is_retried_and_delivered() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let inbound = Sink::start(&d.path().join("inbound"), &["--tempfail", "2"]);
     let g = Gateway::start(&d.path().join("gw"), inbound.port, 0, "");
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--from",
         "a@partner.test",
         "--to",
@@ -309,7 +298,7 @@ fn tempfail_is_retried_and_delivered() {
 
 #[test]
 fn permanent_failure_sends_a_dsn_and_bounces_are_not_bounced() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     // The smarthost rejects one recipient and accepts another.
     let smart = Sink::start(
         &d.path().join("smart"),
@@ -322,7 +311,7 @@ fn permanent_failure_sends_a_dsn_and_bounces_are_not_bounced() {
     let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--from",
         "alice@example.org",
         "--to",
@@ -375,7 +364,7 @@ print([p.get_content_type() for p in m.get_payload()])
     // A bounce (null sender) that fails permanently is dropped, not bounced again.
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--from",
         "",
         "--to",
@@ -393,13 +382,13 @@ print([p.get_content_type() for p in m.get_payload()])
 
 #[test]
 fn restart_after_kill9_delivers_queued_mail_and_keeps_the_envelope() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let inbound_port = free_port();
     let mut g = Gateway::start(&d.path().join("gw"), inbound_port, 0, "");
     // Next hop down: the message stays queued.
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--tls",
         "--from",
         "a@partner.test",
@@ -445,7 +434,7 @@ fn restart_after_kill9_delivers_queued_mail_and_keeps_the_envelope() {
 fn kill9_during_data_loses_nothing_acknowledged() {
     // Messages acknowledged before a kill -9 are all delivered after restart; a message whose
     // DATA was cut off is not half-delivered.
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let inbound_port = free_port();
     let mut g = Gateway::start(&d.path().join("gw"), inbound_port, 0, "");
     let out = python(&format!(
@@ -482,7 +471,7 @@ print(ok)
 
 #[test]
 fn postfix_smtp_sink_as_next_hop() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let port = free_port();
     let sinkdir = d.path().join("pf");
     std::fs::create_dir_all(&sinkdir).unwrap();
@@ -501,7 +490,7 @@ fn postfix_smtp_sink_as_next_hop() {
     let g = Gateway::start(&d.path().join("gw"), port, 0, "");
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--from",
         "a@partner.test",
         "--to",
@@ -521,7 +510,7 @@ fn postfix_smtp_sink_as_next_hop() {
 
 #[test]
 fn mx_lookup_through_dnsmasq_reaches_the_mx_host() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let dns_port = free_port();
     let mx = Sink::start(&d.path().join("mx"), &[]);
     let _dns = Proc::spawn(
@@ -554,7 +543,7 @@ fn mx_lookup_through_dnsmasq_reaches_the_mx_host() {
     );
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--from",
         "alice@example.org",
         "--to",
@@ -567,7 +556,7 @@ fn mx_lookup_through_dnsmasq_reaches_the_mx_host() {
     // A domain that does not exist bounces at once with a DSN (no endless retries).
     let (ok, _) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--from",
         "alice@example.org",
         "--to",
@@ -719,7 +708,7 @@ fn wait_last_error(g: &Gateway, rcpt: &str, needle: &str) -> bool {
 /// with a certificate from an unknown CA (a man in the middle).
 #[test]
 fn tls_levels_may_encrypt_verify() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let certs = d.path().join("cert");
     tls_certs(&certs);
     let smart_port = free_port();
@@ -738,7 +727,7 @@ fn tls_levels_may_encrypt_verify() {
     let send = |to: &str| {
         let (ok, t) = swaks(&[
             "--server",
-            &server(&g),
+            &g.smtp_addr(),
             "--from",
             "a@example.org",
             "--to",
@@ -793,7 +782,7 @@ fn tls_levels_may_encrypt_verify() {
 
 #[test]
 fn protocol_errors_get_proper_replies() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let g = Gateway::start(
         &d.path().join("gw"),
@@ -861,7 +850,7 @@ fn protocol_errors_get_proper_replies() {
 
 #[test]
 fn pipelined_commands_get_replies_in_order() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let g = Gateway::start(&d.path().join("gw"), inbound.port, 0, "");
     let mut r = Raw::connect(g.smtp_port);
@@ -886,7 +875,7 @@ fn pipelined_commands_get_replies_in_order() {
 
 #[test]
 fn smtp_smuggling_never_splits_a_message() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let g = Gateway::start(&d.path().join("gw"), inbound.port, 0, "");
     let mut r = Raw::connect(g.smtp_port);
@@ -931,7 +920,7 @@ fn smtp_smuggling_never_splits_a_message() {
 
 #[test]
 fn local_recipients_and_callout_prevent_backscatter() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let inbound = Sink::start(
         &d.path().join("inbound"),
         &[
@@ -983,7 +972,7 @@ fn local_recipients_and_callout_prevent_backscatter() {
 
 #[test]
 fn connection_limits_and_timeouts() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let g = Gateway::start(
         &d.path().join("gw"),
@@ -1012,7 +1001,7 @@ fn connection_limits_and_timeouts() {
 
 #[test]
 fn admin_queue_verbs_and_status() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let g = Gateway::start(
         &d.path().join("gw"),
         free_port(),
@@ -1022,7 +1011,7 @@ fn admin_queue_verbs_and_status() {
     for i in 0..2 {
         let (ok, _) = swaks(&[
             "--server",
-            &server(&g),
+            &g.smtp_addr(),
             "--from",
             "a@partner.test",
             "--to",
@@ -1107,7 +1096,7 @@ fn config_default_and_check() {
     ] {
         assert!(text.contains(key), "{key} missing from default config");
     }
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let good = d.path().join("good.toml");
     std::fs::write(&good, &text).unwrap();
     let out = Command::new(SEGL)
@@ -1129,7 +1118,7 @@ fn config_default_and_check() {
 
 #[test]
 fn expired_message_is_returned_to_its_sender() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let smart = Sink::start(&d.path().join("smart"), &[]);
     // The inbound next hop never answers; the queue lifetime is 3 seconds.
     let g = Gateway::start(
@@ -1140,7 +1129,7 @@ fn expired_message_is_returned_to_its_sender() {
     );
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--from",
         "partner@partner.test",
         "--to",
@@ -1160,13 +1149,13 @@ fn expired_message_is_returned_to_its_sender() {
 
 #[test]
 fn graceful_stop_and_restart_keep_the_queue() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let inbound_port = free_port();
     let mut g = Gateway::start(&d.path().join("gw"), inbound_port, 0, "");
     for i in 0..3 {
         let (ok, _) = swaks(&[
             "--server",
-            &server(&g),
+            &g.smtp_addr(),
             "--from",
             "a@partner.test",
             "--to",
@@ -1191,7 +1180,7 @@ impl Drop for Mount {
 
 #[test]
 fn full_disk_refuses_new_mail_and_keeps_accepted_mail() {
-    let d = tmp();
+    let d = temp_dir("segl-test-");
     let mnt = d.path().join("small");
     std::fs::create_dir_all(&mnt).unwrap();
     let st = Command::new("mount")
@@ -1217,7 +1206,7 @@ fn full_disk_refuses_new_mail_and_keeps_accepted_mail() {
     // Accepted while there is room (next hop down: it stays queued).
     let (ok, t) = swaks(&[
         "--server",
-        &server(&g),
+        &g.smtp_addr(),
         "--from",
         "a@partner.test",
         "--to",

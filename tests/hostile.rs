@@ -10,13 +10,6 @@ use std::time::Duration;
 
 use common::*;
 
-fn tmp() -> tempfile::TempDir {
-    tempfile::Builder::new()
-        .prefix("segl-hostile-")
-        .tempdir()
-        .unwrap()
-}
-
 /// Peak resident memory of `pid` in MiB (VmHWM).
 fn peak_rss_mib(pid: u32) -> u64 {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
@@ -109,7 +102,7 @@ Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\
 
 #[test]
 fn hostile_input_is_answered_and_memory_stays_bounded() {
-    let d = tmp();
+    let d = temp_dir("segl-hostile-");
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let g = Gateway::start(
         &d.path().join("gw"),

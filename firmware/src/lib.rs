@@ -18,6 +18,7 @@ pub mod keystore;
 pub mod license;
 pub mod liveconf;
 pub mod monitor;
+pub mod password;
 pub mod policy;
 pub mod portal;
 pub mod queue;

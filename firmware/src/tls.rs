@@ -48,10 +48,7 @@ pub fn server_config(cfg: &Config) -> Result<Arc<rustls::ServerConfig>, TlsError
         path: p.display().to_string(),
         message: m,
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
-        .map_err(|e| cerr(&cert_path, e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| cerr(&cert_path, e.to_string()))?;
+    let certs = read_certs(&cert_path)?;
     if certs.is_empty() {
         return Err(cerr(&cert_path, "no certificate found".into()));
     }
@@ -64,6 +61,18 @@ pub fn server_config(cfg: &Config) -> Result<Arc<rustls::ServerConfig>, TlsError
         .with_single_cert(certs, key)
         .map_err(|e| cerr(&cert_path, e.to_string()))?;
     Ok(Arc::new(config))
+}
+
+/// Every certificate of a PEM file (a chain, or a CA bundle), in order.
+pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let cerr = |m: String| TlsError::Cert {
+        path: path.display().to_string(),
+        message: m,
+    };
+    CertificateDer::pem_file_iter(path)
+        .map_err(|e| cerr(e.to_string()))?
+        .collect::<Result<_, _>>()
+        .map_err(|e| cerr(e.to_string()))
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
@@ -120,17 +129,12 @@ pub fn client_tls(cfg: &Config) -> Result<ClientTls, TlsError> {
     let (added, _) = roots.add_parsable_certificates(native.certs);
     let ca_file = cfg.delivery.tls_ca_file.trim();
     if !ca_file.is_empty() {
-        let cerr = |m: String| TlsError::Cert {
-            path: ca_file.to_string(),
-            message: m,
-        };
-        let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(ca_file)
-            .map_err(|e| cerr(e.to_string()))?
-            .collect::<Result<_, _>>()
-            .map_err(|e| cerr(e.to_string()))?;
-        let (ok, _) = roots.add_parsable_certificates(certs);
+        let (ok, _) = roots.add_parsable_certificates(read_certs(Path::new(ca_file))?);
         if ok == 0 {
-            return Err(cerr("no usable CA certificate found".into()));
+            return Err(TlsError::Cert {
+                path: ca_file.to_string(),
+                message: "no usable CA certificate found".into(),
+            });
         }
     }
     tracing::debug!(

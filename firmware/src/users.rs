@@ -4,8 +4,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
-use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
-use argon2::{Argon2, PasswordVerifier};
 use serde::{Deserialize, Serialize};
 
 pub mod import;
@@ -42,18 +40,9 @@ pub struct UserStore {
     users: RwLock<Vec<User>>,
 }
 
-/// A hash to verify against when the user does not exist, so that unknown and known names take
-/// the same time to refuse.
-fn dummy_hash() -> &'static str {
-    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    H.get_or_init(|| hash_password("not a real password").unwrap_or_default())
-}
-
+/// [`crate::password::hash`] with this store's error.
 pub fn hash_password(password: &str) -> Result<String, UserError> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|h| h.to_string())
+    crate::password::hash(password)
         .map_err(|e| UserError::Invalid(format!("cannot hash password: {e}")))
 }
 
@@ -161,17 +150,8 @@ impl UserStore {
             .read()
             .ok()
             .and_then(|u| u.iter().find(|u| u.name == name).cloned());
-        let hash = found
-            .as_ref()
-            .map(|u| u.password_hash.clone())
-            .unwrap_or_else(|| dummy_hash().to_string());
-        let ok = PasswordHash::new(&hash)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false);
+        let ok =
+            crate::password::verify(found.as_ref().map(|u| u.password_hash.as_str()), password);
         match (ok, found) {
             (true, Some(u)) => Some(UserInfo {
                 name: u.name,

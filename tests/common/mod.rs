@@ -286,7 +286,17 @@ fn merge(base: &mut toml::Table, over: toml::Table) {
     }
 }
 
+/// A fresh directory for one test, removed when dropped; `prefix` names the test file.
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    tempfile::Builder::new().prefix(prefix).tempdir().unwrap()
+}
+
 impl Gateway {
+    /// `127.0.0.1:PORT` of the MX/relay listener, as swaks' `--server` takes it.
+    pub fn smtp_addr(&self) -> String {
+        format!("127.0.0.1:{}", self.smtp_port)
+    }
+
     /// `inbound` and `smarthost`: sink ports (0: none). `extra`: TOML overriding the test base.
     /// The gateway runs with a development licence for 1000 individual keys, as a customer's
     /// box would (`tests/license.rs` checks the box without one: [`Gateway::start_unlicensed`]).

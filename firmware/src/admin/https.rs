@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::PrivateKeyDer;
 use sha2::{Digest, Sha256};
 use tokio::net::TcpListener;
 use tokio::sync::mpsc;
@@ -72,10 +72,7 @@ pub fn endpoint_config(cfg: &Config, ep: &Endpoint) -> Result<Arc<rustls::Server
         path: p.display().to_string(),
         message: m,
     };
-    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&cert_path)
-        .map_err(|e| cerr(&cert_path, e.to_string()))?
-        .collect::<Result<_, _>>()
-        .map_err(|e| cerr(&cert_path, e.to_string()))?;
+    let certs = crate::tls::read_certs(&cert_path)?;
     let Some(leaf) = certs.first() else {
         return Err(cerr(&cert_path, "no certificate found".into()));
     };

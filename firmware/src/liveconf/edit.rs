@@ -16,7 +16,15 @@ pub const RESTART_KEYS: &[&str] = &[
     "admin.tls_cert",
     "admin.tls_key",
     "log.",
-    "keystore.",
+    // The keystore takes these when it opens (`KeystoreSettings`); `keystore.auto_issue*` are
+    // read by the policy per message and apply at once.
+    "keystore.rollover_days",
+    "keystore.keep_old_days",
+    "keystore.passphrase_file",
+    "keystore.crl_refresh_hours",
+    "keystore.cert_days",
+    "keystore.ca_days",
+    "keystore.ca_name",
     "delivery.max_concurrency",
     "delivery.retry_initial_secs",
     "delivery.retry_max_secs",
@@ -33,10 +41,6 @@ pub const RESTART_KEYS: &[&str] = &[
 
 /// Whether a change of `key` applies only at the next start.
 pub fn needs_restart(key: &str) -> bool {
-    // The automatic key issue is read by the policy per message, unlike the rest of [keystore].
-    if key.starts_with("keystore.auto_issue") {
-        return false;
-    }
     RESTART_KEYS.iter().any(|k| match k.strip_suffix('.') {
         Some(section) => key == section || key.starts_with(k),
         None => key == *k,

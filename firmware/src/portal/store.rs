@@ -407,7 +407,7 @@ impl Store {
         let token = hex(&crypt::random::<24>().map_err(|e| PortalError::Key(e.to_string()))?);
         let code = require_code.then(|| code.map_or_else(new_code, str::to_string));
         let code_hash = match &code {
-            Some(c) => crate::users::hash_password(&normal_code(c))
+            Some(c) => crate::password::hash(&normal_code(c))
                 .map_err(|e| PortalError::Invalid(e.to_string()))?,
             None => String::new(),
         };
@@ -444,11 +444,13 @@ impl Store {
         password: &str,
     ) -> std::result::Result<String, SetupRefused> {
         let user = self.setup_user(token)?;
-        if !user.code_hash.is_empty() && !verify(&user.code_hash, &normal_code(code)) {
+        if !user.code_hash.is_empty()
+            && !crate::password::verify(Some(&user.code_hash), &normal_code(code))
+        {
             let _ = self.failed(&user.address);
             return Err(SetupRefused::WrongCode);
         }
-        let hash = crate::users::hash_password(password).map_err(|_| SetupRefused::Invalid)?;
+        let hash = crate::password::hash(password).map_err(|_| SetupRefused::Invalid)?;
         let hash_t = sha256_hex(token);
         self.update(&user.address, |u| {
             // The link may have been used or replaced meanwhile.
@@ -473,10 +475,9 @@ impl Store {
         let user = self.user(address).ok().flatten();
         let hash = user
             .as_ref()
-            .map(|u| u.password_hash.clone())
-            .filter(|h| !h.is_empty())
-            .unwrap_or_else(|| dummy_hash().to_string());
-        let ok = verify(&hash, password);
+            .map(|u| u.password_hash.as_str())
+            .filter(|h| !h.is_empty());
+        let ok = crate::password::verify(hash, password);
         match user {
             Some(u) if u.locked => LoginOutcome::Locked,
             Some(u) if u.active() && ok => {
@@ -553,24 +554,6 @@ pub enum LoginOutcome {
     Ok(String),
     Wrong,
     Locked,
-}
-
-fn verify(hash: &str, secret: &str) -> bool {
-    use argon2::password_hash::PasswordHash;
-    use argon2::{Argon2, PasswordVerifier};
-    PasswordHash::new(hash)
-        .map(|h| {
-            Argon2::default()
-                .verify_password(secret.as_bytes(), &h)
-                .is_ok()
-        })
-        .unwrap_or(false)
-}
-
-/// A hash to verify against for unknown users, so they take as long to refuse as known ones.
-fn dummy_hash() -> &'static str {
-    static H: OnceLock<String> = OnceLock::new();
-    H.get_or_init(|| crate::users::hash_password("not a real password").unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -5,8 +5,6 @@
 use std::path::{Path, PathBuf};
 use std::sync::RwLock;
 
-use argon2::password_hash::PasswordHash;
-use argon2::{Argon2, PasswordVerifier};
 use serde::{Deserialize, Serialize};
 
 use crate::durable::{sync_dir, write_synced};
@@ -135,12 +133,6 @@ fn check_password(pw: &str) -> Result<(), AdminError> {
     Ok(())
 }
 
-/// A hash to verify against for unknown names, so that they take as long to refuse as known ones.
-fn dummy_hash() -> &'static str {
-    static H: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    H.get_or_init(|| crate::users::hash_password("not a real password").unwrap_or_default())
-}
-
 impl AdminStore {
     pub fn open(data_dir: &Path) -> Result<AdminStore, AdminError> {
         let path = data_dir.join("admins.json");
@@ -212,8 +204,8 @@ impl AdminStore {
             )));
         }
         check_password(password)?;
-        let hash = crate::users::hash_password(password)
-            .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        let hash =
+            crate::password::hash(password).map_err(|e| AdminError::Invalid(e.to_string()))?;
         self.update(|all| {
             if all.iter().any(|a| a.name == name) {
                 return Err(AdminError::Exists(name.to_string()));
@@ -243,8 +235,8 @@ impl AdminStore {
 
     pub fn passwd(&self, name: &str, password: &str) -> Result<(), AdminError> {
         check_password(password)?;
-        let hash = crate::users::hash_password(password)
-            .map_err(|e| AdminError::Invalid(e.to_string()))?;
+        let hash =
+            crate::password::hash(password).map_err(|e| AdminError::Invalid(e.to_string()))?;
         self.update(|all| {
             let a = all
                 .iter_mut()
@@ -291,17 +283,8 @@ impl AdminStore {
             .read()
             .ok()
             .and_then(|a| a.iter().find(|a| a.name == name).cloned());
-        let hash = found
-            .as_ref()
-            .map(|a| a.password_hash.clone())
-            .unwrap_or_else(|| dummy_hash().to_string());
-        let ok = PasswordHash::new(&hash)
-            .map(|h| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &h)
-                    .is_ok()
-            })
-            .unwrap_or(false);
+        let ok =
+            crate::password::verify(found.as_ref().map(|a| a.password_hash.as_str()), password);
         match (ok, found) {
             (true, Some(a)) => Some(AdminInfo::from(&a)),
             _ => None,
