@@ -137,10 +137,10 @@ pub fn process(
 
 /// Whether `addr` is listed in `list` (full addresses or `@domain`), case-insensitively.
 pub(crate) fn listed(list: &[String], addr: &str) -> bool {
-    let addr = addr.trim().to_ascii_lowercase();
+    let addr = crate::address::normalize(addr);
     let domain = domain_of(&addr);
     list.iter().any(|e| {
-        let e = e.trim().to_ascii_lowercase();
+        let e = crate::address::normalize(e);
         match e.strip_prefix('@') {
             Some(d) => domain.as_deref() == Some(d),
             None => e == addr,
