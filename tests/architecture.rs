@@ -184,10 +184,6 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
     ),
     ("admin/metrics.rs:metrics", "one Prometheus text in order"),
     (
-        "queue/dsn.rs:failure_dsn",
-        "one RFC 3464 report built in order",
-    ),
-    (
         "smime/verify.rs:check_signer",
         "RFC 5652 signer checks in order",
     ),
