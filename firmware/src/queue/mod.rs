@@ -58,7 +58,7 @@ impl Entry {
 
     /// When this message has work next; `None` while it is on hold.
     fn due_at(&self) -> Option<i64> {
-        if self.env.hold.is_some() {
+        if self.env.paused.is_some() {
             return None;
         }
         match self.env.stage {
