@@ -56,7 +56,7 @@ impl Entry {
         }
     }
 
-    /// When this message has work next; `None` while it is on hold.
+    /// When this message has work next; `None` while its delivery is paused.
     fn due_at(&self) -> Option<i64> {
         if self.env.paused.is_some() {
             return None;
