@@ -182,7 +182,6 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
         "policy/inbound.rs:one",
         "the inbound decision table per recipient",
     ),
-    ("admin/metrics.rs:metrics", "one Prometheus text in order"),
     (
         "smime/verify.rs:check_signer",
         "RFC 5652 signer checks in order",
