@@ -186,7 +186,6 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
         "smime/verify.rs:check_signer",
         "RFC 5652 signer checks in order",
     ),
-    ("ctl/dkim.rs:run", "one match over the dkim verbs"),
     ("license/state.rs:evaluate", "the licence phases in order"),
     (
         "policy/portal.rs:deliver",
