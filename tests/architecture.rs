@@ -207,7 +207,6 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
         "RFC 5652 EnvelopedData in order",
     ),
     ("users/import.rs:import", "one pass over the import lines"),
-    ("ctl/key.rs:key", "one match over the key verbs"),
 ];
 
 /// `(file:function, lines)` of every function over `limit` lines outside test modules.
