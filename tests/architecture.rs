@@ -186,7 +186,6 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
         "smime/verify.rs:check_signer",
         "RFC 5652 signer checks in order",
     ),
-    ("license/state.rs:evaluate", "the licence phases in order"),
     (
         "policy/portal.rs:deliver",
         "hand-over to the portal in order",
