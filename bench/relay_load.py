@@ -8,7 +8,7 @@
             prints JSON with msg/s, latency, CPU s/msg and peak RSS of the openssl processes.
   cpu PID   CPU seconds of PID and its direct children (live ones, plus reaped ones through
             cutime/cstime): Postfix's master and its daemons, or Segl.
-  rss PID OUT   sample the resident memory of PID and its direct children every 0.1 s until
+  rss PID OUT   sample the memory (PSS) of PID and its direct children every 0.1 s until
             killed; writes the peak sum in KiB to OUT.
 """
 import argparse
@@ -69,13 +69,17 @@ def cpu_seconds(pid):
 
 
 def rss_kib(pid):
+    """Proportional set size (shared pages split between the processes that map them) of
+    PID and its children: for many forked daemons the honest sum, where RSS counts the
+    shared libraries once per process."""
     total = 0
     for p in [pid] + children(pid):
         try:
-            with open(f"/proc/{p}/status") as f:
+            with open(f"/proc/{p}/smaps_rollup") as f:
                 for line in f:
-                    if line.startswith("VmRSS:"):
+                    if line.startswith("Pss:"):
                         total += int(line.split()[1])
+                        break
         except OSError:
             pass
     return total
