@@ -74,7 +74,7 @@ pub fn process(
     }
     let mut groups: Vec<(Vec<Vec<u8>>, DecryptionKeys, Vec<String>)> = Vec::new();
     for r in rcpts {
-        let keys = crate::license::gate::decryption_keys_for(ctx, &r);
+        let keys = crate::policy::license_gate::decryption_keys_for(ctx, &r);
         let id = keys.identity();
         match groups.iter_mut().find(|g| g.0 == id) {
             Some(g) => g.2.push(r),
