@@ -163,7 +163,10 @@ mod tests {
 
     async fn connect(addr: SocketAddr) -> SmtpClient {
         let t = Duration::from_secs(10);
-        SmtpClient::connect(addr, "hop.example", t, t).await.unwrap().0
+        SmtpClient::connect(addr, "hop.example", t, t)
+            .await
+            .unwrap()
+            .0
     }
 
     #[tokio::test]
@@ -178,7 +181,11 @@ mod tests {
         };
         assert!(cache.take(&other).await.is_none(), "another TLS level");
         let mut c = cache.take(&key(addr)).await.expect("reused");
-        assert!(c.command("MAIL FROM:<a@example.org>").await.unwrap().is_ok());
+        assert!(c
+            .command("MAIL FROM:<a@example.org>")
+            .await
+            .unwrap()
+            .is_ok());
         assert_eq!(accepted.load(Ordering::SeqCst), 1, "no second connection");
         assert_eq!(cache.idle_count(), 0);
     }
