@@ -17,7 +17,10 @@ enum Processed {
     /// Outputs stored in the spool and the parent removed.
     Stored(Vec<Envelope>),
     /// One output for every recipient, to be delivered from memory now.
-    Direct { child: Envelope, bytes: Vec<u8> },
+    Direct {
+        child: Box<Envelope>,
+        bytes: Vec<u8>,
+    },
 }
 
 impl Queue {
@@ -55,7 +58,7 @@ impl Queue {
             }
             Ok(Ok(Processed::Direct { child, bytes })) => {
                 tracing::info!(id = %id, outputs = ?[&child.id], "processed");
-                self.deliver_direct(&id, child, bytes).await
+                self.deliver_direct(&id, *child, bytes).await
             }
             Ok(Err(ProcessError::Temporary(why))) => {
                 tracing::warn!(id = %id, reason = %why, "processing deferred");
@@ -155,7 +158,10 @@ fn process_and_store(
                     bytes
                 }
             };
-            return Ok(Processed::Direct { child, bytes });
+            return Ok(Processed::Direct {
+                child: Box::new(child),
+                bytes,
+            });
         }
     }
     let mut children = vec![];
