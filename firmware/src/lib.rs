@@ -5,6 +5,7 @@
 //! `docs/architecture.md` has the module graph and which module may depend on which.
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod admin;
 pub mod app;
 pub mod authres;

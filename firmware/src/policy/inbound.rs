@@ -157,7 +157,7 @@ fn one(
     let mark = &ctx.cfg.mark;
     let overall = walk.overall();
     let status = overall.map_or(SigStatus::None, |v| v.status);
-    let from = mime::from_address(&walk.deliver).map(|a| a.trim().to_ascii_lowercase());
+    let from = mime::from_address(&walk.deliver).map(|a| crate::address::normalize(&a));
     let mut attach: Vec<(&str, String)> = Vec::new();
     if mark.proof_part && status == SigStatus::Valid {
         let proofs: Vec<String> = walk

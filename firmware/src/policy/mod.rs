@@ -85,11 +85,11 @@ pub fn process(
     let mut local = vec![];
     let mut out = vec![];
     let mut other = vec![];
-    let from_inside = env.client.listener != Listener::Local
+    let from_inside = env.client.listener != Listener::Generated
         && (env.client.auth_user.is_some() || env.client.trusted_network);
     for r in env.pending() {
         let is_local = domain_of(&r.address).is_some_and(|d| ctx.cfg.is_local_domain(&d));
-        if env.client.listener == Listener::Local {
+        if env.client.listener == Listener::Generated {
             other.push(r.address.clone());
         } else if is_local {
             local.push(r.address.clone());
@@ -137,10 +137,10 @@ pub fn process(
 
 /// Whether `addr` is listed in `list` (full addresses or `@domain`), case-insensitively.
 pub(crate) fn listed(list: &[String], addr: &str) -> bool {
-    let addr = addr.trim().to_ascii_lowercase();
+    let addr = crate::address::normalize(addr);
     let domain = domain_of(&addr);
     list.iter().any(|e| {
-        let e = e.trim().to_ascii_lowercase();
+        let e = crate::address::normalize(e);
         match e.strip_prefix('@') {
             Some(d) => domain.as_deref() == Some(d),
             None => e == addr,

@@ -211,7 +211,7 @@ pub fn process_as(
         changed = true;
     }
     let from = mime::from_address(message)
-        .map(|a| a.trim().to_ascii_lowercase())
+        .map(|a| crate::address::normalize(&a))
         .unwrap_or_default();
 
     // Sending as a function mailbox: by code, or implicitly with From = the mailbox address.

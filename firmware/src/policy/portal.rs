@@ -59,7 +59,7 @@ pub fn deliver(
         }
     };
     let sender = crate::smime::mime::from_address(message)
-        .map(|a| a.trim().to_ascii_lowercase())
+        .map(|a| crate::address::normalize(&a))
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| env.mail_from.clone());
     let mt = texts::mail(ctx.cfg.mark.language);

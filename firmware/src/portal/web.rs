@@ -236,7 +236,7 @@ async fn login_submit(State(st): St, req: Request) -> Response {
     };
     let lang = lang_of(Some(&f.lang), &st);
     let t = texts::page(lang);
-    let address = f.address.trim().to_ascii_lowercase();
+    let address = crate::address::normalize(&f.address);
     let mut p = page("login", lang, "");
     p.address = address.clone();
     if !st.limiter.allowed(ip, &address) {
@@ -286,7 +286,7 @@ async fn forgot_submit(State(st): St, req: Request) -> Response {
         return StatusCode::BAD_REQUEST.into_response();
     };
     let lang = lang_of(Some(&f.lang), &st);
-    let address = f.address.trim().to_ascii_lowercase();
+    let address = crate::address::normalize(&f.address);
     let store = st.store.clone();
     let a2 = address.clone();
     let r = tokio::task::spawn_blocking(move || store.request_reset(&a2)).await;

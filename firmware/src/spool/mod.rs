@@ -10,6 +10,7 @@
 mod dirsync;
 pub mod envelope;
 mod incoming;
+mod status;
 
 use std::fs;
 use std::io;
@@ -17,6 +18,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use incoming::IncomingFile;
+pub use status::EnhancedStatus;
 
 pub use envelope::{
     Body, ClientInfo, Envelope, Listener, Notify, RcptState, Recipient, Ret, Stage, TlsInfo,
@@ -360,7 +362,7 @@ mod tests {
             envid: None,
             size: 3,
             recipients: vec![Recipient::new("u@example.org".into(), None, None)],
-            hold: None,
+            paused: None,
         }
     }
 
