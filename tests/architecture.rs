@@ -205,7 +205,6 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
         "smime/encrypt.rs:envelope",
         "RFC 5652 EnvelopedData in order",
     ),
-    ("users/import.rs:import", "one pass over the import lines"),
 ];
 
 /// `(file:function, lines)` of every function over `limit` lines outside test modules.
