@@ -194,10 +194,6 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
     ("monitor/mod.rs:event", "one match over the mail events"),
     ("policy/parts.rs:proof_text", "one text in order"),
     (
-        "admin/web/settings.rs:save",
-        "form parsing, validation and answer",
-    ),
-    (
         "smime/encrypt.rs:envelope",
         "RFC 5652 EnvelopedData in order",
     ),

@@ -482,22 +482,7 @@ async fn save(st: Arc<AdminState>, p: Principal, page: Page, RawForm(body): RawF
     for (k, v) in pairs {
         values.insert(k, v);
     }
-    let cfg = serde_json::to_value(&*st.config.get()).unwrap_or_default();
-    let mut errors: HashMap<&'static str, String> = HashMap::new();
-    let mut changes = vec![];
-    // A field absent from the form stays as it is (a checkbox comes with a hidden empty
-    // field of the same name, so an unchecked box is present, as "").
-    for f in fields::on(page).filter(|f| values.contains_key(f.key)) {
-        match f.parse(values.get(f.key).map(String::as_str)) {
-            Ok(v) if Some(&v) != f.current(&cfg).as_ref() => {
-                changes.push((f.key.to_string(), Some(v)))
-            }
-            Ok(_) => {}
-            Err(m) => {
-                errors.insert(f.key, m);
-            }
-        }
-    }
+    let (changes, errors) = form_changes(&st, page, &values);
     // Unchecked boxes are absent from the form: show them unchecked when the form comes back.
     let shown: HashMap<String, String> = fields::on(page)
         .map(|f| {
@@ -561,6 +546,35 @@ async fn save(st: Arc<AdminState>, p: Principal, page: Page, RawForm(body): RawF
         Ok(Err(e)) => done(&st, &p, &back, Err(e.to_string())),
         Err(e) => done(&st, &p, &back, Err(e.to_string())),
     }
+}
+
+/// The keys of `page` whose submitted value differs from the configuration in force, and the
+/// fields whose value does not parse. A field absent from the form stays as it is (a checkbox
+/// comes with a hidden empty field of the same name, so an unchecked box is present, as "").
+#[allow(clippy::type_complexity)]
+fn form_changes(
+    st: &AdminState,
+    page: Page,
+    values: &HashMap<String, String>,
+) -> (
+    Vec<(String, Option<toml::Value>)>,
+    HashMap<&'static str, String>,
+) {
+    let cfg = serde_json::to_value(&*st.config.get()).unwrap_or_default();
+    let mut errors: HashMap<&'static str, String> = HashMap::new();
+    let mut changes = vec![];
+    for f in fields::on(page).filter(|f| values.contains_key(f.key)) {
+        match f.parse(values.get(f.key).map(String::as_str)) {
+            Ok(v) if Some(&v) != f.current(&cfg).as_ref() => {
+                changes.push((f.key.to_string(), Some(v)))
+            }
+            Ok(_) => {}
+            Err(m) => {
+                errors.insert(f.key, m);
+            }
+        }
+    }
+    (changes, errors)
 }
 
 #[derive(Template)]
