@@ -59,6 +59,7 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
     }
     let token = admin::ensure_token(data)
         .map_err(|e| StartError::DataDir(data.display().to_string(), e))?;
+    crate::update::Updater::global().set_data_dir(data);
     let spool = Arc::new(Spool::open(data)?);
     let users = Arc::new(UserStore::open(data)?);
     let keystore = Keystore::open(data, KeystoreSettings::from_config(&cfg))?;
@@ -174,6 +175,11 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
         resumed,
         "segl ready"
     );
+    // A/B firmware: mark a trial slot good once healthy, or record a failed trial (update/).
+    let fw_cfg = cfg.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::update::confirm::after_start(crate::update::Updater::global(), &fw_cfg)
+    });
 
     wait_for_signal().await;
     tracing::info!("shutting down");

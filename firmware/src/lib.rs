@@ -27,4 +27,5 @@ pub mod smtp;
 pub mod spool;
 pub mod testhook;
 pub mod tls;
+pub mod update;
 pub mod users;

@@ -22,6 +22,7 @@ pub mod auth;
 pub mod config;
 mod dkim;
 mod error;
+mod firmware;
 pub mod https;
 mod keystore;
 mod license;
@@ -42,6 +43,11 @@ pub use route_table::api_route_table;
 pub use router::router;
 pub use status::{Listeners, Status};
 pub use users::NewUser;
+
+/// The largest firmware bundle the API and the System › Firmware page accept.
+pub fn firmware_max_bundle() -> usize {
+    firmware::MAX_BUNDLE
+}
 
 /// What the handlers work on, shared by all requests.
 pub struct AdminState {

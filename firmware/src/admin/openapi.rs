@@ -75,6 +75,8 @@ use super::AdminState;
         super::config::diff,
         super::logs::audit,
         super::logs::maillog,
+        super::firmware::show,
+        super::firmware::install,
     ),
     components(schemas(
         super::auth::AdminInfo,
@@ -92,6 +94,11 @@ use super::AdminState;
         crate::liveconf::RevisionInfo,
         super::audit::AuditEntry,
         crate::monitor::maillog::MailEvent,
+        crate::update::Status,
+        crate::update::SlotView,
+        crate::update::LastResult,
+        crate::update::Progress,
+        crate::update::Slot,
     ))
 )]
 pub struct ApiDoc;
