@@ -154,6 +154,7 @@ copy_with_libs() {
 copy_with_libs /sbin/mke2fs sbin/mke2fs
 copy_with_libs /sbin/e2fsck sbin/e2fsck
 copy_with_libs /sbin/blkid sbin/blkid
+copy_with_libs /sbin/resize2fs sbin/resize2fs
 ln -s mke2fs "$ROOT/sbin/mkfs.ext4"
 ln -s e2fsck "$ROOT/sbin/fsck.ext4"
 cat >"$ROOT/etc/mke2fs.conf" <<'EOF'
