@@ -2,7 +2,7 @@
 //! `--json` prints what the API returns (one JSON array of objects for lists).
 //!
 //! One file per verb family ([`status`], [`queue`], [`user`], [`key`], [`partner`], [`trust`],
-//! [`backup`], [`dkim`], [`license`]); they share the [`client`], local [`files`] reading and
+//! [`backup`], [`dkim`], [`license`], [`config`], [`tls`]); they share the [`client`], local [`files`] reading and
 //! [`output`] printing.
 //! The verbs are an interface (DESIGN.md §11).
 
@@ -26,6 +26,7 @@ mod output;
 mod partner;
 mod queue;
 mod status;
+mod tls;
 mod trust;
 mod user;
 mod user_import;
@@ -39,6 +40,7 @@ pub use key::KeyVerb;
 pub use license::LicenseVerb;
 pub use partner::PartnerVerb;
 pub use queue::QueueVerb;
+pub use tls::TlsVerb;
 pub use trust::{CrlVerb, TrustVerb};
 pub use user::UserVerb;
 
@@ -113,6 +115,11 @@ pub enum Verb {
         #[command(subcommand)]
         verb: FirmwareVerb,
     },
+    /// Certificates of the SMTP (STARTTLS), admin and portal listeners.
+    Tls {
+        #[command(subcommand)]
+        verb: TlsVerb,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -149,5 +156,6 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::License { verb } => license::license(&c, verb),
         Verb::Config { verb } => config::run(&c, verb),
         Verb::Firmware { verb } => firmware::firmware(&c, verb),
+        Verb::Tls { verb } => tls::tls(&c, verb),
     }
 }

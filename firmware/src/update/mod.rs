@@ -291,7 +291,7 @@ impl Updater {
             board: Some(b.board.clone()),
             running_version: self.slot_version(b, b.slot),
             running_slot: Some(b.slot),
-            trial: b.trial,
+            trial: b.trial && !b.good_marker().exists(),
             slots,
             development_key: keys::DEVELOPMENT,
             last,
@@ -356,6 +356,7 @@ impl Updater {
         let running = b.slot_info(b.slot).map(|i| i.version);
         bundle::check(&signed, &b.board, running.as_deref(), force)?;
         if b.trial && !b.good_marker().exists() {
+            // Writing the other slot now would overwrite the fallback.
             return Err(UpdateError::OnTrial);
         }
         let target = b.slot.other();
