@@ -44,6 +44,8 @@ pub enum StartError {
     License(#[from] crate::license::LicenseError),
     #[error("certificate lookup: {0}")]
     Directory(#[from] crate::keystore::ldap::DirectoryError),
+    #[error(transparent)]
+    Portal(#[from] crate::portal::serve::PortalStartError),
 }
 
 /// Run the gateway until SIGINT/SIGTERM. `config_path` is the live configuration file
@@ -159,7 +161,7 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
     tasks.extend(crate::portal::serve::start(&cfg, &queue, &stop_rx).await?);
     tasks.push(tokio::spawn(save_counters(monitor, stop_rx.clone())));
     tasks.push(tokio::spawn(queue.clone().run(stop_rx.clone())));
-    tasks.push(tokio::spawn(crate::license::tasks::run(
+    tasks.push(tokio::spawn(crate::policy::license_tasks::run(
         queue.clone(),
         policy.clone(),
         stop_rx.clone(),
@@ -178,7 +180,11 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
     // A/B firmware: mark a trial slot good once healthy, or record a failed trial (update/).
     let fw_cfg = cfg.clone();
     tokio::task::spawn_blocking(move || {
-        crate::update::confirm::after_start(crate::update::Updater::global(), &fw_cfg)
+        crate::update::confirm::after_start(
+            crate::update::Updater::global(),
+            &fw_cfg,
+            &firmware_admin_health,
+        )
     });
 
     wait_for_signal().await;
@@ -254,5 +260,34 @@ async fn wait_for_signal() {
         _ => {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+/// The admin listener answers `/health` with `ok` (through HTTPS pinned to its own certificate
+/// on a box): part of the health a trial firmware slot must show (`update::confirm`).
+fn firmware_admin_health(cfg: &Config) -> Result<(), String> {
+    let addr = crate::update::confirm::local(&cfg.admin.listen)?;
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build();
+    let https = crate::webkit::https::uses_https(cfg);
+    let agent: ureq::Agent = if https {
+        let path = crate::webkit::https::pin_path(&cfg.storage.data_dir);
+        let pin = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| crate::ctl::https::parse_pin(&t))
+            .ok_or_else(|| format!("no admin certificate pin in {}", path.display()))?;
+        crate::ctl::https::pinned_agent(config, pin)
+    } else {
+        config.into()
+    };
+    let url = format!("{}://{addr}/health", if https { "https" } else { "http" });
+    let mut r = agent.get(&url).call().map_err(|e| format!("{url}: {e}"))?;
+    let body = r.body_mut().read_to_string().unwrap_or_default();
+    if r.status().is_success() && body.trim() == "ok" {
+        Ok(())
+    } else {
+        Err(format!("{url}: {} {body}", r.status()))
     }
 }

@@ -68,8 +68,8 @@ pub fn failure_dsn(
     status.push_str(&format!("Arrival-Date: {}\r\n", rfc2822(env.arrived)));
     for r in failed {
         let (code, reply) = match &r.state {
-            RcptState::Failed { status, reply, .. } => (status.as_str(), reply.as_str()),
-            _ => ("5.0.0", ""),
+            RcptState::Failed { status, reply, .. } => (*status, reply.as_str()),
+            _ => (crate::spool::EnhancedStatus::PERMANENT, ""),
         };
         status.push_str("\r\n");
         if let Some(o) = &r.orcpt {
@@ -167,7 +167,7 @@ mod tests {
         );
         r.state = RcptState::Failed {
             at: 0,
-            status: "5.1.1".into(),
+            status: crate::spool::EnhancedStatus::BAD_MAILBOX,
             reply: "550 5.1.1 no such user".into(),
         };
         r.remote = Some("mx.partner.test".into());

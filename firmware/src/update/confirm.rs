@@ -12,9 +12,13 @@ use crate::config::{parse_listen, Config};
 /// reboots later still).
 const HEALTH_WAIT: Duration = Duration::from_secs(90);
 
+/// How the admin listener's health is asked (`app` passes an HTTPS client pinned to the
+/// listener's certificate; this module stays below `ctl` and `admin` in the module map).
+pub type AdminCheck = dyn Fn(&Config) -> Result<(), String>;
+
 /// Runs once after segl started (keystore opened, listeners bound): the boot decisions.
 /// Blocking (network checks, raw device writes): call on a blocking thread.
-pub fn after_start(u: &Updater, cfg: &Config) {
+pub fn after_start(u: &Updater, cfg: &Config, admin_health: &AdminCheck) {
     let Ok(b) = u.boot() else {
         return;
     };
@@ -28,7 +32,7 @@ pub fn after_start(u: &Updater, cfg: &Config) {
     let tried = env.get("tried").and_then(|s| Slot::parse(s));
     let tried_version = env.get("tried_version").cloned().unwrap_or_default();
     if b.trial {
-        match healthy(cfg, HEALTH_WAIT) {
+        match healthy(cfg, HEALTH_WAIT, admin_health) {
             Ok(()) => mark_good(u, b.slot, &tried_version),
             Err(why) => {
                 tracing::error!(reason = %why, slot = b.slot.name(), "firmware: trial boot not healthy; not marking the slot good (the boot loader falls back at the next restart)");
@@ -84,7 +88,7 @@ pub(super) fn mark_good(u: &Updater, slot: Slot, version: &str) {
 
 /// The health a trial boot must show: the SMTP banner on the first SMTP listener and `ok` from
 /// the admin listener's `/health` (the keystore is open, since this runs after start).
-pub fn healthy(cfg: &Config, wait: Duration) -> Result<(), String> {
+pub fn healthy(cfg: &Config, wait: Duration, admin_health: &AdminCheck) -> Result<(), String> {
     let deadline = Instant::now() + wait;
     let mut last = String::new();
     while Instant::now() < deadline {
@@ -97,7 +101,8 @@ pub fn healthy(cfg: &Config, wait: Duration) -> Result<(), String> {
     Err(last)
 }
 
-fn local(listen: &str) -> Result<SocketAddr, String> {
+/// The address to reach a listener on this box (`0.0.0.0` → loopback).
+pub fn local(listen: &str) -> Result<SocketAddr, String> {
     let mut a = parse_listen(listen).map_err(|e| e.to_string())?;
     if a.ip().is_unspecified() {
         a.set_ip(if a.is_ipv4() {
@@ -130,32 +135,5 @@ fn smtp_banner(cfg: &Config) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!("SMTP {addr} greets with {line:?}"))
-    }
-}
-
-fn admin_health(cfg: &Config) -> Result<(), String> {
-    let addr = local(&cfg.admin.listen)?;
-    let config = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(10)))
-        .build();
-    let https = crate::admin::https::uses_https(cfg);
-    let agent: ureq::Agent = if https {
-        let path = crate::admin::https::pin_path(&cfg.storage.data_dir);
-        let pin = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|t| crate::ctl::https::parse_pin(&t))
-            .ok_or_else(|| format!("no admin certificate pin in {}", path.display()))?;
-        crate::ctl::https::pinned_agent(config, pin)
-    } else {
-        config.into()
-    };
-    let url = format!("{}://{addr}/health", if https { "https" } else { "http" });
-    let mut r = agent.get(&url).call().map_err(|e| format!("{url}: {e}"))?;
-    let body = r.body_mut().read_to_string().unwrap_or_default();
-    if r.status().is_success() && body.trim() == "ok" {
-        Ok(())
-    } else {
-        Err(format!("{url}: {} {body}", r.status()))
     }
 }

@@ -179,7 +179,11 @@ fn fallback_boot_records_the_failed_trial() {
             ("tried_version", "3"),
         ],
     );
-    confirm::after_start(&bx.updater, &crate::config::Config::default_config());
+    confirm::after_start(
+        &bx.updater,
+        &crate::config::Config::default_config(),
+        &|_| Ok(()),
+    );
     let last = bx.updater.last().expect("last");
     assert_eq!(last.result, "failed");
     assert_eq!(last.version, "3");
@@ -191,7 +195,11 @@ fn fallback_boot_records_the_failed_trial() {
     assert_eq!(bx.env()["tried"], "");
     assert!(bx.updater.summary().contains("failed"));
     // Nothing to report on the next boot.
-    confirm::after_start(&bx.updater, &crate::config::Config::default_config());
+    confirm::after_start(
+        &bx.updater,
+        &crate::config::Config::default_config(),
+        &|_| Ok(()),
+    );
     assert_eq!(bx.updater.last().expect("last").result, "failed");
 }
 
