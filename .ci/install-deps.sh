@@ -21,6 +21,10 @@ done
 # OpenLDAP: the certificate lookup tests run their own slapd on a loopback port.
 have slapd || need+=(slapd)
 have ldapadd || need+=(ldap-utils)
+# Firmware updates (tests/firmware_update.rs): a FAT boot partition with GRUB's environment block.
+have grub-editenv || need+=(grub-common)
+have mkfs.vfat || need+=(dosfstools)
+have mcopy || need+=(mtools)
 # Headless Chromium and its WebDriver for the web admin browser tests (tests/webui_browser.rs).
 have chromium || need+=(chromium)
 have chromedriver || need+=(chromium-driver)

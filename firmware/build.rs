@@ -7,16 +7,22 @@
 //! - `SEGL_RELEASE=1` (set by the Buildroot package, and by `image/build.sh` for a release)
 //!   refuses to build without a production key, or with the development key given as one, so
 //!   no shipped box accepts licences signed with the development key.
+//!
+//! The firmware-update key (`SEGL_UPDATE_PUBKEY`, development key
+//! `firmware/src/update/dev-key.pub`) is chosen the same way, and is a separate key.
 
 use std::path::Path;
 
 #[path = "src/license/release_key.rs"]
 mod release_key;
+#[path = "src/update/release_key.rs"]
+mod update_release_key;
 
 const SPKI_ED25519_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
 ];
 const DEV_KEY: &str = "firmware/src/license/dev-key.pub";
+const DEV_UPDATE_KEY: &str = "firmware/src/update/dev-key.pub";
 
 fn fail(msg: &str) -> ! {
     eprintln!("error: {msg}");
@@ -74,4 +80,31 @@ fn main() {
     );
     std::fs::write(Path::new(&out).join("license_key.rs"), code)
         .unwrap_or_else(|e| fail(&format!("cannot write license_key.rs: {e}")));
+    update_key(release, &out);
+}
+
+/// The firmware-update public key (`SEGL_UPDATE_PUBKEY`), chosen like the licence key but
+/// separately: `firmware/src/update/release_key.rs`.
+fn update_key(release: bool, out: &str) {
+    println!("cargo:rerun-if-env-changed=SEGL_UPDATE_PUBKEY");
+    println!("cargo:rerun-if-changed={DEV_UPDATE_KEY}");
+    println!("cargo:rerun-if-changed=firmware/src/update/release_key.rs");
+    let dev = read_key(Path::new(DEV_UPDATE_KEY));
+    let production = std::env::var_os("SEGL_UPDATE_PUBKEY")
+        .filter(|v| !v.is_empty())
+        .map(|p| {
+            let p = Path::new(&p).to_path_buf();
+            println!("cargo:rerun-if-changed={}", p.display());
+            read_key(&p)
+        });
+    let key = update_release_key::choose_update_key(release, production, dev)
+        .unwrap_or_else(|msg| fail(msg));
+    let code = format!(
+        "/// The public key firmware update bundles must be signed with.\npub const UPDATE_KEY: [u8; 32] = {key:?};\n\
+         /// Whether that is the development update key.\npub const DEVELOPMENT: bool = {};\n\
+         /// The development update public key.\npub const DEV_KEY: [u8; 32] = {dev:?};\n",
+        key == dev
+    );
+    std::fs::write(Path::new(out).join("update_key.rs"), code)
+        .unwrap_or_else(|e| fail(&format!("cannot write update_key.rs: {e}")));
 }

@@ -31,6 +31,6 @@ QEMU_CMD=(qemu-system-x86_64 -M q35 -accel tcg -cpu max -smp 1 -m 1024
 	-drive "if=pflash,format=raw,unit=1,file=$VARS")
 # shellcheck disable=SC2034,SC2054
 QEMU_NIC=(-device virtio-net-pci,netdev=n0)
-BOOT_MARKER="GNU GRUB"
+BOOT_MARKER="segl-grub: booting slot a"
 boot_test_main "${SEGL_IMAGE_OUT:-$IMAGE_DIR/out}/disk.img"
 rm -f "$VARS"

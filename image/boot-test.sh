@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 #
-# CI boot test of the x86_64 image, legacy BIOS route (SeaBIOS -> syslinux):
+# CI boot test of the x86_64 image, legacy BIOS route (SeaBIOS -> GRUB from the MBR):
 # builds the image (image/build.sh; SEGL_SKIP_BUILD=1 uses image/out as it
 # is), boots it twice in qemu-system-x86_64 (TCG) and checks SMTP, the
 # admin API and that the data partition keeps a queued mail across a
@@ -23,5 +23,5 @@ fi
 QEMU_CMD=(qemu-system-x86_64 -M pc -accel tcg -cpu max -smp 1 -m 1024)
 # shellcheck disable=SC2034,SC2054
 QEMU_NIC=(-device virtio-net-pci,netdev=n0)
-BOOT_MARKER="SYSLINUX"
+BOOT_MARKER="segl-grub: booting slot a"
 boot_test_main "${SEGL_IMAGE_OUT:-$IMAGE_DIR/out}/disk.img"

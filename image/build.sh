@@ -7,13 +7,14 @@
 #   - image/rootfs/ (/init, inittab, scripts) and the factory configuration
 #     buildroot/board/segl/segl.toml (the same file as the Buildroot route),
 # packed as an initramfs; then a disk image (genimage) that boots with legacy
-# BIOS (syslinux) and UEFI (GRUB).
+# BIOS and UEFI, both through GRUB (A/B firmware slots with fallback, image/README.md).
 #
-# Output in image/out/: disk.img, boot.vfat, vmlinuz, initrd.img, segl,
-# sizes.txt. Missing Debian packages are installed with apt-get (as root).
+# Output in image/out/: disk.img, slot.vfat (the firmware slot image, the payload of update
+# bundles), boot.vfat, vmlinuz, initrd.img, segl, sizes.txt. Missing Debian packages are installed with apt-get (as root).
 #
 # Environment: CARGO_TARGET_DIR (default <repo>/target), SEGL_IMAGE_OUT
-# (default image/out), SEGL_SKIP_CARGO=1 to reuse the last segl build.
+# (default image/out), SEGL_SKIP_CARGO=1 to reuse the last segl build,
+# SEGL_FIRMWARE_VERSION (dotted numbers; default: the crate version) for slot.toml.
 # A release image: SEGL_RELEASE=1 SEGL_LICENSE_PUBKEY=<vendor.pub> (the build
 # fails without the production licence key; without SEGL_RELEASE the image is a
 # development build that accepts development licences; docs/license.md).
@@ -27,11 +28,12 @@ OUT=${SEGL_IMAGE_OUT:-$IMAGE_DIR/out}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$REPO/target}
 TARGET=x86_64-unknown-linux-gnu
 PROFILE=image
+SEGL_BOARD=x86_64-local
+SEGL_FIRMWARE_VERSION=${SEGL_FIRMWARE_VERSION:-$(sed -n 's/^version = "\([0-9.]*\)"$/\1/p' "$REPO/Cargo.toml" | head -n 1)}
 
 # Debian packages the build and the boot tests use.
 APT_PACKAGES=(linux-image-amd64 busybox-static e2fsprogs util-linux kmod cpio gzip ca-certificates
-	genimage dosfstools mtools syslinux syslinux-common extlinux
-	grub-efi-amd64-bin grub-common ovmf qemu-system-x86)
+	genimage dosfstools mtools grub-pc-bin grub-efi-amd64-bin grub-common ovmf qemu-system-x86)
 
 # Kernel modules loaded at boot (their dependencies are added): disks
 # (virtio, SATA, NVMe, USB), file systems, network cards, power button.
@@ -55,6 +57,33 @@ step() {
 die() {
 	echo "build.sh: error: $*" >&2
 	exit 1
+}
+
+# make_slot_image OUT VMLINUZ INITRD VERSION BOARD: a FAT image just large enough for the
+# files (plus 2 MiB), so that an update bundle carries little padding.
+make_slot_image() {
+	local out=$1 kernel=$2 initrd=$3 version=$4 board=$5 kib tmp
+	tmp=$(mktemp -d)
+	printf 'version = "%s"\nboard = "%s"\n' "$version" "$board" >"$tmp/slot.toml"
+	kib=$((($(stat -c %s "$kernel") + $(stat -c %s "$initrd")) / 1024 + 2048))
+	rm -f "$out"
+	mkfs.vfat -n SEGLSLOT -C "$out" "$kib" >/dev/null
+	mcopy -i "$out" "$kernel" ::vmlinuz
+	mcopy -i "$out" "$initrd" ::initrd.img
+	mcopy -i "$out" "$tmp/slot.toml" ::slot.toml
+	rm -rf "$tmp"
+}
+
+# install_grub_bios DISK CORE: GRUB's boot sector code into the MBR (not its partition table)
+# and the core image into the sectors after it, as grub-bios-setup does, without a loop
+# device: boot.img loads sector 1 (its default) and the first sector of core.img (diskboot)
+# loads the rest from sector 2 on (its default; grub-mkimage sets the length).
+install_grub_bios() {
+	local disk=$1 core=$2 sectors
+	sectors=$((($(stat -c %s "$core") + 511) / 512))
+	[ "$sectors" -lt 2000 ] || die "GRUB core image too large for the 1 MiB gap ($sectors sectors)"
+	dd if=/usr/lib/grub/i386-pc/boot.img of="$disk" bs=440 count=1 conv=notrunc status=none
+	dd if="$core" of="$disk" bs=512 seek=1 conv=notrunc status=none
 }
 
 step "checking Debian packages"
@@ -125,6 +154,7 @@ copy_with_libs() {
 copy_with_libs /sbin/mke2fs sbin/mke2fs
 copy_with_libs /sbin/e2fsck sbin/e2fsck
 copy_with_libs /sbin/blkid sbin/blkid
+copy_with_libs /sbin/resize2fs sbin/resize2fs
 ln -s mke2fs "$ROOT/sbin/mkfs.ext4"
 ln -s e2fsck "$ROOT/sbin/fsck.ext4"
 cat >"$ROOT/etc/mke2fs.conf" <<'EOF'
@@ -167,13 +197,19 @@ step "packing the initramfs"
 cp "/boot/vmlinuz-$KVER" "$OUT/vmlinuz"
 cp "$SEGL_BIN" "$OUT/segl"
 
-step "boot partition and disk image (genimage)"
-BOOTFS=$OUT/bootfs
-mkdir -p "$BOOTFS/syslinux" "$BOOTFS/EFI/BOOT" "$BOOTFS/segl"
-cp "$OUT/vmlinuz" "$OUT/initrd.img" "$BOOTFS/"
-cp "$IMAGE_DIR/syslinux.cfg" "$BOOTFS/syslinux/syslinux.cfg"
-cp "$IMAGE_DIR/grub.cfg" "$BOOTFS/EFI/BOOT/grub.cfg"
-cat >"$BOOTFS/segl/README.txt" <<'EOF'
+step "slot image (firmware $SEGL_FIRMWARE_VERSION for $SEGL_BOARD)"
+# The firmware proper: kernel, initramfs and slot.toml in a FAT image of its own. It is slot a
+# of the disk image and the payload of an update bundle (segl-bundle make --payload slot.vfat).
+make_slot_image "$OUT/slot.vfat" "$OUT/vmlinuz" "$OUT/initrd.img" "$SEGL_FIRMWARE_VERSION" "$SEGL_BOARD"
+
+step "boot partition and disk image (genimage; GRUB for BIOS and UEFI)"
+STAGE=$OUT/genimage.in
+mkdir -p "$STAGE/grub" "$STAGE/EFI/BOOT" "$STAGE/segl"
+cp "$IMAGE_DIR/grub.cfg" "$STAGE/grub/grub.cfg"
+# The environment block GRUB and segl rewrite in place: slot a is the good one.
+grub-editenv "$STAGE/grub/grubenv" create
+grub-editenv "$STAGE/grub/grubenv" set slot_good=a slot_try= tried= tried_version=
+cat >"$STAGE/segl/README.txt" <<'EOF'
 Provisioning before the first boot (this is the FAT boot partition; any PC
 can write it):
   segl.toml   used instead of the factory configuration on first boot
@@ -181,32 +217,34 @@ can write it):
   ctl.token   the admin API token (at least 32 characters) for a fresh
               /data; it is deleted from here once copied
 Afterwards the live configuration is /data/segl.toml on the data partition.
+Leave grub/grubenv alone: it says which firmware slot boots.
 EOF
-# GRUB for UEFI: a standalone EFI binary that reads grub.cfg next to it.
-grub-mkimage -O x86_64-efi -o "$BOOTFS/EFI/BOOT/BOOTX64.EFI" -p /EFI/BOOT \
-	part_msdos part_gpt fat normal linux echo configfile test search \
-	search_label serial terminal efi_gop all_video
+GRUB_MODULES=(part_msdos fat normal linux echo configfile test regexp loadenv search
+	search_label serial terminal sleep)
+# UEFI: a standalone EFI binary on the removable-media path; /grub on its own partition.
+grub-mkimage -O x86_64-efi -o "$STAGE/EFI/BOOT/BOOTX64.EFI" -p /grub "${GRUB_MODULES[@]}" efi_gop all_video
+# BIOS: the core image for the gap between the MBR and partition 1; "(,msdos1)" is partition 1
+# of the disk the BIOS booted from.
+grub-mkimage -O i386-pc -o "$OUT/core.img" -p '(,msdos1)/grub' biosdisk "${GRUB_MODULES[@]}"
+cp "$OUT/slot.vfat" "$STAGE/slot.vfat"
 
 GENTMP=$OUT/genimage.tmp
 mkdir -p "$OUT/genimage.root"
-genimage --config "$IMAGE_DIR/genimage.cfg" --inputpath "$BOOTFS" \
+genimage --config "$IMAGE_DIR/genimage.cfg" --inputpath "$STAGE" \
 	--outputpath "$OUT" --tmppath "$GENTMP" --rootpath "$OUT/genimage.root" >"$OUT/genimage.log" 2>&1 ||
 	{ cat "$OUT/genimage.log" >&2; die "genimage failed"; }
-rm -rf "$GENTMP" "$OUT/genimage.root"
-
-# BIOS: syslinux's boot sector and ldlinux.sys into the FAT partition (at
-# 1 MiB, see genimage.cfg), its MBR boot code into the first 440 bytes.
-syslinux --install --directory /syslinux --offset $((1024 * 1024)) "$OUT/disk.img"
-dd if=/usr/lib/syslinux/mbr/mbr.bin of="$OUT/disk.img" bs=440 count=1 conv=notrunc status=none
+rm -rf "$GENTMP" "$OUT/genimage.root" "$STAGE"
+install_grub_bios "$OUT/disk.img" "$OUT/core.img"
 
 step "sizes"
 {
 	echo "segl (static, stripped)   $(stat -c %s "$OUT/segl") bytes"
 	echo "initrd.img (gzip cpio)    $(stat -c %s "$OUT/initrd.img") bytes"
+	echo "slot.vfat (bundle payload) $(stat -c %s "$OUT/slot.vfat") bytes"
 	echo "vmlinuz ($KVER)  $(stat -c %s "$OUT/vmlinuz") bytes"
 	echo "disk.img                  $(stat -c %s "$OUT/disk.img") bytes (apparent), $(($(stat -c %b "$OUT/disk.img") * $(stat -c %B "$OUT/disk.img"))) bytes allocated"
 	echo "disk.img.gz               $(gzip -1 -c "$OUT/disk.img" | wc -c) bytes"
 } | tee "$OUT/sizes.txt"
-rm -rf "$BOOTFS" "$ROOT"
+rm -rf "$ROOT" "$OUT/core.img"
 echo "    ($(($(date +%s) - step_start)) s)"
 echo "==> done in $(($(date +%s) - t0)) s: $OUT/disk.img"

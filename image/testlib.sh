@@ -171,6 +171,43 @@ PY
 	say "guest powered off cleanly (/data unmounted)"
 }
 
+# ---- appliance checks (issue 17): first-boot console, data partition growth ----
+
+# appliance_grow_disk DISK MIB: the disk becomes MIB MiB larger (a larger VM disk).
+appliance_grow_disk() {
+	truncate -s "+$2M" "$1"
+}
+
+# appliance_check_first_boot_console: the serial console shows the box's
+# address, the web admin URL, the admin certificate's SHA-256 and the one-time
+# set-up link (no administrator exists yet), within a minute of the banner.
+appliance_check_first_boot_console() {
+	local start
+	start=$(date +%s)
+	until grep -q "One-time set-up link" "$SERIAL_LOG"; do
+		[ $(($(date +%s) - start)) -lt 60 ] || fail "the console shows no set-up link"
+		sleep 1
+	done
+	sleep 1
+	tr -d '\r' <"$SERIAL_LOG" | grep -q "^Web admin: https://10\.0\.2\.15:8080/$" ||
+		fail "the console does not show the web admin URL with the box's address"
+	tr -d '\r' <"$SERIAL_LOG" | grep -Eq "^Admin certificate SHA-256: [0-9a-f]{64}$" ||
+		fail "the console does not show the admin certificate's SHA-256"
+	tr -d '\r' <"$SERIAL_LOG" | grep -Eq "^https://10\.0\.2\.15:8080/setup\?token=[A-Za-z0-9_-]+$" ||
+		fail "the console does not show the set-up link with the box's address"
+	say "console: $(tr -d '\r' <"$SERIAL_LOG" | grep -A1 "^Web admin:" | head -n 2 | tr '\n' ' ')"
+}
+
+# appliance_check_data_grown MIN_MIB: this boot grew the data partition and /data
+# has at least MIN_MIB MiB.
+appliance_check_data_grown() {
+	local mib
+	grep -q "segl-init: data partition: growing" "$SERIAL_LOG" || fail "the data partition was not grown to the disk"
+	mib=$(tr -d '\r' <"$SERIAL_LOG" | sed -n 's/^segl-init: \/data: \([0-9]*\) MiB$/\1/p' | tail -n 1)
+	[ -n "$mib" ] && [ "$mib" -ge "$1" ] || fail "/data has ${mib:-?} MiB, expected at least $1"
+	say "data partition grown: /data has $mib MiB"
+}
+
 boot_test_main() {
 	DISK_SRC=$1
 	trap cleanup EXIT
@@ -210,6 +247,8 @@ EOF
 	mcopy -o -i "$DISK@@1M" "$WORK/segl.toml" ::segl/segl.toml
 	mcopy -o -i "$DISK@@1M" "$WORK/ctl.token" ::segl/ctl.token
 	QEMU_CMD+=(-drive "file=$DISK,format=raw,if=virtio")
+	# A disk larger than the image: the first boot grows the data partition.
+	appliance_grow_disk "$DISK" 512
 
 	local out subject start
 	subject="segl-boot-test-$(date +%s)-$$"
@@ -223,6 +262,8 @@ EOF
 		say "booted through the expected boot loader (\"$BOOT_MARKER\" on the console)"
 	fi
 	grep -q "first boot: creating an ext4 file system" "$SERIAL_LOG" || fail "boot 1 did not make the data file system"
+	appliance_check_data_grown 1400
+	appliance_check_first_boot_console
 	out=$(http /health)
 	[ "$out" = "200 ok" ] || fail "GET /health: $out"
 	say "GET /health: $out"
@@ -256,9 +297,11 @@ EOF
 	python3 "$REPO/tests/peers/sink.py" --listen "127.0.0.1:$SINK_PORT" --dir "$WORK/sink" \
 		>"$WORK/sink.log" 2>&1 &
 	SINK_PID=$!
-	say "boot 2 (sink up, pid $SINK_PID)"
+	say "boot 2 (sink up, pid $SINK_PID), the disk 256 MiB larger again"
+	appliance_grow_disk "$DISK" 256
 	qemu_start boot2
 	wait_banner
+	appliance_check_data_grown 1650
 	if grep -q "first boot" "$SERIAL_LOG"; then
 		fail "boot 2 behaved like a first boot: /data did not keep its state"
 	fi

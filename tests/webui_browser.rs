@@ -271,6 +271,12 @@ async fn web_admin_in_chromium() {
         ("backup", "/backup", "Passphrase", "Passphrase"),
         ("licences", "/license", "L-SEVEN", "Lizenzen"),
         (
+            "firmware",
+            "/firmware",
+            "This box cannot update itself",
+            "Diese Box kann sich nicht selbst aktualisieren",
+        ),
+        (
             "audit",
             "/audit",
             "POST /partners/upload",

@@ -61,6 +61,7 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
     }
     let token = admin::ensure_token(data)
         .map_err(|e| StartError::DataDir(data.display().to_string(), e))?;
+    crate::update::Updater::global().set_data_dir(data);
     let spool = Arc::new(Spool::open(data)?);
     let users = Arc::new(UserStore::open(data)?);
     let keystore = Keystore::open(data, KeystoreSettings::from_config(&cfg))?;
@@ -177,6 +178,15 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
         resumed,
         "segl ready"
     );
+    // A/B firmware: mark a trial slot good once healthy, or record a failed trial (update/).
+    let fw_cfg = cfg.clone();
+    tokio::task::spawn_blocking(move || {
+        crate::update::confirm::after_start(
+            crate::update::Updater::global(),
+            &fw_cfg,
+            &firmware_admin_health,
+        )
+    });
 
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -251,5 +261,34 @@ async fn wait_for_signal() {
         _ => {
             let _ = tokio::signal::ctrl_c().await;
         }
+    }
+}
+
+/// The admin listener answers `/health` with `ok` (through HTTPS pinned to its own certificate
+/// on a box): part of the health a trial firmware slot must show (`update::confirm`).
+fn firmware_admin_health(cfg: &Config) -> Result<(), String> {
+    let addr = crate::update::confirm::local(&cfg.admin.listen)?;
+    let config = ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(std::time::Duration::from_secs(10)))
+        .build();
+    let https = crate::webkit::https::uses_https(cfg);
+    let agent: ureq::Agent = if https {
+        let path = crate::webkit::https::pin_path(&cfg.storage.data_dir);
+        let pin = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|t| crate::ctl::https::parse_pin(&t))
+            .ok_or_else(|| format!("no admin certificate pin in {}", path.display()))?;
+        crate::ctl::https::pinned_agent(config, pin)
+    } else {
+        config.into()
+    };
+    let url = format!("{}://{addr}/health", if https { "https" } else { "http" });
+    let mut r = agent.get(&url).call().map_err(|e| format!("{url}: {e}"))?;
+    let body = r.body_mut().read_to_string().unwrap_or_default();
+    if r.status().is_success() && body.trim() == "ok" {
+        Ok(())
+    } else {
+        Err(format!("{url}: {} {body}", r.status()))
     }
 }

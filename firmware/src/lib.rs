@@ -29,5 +29,6 @@ pub mod smtp;
 pub mod spool;
 pub mod testhook;
 pub mod tls;
+pub mod update;
 pub mod users;
 pub mod webkit;

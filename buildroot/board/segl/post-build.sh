@@ -19,6 +19,34 @@ if ! grep -q '/usr/sbin/segl-data' "${TARGET_DIR}/etc/inittab"; then
 ::sysinit:/usr/sbin/segl-data' "${TARGET_DIR}/etc/inittab"
 fi
 
+# The keyring RAUC checks bundles against: SEGL_RAUC_KEYRING (the vendor's
+# update CA, PEM), or for development builds a throw-away CA made here, its
+# key next to the images (rauc-dev/) to sign test bundles. A release
+# (SEGL_RELEASE=1) refuses to build without the production keyring, as for
+# the licence and segl's own update key (firmware/build.rs).
+install_rauc_keyring() {
+	keyring="${TARGET_DIR}/etc/rauc/keyring.pem"
+	if [ -n "${SEGL_RAUC_KEYRING:-}" ]; then
+		install -D -m 0644 "${SEGL_RAUC_KEYRING}" "${keyring}"
+		return
+	fi
+	case "${SEGL_RELEASE:-}" in
+	"" | 0) ;;
+	*)
+		echo "SEGL_RELEASE=1 needs SEGL_RAUC_KEYRING=<update CA, PEM>" >&2
+		exit 1
+		;;
+	esac
+	dev="${BINARIES_DIR}/rauc-dev"
+	if [ ! -f "${dev}/ca.cert.pem" ]; then
+		mkdir -p "${dev}"
+		openssl req -x509 -newkey rsa:3072 -nodes -days 3650 \
+			-subj "/CN=Segl development update CA (never for production)" \
+			-keyout "${dev}/ca.key.pem" -out "${dev}/ca.cert.pem" 2>/dev/null
+	fi
+	install -D -m 0644 "${dev}/ca.cert.pem" "${keyring}"
+}
+
 case "${BOARD}" in
 x86_64)
 	# The same menu for GRUB EFI (/EFI/BOOT) and GRUB BIOS (/boot/grub,
@@ -31,6 +59,18 @@ x86_64)
 		"${BINARIES_DIR}/efi-part/boot/grub/grub.cfg"
 	# The i386-pc build installs a useless grub.cfg in the root file system.
 	rm -rf "${TARGET_DIR}/boot/grub"
+	# RAUC: slot A is good at first; grub.cfg reads and writes this block.
+	"${HOST_DIR}/bin/grub-editenv" "${BINARIES_DIR}/efi-part/boot/grub/grubenv" create
+	"${HOST_DIR}/bin/grub-editenv" "${BINARIES_DIR}/efi-part/boot/grub/grubenv" \
+		set ORDER="A B" A_OK=1 B_OK=1 A_TRY=0 B_TRY=0
+	install -D -m 0644 "${BOARD_DIR}/x86_64/rauc-system.conf" \
+		"${TARGET_DIR}/etc/rauc/system.conf"
+	install_rauc_keyring
+	mkdir -p "${TARGET_DIR}/efi"
+	if ! grep -q '^LABEL=SEGLBOOT' "${TARGET_DIR}/etc/fstab"; then
+		echo 'LABEL=SEGLBOOT	/efi	vfat	noatime,nodev,nosuid,noexec	0	0' \
+			>> "${TARGET_DIR}/etc/fstab"
+	fi
 	;;
 rpi4-64)
 	# A login prompt on the HDMI console too.

@@ -63,6 +63,8 @@ SEGL_POST_INSTALL_TARGET_HOOKS += SEGL_INSTALL_CONFIG
 define SEGL_INSTALL_INIT_SYSV
 	$(INSTALL) -D -m 0755 $(SEGL_PKGDIR)/S90segl \
 		$(TARGET_DIR)/etc/init.d/S90segl
+	$(INSTALL) -D -m 0755 $(SEGL_PKGDIR)/S95segl-mark-good \
+		$(TARGET_DIR)/etc/init.d/S95segl-mark-good
 endef
 
 $(eval $(cargo-package))

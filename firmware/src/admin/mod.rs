@@ -23,6 +23,7 @@ pub mod config;
 mod dkim;
 mod error;
 pub mod expiring;
+mod firmware;
 mod keystore;
 mod license;
 mod logs;
@@ -45,6 +46,11 @@ pub use route_table::api_route_table;
 pub use router::router;
 pub use status::{Listeners, Status};
 pub use users::NewUser;
+
+/// The largest firmware bundle the API and the System › Firmware page accept.
+pub fn firmware_max_bundle() -> usize {
+    firmware::MAX_BUNDLE
+}
 
 /// What the handlers work on, shared by all requests.
 pub struct AdminState {

@@ -30,6 +30,7 @@ pub(super) fn api_routes() -> Router<Arc<AdminState>> {
         .merge(keystore::routes())
         .merge(dkim::routes())
         .merge(license::routes())
+        .merge(super::firmware::routes())
         .merge(accounts::routes())
         .merge(config::routes())
         .merge(tls::routes())

@@ -1,4 +1,4 @@
-//! `GET /status`: version, listeners, queue figures, licence state.
+//! `GET /status`: version, listeners, queue figures, licence state, firmware.
 
 use std::sync::Arc;
 
@@ -17,6 +17,9 @@ pub struct Status {
     pub listeners: Listeners,
     pub queue: QueueStats,
     pub licence: String,
+    /// Running firmware version and slot, and the last update's result (A/B images).
+    #[serde(default)]
+    pub firmware: String,
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -40,5 +43,8 @@ pub(super) async fn status(State(st): State<Arc<AdminState>>) -> Json<Status> {
         },
         queue: st.queue.stats(),
         licence: st.license.summary(),
+        firmware: tokio::task::spawn_blocking(|| crate::update::Updater::global().summary())
+            .await
+            .unwrap_or_default(),
     })
 }

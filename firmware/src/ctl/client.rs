@@ -45,6 +45,35 @@ impl Client {
         })
     }
 
+    /// A POST with a raw body (`application/octet-stream`), e.g. a firmware bundle.
+    pub(super) fn post_bytes(&self, path: &str, body: &[u8]) -> Result<Value, CtlError> {
+        let url = format!("{}{}", self.base, path);
+        let mut resp = self
+            .agent
+            .post(&url)
+            .header("Authorization", &format!("Bearer {}", self.token))
+            .header("Content-Type", "application/octet-stream")
+            .send(body)
+            .map_err(|e| CtlError::Http(self.base.clone(), e.to_string()))?;
+        Self::answer(
+            resp.status(),
+            resp.body_mut().read_json().unwrap_or(Value::Null),
+        )
+    }
+
+    fn answer(status: ureq::http::StatusCode, v: Value) -> Result<Value, CtlError> {
+        if status.is_success() {
+            Ok(v)
+        } else {
+            let msg = v
+                .get("error")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| status.to_string());
+            Err(CtlError::Api(msg))
+        }
+    }
+
     /// One request; `body` is sent as JSON (POST and PUT). A non-2xx answer is its `error` text.
     pub(super) fn call(
         &self,
@@ -81,15 +110,6 @@ impl Client {
         .map_err(herr)?;
         let status = resp.status();
         let v: Value = resp.body_mut().read_json().unwrap_or(Value::Null);
-        if status.is_success() {
-            Ok(v)
-        } else {
-            let msg = v
-                .get("error")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-                .unwrap_or_else(|| status.to_string());
-            Err(CtlError::Api(msg))
-        }
+        Self::answer(status, v)
     }
 }

@@ -18,6 +18,7 @@ mod client;
 mod config;
 mod dkim;
 mod files;
+mod firmware;
 pub mod https;
 mod key;
 mod license;
@@ -34,6 +35,7 @@ pub use admin::AdminVerb;
 pub use backup::BackupVerb;
 pub use config::ConfigVerb;
 pub use dkim::DkimVerb;
+pub use firmware::FirmwareVerb;
 pub use key::KeyVerb;
 pub use license::LicenseVerb;
 pub use partner::PartnerVerb;
@@ -108,6 +110,11 @@ pub enum Verb {
         #[command(subcommand)]
         verb: ConfigVerb,
     },
+    /// Signed A/B firmware updates: install a bundle, show the slots.
+    Firmware {
+        #[command(subcommand)]
+        verb: FirmwareVerb,
+    },
     /// Certificates of the SMTP (STARTTLS), admin and portal listeners.
     Tls {
         #[command(subcommand)]
@@ -148,6 +155,7 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::Admin { verb } => admin::admin(&c, verb),
         Verb::License { verb } => license::license(&c, verb),
         Verb::Config { verb } => config::run(&c, verb),
+        Verb::Firmware { verb } => firmware::firmware(&c, verb),
         Verb::Tls { verb } => tls::tls(&c, verb),
     }
 }

@@ -27,6 +27,21 @@ impl VendorKey {
             .map_err(|e| LicenseError::Storage(format!("development key: {e}")))
     }
 
+    /// The key derived from a public seed text (SHA-256 of it is the Ed25519 seed): the
+    /// development keys of the licence and of firmware updates.
+    pub fn from_seed_text(text: &str) -> Result<VendorKey, LicenseError> {
+        use sha2::Digest;
+        let seed = sha2::Sha256::digest(text.as_bytes());
+        Ed25519KeyPair::from_seed_unchecked(&seed)
+            .map(VendorKey)
+            .map_err(|e| LicenseError::Storage(format!("key from seed: {e}")))
+    }
+
+    /// An Ed25519 signature of `msg` (firmware update manifests).
+    pub fn sign(&self, msg: &[u8]) -> Vec<u8> {
+        self.0.sign(msg).as_ref().to_vec()
+    }
+
     /// A fresh random key.
     pub fn generate() -> Result<VendorKey, LicenseError> {
         Ed25519KeyPair::generate()

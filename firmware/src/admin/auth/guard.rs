@@ -204,7 +204,13 @@ pub async fn web(State(st): State<Arc<AdminState>>, req: Request, next: Next) ->
                 "read-only administrators change nothing",
             );
         }
-        let Ok(bytes) = to_bytes(body, MAX_FORM).await else {
+        // A firmware bundle is larger than any other upload.
+        let limit = if path == "/firmware/upload" {
+            crate::admin::firmware_max_bundle()
+        } else {
+            MAX_FORM
+        };
+        let Ok(bytes) = to_bytes(body, limit).await else {
             return refuse(StatusCode::PAYLOAD_TOO_LARGE, "form too large");
         };
         let token = form_csrf(&parts.headers, &bytes).await.unwrap_or_default();

@@ -9,6 +9,7 @@
 pub mod chart;
 pub mod dashboard;
 pub mod dkim;
+pub mod firmware;
 pub mod i18n;
 pub mod keyring;
 pub mod licences;
@@ -112,6 +113,7 @@ impl PageCtx {
                     item("/users", t.users),
                     item("/system", settings::texts(p.lang).system_settings),
                     item("/backup", t.backup),
+                    item("/firmware", firmware::texts(p.lang).title),
                     item("/config/revisions", settings::texts(p.lang).revisions),
                     item("/audit", t.audit),
                 ],
@@ -250,6 +252,13 @@ pub fn router(st: Arc<AdminState>) -> Router<Arc<AdminState>> {
         .route("/admins/{name}/delete", post(users::delete_admin))
         .route("/license", get(licences::page))
         .route("/license/upload", post(licences::upload))
+        .route("/firmware", get(firmware::page))
+        .route(
+            "/firmware/upload",
+            post(firmware::upload).layer(axum::extract::DefaultBodyLimit::max(
+                super::firmware_max_bundle(),
+            )),
+        )
         .route("/backup", get(system::backup_page))
         .route("/backup/download", post(system::backup_download))
         .route("/backup/restore", post(system::backup_restore))

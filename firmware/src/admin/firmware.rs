@@ -1,0 +1,89 @@
+//! Admin API of the A/B firmware updates (`/api/v1/firmware`), used by `segl ctl firmware` and
+//! the System › Firmware page:
+//!
+//! - `GET  /firmware`  the slots, versions, trial state, last result and install progress
+//!   ([`crate::update::Status`])
+//! - `POST /firmware`  install: the bundle as the request body (`application/octet-stream`);
+//!   `?force=true` allows an older or equal version, `?reboot=true` restarts into the new slot
+//!   once it is written and verified. A refused bundle answers 400 with the reason.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, Query};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use super::{AdminState, ApiError};
+use crate::update::{UpdateError, Updater};
+
+/// The largest bundle accepted (a slot image of kernel and initramfs is ~20 MB today).
+pub const MAX_BUNDLE: usize = 256 * 1024 * 1024;
+
+impl From<UpdateError> for ApiError {
+    fn from(e: UpdateError) -> ApiError {
+        let status = match &e {
+            UpdateError::Busy => StatusCode::CONFLICT,
+            UpdateError::Unsupported(_) => StatusCode::NOT_IMPLEMENTED,
+            e if e.is_refusal() => StatusCode::BAD_REQUEST,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError::new(status, e.to_string())
+    }
+}
+
+/// The firmware routes, merged into the admin API under `/api/v1`.
+pub fn routes() -> Router<Arc<AdminState>> {
+    Router::new().route(
+        "/firmware",
+        get(show)
+            .post(install)
+            .layer(DefaultBodyLimit::max(MAX_BUNDLE)),
+    )
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub(super) struct InstallQuery {
+    /// Install an older or equal version too.
+    #[serde(default)]
+    force: bool,
+    /// Restart into the new slot (on trial) once it is written and verified.
+    #[serde(default)]
+    reboot: bool,
+}
+
+/// Slots, versions, trial state, the last result and the progress of an install.
+#[utoipa::path(get, path = "/api/v1/firmware", operation_id = "firmware_status",
+    responses((status = 200, body = crate::update::Status)))]
+async fn show() -> Result<Json<crate::update::Status>, ApiError> {
+    tokio::task::spawn_blocking(|| Updater::global().status())
+        .await
+        .map(Json)
+        .map_err(|e| ApiError::internal(e.to_string()))
+}
+
+/// Install a signed update bundle into the inactive slot and arm one trial boot of it.
+#[utoipa::path(post, path = "/api/v1/firmware", operation_id = "firmware_install",
+    params(InstallQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream", description = "the update bundle"),
+    responses((status = 200, description = "`{installed: manifest, slot, reboot}`", body = Object),
+        (status = 400, description = "bundle refused (signature, board, version, payload hash)"),
+        (status = 409, description = "another install is running"),
+        (status = 501, description = "not an A/B image")))]
+async fn install(Query(q): Query<InstallQuery>, body: Bytes) -> Result<Json<Value>, ApiError> {
+    let v = tokio::task::spawn_blocking(move || -> Result<Value, UpdateError> {
+        let u = Updater::global();
+        let m = u.install(&body, q.force)?;
+        let slot = u.boot().map(|b| b.slot.other().name()).unwrap_or("?");
+        if q.reboot {
+            u.request_reboot()?;
+        }
+        Ok(json!({ "installed": m, "slot": slot, "reboot": q.reboot }))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok(Json(v))
+}
