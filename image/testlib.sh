@@ -15,7 +15,9 @@
 #     clean poweroff through the ACPI power button (QEMU system_powerdown);
 #   boot 2, same disk, sink up:
 #     the queued mail is delivered to the sink, the queue empties, the token
-#     and configuration of the first boot are still there (no "first boot").
+#     and configuration of the first boot are still there (no "first boot");
+#   boot 3, same disk, root shell on the serial console (check_least_privilege):
+#     segl runs as user segl, data dir and keystore 0700, key files 0600.
 
 IMAGE_DIR=${IMAGE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 REPO=${REPO:-$(cd "$IMAGE_DIR/.." && pwd)}
@@ -171,6 +173,96 @@ PY
 	say "guest powered off cleanly (/data unmounted)"
 }
 
+# check_least_privilege: boot 3 of the same disk, straight from the kernel
+# and initramfs of the build (image/out/vmlinuz, initrd.img) with
+# segl.shell=1, so the serial console (a socket here) has a root shell.
+# Over that console: the segl process runs as user segl (not root), the data
+# dir and the keystore are 0700, the device key and the admin token 0600, and
+# everything under the data dir belongs to segl. Then the power button.
+# Skipped when the build has no vmlinuz/initrd.img beside the disk.
+check_least_privilege() {
+	local out_dir=${DISK_SRC%/*} con out
+	if [ ! -f "$out_dir/vmlinuz" ] || [ ! -f "$out_dir/initrd.img" ]; then
+		say "least privilege: no vmlinuz/initrd.img in $out_dir; skipped"
+		return 0
+	fi
+	say "boot 3 (least privilege: a root shell on the serial console)"
+	SERIAL_LOG=$WORK/boot3.serial.log
+	MONITOR=$WORK/boot3.monitor
+	con=$WORK/boot3.console
+	"${QEMU_CMD[@]}" \
+		-display none -no-reboot \
+		-kernel "$out_dir/vmlinuz" -initrd "$out_dir/initrd.img" \
+		-append "console=ttyS0,115200n8 panic=10 segl.shell=1" \
+		-chardev "socket,id=con0,path=$con,server=on,wait=off,logfile=$SERIAL_LOG" \
+		-serial chardev:con0 \
+		-monitor "unix:$MONITOR,server,nowait" \
+		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$SMTP_PORT-:25,hostfwd=tcp:127.0.0.1:$ADMIN_PORT-:8080" \
+		"${QEMU_NIC[@]}" \
+		>"$WORK/boot3.qemu.log" 2>&1 &
+	QEMU_PID=$!
+	QEMU_PIDS+=("$QEMU_PID")
+	wait_banner
+	if ! out=$(python3 - "$con" <<'PY' 2>&1
+import re, socket, sys, time
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.settimeout(1)
+buf = b""
+def run(cmd, timeout=60, tries=1):
+    """Types cmd; returns the console text up to the end marker (typed as @@"END")."""
+    global buf
+    s.sendall(cmd.encode() + b'; echo @@"END"\n')
+    end = time.time() + timeout
+    while b"\n@@END" not in buf.replace(b"\r", b""):
+        if time.time() > end:
+            if tries > 1:
+                return run(cmd, timeout, tries - 1)
+            sys.exit("no answer on the console to: " + cmd + "\n" + buf[-2000:].decode(errors="replace"))
+        try:
+            buf += s.recv(65536)
+        except socket.timeout:
+            pass
+    text = buf.replace(b"\r", b"").decode(errors="replace")
+    buf = b""
+    return text.split("\n@@END", 1)[0]
+run("echo ready", 20, tries=6)
+t = run('p=$(pidof segl | awk "{print \\$1}"); echo "LP uid=$(awk "/^Uid:/{print \\$2}" /proc/$p/status) segl=$(id -u segl) pid=$p"')
+m = re.search(r"^LP uid=(\d+) segl=(\d+) pid=(\d+)", t, re.M)
+if not m:
+    sys.exit("no segl process found:\n" + t)
+uid, segl = int(m.group(1)), int(m.group(2))
+problems = []
+if uid != segl or uid == 0:
+    problems.append(f"segl (pid {m.group(3)}) runs as uid {uid}, user segl is {segl}")
+want = {"/data/segl": "drwx------", "/data/segl/keystore": "drwx------",
+        "/data/segl/keystore/device.key": "-rw-------", "/data/segl/ctl.token": "-rw-------"}
+t = run("ls -lnd " + " ".join(want) + " | sed 's/^/LP /'")
+for path, mode in want.items():
+    line = next((l for l in t.split("\n") if l.startswith("LP ") and l.split()[-1] == path), None)
+    if line is None:
+        problems.append(f"{path} missing")
+        continue
+    f = line.split()
+    if f[1] != mode or int(f[3]) != segl:
+        problems.append(f"{path}: {f[1]} uid {f[3]}, want {mode} uid {segl}")
+t = run("ls -lnR /data/segl | sed 's/^/LR /'")
+entries = [l.split() for l in t.split("\n") if re.match(r"LR [-dlsp][-rwxsStT]{9}", l)]
+foreign = [" ".join(e[1:]) for e in entries if int(e[3]) != segl]
+if foreign:
+    problems.append("not owned by segl: " + "; ".join(foreign[:5]))
+if problems:
+    sys.exit("\n".join(problems))
+print(f"segl runs as uid {uid} (user segl); " + ", ".join(f"{p} {m}" for p, m in want.items())
+      + f"; all {len(entries)} entries under /data/segl owned by segl")
+PY
+	); then
+		fail "least privilege: $out"
+	fi
+	say "least privilege: $out"
+	poweroff_guest
+}
+
 boot_test_main() {
 	DISK_SRC=$1
 	trap cleanup EXIT
@@ -278,5 +370,6 @@ EOF
 	done
 	say "GET /api/v1/queue: $out (token of boot 1 still valid)"
 	poweroff_guest
+	check_least_privilege
 	say "PASS ($(elapsed) s)"
 }

@@ -17,6 +17,10 @@ pub struct Status {
     pub listeners: Listeners,
     pub queue: QueueStats,
     pub licence: String,
+    /// Keystore records that cannot be read (each costs only its own entry).
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub keystore_damaged: Vec<crate::keystore::DamagedRecord>,
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -40,5 +44,6 @@ pub(super) async fn status(State(st): State<Arc<AdminState>>) -> Json<Status> {
         },
         queue: st.queue.stats(),
         licence: st.license.summary(),
+        keystore_damaged: st.keystore.damaged(),
     })
 }

@@ -27,6 +27,14 @@ pub(super) fn status(c: &Client, json: bool) -> Result<(), CtlError> {
             q["messages"], q["recipients_pending"], q["deferred"], q["held"]
         );
         println!("licence:     {}", v["licence"].as_str().unwrap_or("?"));
+        for d in v["keystore_damaged"].as_array().into_iter().flatten() {
+            println!(
+                "keystore:    record {}/{} is damaged and left out: {}",
+                d["tree"].as_str().unwrap_or("?"),
+                d["id"].as_str().unwrap_or("?"),
+                d["error"].as_str().unwrap_or("?")
+            );
+        }
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ impl Queue {
     /// Run the process stage on an incoming message and replace it by its outputs.
     pub(super) async fn process_one(&self, env: Envelope) {
         let id = env.id.clone();
-        let message = match self.read_message(&id).await {
+        let message = match self.read_message(&env).await {
             Ok(m) => m,
             Err(e) => {
                 return self
