@@ -1292,3 +1292,198 @@ async fn release_from_hold_needs_admin_and_a_held_id() {
         "{b}"
     );
 }
+
+/// A self-signed certificate and its key made with openssl: (cert PEM, key PEM, SHA-256 hex).
+fn openssl_pair(dir: &Path, name: &str) -> (String, String, String) {
+    let (c, k) = (
+        dir.join(format!("{name}.crt")),
+        dir.join(format!("{name}.key")),
+    );
+    let st = std::process::Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
+        .args(["-subj", &format!("/CN={name}")])
+        .arg("-keyout")
+        .arg(&k)
+        .arg("-out")
+        .arg(&c)
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{st:?}");
+    let fp = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256", "-in"])
+        .arg(&c)
+        .output()
+        .unwrap();
+    let fp = String::from_utf8_lossy(&fp.stdout);
+    let hex: String = fp
+        .split('=')
+        .nth(1)
+        .unwrap()
+        .trim()
+        .replace(':', "")
+        .to_ascii_lowercase();
+    (
+        std::fs::read_to_string(c).unwrap(),
+        std::fs::read_to_string(k).unwrap(),
+        hex,
+    )
+}
+
+/// Listener certificates over the API and the pages: a pair whose key belongs to another
+/// certificate is refused with the reason and nothing changes; a good pair is stored (key 0600)
+/// and configured for the next start; the read-only role cannot install; reset goes back to
+/// self-signed; the OpenAPI tags are area names.
+#[tokio::test]
+async fn tls_certificates_are_checked_stored_and_configured() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = tempfile::tempdir().unwrap();
+    let data = d.path().join("segl");
+    let app = with_admins(&data, false).await;
+    let (cert, key, sha) = openssl_pair(d.path(), "mx.example.org");
+    let (_, other_key, _) = openssl_pair(d.path(), "other.example.org");
+    let body = |c: &str, k: &str| serde_json::json!({ "cert_pem": c, "key_pem": k }).to_string();
+
+    let (s, _, b) = app
+        .send(app.json("GET", "/api/v1/tls", Auth::Token, ""))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 3);
+    assert!(v
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|t| t["configured"] == false));
+
+    // Refusals: another key, garbage, an unknown listener; nothing written.
+    let (s, _, b) = app
+        .send(app.json(
+            "PUT",
+            "/api/v1/tls/smtp",
+            Auth::Token,
+            &body(&cert, &other_key),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    assert!(b.contains("does not belong to the certificate"), "{b}");
+    let (s, _, b) = app
+        .send(app.json("PUT", "/api/v1/tls/smtp", Auth::Token, &body("junk", &key)))
+        .await;
+    assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{b}");
+    let (s, _, _) = app
+        .send(app.json("PUT", "/api/v1/tls/imap", Auth::Token, &body(&cert, &key)))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert!(app.st.config.get().smtp.tls.cert.is_empty());
+    assert!(!data.join("segl.toml").exists(), "no change written");
+
+    // The read-only role cannot install.
+    let (vc, vcsrf) = app.login("viewer", PW).await;
+    let (s, _, _) = app
+        .send(app.json(
+            "PUT",
+            "/api/v1/tls/admin",
+            Auth::Session(&vc, Some(&vcsrf)),
+            &body(&cert, &key),
+        ))
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+
+    // A good pair for the admin listener.
+    let (s, _, b) = app
+        .send(app.json("PUT", "/api/v1/tls/admin", Auth::Token, &body(&cert, &key)))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    assert_eq!(v["cert"]["sha256"], sha.as_str());
+    assert!(v["applied"]["restart_needed"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|k| k == "admin.tls_cert"));
+    let cfg = app.st.config.get();
+    let (cp, kp) = (cfg.admin.tls_cert.clone(), cfg.admin.tls_key.clone());
+    assert!(
+        cp.contains("tls-installed") && Path::new(&cp).is_absolute(),
+        "{cp}"
+    );
+    assert_eq!(std::fs::read_to_string(&cp).unwrap(), cert);
+    let mode = std::fs::metadata(&kp).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "key file mode");
+    let file = std::fs::read_to_string(data.join("segl.toml")).unwrap();
+    assert!(file.contains("tls_cert") && file.contains(&cp), "{file}");
+    let (_, _, b) = app
+        .send(app.json("GET", "/api/v1/tls", Auth::Token, ""))
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let admin = v
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["service"] == "admin")
+        .unwrap();
+    assert_eq!(admin["configured"], true);
+    assert_eq!(admin["restart_pending"], true);
+    assert_eq!(admin["cert"]["sha256"], sha.as_str());
+
+    // The pages: System › Settings shows it; an upload on the relay page with a wrong key
+    // shows the reason, with the right key installs the STARTTLS certificate.
+    let (cookie, csrf) = app.login("root", PW).await;
+    let (s, _, page) = app.send(app.get("/system", Some(&cookie))).await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(
+        page.contains("Web admin HTTPS certificate") && page.contains(&sha),
+        "{page}"
+    );
+    assert!(page.contains("SMTP host name"), "{page}");
+    let upload = |c: &str, k: &str| {
+        let mut b = format!(
+            "--TlS\r\nContent-Disposition: form-data; name=\"csrf\"\r\n\r\n{csrf}\r\n\
+             --TlS\r\nContent-Disposition: form-data; name=\"cert\"; filename=\"c.pem\"\r\n\r\n{c}\r\n\
+             --TlS\r\nContent-Disposition: form-data; name=\"key\"; filename=\"k.pem\"\r\n\r\n{k}\r\n--TlS--\r\n"
+        );
+        b.shrink_to_fit();
+        Request::post("/tls/smtp")
+            .header(header::HOST, app.host)
+            .header(header::ORIGIN, "http://segl.test")
+            .header(header::COOKIE, &cookie)
+            .header(header::CONTENT_TYPE, "multipart/form-data; boundary=TlS")
+            .body(Body::from(b))
+            .unwrap()
+    };
+    let (s, _, _) = app.send(upload(&cert, &other_key)).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, page) = app.send(app.get("/relay", Some(&cookie))).await;
+    assert!(
+        page.contains("flash err") && page.contains("does not belong"),
+        "{page}"
+    );
+    assert!(app.st.config.get().smtp.tls.cert.is_empty());
+    let (s, _, _) = app.send(upload(&cert, &key)).await;
+    assert_eq!(s, StatusCode::SEE_OTHER);
+    let (_, _, page) = app.send(app.get("/relay", Some(&cookie))).await;
+    assert!(
+        page.contains("Certificate installed") && page.contains(&sha),
+        "{page}"
+    );
+    assert!(!app.st.config.get().smtp.tls.cert.is_empty());
+
+    // Back to self-signed.
+    let (s, _, b) = app
+        .send(app.json("DELETE", "/api/v1/tls/admin", Auth::Token, ""))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    assert!(app.st.config.get().admin.tls_cert.is_empty());
+    assert!(app.st.config.get().admin.tls_key.is_empty());
+
+    // OpenAPI: the new routes are described and tagged by area.
+    let (_, _, doc) = app
+        .send(app.json("GET", "/api/v1/openapi.json", Auth::Token, ""))
+        .await;
+    assert!(doc.contains("/api/v1/tls/{service}"));
+    assert!(!doc.contains("super::"), "tags are area names");
+    let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
+    assert_eq!(v["paths"]["/api/v1/tls"]["get"]["tags"][0], "tls");
+}

@@ -62,6 +62,51 @@ fn signed_mail_subject(
     subject(m)
 }
 
+/// A self-signed certificate for `cn` and its key, made with openssl.
+fn openssl_cert(cert: &std::path::Path, key: &std::path::Path, cn: &str) {
+    let o = Command::new("openssl")
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+        ])
+        .args(["-subj", &format!("/CN={cn}")])
+        .arg("-keyout")
+        .arg(key)
+        .arg("-out")
+        .arg(cert)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{o:?}");
+}
+
+/// `openssl x509 -fingerprint -sha256` of a PEM text.
+fn fingerprint(pem: &[u8]) -> String {
+    let mut c = Command::new("openssl")
+        .args(["x509", "-noout", "-fingerprint", "-sha256"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    c.stdin.take().unwrap().write_all(pem).unwrap();
+    let o = c.wait_with_output().unwrap();
+    String::from_utf8_lossy(&o.stdout).trim().to_string()
+}
+
+fn sha256_of(cert: &std::path::Path) -> String {
+    fingerprint(&std::fs::read(cert).unwrap())
+}
+
+/// The certificate the gateway presents after STARTTLS, as `openssl s_client` sees it.
+fn starttls_sha256(port: u16) -> String {
+    let o = Command::new("openssl")
+        .args(["s_client", "-starttls", "smtp", "-connect"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    fingerprint(&o.stdout)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn configuration_pages_change_the_running_gateway() {
     let Some(driver) = chromedriver() else {
@@ -210,14 +255,82 @@ async fn configuration_pages_change_the_running_gateway() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("trusted_networks"));
 
-    // 5. A restart keeps the administrator logged in (sessions are kept, hashed, in the data
-    // dir) and runs the file as changed.
+    // 5. SMTP settings › Relay control: upload a STARTTLS certificate made with openssl. A key
+    // of another certificate is refused with the reason; the right pair applies at the next
+    // start.
+    let (cert, key, other_key) = (
+        d.path().join("mx.crt"),
+        d.path().join("mx.key"),
+        d.path().join("other.key"),
+    );
+    openssl_cert(&cert, &key, "mx.segl.test");
+    openssl_cert(&d.path().join("other.crt"), &other_key, "other.segl.test");
+    ui.go("/relay").await;
+    ui.wait_text("STARTTLS certificate (SMTP)").await;
+    let upload = |k: PathBuf| {
+        let (ui, cert) = (&ui, cert.clone());
+        async move {
+            for (id, f) in [("#tls-smtp-cert", &cert), ("#tls-smtp-key", &k)] {
+                ui.c.find(Locator::Css(id))
+                    .await
+                    .unwrap()
+                    .send_keys(f.to_str().unwrap())
+                    .await
+                    .unwrap();
+            }
+            ui.click("#tls-smtp-upload").await;
+        }
+    };
+    upload(other_key.clone()).await;
+    ui.wait_text("does not belong to the certificate").await;
+    upload(key.clone()).await;
+    ui.wait_text("Certificate installed").await;
+    ui.wait_text("CN=mx.segl.test").await;
+    ui.shot("en-relay-tls").await;
+    let listed = ok(g.ctl(&["tls", "list"]));
+    assert!(
+        listed.contains("smtp    installed") && listed.contains("next start"),
+        "{listed}"
+    );
+    // The same through `segl ctl tls` for the portal: a wrong key refused, install, reset.
+    let bad = g.ctl(&[
+        "tls",
+        "install",
+        "portal",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        other_key.to_str().unwrap(),
+    ]);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("does not belong"));
+    let out = ok(g.ctl(&[
+        "tls",
+        "install",
+        "portal",
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+    ]));
+    assert!(out.contains("CN=mx.segl.test"), "{out}");
+    let out = ok(g.ctl(&["tls", "reset", "portal"]));
+    assert!(out.contains("back to self-signed"), "{out}");
+    assert_ne!(
+        starttls_sha256(g.smtp_port),
+        sha256_of(&cert),
+        "not before the restart"
+    );
+
+    // 6. A restart keeps the administrator logged in (sessions are kept, hashed, in the data
+    // dir) and runs the file as changed: STARTTLS presents the uploaded certificate.
     g.stop();
     g.up();
     ui.go("/gateway/verify").await;
     ui.wait_text("Subject mark: valid signature").await;
+    assert_eq!(starttls_sha256(g.smtp_port), sha256_of(&cert));
 
-    // 6. Screenshots, English and German.
+    // 7. Screenshots, English and German.
     let pages = [
         (
             "gateway-verify",
@@ -248,6 +361,12 @@ async fn configuration_pages_change_the_running_gateway() {
             "/relay",
             "Trusted networks",
             "Vertrauenswürdige Netze",
+        ),
+        (
+            "system",
+            "/system",
+            "Web admin HTTPS certificate",
+            "HTTPS-Zertifikat der Web-Administration",
         ),
         (
             "revisions",

@@ -32,6 +32,7 @@ mod queue;
 mod route_table;
 mod router;
 mod status;
+pub mod tls;
 mod user_import;
 mod users;
 pub mod web;

@@ -10,8 +10,8 @@ use axum::routing::{delete, get, post};
 use axum::Router;
 
 use super::{
-    accounts, auth, config, dkim, keystore, license, openapi, queue, status, user_import, users,
-    web, AdminState, ApiError,
+    accounts, auth, config, dkim, keystore, license, openapi, queue, status, tls, user_import,
+    users, web, AdminState, ApiError,
 };
 
 /// The admin API's router (paths are an interface, DESIGN.md §11).
@@ -32,6 +32,7 @@ pub(super) fn api_routes() -> Router<Arc<AdminState>> {
         .merge(license::routes())
         .merge(accounts::routes())
         .merge(config::routes())
+        .merge(tls::routes())
         .merge(super::logs::routes())
         .merge(openapi::routes())
 }

@@ -45,7 +45,7 @@ impl Client {
         })
     }
 
-    /// One request; `body` is sent as JSON (POST only). A non-2xx answer is its `error` text.
+    /// One request; `body` is sent as JSON (POST and PUT). A non-2xx answer is its `error` text.
     pub(super) fn call(
         &self,
         method: &str,
@@ -62,6 +62,11 @@ impl Client {
                 .delete(&url)
                 .header("Authorization", &auth)
                 .call(),
+            ("PUT", Some(b)) => self
+                .agent
+                .put(&url)
+                .header("Authorization", &auth)
+                .send_json(&b),
             (_, Some(b)) => self
                 .agent
                 .post(&url)

@@ -2,7 +2,7 @@
 //! `--json` prints what the API returns (one JSON array of objects for lists).
 //!
 //! One file per verb family ([`status`], [`queue`], [`user`], [`key`], [`partner`], [`trust`],
-//! [`backup`], [`dkim`], [`license`]); they share the [`client`], local [`files`] reading and
+//! [`backup`], [`dkim`], [`license`], [`config`], [`tls`]); they share the [`client`], local [`files`] reading and
 //! [`output`] printing.
 //! The verbs are an interface (DESIGN.md §11).
 
@@ -25,6 +25,7 @@ mod output;
 mod partner;
 mod queue;
 mod status;
+mod tls;
 mod trust;
 mod user;
 mod user_import;
@@ -37,6 +38,7 @@ pub use key::KeyVerb;
 pub use license::LicenseVerb;
 pub use partner::PartnerVerb;
 pub use queue::QueueVerb;
+pub use tls::TlsVerb;
 pub use trust::{CrlVerb, TrustVerb};
 pub use user::UserVerb;
 
@@ -106,6 +108,11 @@ pub enum Verb {
         #[command(subcommand)]
         verb: ConfigVerb,
     },
+    /// Certificates of the SMTP (STARTTLS), admin and portal listeners.
+    Tls {
+        #[command(subcommand)]
+        verb: TlsVerb,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -141,5 +148,6 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::Admin { verb } => admin::admin(&c, verb),
         Verb::License { verb } => license::license(&c, verb),
         Verb::Config { verb } => config::run(&c, verb),
+        Verb::Tls { verb } => tls::tls(&c, verb),
     }
 }

@@ -79,10 +79,11 @@ fn walk(prefix: &str, a: &serde_json::Value, b: &serde_json::Value, out: &mut Ve
     }
 }
 
-/// Set `key` (dotted path) to `value` in the file's table, creating tables on the way;
-/// `None` removes the key, so it falls back to its default.
+/// Set `key` (dotted path) to `value` in the file's document, creating tables on the way;
+/// `None` removes the key, so it falls back to its default. Comments, order and layout of
+/// everything else in the file stay as the administrator wrote them.
 pub fn set_key(
-    table: &mut toml::Table,
+    doc: &mut toml_edit::DocumentMut,
     key: &str,
     value: Option<toml::Value>,
 ) -> Result<(), String> {
@@ -93,25 +94,57 @@ pub fn set_key(
     let (last, path) = parts
         .split_last()
         .ok_or_else(|| format!("{key}: not a key path"))?;
-    let mut t = table;
+    let mut t: &mut dyn toml_edit::TableLike = doc.as_table_mut();
     for p in path {
-        let entry = t
-            .entry(p.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-        t = match entry {
-            toml::Value::Table(inner) => inner,
-            _ => return Err(format!("{key}: {p} is not a section")),
-        };
+        if t.get(p).is_none() {
+            if value.is_none() {
+                return Ok(());
+            }
+            t.insert(p, toml_edit::table());
+        }
+        t = t
+            .get_mut(p)
+            .and_then(toml_edit::Item::as_table_like_mut)
+            .ok_or_else(|| format!("{key}: {p} is not a section"))?;
     }
     match value {
         Some(v) => {
-            t.insert(last.to_string(), v);
+            let item = to_item(v)?;
+            match t.get_mut(last) {
+                // Keep the comment before and after an existing value.
+                Some(toml_edit::Item::Value(old)) if item.is_value() => {
+                    let decor = old.decor().clone();
+                    if let toml_edit::Item::Value(mut new) = item {
+                        *new.decor_mut() = decor;
+                        *old = new;
+                    }
+                }
+                _ => {
+                    t.insert(last, item);
+                }
+            }
         }
         None => {
-            t.remove(*last);
+            t.remove(last);
         }
     }
     Ok(())
+}
+
+/// A TOML value as an item of a document: a table becomes a `[section]`, the rest a value.
+fn to_item(v: toml::Value) -> Result<toml_edit::Item, String> {
+    match v {
+        toml::Value::Table(t) => {
+            let text = toml::to_string(&t).map_err(|e| e.to_string())?;
+            let doc: toml_edit::DocumentMut = text.parse().map_err(|e| format!("{e}"))?;
+            Ok(toml_edit::Item::Table(doc.as_table().clone()))
+        }
+        v => v
+            .to_string()
+            .parse::<toml_edit::Value>()
+            .map(toml_edit::Item::Value)
+            .map_err(|e| format!("{e}")),
+    }
 }
 
 /// A JSON value (from the API) as TOML; `null` means "back to the default".
@@ -160,7 +193,7 @@ mod tests {
 
     #[test]
     fn set_key_creates_sections_and_removes() {
-        let mut t = toml::Table::new();
+        let mut t = toml_edit::DocumentMut::new();
         set_key(&mut t, "mark.encrypted", Some("[x]".into())).unwrap();
         assert_eq!(t["mark"]["encrypted"].as_str(), Some("[x]"));
         set_key(&mut t, "mark.encrypted", None).unwrap();
@@ -168,6 +201,47 @@ mod tests {
         set_key(&mut t, "mark.encrypted", Some(1.into())).unwrap();
         assert!(set_key(&mut t, "mark.encrypted.x", Some(1.into())).is_err());
         assert!(set_key(&mut t, "a..b", Some(1.into())).is_err());
+        // Removing a key of a section that is not there changes nothing.
+        set_key(&mut t, "notify.x", None).unwrap();
+        assert!(t.get("notify").is_none());
+    }
+
+    #[test]
+    fn set_key_keeps_comments_and_layout() {
+        let text = "# Our gateway\n[smtp]\n# the name we greet with\nhostname = \"a.example\" # old\n\n[mark]\nsigned = \"[s]\"\n";
+        let mut d: toml_edit::DocumentMut = text.parse().unwrap();
+        set_key(&mut d, "smtp.hostname", Some("b.example".into())).unwrap();
+        set_key(
+            &mut d,
+            "delivery.tls_levels",
+            Some(toml::Value::Table(
+                toml::from_str("\"partner.example\" = \"verify\"").unwrap(),
+            )),
+        )
+        .unwrap();
+        set_key(
+            &mut d,
+            "relay.trusted_networks",
+            Some(toml::Value::Array(vec!["10.0.0.0/8".into()])),
+        )
+        .unwrap();
+        let out = d.to_string();
+        assert!(
+            out.starts_with(
+                "# Our gateway\n[smtp]\n# the name we greet with\nhostname = \"b.example\" # old\n"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("[mark]\nsigned = \"[s]\""), "{out}");
+        let back: toml::Table = toml::from_str(&out).unwrap();
+        assert_eq!(
+            back["delivery"]["tls_levels"]["partner.example"].as_str(),
+            Some("verify")
+        );
+        assert_eq!(
+            back["relay"]["trusted_networks"][0].as_str(),
+            Some("10.0.0.0/8")
+        );
     }
 
     #[test]

@@ -29,6 +29,8 @@ pub enum Page {
     Sign,
     Decrypt,
     Relay,
+    /// System › Settings.
+    System,
 }
 
 impl Page {
@@ -41,6 +43,7 @@ impl Page {
             Page::Sign => "sign",
             Page::Decrypt => "decrypt",
             Page::Relay => "relay",
+            Page::System => "system",
         }
     }
 
@@ -51,6 +54,7 @@ impl Page {
             Page::Sign,
             Page::Decrypt,
             Page::Relay,
+            Page::System,
         ]
         .into_iter()
         .find(|p| p.slug() == s)
@@ -422,10 +426,21 @@ pub static FIELDS: &[Field] = &[
         help: ["[[rules]] sections with header, equals or contains, and deliver_to; tried in order, every matching rule adds its recipients.",
                "Abschnitte [[rules]] mit header, equals oder contains und deliver_to; der Reihe nach geprüft, jede passende Regel fügt ihre Empfänger hinzu.",
                "Sektioner [[rules]] med header, equals eller contains og deliver_to; prøves i rækkefølge, hver matchende regel tilføjer sine modtagere."] },
-    // ---- SMTP settings › Relay control.
-    Field { key: "smtp.hostname", kind: Text, page: Relay,
+    // ---- System › Settings.
+    Field { key: "smtp.hostname", kind: Text, page: System,
         label: ["SMTP host name", "SMTP-Hostname", "SMTP-værtsnavn"],
         help: ["Our name in the banner, EHLO, Received headers and DSNs.", "Unser Name im Banner, EHLO, Received-Kopfzeilen und DSNs.", "Vores navn i banner, EHLO, Received-felter og DSN'er."] },
+    Field { key: "admin.listen", kind: Text, page: System,
+        label: ["Web admin listener", "Listener der Web-Administration", "Webadministrationens lytter"],
+        help: ["Address and port of this web admin and the API (HTTPS unless on a loopback address).",
+               "Adresse und Port dieser Web-Administration und der API (HTTPS außer auf einer Loopback-Adresse).",
+               "Adresse og port for denne webadministration og API'et (HTTPS undtagen på en loopback-adresse)."] },
+    Field { key: "admin.metrics_token_file", kind: Text, page: System,
+        label: ["Metrics token file", "Token-Datei für Metriken", "Tokenfil til metrikker"],
+        help: ["A file with a bearer token that lets a Prometheus scraper read /metrics without an admin login; empty: /metrics only for admins.",
+               "Eine Datei mit einem Bearer-Token, mit dem ein Prometheus-Scraper /metrics ohne Admin-Anmeldung liest; leer: /metrics nur für Admins.",
+               "En fil med et bearer-token, som lader en Prometheus-scraper læse /metrics uden admin-login; tom: /metrics kun for administratorer."] },
+    // ---- SMTP settings › Relay control.
     Field { key: "smtp.listen", kind: List, page: Relay,
         label: ["MX and relay listener", "MX- und Relay-Listener", "MX- og relæ-lytter"],
         help: ["ip:port, one per line.", "ip:port, eins pro Zeile.", "ip:port, én pr. linje."] },

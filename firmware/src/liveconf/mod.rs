@@ -14,6 +14,7 @@ pub mod edit;
 pub mod fields;
 pub mod live;
 pub mod store;
+pub mod tls_files;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -158,15 +159,15 @@ impl ConfigService {
         changes: &[(String, Option<toml::Value>)],
     ) -> Result<Applied, ChangeError> {
         let _g = self.lock.lock().unwrap_or_else(|p| p.into_inner());
-        let mut table: toml::Table = toml::from_str(&self.file_text())
+        let mut doc: toml_edit::DocumentMut = self
+            .file_text()
+            .parse()
             .map_err(|e| ChangeError::invalid(None, format!("{}: {e}", self.path.display())))?;
         for (key, value) in changes {
-            edit::set_key(&mut table, key, value.clone())
+            edit::set_key(&mut doc, key, value.clone())
                 .map_err(|m| ChangeError::invalid(Some(key), m))?;
         }
-        let text =
-            toml::to_string(&table).map_err(|e| ChangeError::invalid(None, e.to_string()))?;
-        self.replace_locked(who, note, &text)
+        self.replace_locked(who, note, &doc.to_string())
     }
 
     /// Replace the whole file with `text` and apply.

@@ -109,6 +109,7 @@ impl PageCtx {
                     item("/keys", t.keyring),
                     item("/license", t.licences),
                     item("/users", t.users),
+                    item("/system", settings::texts(p.lang).system_settings),
                     item("/backup", t.backup),
                     item("/config/revisions", settings::texts(p.lang).revisions),
                     item("/audit", t.audit),
@@ -297,6 +298,9 @@ pub fn router(st: Arc<AdminState>) -> Router<Arc<AdminState>> {
             get(settings::gateway_tab).post(settings::gateway_save),
         )
         .route("/relay", get(settings::relay).post(settings::relay_save))
+        .route("/system", get(settings::system).post(settings::system_save))
+        .route("/tls/{service}", post(settings::tls_install))
+        .route("/tls/{service}/reset", post(settings::tls_reset))
         .route("/config/revisions", get(settings::revisions))
         .route("/config/revisions/{id}/restore", post(settings::restore))
         .route("/portal", get(portal::page))

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use askama::Template;
-use axum::extract::{Path as UrlPath, Query, RawForm, State};
+use axum::extract::{Multipart, Path as UrlPath, Query, RawForm, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Extension;
@@ -19,6 +19,7 @@ use super::{done, render, PageCtx, PageResult, WebError};
 use crate::admin::auth::{Lang, Principal};
 use crate::admin::AdminState;
 use crate::liveconf::fields::{self, Field, Kind, Page};
+use crate::liveconf::tls_files::{self, TlsService, TlsState};
 use crate::liveconf::{ChangeError, Revision, RevisionInfo};
 
 /// This module's texts, `[en, de, da]`.
@@ -42,6 +43,21 @@ pub struct SettingsTexts {
     pub restore: &'static str,
     pub compare: &'static str,
     pub with_now: &'static str,
+    pub system_settings: &'static str,
+    /// Titles of the TLS sections: SMTP, admin, portal.
+    pub tls_titles: [&'static str; 3],
+    pub tls_self_signed: &'static str,
+    pub tls_configured: &'static str,
+    pub tls_subject: &'static str,
+    pub tls_issuer: &'static str,
+    pub tls_valid: &'static str,
+    pub tls_file: &'static str,
+    pub tls_cert_file: &'static str,
+    pub tls_key_file: &'static str,
+    pub tls_upload: &'static str,
+    pub tls_reset: &'static str,
+    pub tls_installed: &'static str,
+    pub tls_not_made: &'static str,
 }
 
 const EN: SettingsTexts = SettingsTexts {
@@ -64,6 +80,25 @@ const EN: SettingsTexts = SettingsTexts {
     restore: "Restore",
     compare: "Compare",
     with_now: "with the file now",
+    system_settings: "Settings",
+    tls_titles: [
+        "STARTTLS certificate (SMTP)",
+        "Web admin HTTPS certificate",
+        "Web portal HTTPS certificate",
+    ],
+    tls_self_signed: "self-signed, made by the box",
+    tls_configured: "installed certificate",
+    tls_subject: "Subject",
+    tls_issuer: "Issuer",
+    tls_valid: "Valid",
+    tls_file: "File",
+    tls_cert_file: "Certificate with its chain (PEM)",
+    tls_key_file: "Private key (PEM, without passphrase; empty if in the certificate file)",
+    tls_upload: "Install",
+    tls_reset: "Back to self-signed",
+    tls_installed: "Certificate installed; it applies at the next start.",
+    tls_not_made:
+        "Not made yet: the listener makes it when it first starts with HTTPS or STARTTLS.",
 };
 const DE: SettingsTexts = SettingsTexts {
     gateway: "S/MIME-Gateway",
@@ -85,6 +120,25 @@ const DE: SettingsTexts = SettingsTexts {
     restore: "Wiederherstellen",
     compare: "Vergleichen",
     with_now: "mit der Datei jetzt",
+    system_settings: "Einstellungen",
+    tls_titles: [
+        "STARTTLS-Zertifikat (SMTP)",
+        "HTTPS-Zertifikat der Web-Administration",
+        "HTTPS-Zertifikat des Webportals",
+    ],
+    tls_self_signed: "selbstsigniert, von der Box erzeugt",
+    tls_configured: "installiertes Zertifikat",
+    tls_subject: "Inhaber",
+    tls_issuer: "Aussteller",
+    tls_valid: "Gültig",
+    tls_file: "Datei",
+    tls_cert_file: "Zertifikat mit Kette (PEM)",
+    tls_key_file: "Privater Schlüssel (PEM, ohne Passphrase; leer, wenn in der Zertifikatsdatei)",
+    tls_upload: "Installieren",
+    tls_reset: "Zurück zu selbstsigniert",
+    tls_installed: "Zertifikat installiert; es gilt ab dem nächsten Start.",
+    tls_not_made:
+        "Noch nicht erzeugt: der Listener erzeugt es beim ersten Start mit HTTPS bzw. STARTTLS.",
 };
 const DA: SettingsTexts = SettingsTexts {
     gateway: "S/MIME-gateway",
@@ -106,6 +160,20 @@ const DA: SettingsTexts = SettingsTexts {
     restore: "Gendan",
     compare: "Sammenlign",
     with_now: "med filen nu",
+    system_settings: "Indstillinger",
+    tls_titles: ["STARTTLS-certifikat (SMTP)", "Webadministrationens HTTPS-certifikat", "Webportalens HTTPS-certifikat"],
+    tls_self_signed: "selvsigneret, lavet af boksen",
+    tls_configured: "installeret certifikat",
+    tls_subject: "Indehaver",
+    tls_issuer: "Udsteder",
+    tls_valid: "Gyldigt",
+    tls_file: "Fil",
+    tls_cert_file: "Certifikat med kæde (PEM)",
+    tls_key_file: "Privat nøgle (PEM, uden adgangssætning; tom hvis i certifikatfilen)",
+    tls_upload: "Installér",
+    tls_reset: "Tilbage til selvsigneret",
+    tls_installed: "Certifikat installeret; det gælder fra næste start.",
+    tls_not_made: "Endnu ikke lavet: lytteren laver det, når den første gang starter med HTTPS eller STARTTLS.",
 };
 
 pub fn texts(lang: Lang) -> &'static SettingsTexts {
@@ -165,14 +233,68 @@ struct SettingsPage {
     error: Option<String>,
     path: String,
     restart_pending: Vec<String>,
+    /// The TLS certificates managed on this page.
+    tls: Vec<TlsView>,
+}
+
+/// A listener's certificate with its upload form.
+pub struct TlsView {
+    pub service: &'static str,
+    pub title: &'static str,
+    pub state: TlsState,
+    /// Why no certificate is shown, in the admin's language where it is ours.
+    pub note: Option<String>,
 }
 
 fn page_meta(page: Page, lang: Lang) -> (&'static str, String) {
     let s = texts(lang);
     match page {
         Page::Relay => ("/relay", s.relay.to_string()),
+        Page::System => ("/system", s.system_settings.to_string()),
         _ => ("/gateway", s.gateway.to_string()),
     }
+}
+
+/// The page's own address (the form's action and where a POST leads back).
+fn href(page: Page) -> String {
+    match page {
+        Page::Relay | Page::System => format!("/{}", page.slug()),
+        t => format!("/gateway/{}", t.slug()),
+    }
+}
+
+/// The listeners whose certificates a page manages.
+fn tls_services(page: Page) -> &'static [TlsService] {
+    match page {
+        Page::Relay => &[TlsService::Smtp],
+        Page::System => &[TlsService::Admin, TlsService::Portal],
+        _ => &[],
+    }
+}
+
+fn tls_views(st: &AdminState, page: Page, lang: Lang) -> Vec<TlsView> {
+    let wanted = tls_services(page);
+    if wanted.is_empty() {
+        return vec![];
+    }
+    let s = texts(lang);
+    tls_files::states(&st.config)
+        .into_iter()
+        .filter(|t| wanted.contains(&t.service))
+        .map(|state| TlsView {
+            service: state.service.name(),
+            title: match state.service {
+                TlsService::Smtp => s.tls_titles[0],
+                TlsService::Admin => s.tls_titles[1],
+                TlsService::Portal => s.tls_titles[2],
+            },
+            note: match (&state.cert, state.configured) {
+                (None, false) => Some(s.tls_not_made.to_string()),
+                _ => state.error.clone(),
+            },
+            state,
+        })
+        .collect()
 }
 
 fn show(
@@ -195,7 +317,7 @@ fn show(
             view(f, p.lang, value, errors.get(f.key).cloned())
         })
         .collect();
-    let tabs = if page == Page::Relay {
+    let tabs = if matches!(page, Page::Relay | Page::System) {
         vec![]
     } else {
         Page::GATEWAY_TABS
@@ -204,10 +326,7 @@ fn show(
             .map(|(t, label)| (format!("/gateway/{}", t.slug()), label, *t == page))
             .collect()
     };
-    let action = match page {
-        Page::Relay => "/relay".to_string(),
-        t => format!("/gateway/{}", t.slug()),
-    };
+    let action = href(page);
     render(&SettingsPage {
         p: PageCtx::new(st, p, active, &title),
         s,
@@ -217,6 +336,7 @@ fn show(
         error,
         path: st.config.path().display().to_string(),
         restart_pending: st.config.restart_pending(),
+        tls: tls_views(st, page, p.lang),
     })
     .map(|r| {
         if errors.is_empty() && values.is_none() {
@@ -240,7 +360,7 @@ pub async fn gateway_tab(
     UrlPath(tab): UrlPath<String>,
 ) -> PageResult {
     let page = Page::from_slug(&tab)
-        .filter(|p| *p != Page::Relay)
+        .filter(|p| Page::GATEWAY_TABS.contains(p))
         .ok_or_else(|| WebError(StatusCode::NOT_FOUND, format!("no tab {tab}")))?;
     show(&st, &p, page, None, &HashMap::new(), None)
 }
@@ -258,7 +378,7 @@ pub async fn gateway_save(
     UrlPath(tab): UrlPath<String>,
     form: RawForm,
 ) -> Response {
-    match Page::from_slug(&tab).filter(|p| *p != Page::Relay) {
+    match Page::from_slug(&tab).filter(|p| Page::GATEWAY_TABS.contains(p)) {
         Some(page) => save(st, p, page, form).await,
         None => WebError(StatusCode::NOT_FOUND, format!("no tab {tab}")).into_response(),
     }
@@ -270,6 +390,89 @@ pub async fn relay_save(
     form: RawForm,
 ) -> Response {
     save(st, p, Page::Relay, form).await
+}
+
+/// System › Settings: host name, the admin listener, the HTTPS certificates.
+pub async fn system(
+    State(st): State<Arc<AdminState>>,
+    Extension(p): Extension<Principal>,
+) -> PageResult {
+    show(&st, &p, Page::System, None, &HashMap::new(), None)
+}
+
+pub async fn system_save(
+    State(st): State<Arc<AdminState>>,
+    Extension(p): Extension<Principal>,
+    form: RawForm,
+) -> Response {
+    save(st, p, Page::System, form).await
+}
+
+fn tls_page(t: TlsService) -> Page {
+    match t {
+        TlsService::Smtp => Page::Relay,
+        TlsService::Admin | TlsService::Portal => Page::System,
+    }
+}
+
+/// Install an uploaded certificate (`cert`) and key (`key`) for a listener.
+pub async fn tls_install(
+    State(st): State<Arc<AdminState>>,
+    Extension(p): Extension<Principal>,
+    UrlPath(service): UrlPath<String>,
+    m: Multipart,
+) -> Response {
+    let Some(t) = TlsService::parse(&service) else {
+        return WebError(StatusCode::NOT_FOUND, format!("no TLS listener {service}"))
+            .into_response();
+    };
+    let s = texts(p.lang);
+    let outcome = async {
+        let mut f = super::fields(m).await?;
+        let cert = f.remove("cert").unwrap_or_default();
+        let key = zeroize::Zeroizing::new(f.remove("key").unwrap_or_default());
+        let (c, who) = (st.config.clone(), p.name.clone());
+        let i = super::blocking(move || {
+            tls_files::install(&c, &who, t, &cert, &key).map_err(|e| e.to_string())
+        })
+        .await?;
+        Ok(format!(
+            "{} {} (SHA-256 {}…) {} {}.",
+            s.tls_installed,
+            i.cert.subject,
+            &i.cert.sha256[..16],
+            s.revision,
+            i.applied.revision
+        ))
+    }
+    .await;
+    done(&st, &p, &href(tls_page(t)), outcome)
+}
+
+/// Go back to the listener's self-signed certificate.
+pub async fn tls_reset(
+    State(st): State<Arc<AdminState>>,
+    Extension(p): Extension<Principal>,
+    UrlPath(service): UrlPath<String>,
+) -> Response {
+    let Some(t) = TlsService::parse(&service) else {
+        return WebError(StatusCode::NOT_FOUND, format!("no TLS listener {service}"))
+            .into_response();
+    };
+    let s = texts(p.lang);
+    let (c, who) = (st.config.clone(), p.name.clone());
+    let outcome = super::blocking(move || tls_files::reset(&c, &who, t).map_err(|e| e.to_string()))
+        .await
+        .map(|a| {
+            format!(
+                "{} {}. {} {}",
+                s.saved,
+                a.revision,
+                s.restart_pending,
+                a.restart_needed.join(", ")
+            )
+        });
+    done(&st, &p, &href(tls_page(t)), outcome)
 }
 
 /// Set the page's changed fields; on a refusal show the form again with the messages.
@@ -316,10 +519,7 @@ async fn save(st: Arc<AdminState>, p: Principal, page: Page, RawForm(body): RawF
         )
         .unwrap_or_else(IntoResponse::into_response);
     }
-    let back = match page {
-        Page::Relay => "/relay".to_string(),
-        t => format!("/gateway/{}", t.slug()),
-    };
+    let back = href(page);
     if changes.is_empty() {
         return done(&st, &p, &back, Ok(s.unchanged.into()));
     }
