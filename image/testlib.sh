@@ -16,8 +16,9 @@
 #   boot 2, same disk, sink up:
 #     the queued mail is delivered to the sink, the queue empties, the token
 #     and configuration of the first boot are still there (no "first boot");
-#   boot 3, same disk, root shell on the serial console (check_least_privilege):
-#     segl runs as user segl, data dir and keystore 0700, key files 0600.
+#   then, powered off (check_least_privilege): the data file system read from
+#     the host: everything segl wrote is owned by user segl, the data dir and
+#     keystore are 0700, key files 0600.
 
 IMAGE_DIR=${IMAGE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 REPO=${REPO:-$(cd "$IMAGE_DIR/.." && pwd)}
@@ -173,94 +174,103 @@ PY
 	say "guest powered off cleanly (/data unmounted)"
 }
 
-# check_least_privilege: boot 3 of the same disk, straight from the kernel
-# and initramfs of the build (image/out/vmlinuz, initrd.img) with
-# segl.shell=1, so the serial console (a socket here) has a root shell.
-# Over that console: the segl process runs as user segl (not root), the data
-# dir and the keystore are 0700, the device key and the admin token 0600, and
-# everything under the data dir belongs to segl. Then the power button.
-# Skipped when the build has no vmlinuz/initrd.img beside the disk.
+# check_least_privilege: after a clean power-off, reads the data file system
+# of $DISK from the host (the ext4 labelled segl-data, found in the MBR or
+# GPT; debugfs, read-only) and checks that segl ran as user segl and keeps
+# its secrets to itself: the data dir /data/segl and its keystore are 0700,
+# the device key, the admin token and the admin TLS key 0600, and every
+# entry under /data/segl (the spool files, the sled database and the
+# certificates segl wrote while it ran included) belongs to the uid of user
+# segl in the image's /etc/passwd, none to root. (segl itself refuses to run
+# as root on a box, where /etc/segl exists, unless --allow-root.)
 check_least_privilege() {
-	local out_dir=${DISK_SRC%/*} con out
-	if [ ! -f "$out_dir/vmlinuz" ] || [ ! -f "$out_dir/initrd.img" ]; then
-		say "least privilege: no vmlinuz/initrd.img in $out_dir; skipped"
-		return 0
-	fi
-	say "boot 3 (least privilege: a root shell on the serial console)"
-	SERIAL_LOG=$WORK/boot3.serial.log
-	MONITOR=$WORK/boot3.monitor
-	con=$WORK/boot3.console
-	"${QEMU_CMD[@]}" \
-		-display none -no-reboot \
-		-kernel "$out_dir/vmlinuz" -initrd "$out_dir/initrd.img" \
-		-append "console=ttyS0,115200n8 panic=10 segl.shell=1" \
-		-chardev "socket,id=con0,path=$con,server=on,wait=off,logfile=$SERIAL_LOG" \
-		-serial chardev:con0 \
-		-monitor "unix:$MONITOR,server,nowait" \
-		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$SMTP_PORT-:25,hostfwd=tcp:127.0.0.1:$ADMIN_PORT-:8080" \
-		"${QEMU_NIC[@]}" \
-		>"$WORK/boot3.qemu.log" 2>&1 &
-	QEMU_PID=$!
-	QEMU_PIDS+=("$QEMU_PID")
-	wait_banner
-	if ! out=$(python3 - "$con" <<'PY' 2>&1
-import re, socket, sys, time
-s = socket.socket(socket.AF_UNIX)
-s.connect(sys.argv[1])
-s.settimeout(1)
-buf = b""
-def run(cmd, timeout=60, tries=1):
-    """Types cmd; returns the console text up to the end marker (typed as @@"END")."""
-    global buf
-    s.sendall(cmd.encode() + b'; echo @@"END"\n')
-    end = time.time() + timeout
-    while b"\n@@END" not in buf.replace(b"\r", b""):
-        if time.time() > end:
-            if tries > 1:
-                return run(cmd, timeout, tries - 1)
-            sys.exit("no answer on the console to: " + cmd + "\n" + buf[-2000:].decode(errors="replace"))
-        try:
-            buf += s.recv(65536)
-        except socket.timeout:
-            pass
-    text = buf.replace(b"\r", b"").decode(errors="replace")
-    buf = b""
-    return text.split("\n@@END", 1)[0]
-run("echo ready", 20, tries=6)
-t = run('p=$(pidof segl | awk "{print \\$1}"); echo "LP uid=$(awk "/^Uid:/{print \\$2}" /proc/$p/status) segl=$(id -u segl) pid=$p"')
-m = re.search(r"^LP uid=(\d+) segl=(\d+) pid=(\d+)", t, re.M)
-if not m:
-    sys.exit("no segl process found:\n" + t)
-uid, segl = int(m.group(1)), int(m.group(2))
+	local out
+	command -v debugfs >/dev/null || fail "least privilege: debugfs missing (e2fsprogs)"
+	if ! out=$(python3 - "$DISK" "$REPO/image/rootfs/etc/passwd" 2>&1 <<'PY'
+import os, struct, subprocess, sys, tempfile
+disk, passwd = sys.argv[1], sys.argv[2]
+segl = next(int(l.split(":")[2]) for l in open(passwd) if l.startswith("segl:"))
+f = open(disk, "rb")
+def parts():
+    mbr = f.seek(0) or f.read(512)
+    entries = [struct.unpack_from("<BBBBBBBBII", mbr, 446 + 16 * i) for i in range(4)]
+    if any(e[4] == 0xEE for e in entries):
+        f.seek(512)
+        hdr = f.read(92)
+        lba, count, size = struct.unpack_from("<QII", hdr, 72)
+        f.seek(lba * 512)
+        table = f.read(count * size)
+        for i in range(count):
+            first, last = struct.unpack_from("<QQ", table, i * size + 32)
+            if first:
+                yield first * 512, (last - first + 1) * 512
+    else:
+        for e in entries:
+            if e[4] and e[9]:
+                yield e[8] * 512, e[9] * 512
+data = None
+for off, size in parts():
+    f.seek(off + 1024)
+    sb = f.read(136)
+    if struct.unpack_from("<H", sb, 56)[0] == 0xEF53 and sb[120:136].rstrip(b"\0") == b"segl-data":
+        data = (off, size)
+if not data:
+    sys.exit("no ext4 file system labelled segl-data on " + disk)
+with tempfile.NamedTemporaryFile(dir=os.path.dirname(disk), suffix=".ext4") as img:
+    f.seek(data[0])
+    left = data[1]
+    while left:
+        chunk = f.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        if chunk.count(0) == len(chunk):
+            img.seek(len(chunk), 1)
+        else:
+            img.write(chunk)
+        left -= len(chunk)
+    img.truncate(data[1])
+    img.flush()
+    def ls(path):
+        out = subprocess.run(["debugfs", "-R", f"ls -l -p {path}", img.name],
+                             capture_output=True, text=True).stdout
+        rows = []
+        for line in out.splitlines():
+            p = line.strip().strip("/").split("/")
+            if len(p) >= 5 and p[4] not in (".", ".."):
+                rows.append((p[4], int(p[1], 8), int(p[2])))
+        return rows
+    entries, todo = {}, ["/segl"]
+    root_rows = {name: (mode, uid) for name, mode, uid in ls("/")}
+    if "segl" not in root_rows:
+        sys.exit("no /segl on the data file system")
+    entries["/segl"] = root_rows["segl"]
+    while todo:
+        d = todo.pop()
+        for name, mode, uid in ls(d):
+            path = f"{d}/{name}"
+            entries[path] = (mode, uid)
+            if mode & 0o170000 == 0o040000:
+                todo.append(path)
 problems = []
-if uid != segl or uid == 0:
-    problems.append(f"segl (pid {m.group(3)}) runs as uid {uid}, user segl is {segl}")
-want = {"/data/segl": "drwx------", "/data/segl/keystore": "drwx------",
-        "/data/segl/keystore/device.key": "-rw-------", "/data/segl/ctl.token": "-rw-------"}
-t = run("ls -lnd " + " ".join(want) + " | sed 's/^/LP /'")
+want = {"/segl": 0o700, "/segl/keystore": 0o700, "/segl/keystore/device.key": 0o600,
+        "/segl/ctl.token": 0o600, "/segl/admin-tls/key.pem": 0o600}
 for path, mode in want.items():
-    line = next((l for l in t.split("\n") if l.startswith("LP ") and l.split()[-1] == path), None)
-    if line is None:
+    if path not in entries:
         problems.append(f"{path} missing")
-        continue
-    f = line.split()
-    if f[1] != mode or int(f[3]) != segl:
-        problems.append(f"{path}: {f[1]} uid {f[3]}, want {mode} uid {segl}")
-t = run("ls -lnR /data/segl | sed 's/^/LR /'")
-entries = [l.split() for l in t.split("\n") if re.match(r"LR [-dlsp][-rwxsStT]{9}", l)]
-foreign = [" ".join(e[1:]) for e in entries if int(e[3]) != segl]
+    elif entries[path][0] & 0o7777 != mode or entries[path][1] != segl:
+        problems.append(f"/data{path}: mode {entries[path][0] & 0o7777:o} uid {entries[path][1]}, want {mode:o} uid {segl}")
+foreign = [f"/data{p} (uid {u})" for p, (m, u) in sorted(entries.items()) if u != segl]
 if foreign:
-    problems.append("not owned by segl: " + "; ".join(foreign[:5]))
+    problems.append("not owned by segl: " + ", ".join(foreign[:8]))
 if problems:
     sys.exit("\n".join(problems))
-print(f"segl runs as uid {uid} (user segl); " + ", ".join(f"{p} {m}" for p, m in want.items())
-      + f"; all {len(entries)} entries under /data/segl owned by segl")
+print(f"all {len(entries)} entries under /data/segl owned by segl (uid {segl}), none by root; "
+      + ", ".join(f"/data{p} {m:o}" for p, m in want.items()))
 PY
 	); then
 		fail "least privilege: $out"
 	fi
 	say "least privilege: $out"
-	poweroff_guest
 }
 
 boot_test_main() {
