@@ -46,6 +46,8 @@ pub enum StartError {
     License(#[from] crate::license::LicenseError),
     #[error("certificate lookup: {0}")]
     Directory(#[from] crate::keystore::ldap::DirectoryError),
+    #[error(transparent)]
+    Portal(#[from] crate::portal::serve::PortalStartError),
 }
 
 /// Run the gateway until SIGINT/SIGTERM. `config_path` is the live configuration file
@@ -161,7 +163,7 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
     tasks.extend(crate::portal::serve::start(&cfg, &queue, &stop_rx).await?);
     tasks.push(tokio::spawn(save_counters(monitor, stop_rx.clone())));
     tasks.push(tokio::spawn(queue.clone().run(stop_rx.clone())));
-    tasks.push(tokio::spawn(crate::license::tasks::run(
+    tasks.push(tokio::spawn(crate::policy::license_tasks::run(
         queue.clone(),
         policy.clone(),
         stop_rx.clone(),

@@ -5,6 +5,7 @@
 //! `docs/architecture.md` has the module graph and which module may depend on which.
 #![forbid(unsafe_code)]
 
+pub mod address;
 pub mod admin;
 pub mod app;
 pub mod authres;
@@ -17,6 +18,7 @@ pub mod durable;
 pub mod keystore;
 pub mod license;
 pub mod liveconf;
+pub mod message;
 pub mod monitor;
 pub mod password;
 pub mod policy;
@@ -29,3 +31,4 @@ pub mod startup;
 pub mod testhook;
 pub mod tls;
 pub mod users;
+pub mod webkit;

@@ -3,6 +3,9 @@
 //! a known one, so timing does not tell which names exist. CPU-heavy: call from a blocking
 //! thread.
 
+/// Passwords shorter than this are refused: the admin login and the portal face the network.
+pub const MIN_LEN: usize = 10;
+
 use argon2::password_hash::{rand_core::OsRng, PasswordHash, PasswordHasher, SaltString};
 use argon2::{Argon2, PasswordVerifier};
 

@@ -104,7 +104,7 @@ async fn install(State(st): State<Arc<AdminState>>, b: Body<Upload>) -> Reply {
     let s2 = st.clone();
     let v = tokio::task::spawn_blocking(move || -> Result<Value, LicenseError> {
         let status = s2.license.install(&file)?;
-        let released = crate::license::tasks::release_now(&s2.queue, &s2.policy.get());
+        let released = crate::policy::license_tasks::release_now(&s2.queue, &s2.policy.get());
         let mut v = with_parked(&s2, &status);
         v["released"] = serde_json::to_value(&released).unwrap_or(Value::Null);
         Ok(v)

@@ -22,7 +22,6 @@ pub mod auth;
 pub mod config;
 mod dkim;
 mod error;
-pub mod https;
 mod keystore;
 mod license;
 mod logs;
@@ -37,6 +36,8 @@ mod user_import;
 mod users;
 pub mod web;
 
+pub use crate::webkit::https;
+pub use crate::webkit::https::serve_router;
 pub use auth::ensure_token;
 pub use error::ApiError;
 pub use route_table::api_route_table;
@@ -71,33 +72,4 @@ pub async fn serve(
     stop: tokio::sync::watch::Receiver<bool>,
 ) {
     serve_router(router(st), listener, tls, stop, "admin API").await
-}
-
-/// Serve `app` on `listener` (TLS when `tls` is given) until `stop`: the admin listener's
-/// and the web portal's loop.
-pub async fn serve_router(
-    app: axum::Router,
-    listener: tokio::net::TcpListener,
-    tls: Option<Arc<rustls::ServerConfig>>,
-    mut stop: tokio::sync::watch::Receiver<bool>,
-    what: &'static str,
-) {
-    let app = app.into_make_service_with_connect_info::<https::ClientAddr>();
-    let shutdown = async move {
-        let _ = stop.changed().await;
-    };
-    let r = match tls {
-        Some(cfg) => match https::TlsListener::new(listener, cfg) {
-            Ok(l) => axum::serve(l, app).with_graceful_shutdown(shutdown).await,
-            Err(e) => Err(e),
-        },
-        None => {
-            axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-        }
-    };
-    if let Err(e) = r {
-        tracing::error!(error = %e, listener = what, "HTTP listener stopped");
-    }
 }

@@ -1,7 +1,7 @@
 //! Recognising `Authentication-Results` fields by their authserv-id (RFC 8601 §2.2: the first
 //! item of the value, a token or quoted string, after optional comments).
 
-use crate::policy::fields::Message;
+use crate::message::fields::Message;
 
 /// The authserv-id of an `Authentication-Results` value, lower-cased; `None` if it has none.
 pub fn authserv_id_of(value: &str) -> Option<String> {

@@ -12,7 +12,7 @@ mod check;
 mod forged;
 
 use crate::config::Config;
-use crate::policy::fields::Message;
+use crate::message::fields::Message;
 use crate::spool::Envelope;
 
 pub use check::verify;

@@ -60,7 +60,7 @@ impl Config {
 
     /// `a` is a full address in a local domain that `relay.local_recipients` accepts.
     fn is_local_recipient(&self, a: &str) -> bool {
-        let a = a.trim().to_ascii_lowercase();
+        let a = crate::address::normalize(a);
         let Some((l, d)) = a.rsplit_once('@') else {
             return false;
         };
@@ -68,7 +68,7 @@ impl Config {
             && self.is_local_domain(d)
             && (self.relay.local_recipients.is_empty()
                 || self.relay.local_recipients.iter().any(|r| {
-                    let r = r.trim().to_ascii_lowercase();
+                    let r = crate::address::normalize(r);
                     r == a || r.strip_prefix('@') == Some(d)
                 }))
     }

@@ -267,7 +267,7 @@ pub fn encryption_cert(
     dir: Option<&Directory>,
     address: &str,
 ) -> Option<Certificate> {
-    let address = address.trim().to_ascii_lowercase();
+    let address = crate::address::normalize(address);
     let local = ks.encryption_partner(&address);
     let Some(dir) = dir else {
         return local.map(|(_, c)| c);

@@ -92,7 +92,7 @@ pub(crate) fn signing_ids(snap: &Snapshot, now: i64) -> HashSet<String> {
 
 /// Index of the best signing key for `address` (`@domain` asks for the domain key only).
 fn best_signing(snap: &Snapshot, address: &str, now: i64) -> Option<usize> {
-    let address = address.trim().to_ascii_lowercase();
+    let address = crate::address::normalize(address);
     let domain = domain_of(&address);
     let usable = |i: &usize| {
         let l = &snap.keys[*i];
@@ -195,7 +195,7 @@ impl Keystore {
             }
             let domain = l.rec.domain.as_ref().map(|d| format!("@{d}"));
             company.iter().any(|c| {
-                let c = c.trim().to_ascii_lowercase();
+                let c = crate::address::normalize(c);
                 l.rec.addresses.contains(&c) || domain.as_deref() == Some(c.as_str())
             })
         })
@@ -216,7 +216,7 @@ impl Keystore {
     /// individual key only when its certificate names the address, a function-mailbox key for
     /// its mailbox address, a domain key for addresses of its domain.
     pub fn decryption_keys_for(&self, rcpt: &str) -> DecryptionKeys {
-        let rcpt = rcpt.trim().to_ascii_lowercase();
+        let rcpt = crate::address::normalize(rcpt);
         let domain = domain_of(&rcpt);
         DecryptionKeys(
             self.snapshot()
@@ -255,7 +255,7 @@ impl Keystore {
 
     /// Like [`Keystore::encryption_cert`], with the partner record it comes from.
     pub fn encryption_partner(&self, address: &str) -> Option<(PartnerRecord, Certificate)> {
-        let address = address.trim().to_ascii_lowercase();
+        let address = crate::address::normalize(address);
         let domain = domain_of(&address)?;
         let now = model::now();
         let snap = self.snapshot();

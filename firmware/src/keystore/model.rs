@@ -227,7 +227,7 @@ pub fn fingerprint(der: &[u8]) -> String {
 pub fn cert_addresses(cert: &Certificate) -> Vec<String> {
     let mut v: Vec<String> = certs::email_addresses(cert)
         .into_iter()
-        .map(|a| a.trim().to_ascii_lowercase())
+        .map(|a| crate::address::normalize(&a))
         .collect();
     v.sort();
     v.dedup();

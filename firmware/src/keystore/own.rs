@@ -24,7 +24,7 @@ pub enum Target {
 }
 
 fn check_mail(addr: &str) -> Result<String> {
-    let a = addr.trim().to_ascii_lowercase();
+    let a = crate::address::normalize(addr);
     match a.split_once('@') {
         Some((l, d)) if !l.is_empty() && crate::config::is_domain(d) && a.is_ascii() => Ok(a),
         _ => Err(KeystoreError::BadInput(format!(
@@ -74,7 +74,7 @@ impl Keystore {
                 (Purpose::Mailbox, Some(id), None)
             }
             Target::Domain(d) => {
-                let d = d.trim().to_ascii_lowercase();
+                let d = crate::address::normalize(&d);
                 if !crate::config::is_domain(&d) {
                     return Err(KeystoreError::BadInput(format!("{d:?} is not a domain")));
                 }

@@ -50,7 +50,7 @@ impl Keystore {
     pub fn import_partner(&self, input: &[u8], domain: Option<&str>) -> Result<Vec<PartnerRecord>> {
         let domain = match domain {
             Some(d) => {
-                let d = d.trim().to_ascii_lowercase();
+                let d = crate::address::normalize(d);
                 if !crate::config::is_domain(&d) {
                     return Err(KeystoreError::BadInput(format!("{d:?} is not a domain")));
                 }
@@ -86,7 +86,7 @@ impl Keystore {
         pending: bool,
     ) -> Result<PartnerRecord> {
         let mut rec = record(cert, None, PartnerSource::Harvested, pending)?;
-        let address = address.trim().to_ascii_lowercase();
+        let address = crate::address::normalize(address);
         rec.harvested_from = Some(address.clone());
         if !rec.addresses.contains(&address) {
             rec.addresses.push(address);
@@ -112,7 +112,7 @@ impl Keystore {
     /// kept.
     pub fn add_from_directory(&self, address: &str, cert: &Certificate) -> Result<PartnerRecord> {
         let mut rec = record(cert, None, PartnerSource::Ldap, false)?;
-        let address = address.trim().to_ascii_lowercase();
+        let address = crate::address::normalize(address);
         rec.harvested_from = Some(address.clone());
         if !rec.addresses.contains(&address) {
             rec.addresses.push(address);

@@ -17,7 +17,6 @@
 //! read lock, two integer compares and one hash lookup.
 
 pub mod format;
-pub mod gate;
 pub mod keys;
 pub mod limits;
 pub mod notice;
@@ -25,7 +24,6 @@ pub mod parked;
 #[cfg(test)]
 mod release_key;
 pub mod state;
-pub mod tasks;
 #[cfg(feature = "vendor-tool")]
 pub mod vendor;
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use super::Status;
-use crate::policy::fields::Message;
+use crate::message::fields::Message;
 use crate::spool::{new_queue_id, ClientInfo, Envelope, Listener, Recipient, Stage};
 
 /// A week, in seconds.

@@ -124,12 +124,14 @@ pub struct Released {
 
 /// Puts parked mail a licensed key can now decrypt back into the queue through `inject`
 /// (which stores it durably in the spool), and drops copies older than `keep_days` (0: keep).
+/// `licensed_now(recipient, message)` says whether a key the licence covers now decrypts the
+/// message for that recipient (the policy's licence gate answers it).
 pub fn release(
-    ctx: &crate::policy::PolicyCtx,
+    l: &Licensing,
     keep_days: u32,
+    licensed_now: impl Fn(&str, &[u8]) -> bool,
     inject: impl Fn(Envelope, &[u8]) -> Result<(), String>,
 ) -> Released {
-    let l = &ctx.license;
     let mut done = Released::default();
     let now = crate::clock::unix_now();
     for p in list(l) {
@@ -142,10 +144,7 @@ pub fn release(
         let ready: Vec<String> = p
             .recipients
             .iter()
-            .filter(|r| {
-                let keys = super::gate::decryption_keys_for(ctx, r);
-                super::gate::addressed_to(&message, &keys)
-            })
+            .filter(|r| licensed_now(r, &message))
             .cloned()
             .collect();
         if !ready.is_empty() {

@@ -75,7 +75,7 @@ impl MailLog {
 
     /// Matching events, newest first, at most `limit`.
     pub fn search(&self, q: &MailQuery, limit: usize) -> Vec<MailEvent> {
-        let addr = q.address.trim().to_ascii_lowercase();
+        let addr = crate::address::normalize(&q.address);
         let id = q.id.trim();
         let mut out = vec![];
         for p in [self.path.clone(), self.path.with_extension("jsonl.1")] {

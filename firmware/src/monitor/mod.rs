@@ -215,38 +215,6 @@ impl Kind {
     }
 }
 
-/// Report what the policy stage made of message `env` (outputs are numbered `<id>-<n>` as the
-/// queue stores them).
-pub fn processed(env: &crate::spool::Envelope, input: &[u8], outputs: &[crate::policy::Output]) {
-    if GLOBAL.get().is_none() {
-        return;
-    }
-    let outs = outputs
-        .iter()
-        .enumerate()
-        .filter(|(_, o)| o.mail_from.as_deref() != Some(""))
-        .map(|(i, o)| {
-            let content = match &o.content {
-                crate::policy::Content::Unchanged => None,
-                crate::policy::Content::New(b) => Some(b.as_slice()),
-            };
-            (
-                format!("{}-{}", env.id, i + 1),
-                o.recipients.clone(),
-                content,
-            )
-        })
-        .collect();
-    event(
-        &env.id,
-        Transition::Processed {
-            from: &env.mail_from,
-            input,
-            outputs: outs,
-        },
-    );
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

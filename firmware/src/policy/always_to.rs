@@ -37,7 +37,7 @@ pub fn partition(ctx: &PolicyCtx, rcpts: Vec<String>) -> (Vec<(Forced, Vec<Strin
             Some((id, mb)) => {
                 let f = Forced {
                     id: id.clone(),
-                    address: mb.address.trim().to_ascii_lowercase(),
+                    address: crate::address::normalize(&mb.address),
                 };
                 match forced.iter_mut().find(|(g, _)| *g == f) {
                     Some((_, v)) => v.push(r),
@@ -82,7 +82,7 @@ pub fn rewrite_from(ctx: &PolicyCtx, msg: &mut super::fields::Message, forced: &
 /// The real sender, for the log and the receipt: the From address, else the envelope sender.
 pub fn employee(env: &Envelope, from: &str) -> String {
     if from.is_empty() {
-        env.mail_from.trim().to_ascii_lowercase()
+        crate::address::normalize(&env.mail_from)
     } else {
         from.to_string()
     }

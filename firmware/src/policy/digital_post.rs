@@ -109,7 +109,7 @@ pub fn route(ctx: &PolicyCtx, id: &str, ev: &Evidence) -> Option<Routed> {
                 v.trim()
             ));
             for r in &rule.deliver_to {
-                let r = r.trim().to_ascii_lowercase();
+                let r = crate::address::normalize(r);
                 if !recipients.contains(&r) {
                     recipients.push(r);
                 }
@@ -127,7 +127,7 @@ pub fn route(ctx: &PolicyCtx, id: &str, ev: &Evidence) -> Option<Routed> {
         recipients = dp
             .default_deliver_to
             .iter()
-            .map(|r| r.trim().to_ascii_lowercase())
+            .map(|r| crate::address::normalize(r))
             .collect();
         why.push("no rule matched: default_deliver_to".into());
     }

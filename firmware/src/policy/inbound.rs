@@ -74,7 +74,7 @@ pub fn process(
     }
     let mut groups: Vec<(Vec<Vec<u8>>, DecryptionKeys, Vec<String>)> = Vec::new();
     for r in rcpts {
-        let keys = crate::license::gate::decryption_keys_for(ctx, &r);
+        let keys = crate::policy::license_gate::decryption_keys_for(ctx, &r);
         let id = keys.identity();
         match groups.iter_mut().find(|g| g.0 == id) {
             Some(g) => g.2.push(r),
@@ -157,7 +157,7 @@ fn one(
     let mark = &ctx.cfg.mark;
     let overall = walk.overall();
     let status = overall.map_or(SigStatus::None, |v| v.status);
-    let from = mime::from_address(&walk.deliver).map(|a| a.trim().to_ascii_lowercase());
+    let from = mime::from_address(&walk.deliver).map(|a| crate::address::normalize(&a));
     let mut attach: Vec<(&str, String)> = Vec::new();
     if mark.proof_part && status == SigStatus::Valid {
         let proofs: Vec<String> = walk

@@ -349,7 +349,7 @@ pub fn walk(
         }
         let anchors = anchors.get_or_insert_with(|| ctx.keystore.trust_anchors());
         let partners = partners.get_or_insert_with(|| ctx.keystore.partner_certificates());
-        let from = mime::from_address(msg).map(|a| a.trim().to_ascii_lowercase());
+        let from = mime::from_address(msg).map(|a| crate::address::normalize(&a));
         let outermost = w.signatures.is_empty();
         let verdict = match smime::verify(msg, anchors, partners, w.verified_at) {
             Ok(report) => {

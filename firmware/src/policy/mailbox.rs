@@ -180,7 +180,7 @@ pub fn authorize(
     let Some((id, mb)) = by_id(ctx, id) else {
         return Err(Denied::NoMailbox { id: id.to_string() });
     };
-    let address = mb.address.trim().to_ascii_lowercase();
+    let address = crate::address::normalize(&mb.address);
     if employee.is_empty() {
         return Err(Denied::UnknownSender { mailbox: address });
     }
@@ -222,11 +222,11 @@ pub fn authorize_implicit(
         env.client
             .auth_addresses
             .iter()
-            .map(|a| a.trim().to_ascii_lowercase())
+            .map(|a| crate::address::normalize(a))
             .find(|a| allowed_sender(mb, a))
             .ok_or(Denied::NoAllowedAddress)?
     } else {
-        env.mail_from.trim().to_ascii_lowercase()
+        crate::address::normalize(&env.mail_from)
     };
     authorize(ctx, env, id, &employee)
 }

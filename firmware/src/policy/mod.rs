@@ -12,16 +12,20 @@ pub mod always_to;
 pub mod auto_issue;
 pub mod digital_post;
 pub mod domain_key;
-pub mod fields;
 pub mod finish;
 pub mod inbound;
 pub mod layers;
+pub mod license_gate;
+pub mod license_tasks;
 pub mod mailbox;
 pub mod marks;
 pub mod outbound;
 pub mod parts;
+pub mod portal;
 pub mod switches;
-pub mod texts;
+
+/// The message and text helpers the policy stages share (homed in [`crate::message`]).
+pub use crate::message::{fields, texts};
 
 use std::sync::Arc;
 
@@ -144,7 +148,7 @@ fn decide(ctx: &PolicyCtx, env: &Envelope, message: &[u8]) -> Result<Vec<Output>
             .flatten();
         let message = annotated.as_deref().unwrap_or(message);
         let inbound = inbound::process(ctx, env, message, local)?;
-        outputs.extend(crate::license::gate::inbound_outputs(
+        outputs.extend(crate::policy::license_gate::inbound_outputs(
             ctx, env, message, inbound,
         ));
     }
@@ -166,10 +170,10 @@ fn decide(ctx: &PolicyCtx, env: &Envelope, message: &[u8]) -> Result<Vec<Output>
 
 /// Whether `addr` is listed in `list` (full addresses or `@domain`), case-insensitively.
 pub(crate) fn listed(list: &[String], addr: &str) -> bool {
-    let addr = addr.trim().to_ascii_lowercase();
+    let addr = crate::address::normalize(addr);
     let domain = domain_of(&addr);
     list.iter().any(|e| {
-        let e = e.trim().to_ascii_lowercase();
+        let e = crate::address::normalize(e);
         match e.strip_prefix('@') {
             Some(d) => domain.as_deref() == Some(d),
             None => e == addr,

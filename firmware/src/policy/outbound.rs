@@ -205,13 +205,13 @@ pub fn process_as(
         encrypt: encrypt_tag,
         code,
     } = controls(ctx, &subject);
-    let (subj, portal_code) = crate::portal::hook::take_code(ctx, subj);
+    let (subj, portal_code) = super::portal::take_code(ctx, subj);
     if subj != subject {
         msg.set_subject(&subj);
         changed = true;
     }
     let from = mime::from_address(message)
-        .map(|a| a.trim().to_ascii_lowercase())
+        .map(|a| crate::address::normalize(&a))
         .unwrap_or_default();
 
     // Sending as a function mailbox: by code, or implicitly with From = the mailbox address.
@@ -320,7 +320,7 @@ pub fn process_as(
         }
     };
 
-    let signer = crate::license::gate::signer(ctx, env, signer);
+    let signer = crate::policy::license_gate::signer(ctx, env, signer);
     let signer = super::switches::signer(ctx, signer);
     let domain_signed = acting.is_none()
         && signer
@@ -349,7 +349,7 @@ pub fn process_as(
                 tracing::info!(id = %env.id, to = %r, "not encrypted: calendar invitation or TNEF");
                 plain.push(r);
             }
-            None if mandatory && crate::portal::hook::wants(ctx, &r) => portal.push(r),
+            None if mandatory && super::portal::wants(ctx, &r) => portal.push(r),
             None if mandatory => {
                 let t = ctx.texts();
                 let asked = code
@@ -427,7 +427,7 @@ pub fn process_as(
     }
     if !portal.is_empty() {
         let code = portal_code.as_deref();
-        let held = crate::portal::hook::deliver(ctx, env, &base, &subj, code, portal)?;
+        let held = super::portal::deliver(ctx, env, &base, &subj, code, portal)?;
         outputs.extend(held);
     }
     if !refused.is_empty() || !problems.is_empty() {

@@ -2,7 +2,7 @@
 //! and the notice to the sender when a message expired unread.
 
 use crate::config::Config;
-use crate::policy::fields::Message;
+use crate::message::fields::Message;
 use crate::spool::{ClientInfo, Envelope, Listener, Recipient, Stage};
 
 /// An envelope for mail made on the box (it passes the policy unchanged).
@@ -90,7 +90,7 @@ pub fn reply(
 /// The notice to `sender` that the message to `recipient` expired unread.
 pub fn expired(cfg: &Config, sender: &str, recipient: &str, queue_id: &str) -> (Envelope, Vec<u8>) {
     let mt = super::texts::mail(cfg.mark.language);
-    let t = crate::policy::texts::texts(cfg.mark.language);
+    let t = crate::message::texts::texts(cfg.mark.language);
     let host = clean(&cfg.smtp.hostname);
     let headers = [
         ("From", format!("{} <postmaster@{host}>", t.system_name)),
@@ -100,7 +100,7 @@ pub fn expired(cfg: &Config, sender: &str, recipient: &str, queue_id: &str) -> (
     ];
     let body = format!(
         "{}\n\n{}: {queue_id}\n",
-        crate::policy::texts::fill(
+        crate::message::texts::fill(
             mt.expired_intro,
             &[
                 ("recipient", recipient),

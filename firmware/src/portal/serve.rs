@@ -7,28 +7,42 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-use crate::admin::https::{endpoint_config, Endpoint};
-use crate::app::StartError;
 use crate::config::{parse_listen, Config};
 use crate::queue::Queue;
+use crate::tls::TlsError;
+use crate::webkit::https::{endpoint_config, serve_router, Endpoint};
+
+/// Why the portal could not start (the gateway then does not start either).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PortalStartError {
+    #[error("web portal store in {0}: {1}")]
+    Store(String, #[source] super::store::PortalError),
+    #[error("invalid portal.listen: {0}")]
+    Address(String),
+    #[error("cannot listen on {0}: {1}")]
+    Listen(String, #[source] std::io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
 
 /// Starts the portal when `portal.enabled`; returns its tasks.
 pub async fn start(
     cfg: &Arc<Config>,
     queue: &Arc<Queue>,
     stop: &watch::Receiver<bool>,
-) -> Result<Vec<JoinHandle<()>>, StartError> {
+) -> Result<Vec<JoinHandle<()>>, PortalStartError> {
     let p = &cfg.portal;
     if !p.enabled {
         return Ok(vec![]);
     }
     let data = &cfg.storage.data_dir;
-    let store = super::shared(cfg)
-        .map_err(|e| StartError::DataDir(data.display().to_string(), std::io::Error::other(e)))?;
-    let addr = parse_listen(&p.listen).map_err(StartError::Address)?;
+    let store =
+        super::shared(cfg).map_err(|e| PortalStartError::Store(data.display().to_string(), e))?;
+    let addr = parse_listen(&p.listen).map_err(PortalStartError::Address)?;
     let listener = TcpListener::bind(addr)
         .await
-        .map_err(|e| StartError::Listen(p.listen.clone(), e))?;
+        .map_err(|e| PortalStartError::Listen(p.listen.clone(), e))?;
     let state = Arc::new(super::web::PortalState::new(
         cfg.clone(),
         store,
@@ -49,13 +63,7 @@ pub async fn start(
     tracing::info!(listen = %p.listen, url = %p.base_url(), "web portal listening");
     let app = super::web::router(state);
     Ok(vec![
-        tokio::spawn(crate::admin::serve_router(
-            app,
-            listener,
-            tls,
-            stop.clone(),
-            "web portal",
-        )),
+        tokio::spawn(serve_router(app, listener, tls, stop.clone(), "web portal")),
         tokio::spawn(super::tasks::run(cfg.clone(), queue.clone(), stop.clone())),
     ])
 }

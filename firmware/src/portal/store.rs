@@ -229,7 +229,7 @@ impl Store {
     }
 
     fn user_path(&self, address: &str) -> PathBuf {
-        let key = sha256_hex(&address.trim().to_ascii_lowercase());
+        let key = sha256_hex(&crate::address::normalize(address));
         self.dir.join("users").join(format!("{}.json", &key[..32]))
     }
 
@@ -265,7 +265,7 @@ impl Store {
         let now = crate::clock::unix_now();
         let meta = Meta {
             id: id.clone(),
-            recipient: recipient.trim().to_ascii_lowercase(),
+            recipient: crate::address::normalize(recipient),
             sender: sender.to_string(),
             queue_id: queue_id.to_string(),
             created: now,
@@ -369,7 +369,7 @@ impl Store {
             .map_err(|_| PortalError::Invalid("store lock poisoned".into()))?;
         let path = self.user_path(address);
         let mut u = Self::read_json::<User>(&path)?.unwrap_or_else(|| User {
-            address: address.trim().to_ascii_lowercase(),
+            address: crate::address::normalize(address),
             created: crate::clock::unix_now(),
             ..User::default()
         });

@@ -1,10 +1,10 @@
 //! The portal's words in English, German and Danish: the mails (notification to the recipient,
 //! receipt and expiry notice to the sender, in `mark.language` like the policy's other texts)
 //! and the portal's pages (in the language the visitor picks; default `mark.language`).
-//! `{name}` placeholders are filled by [`crate::policy::texts::fill`].
+//! `{name}` placeholders are filled by [`crate::message::texts::fill`].
 
-use crate::admin::auth::Lang;
 use crate::config::Language;
+use crate::webkit::account::Lang;
 
 /// Texts of the mails.
 pub struct MailTexts {

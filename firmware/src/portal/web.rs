@@ -1,7 +1,7 @@
 //! The portal's router on `portal.listen`: set-up link, login, the message list, reading,
 //! attachment download and the secure reply. It has no admin route: whatever else is asked
 //! for is 404. Sessions, CSRF, the login limiter, cookies and security headers are the admin
-//! UI's ([`crate::admin::auth`]), in a separate instance with their own cookie name.
+//! UI's ([`crate::webkit`]), in a separate instance with their own cookie name.
 
 use std::sync::Arc;
 
@@ -18,13 +18,13 @@ use serde::Deserialize;
 
 use super::store::{LoginOutcome, SetupRefused, Store};
 use super::texts::{self, PageTexts};
-use crate::admin::auth::admins::MIN_PASSWORD;
-use crate::admin::auth::guard::{self, client_ip, ct_eq, same_origin};
-use crate::admin::auth::ratelimit::LoginLimiter;
-use crate::admin::auth::session::Sessions;
-use crate::admin::auth::{Lang, Role};
 use crate::config::Config;
+use crate::password::MIN_LEN as MIN_PASSWORD;
 use crate::queue::Queue;
+use crate::webkit::account::{Lang, Role};
+use crate::webkit::ratelimit::LoginLimiter;
+use crate::webkit::request::{self as guard, client_ip, ct_eq, same_origin};
+use crate::webkit::session::Sessions;
 
 /// The largest form (a reply).
 const MAX_FORM: usize = 1024 * 1024;
@@ -236,7 +236,7 @@ async fn login_submit(State(st): St, req: Request) -> Response {
     };
     let lang = lang_of(Some(&f.lang), &st);
     let t = texts::page(lang);
-    let address = f.address.trim().to_ascii_lowercase();
+    let address = crate::address::normalize(&f.address);
     let mut p = page("login", lang, "");
     p.address = address.clone();
     if !st.limiter.allowed(ip, &address) {
@@ -286,7 +286,7 @@ async fn forgot_submit(State(st): St, req: Request) -> Response {
         return StatusCode::BAD_REQUEST.into_response();
     };
     let lang = lang_of(Some(&f.lang), &st);
-    let address = f.address.trim().to_ascii_lowercase();
+    let address = crate::address::normalize(&f.address);
     let store = st.store.clone();
     let a2 = address.clone();
     let r = tokio::task::spawn_blocking(move || store.request_reset(&a2)).await;
@@ -571,7 +571,7 @@ async fn attachment(
         .attachment_name()
         .map(str::to_string)
         .unwrap_or_else(|| format!("attachment-{}", n + 1));
-    crate::admin::web::download(a.contents().to_vec(), "application/octet-stream", &name)
+    crate::webkit::response::download(a.contents().to_vec(), "application/octet-stream", &name)
 }
 
 #[derive(Deserialize)]
@@ -641,7 +641,7 @@ pub fn router(st: Arc<PortalState>) -> Router {
         .route("/login", get(login_form).post(login_submit))
         .route("/setup", get(setup_form).post(setup_submit))
         .route("/forgot", get(forgot_form).post(forgot_submit))
-        .route("/static/segl.css", get(crate::admin::web::css))
+        .route("/static/segl.css", get(crate::webkit::response::css))
         .merge(guarded)
         .fallback(|| async { (StatusCode::NOT_FOUND, "not found") })
         .layer(middleware::from_fn_with_state(st.clone(), security_headers))

@@ -7,7 +7,7 @@ use crate::monitor;
 use crate::spool::{new_queue_id, Envelope, RcptState, Recipient};
 
 /// Enhanced status of a recipient given up on because the queue lifetime ran out (RFC 3463).
-const EXPIRED_STATUS: &str = "4.4.7";
+const EXPIRED_STATUS: crate::spool::EnhancedStatus = crate::spool::EnhancedStatus::EXPIRED;
 
 /// Which attempt an outcome belongs to, for the log and the expiry.
 struct Attempt<'a> {
@@ -103,7 +103,7 @@ impl Queue {
                 r.remote = remote;
                 r.state = RcptState::Failed {
                     at: now,
-                    status: EXPIRED_STATUS.into(),
+                    status: EXPIRED_STATUS,
                     reply: format!("delivery time expired; last error: {reason}"),
                 };
                 true

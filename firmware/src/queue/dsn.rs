@@ -6,9 +6,11 @@ use mail_builder::mime::MimePart;
 use mail_builder::MessageBuilder;
 
 use crate::clock::rfc2822;
-use crate::config::Config;
+use crate::config::{Config, Language};
+use crate::message::texts::{fill, texts};
 use crate::spool::{
-    ClientInfo, Envelope, Listener, Notify, RcptState, Recipient, Ret, Stage, ENVELOPE_VERSION,
+    ClientInfo, EnhancedStatus, Envelope, Listener, Notify, RcptState, Recipient, Ret, Stage,
+    ENVELOPE_VERSION,
 };
 
 /// Return the whole message only up to this size; beyond it, the headers.
@@ -43,18 +45,62 @@ pub fn failure_dsn(
     id: String,
 ) -> (Envelope, Vec<u8>) {
     let host = &cfg.smtp.hostname;
-    let mut human = format!(
-        "This is the mail system at host {host}.\r\n\r\n\
-         I'm sorry to have to inform you that your message could not\r\n\
-         be delivered to one or more recipients. It's attached below.\r\n\r\n\
-         For further assistance, please contact your postmaster.\r\n\r\n"
+    let t = texts(cfg.mark.language);
+    let report = MimePart::new(
+        ContentType::new("multipart/report").attribute("report-type", "delivery-status"),
+        vec![
+            MimePart::new("text/plain", human_part(cfg, failed)).inline(),
+            MimePart::new(
+                "message/delivery-status",
+                status_part(host, env, failed, now).into_bytes(),
+            )
+            .transfer_encoding("7bit"),
+            returned_part(env, original),
+        ],
     );
+    let postmaster = format!("MAILER-DAEMON@{host}");
+    let bytes = MessageBuilder::new()
+        .from((t.dsn_from_name, postmaster.as_str()))
+        .to(env.mail_from.as_str())
+        .subject(t.dsn_subject)
+        .date(now)
+        .message_id(format!("{id}@{host}"))
+        .header(
+            "Auto-Submitted",
+            mail_builder::headers::raw::Raw::new("auto-replied"),
+        )
+        .body(report)
+        .write_to_vec()
+        .unwrap_or_default();
+    let dsn_env = dsn_envelope(host, env, id, now, bytes.len());
+    (dsn_env, bytes)
+}
+
+/// The text for people, in the language of the gateway's system mail (`mark.language`) and,
+/// when that is not English, in English after it: a DSN often goes to a sender outside the
+/// organisation. One line per failed recipient with the reason.
+fn human_part(cfg: &Config, failed: &[Recipient]) -> String {
+    let host = cfg.smtp.hostname.as_str();
+    let crlf = |t: &str| t.replace('\n', "\r\n");
+    let mut human = crlf(&fill(texts(cfg.mark.language).dsn_intro, &[("host", host)]));
+    human.push_str("\r\n\r\n");
+    if cfg.mark.language != Language::En {
+        human.push_str(&crlf(&fill(
+            texts(Language::En).dsn_intro,
+            &[("host", host)],
+        )));
+        human.push_str("\r\n\r\n");
+    }
     for r in failed {
         if let RcptState::Failed { reply, .. } = &r.state {
             human.push_str(&format!("<{}>: {}\r\n", r.address, reply));
         }
     }
+    human
+}
 
+/// The machine-readable part (RFC 3464 §2): per-message fields, then one block per recipient.
+fn status_part(host: &str, env: &Envelope, failed: &[Recipient], now: i64) -> String {
     let mut status = format!("Reporting-MTA: dns; {host}\r\n");
     if let Some(e) = &env.envid {
         status.push_str(&format!("Original-Envelope-Id: {e}\r\n"));
@@ -68,8 +114,8 @@ pub fn failure_dsn(
     status.push_str(&format!("Arrival-Date: {}\r\n", rfc2822(env.arrived)));
     for r in failed {
         let (code, reply) = match &r.state {
-            RcptState::Failed { status, reply, .. } => (status.as_str(), reply.as_str()),
-            _ => ("5.0.0", ""),
+            RcptState::Failed { status, reply, .. } => (*status, reply.as_str()),
+            _ => (EnhancedStatus::PERMANENT, ""),
         };
         status.push_str("\r\n");
         if let Some(o) = &r.orcpt {
@@ -88,44 +134,24 @@ pub fn failure_dsn(
         status.push_str(&format!("Diagnostic-Code: {diag_type}; {diag}\r\n"));
         status.push_str(&format!("Last-Attempt-Date: {}\r\n", rfc2822(now)));
     }
+    status
+}
 
-    let returned = if env.ret == Some(Ret::Hdrs) || original.len() > MAX_RETURNED {
-        MimePart::new("text/rfc822-headers", header_block(original).to_vec()).transfer_encoding(
-            if header_block(original).is_ascii() {
-                "7bit"
-            } else {
-                "8bit"
-            },
-        )
+/// The returned message: whole up to [`MAX_RETURNED`] unless the sender asked for headers only.
+fn returned_part(env: &Envelope, original: &[u8]) -> MimePart<'static> {
+    let encoding = |b: &[u8]| if b.is_ascii() { "7bit" } else { "8bit" };
+    if env.ret == Some(Ret::Hdrs) || original.len() > MAX_RETURNED {
+        let h = header_block(original).to_vec();
+        let enc = encoding(&h);
+        MimePart::new("text/rfc822-headers", h).transfer_encoding(enc)
     } else {
-        MimePart::new("message/rfc822", original.to_vec())
-            .transfer_encoding(if original.is_ascii() { "7bit" } else { "8bit" })
-    };
+        MimePart::new("message/rfc822", original.to_vec()).transfer_encoding(encoding(original))
+    }
+}
 
-    let report = MimePart::new(
-        ContentType::new("multipart/report").attribute("report-type", "delivery-status"),
-        vec![
-            MimePart::new("text/plain", human).inline(),
-            MimePart::new("message/delivery-status", status.into_bytes()).transfer_encoding("7bit"),
-            returned,
-        ],
-    );
-    let postmaster = format!("MAILER-DAEMON@{host}");
-    let bytes = MessageBuilder::new()
-        .from(("Mail Delivery System", postmaster.as_str()))
-        .to(env.mail_from.as_str())
-        .subject("Undelivered Mail Returned to Sender")
-        .date(now)
-        .message_id(format!("{id}@{host}"))
-        .header(
-            "Auto-Submitted",
-            mail_builder::headers::raw::Raw::new("auto-replied"),
-        )
-        .body(report)
-        .write_to_vec()
-        .unwrap_or_default();
-
-    let dsn_env = Envelope {
+/// The DSN's envelope: from the null sender, so it is never bounced again.
+fn dsn_envelope(host: &str, env: &Envelope, id: String, now: i64, size: usize) -> Envelope {
+    Envelope {
         version: ENVELOPE_VERSION,
         id,
         parent: Some(env.id.clone()),
@@ -134,7 +160,7 @@ pub fn failure_dsn(
         client: ClientInfo {
             ip: None,
             port: 0,
-            helo: host.clone(),
+            helo: host.to_string(),
             listener: Listener::Local,
             tls: None,
             auth_user: None,
@@ -146,11 +172,10 @@ pub fn failure_dsn(
         smtputf8: env.smtputf8,
         ret: None,
         envid: None,
-        size: bytes.len() as u64,
+        size: size as u64,
         recipients: vec![Recipient::new(env.mail_from.clone(), None, None)],
         hold: None,
-    };
-    (dsn_env, bytes)
+    }
 }
 
 #[cfg(test)]
@@ -167,7 +192,7 @@ mod tests {
         );
         r.state = RcptState::Failed {
             at: 0,
-            status: "5.1.1".into(),
+            status: crate::spool::EnhancedStatus::BAD_MAILBOX,
             reply: "550 5.1.1 no such user".into(),
         };
         r.remote = Some("mx.partner.test".into());
@@ -214,5 +239,23 @@ mod tests {
         assert_eq!(denv.mail_from, "");
         assert_eq!(denv.recipients[0].address, "sender@example.org");
         assert!(!wants_dsn(&denv, &denv.recipients[0]));
+        assert!(
+            text.contains("Subject: Undelivered Mail Returned to Sender"),
+            "{text}"
+        );
+        assert!(text.contains("This is the mail system at host"), "{text}");
+
+        // In German for the organisation's readers, with the English text after it.
+        let mut de = Config::default_config();
+        de.mark.language = crate::config::Language::De;
+        let (_, bytes) = failure_dsn(&de, &env, &env.recipients, orig, 1_700_000_100, "D2".into());
+        let text = String::from_utf8_lossy(&bytes).into_owned();
+        let (german, english) = (
+            text.find("konnte leider").expect("German text"),
+            text.find("could not").expect("English text"),
+        );
+        assert!(german < english, "{text}");
+        assert!(text.contains("Mail-Zustellsystem"), "{text}");
+        assert!(text.contains("Status: 5.1.1"));
     }
 }

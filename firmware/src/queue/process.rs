@@ -65,7 +65,7 @@ fn process_and_store(
     let recipients: Vec<&str> = env.recipients.iter().map(|r| r.address.as_str()).collect();
     crate::testhook::panic_if("process", &recipients.join(","));
     let outputs = stage.process(env, message)?;
-    crate::monitor::processed(env, message, &outputs);
+    report_processed(env, message, &outputs);
     let mut children = vec![];
     for (i, out) in outputs.into_iter().enumerate() {
         let child = store_output(spool, env, i + 1, out)?;
@@ -115,4 +115,36 @@ fn store_output(
     };
     res.map_err(|e| ProcessError::Temporary(e.to_string()))?;
     Ok(child)
+}
+
+/// Tell the monitor what the policy stage made of message `env` (outputs are numbered
+/// `<id>-<n>` as the queue stores them; notices with an empty sender are not the message's).
+fn report_processed(env: &Envelope, input: &[u8], outputs: &[Output]) {
+    if crate::monitor::installed().is_none() {
+        return;
+    }
+    let outs = outputs
+        .iter()
+        .enumerate()
+        .filter(|(_, o)| o.mail_from.as_deref() != Some(""))
+        .map(|(i, o)| {
+            let content = match &o.content {
+                Content::Unchanged => None,
+                Content::New(b) => Some(b.as_slice()),
+            };
+            (
+                format!("{}-{}", env.id, i + 1),
+                o.recipients.clone(),
+                content,
+            )
+        })
+        .collect();
+    crate::monitor::event(
+        &env.id,
+        crate::monitor::Transition::Processed {
+            from: &env.mail_from,
+            input,
+            outputs: outs,
+        },
+    );
 }

@@ -65,7 +65,7 @@ pub enum Outcome {
     /// Give up: a DSN goes to the sender. `status` is the enhanced code for the DSN.
     Failed {
         remote: Option<String>,
-        status: String,
+        status: crate::spool::EnhancedStatus,
         reason: String,
     },
 }

@@ -179,7 +179,7 @@ fn deferred() -> Outcome {
 fn failed() -> Outcome {
     Outcome::Failed {
         remote: Some("mx.example.net".into()),
-        status: "5.1.1".into(),
+        status: crate::spool::EnhancedStatus::BAD_MAILBOX,
         reason: "550 no such user".into(),
     }
 }

@@ -6,16 +6,19 @@
 
 use std::borrow::Cow;
 
+pub use crate::spool::EnhancedStatus;
+use crate::spool::EnhancedStatus as Es;
+
 /// An SMTP reply: basic code, enhanced code, text (may hold several lines separated by '\n').
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
     pub code: u16,
-    pub enhanced: Option<&'static str>,
+    pub enhanced: Option<EnhancedStatus>,
     pub text: Cow<'static, str>,
 }
 
 impl Reply {
-    pub const fn new(code: u16, enhanced: &'static str, text: &'static str) -> Reply {
+    pub const fn new(code: u16, enhanced: EnhancedStatus, text: &'static str) -> Reply {
         Reply {
             code,
             enhanced: Some(enhanced),
@@ -23,7 +26,7 @@ impl Reply {
         }
     }
 
-    pub fn with_text(code: u16, enhanced: &'static str, text: impl Into<String>) -> Reply {
+    pub fn with_text(code: u16, enhanced: EnhancedStatus, text: impl Into<String>) -> Reply {
         Reply {
             code,
             enhanced: Some(enhanced),
@@ -57,7 +60,7 @@ impl Reply {
             let sep = if i + 1 == lines.len() { ' ' } else { '-' };
             out.extend_from_slice(format!("{}{}", self.code, sep).as_bytes());
             if let Some(e) = self.enhanced {
-                out.extend_from_slice(e.as_bytes());
+                out.extend_from_slice(e.to_string().as_bytes());
                 out.push(b' ');
             }
             // Never let a text inject a line break into the protocol.
@@ -70,85 +73,121 @@ impl Reply {
 
 // ---- the table ----------------------------------------------------------------------------------
 
-pub const OK: Reply = Reply::new(250, "2.0.0", "OK");
-pub const SENDER_OK: Reply = Reply::new(250, "2.1.0", "Sender OK");
-pub const RECIPIENT_OK: Reply = Reply::new(250, "2.1.5", "Recipient OK");
-pub const RESET: Reply = Reply::new(250, "2.0.0", "Reset");
-pub const VRFY: Reply = Reply::new(252, "2.5.2", "Cannot VRFY user, but will accept message");
-pub const HELP: Reply = Reply::new(214, "2.0.0", "See RFC 5321");
+pub const OK: Reply = Reply::new(250, Es::new(2, 0, 0), "OK");
+pub const SENDER_OK: Reply = Reply::new(250, Es::new(2, 1, 0), "Sender OK");
+pub const RECIPIENT_OK: Reply = Reply::new(250, Es::new(2, 1, 5), "Recipient OK");
+pub const RESET: Reply = Reply::new(250, Es::new(2, 0, 0), "Reset");
+pub const VRFY: Reply = Reply::new(
+    252,
+    Es::new(2, 5, 2),
+    "Cannot VRFY user, but will accept message",
+);
+pub const HELP: Reply = Reply::new(214, Es::new(2, 0, 0), "See RFC 5321");
 pub const START_DATA: Reply = Reply {
     code: 354,
     enhanced: None,
     text: Cow::Borrowed("End data with <CR><LF>.<CR><LF>"),
 };
-pub const READY_TLS: Reply = Reply::new(220, "2.0.0", "Ready to start TLS");
-pub const AUTH_OK: Reply = Reply::new(235, "2.7.0", "Authentication successful");
+pub const READY_TLS: Reply = Reply::new(220, Es::new(2, 0, 0), "Ready to start TLS");
+pub const AUTH_OK: Reply = Reply::new(235, Es::new(2, 7, 0), "Authentication successful");
 
-pub const SHUTTING_DOWN: Reply = Reply::new(421, "4.3.2", "Service shutting down, try again later");
-pub const TOO_MANY_CONNECTIONS: Reply =
-    Reply::new(421, "4.7.0", "Too many connections, try again later");
+pub const SHUTTING_DOWN: Reply = Reply::new(
+    421,
+    Es::new(4, 3, 2),
+    "Service shutting down, try again later",
+);
+pub const TOO_MANY_CONNECTIONS: Reply = Reply::new(
+    421,
+    Es::new(4, 7, 0),
+    "Too many connections, try again later",
+);
 pub const TOO_MANY_FROM_IP: Reply = Reply::new(
     421,
-    "4.7.0",
+    Es::new(4, 7, 0),
     "Too many connections from your address, try again later",
 );
-pub const TIMEOUT: Reply = Reply::new(421, "4.4.2", "Timeout exceeded, closing connection");
-pub const TOO_MANY_ERRORS: Reply = Reply::new(421, "4.7.0", "Too many errors, closing connection");
+pub const TIMEOUT: Reply = Reply::new(
+    421,
+    Es::new(4, 4, 2),
+    "Timeout exceeded, closing connection",
+);
+pub const TOO_MANY_ERRORS: Reply =
+    Reply::new(421, Es::new(4, 7, 0), "Too many errors, closing connection");
 pub const LOCAL_ERROR: Reply = Reply::new(
     451,
-    "4.3.0",
+    Es::new(4, 3, 0),
     "Local error in processing, message not accepted; try again later",
 );
-pub const DISK_FULL: Reply =
-    Reply::new(452, "4.3.1", "Insufficient system storage, try again later");
-pub const TOO_MANY_RECIPIENTS: Reply = Reply::new(452, "4.5.3", "Too many recipients");
-pub const CALLOUT_TEMPFAIL: Reply =
-    Reply::new(451, "4.4.3", "Cannot verify recipient now, try again later");
-pub const TLS_NOT_AVAILABLE: Reply = Reply::new(454, "4.7.0", "TLS not available");
+pub const DISK_FULL: Reply = Reply::new(
+    452,
+    Es::new(4, 3, 1),
+    "Insufficient system storage, try again later",
+);
+pub const TOO_MANY_RECIPIENTS: Reply = Reply::new(452, Es::new(4, 5, 3), "Too many recipients");
+pub const CALLOUT_TEMPFAIL: Reply = Reply::new(
+    451,
+    Es::new(4, 4, 3),
+    "Cannot verify recipient now, try again later",
+);
+pub const TLS_NOT_AVAILABLE: Reply = Reply::new(454, Es::new(4, 7, 0), "TLS not available");
 
-pub const LINE_TOO_LONG: Reply = Reply::new(500, "5.5.2", "Line too long");
-pub const UNKNOWN_COMMAND: Reply = Reply::new(500, "5.5.2", "Command unrecognized");
-pub const NON_ASCII: Reply = Reply::new(500, "5.5.2", "8-bit characters in command");
-pub const BAD_ADDRESS: Reply = Reply::new(501, "5.1.3", "Bad address syntax");
-pub const BAD_SENDER: Reply = Reply::new(501, "5.1.7", "Bad sender address syntax");
-pub const NOT_IMPLEMENTED: Reply = Reply::new(502, "5.5.1", "Command not implemented");
-pub const EXPN_DISABLED: Reply = Reply::new(502, "5.5.1", "EXPN not available");
-pub const BAD_SEQUENCE: Reply = Reply::new(503, "5.5.1", "Bad sequence of commands");
-pub const HELO_FIRST: Reply = Reply::new(503, "5.5.1", "Send EHLO/HELO first");
-pub const NESTED_MAIL: Reply = Reply::new(503, "5.5.1", "Sender already specified");
-pub const NEED_MAIL: Reply = Reply::new(503, "5.5.1", "Need MAIL command first");
-pub const NEED_RCPT: Reply = Reply::new(503, "5.5.1", "Need RCPT command first");
-pub const ALREADY_TLS: Reply = Reply::new(503, "5.5.1", "TLS already active");
-pub const ALREADY_AUTH: Reply = Reply::new(503, "5.5.1", "Already authenticated");
-pub const AUTH_IN_TRANSACTION: Reply =
-    Reply::new(503, "5.5.1", "AUTH not allowed during a mail transaction");
-pub const UNKNOWN_MECHANISM: Reply =
-    Reply::new(504, "5.5.4", "Unrecognized authentication mechanism");
-pub const AUTH_CANCELLED: Reply = Reply::new(501, "5.7.0", "Authentication cancelled");
-pub const AUTH_SYNTAX: Reply = Reply::new(501, "5.5.2", "Cannot decode authentication data");
-pub const AUTH_REQUIRED: Reply = Reply::new(530, "5.7.0", "Authentication required");
-pub const TLS_REQUIRED: Reply = Reply::new(530, "5.7.0", "Must issue a STARTTLS command first");
-pub const AUTH_FAILED: Reply = Reply::new(535, "5.7.8", "Authentication credentials invalid");
-pub const RELAY_DENIED: Reply = Reply::new(550, "5.7.1", "Relay access denied");
-pub const NO_SUCH_USER: Reply = Reply::new(550, "5.1.1", "No such user here");
-pub const CALLOUT_REJECTED: Reply = Reply::new(550, "5.1.1", "Recipient rejected by next hop");
-pub const MESSAGE_TOO_BIG: Reply = Reply::new(552, "5.3.4", "Message size exceeds fixed limit");
-pub const LOOP_DETECTED: Reply =
-    Reply::new(554, "5.4.6", "Too many Received headers: mail routing loop");
+pub const LINE_TOO_LONG: Reply = Reply::new(500, Es::new(5, 5, 2), "Line too long");
+pub const UNKNOWN_COMMAND: Reply = Reply::new(500, Es::new(5, 5, 2), "Command unrecognized");
+pub const NON_ASCII: Reply = Reply::new(500, Es::new(5, 5, 2), "8-bit characters in command");
+pub const BAD_ADDRESS: Reply = Reply::new(501, Es::new(5, 1, 3), "Bad address syntax");
+pub const BAD_SENDER: Reply = Reply::new(501, Es::new(5, 1, 7), "Bad sender address syntax");
+pub const NOT_IMPLEMENTED: Reply = Reply::new(502, Es::new(5, 5, 1), "Command not implemented");
+pub const EXPN_DISABLED: Reply = Reply::new(502, Es::new(5, 5, 1), "EXPN not available");
+pub const BAD_SEQUENCE: Reply = Reply::new(503, Es::new(5, 5, 1), "Bad sequence of commands");
+pub const HELO_FIRST: Reply = Reply::new(503, Es::new(5, 5, 1), "Send EHLO/HELO first");
+pub const NESTED_MAIL: Reply = Reply::new(503, Es::new(5, 5, 1), "Sender already specified");
+pub const NEED_MAIL: Reply = Reply::new(503, Es::new(5, 5, 1), "Need MAIL command first");
+pub const NEED_RCPT: Reply = Reply::new(503, Es::new(5, 5, 1), "Need RCPT command first");
+pub const ALREADY_TLS: Reply = Reply::new(503, Es::new(5, 5, 1), "TLS already active");
+pub const ALREADY_AUTH: Reply = Reply::new(503, Es::new(5, 5, 1), "Already authenticated");
+pub const AUTH_IN_TRANSACTION: Reply = Reply::new(
+    503,
+    Es::new(5, 5, 1),
+    "AUTH not allowed during a mail transaction",
+);
+pub const UNKNOWN_MECHANISM: Reply = Reply::new(
+    504,
+    Es::new(5, 5, 4),
+    "Unrecognized authentication mechanism",
+);
+pub const AUTH_CANCELLED: Reply = Reply::new(501, Es::new(5, 7, 0), "Authentication cancelled");
+pub const AUTH_SYNTAX: Reply =
+    Reply::new(501, Es::new(5, 5, 2), "Cannot decode authentication data");
+pub const AUTH_REQUIRED: Reply = Reply::new(530, Es::new(5, 7, 0), "Authentication required");
+pub const TLS_REQUIRED: Reply =
+    Reply::new(530, Es::new(5, 7, 0), "Must issue a STARTTLS command first");
+pub const AUTH_FAILED: Reply =
+    Reply::new(535, Es::new(5, 7, 8), "Authentication credentials invalid");
+pub const RELAY_DENIED: Reply = Reply::new(550, Es::new(5, 7, 1), "Relay access denied");
+pub const NO_SUCH_USER: Reply = Reply::new(550, Es::new(5, 1, 1), "No such user here");
+pub const CALLOUT_REJECTED: Reply =
+    Reply::new(550, Es::new(5, 1, 1), "Recipient rejected by next hop");
+pub const MESSAGE_TOO_BIG: Reply =
+    Reply::new(552, Es::new(5, 3, 4), "Message size exceeds fixed limit");
+pub const LOOP_DETECTED: Reply = Reply::new(
+    554,
+    Es::new(5, 4, 6),
+    "Too many Received headers: mail routing loop",
+);
 pub const BARE_LF: Reply = Reply::new(
     554,
-    "5.6.0",
+    Es::new(5, 6, 0),
     "Message contains bare LF or CR; SMTP requires CRLF line endings",
 );
 pub const NON_ASCII_DATA: Reply = Reply::new(
     554,
-    "5.6.7",
+    Es::new(5, 6, 7),
     "8-bit data requires BODY=8BITMIME or SMTPUTF8",
 );
-pub const NO_VALID_RECIPIENTS: Reply = Reply::new(554, "5.5.1", "No valid recipients");
+pub const NO_VALID_RECIPIENTS: Reply = Reply::new(554, Es::new(5, 5, 1), "No valid recipients");
 pub const SIZE_PARAM_TOO_BIG: Reply = Reply::new(
     552,
-    "5.3.4",
+    Es::new(5, 3, 4),
     "Message size exceeds fixed maximum message size",
 );
 
@@ -158,10 +197,10 @@ pub fn for_parse_error(e: &super::wire::ParseError) -> Reply {
     match e {
         P::LineTooLong => LINE_TOO_LONG,
         P::Unknown => UNKNOWN_COMMAND,
-        P::Syntax(why) => Reply::with_text(501, "5.5.4", format!("Syntax error: {why}")),
+        P::Syntax(why) => Reply::with_text(501, Es::new(5, 5, 4), format!("Syntax error: {why}")),
         P::BadAddress => BAD_ADDRESS,
         P::UnsupportedParameter(p) => {
-            Reply::with_text(555, "5.5.4", format!("Unsupported parameter {p}"))
+            Reply::with_text(555, Es::new(5, 5, 4), format!("Unsupported parameter {p}"))
         }
         P::NonAscii => NON_ASCII,
     }
@@ -183,7 +222,7 @@ mod tests {
 
     #[test]
     fn text_cannot_inject_lines() {
-        let r = Reply::with_text(550, "5.1.1", "a\rb");
+        let r = Reply::with_text(550, Es::new(5, 1, 1), "a\rb");
         assert_eq!(r.to_wire(), b"550 5.1.1 ab\r\n");
     }
 
@@ -208,8 +247,8 @@ mod tests {
             SHUTTING_DOWN,
             LOCAL_ERROR,
         ] {
-            let class = r.enhanced.unwrap().as_bytes()[0];
-            assert_eq!((r.code / 100) as u8 + b'0', class, "{r:?}");
+            let class = r.enhanced.unwrap().class();
+            assert_eq!((r.code / 100) as u8, class, "{r:?}");
         }
     }
 

@@ -125,7 +125,7 @@ pub enum RcptState {
     /// Permanently failed; `dsn_sent` once a DSN for it is queued (or none is wanted).
     Failed {
         at: i64,
-        status: String,
+        status: super::EnhancedStatus,
         reply: String,
     },
 }

@@ -9,6 +9,7 @@
 
 pub mod envelope;
 mod incoming;
+mod status;
 
 use std::fs;
 use std::io;
@@ -16,6 +17,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use incoming::IncomingFile;
+pub use status::EnhancedStatus;
 
 pub use envelope::{
     Body, ClientInfo, Envelope, Listener, Notify, RcptState, Recipient, Ret, Stage, TlsInfo,

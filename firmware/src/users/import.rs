@@ -52,7 +52,7 @@ fn check(u: &ImportUser) -> Result<ImportUser, UserError> {
     }
     let mut addresses: Vec<String> = vec![];
     for a in &u.addresses {
-        let a = a.trim().to_ascii_lowercase();
+        let a = crate::address::normalize(a);
         let ok = a
             .rsplit_once('@')
             .is_some_and(|(l, d)| !l.is_empty() && crate::config::is_domain(d));

@@ -8,6 +8,7 @@ use std::sync::RwLock;
 use serde::{Deserialize, Serialize};
 
 use crate::durable::{sync_dir, write_synced};
+pub use crate::webkit::account::{Lang, Role};
 
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -20,60 +21,6 @@ pub enum AdminError {
     NotFound(String),
     #[error("{0}")]
     Invalid(String),
-}
-
-/// What an administrator may do.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// Everything.
-    Admin,
-    /// Look at everything, change nothing (the recipient check is open to it).
-    Readonly,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Admin => "admin",
-            Role::Readonly => "readonly",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Role> {
-        match s {
-            "admin" => Some(Role::Admin),
-            "readonly" => Some(Role::Readonly),
-            _ => None,
-        }
-    }
-}
-
-/// Languages of the web admin, chosen per administrator.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, utoipa::ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Lang {
-    #[default]
-    En,
-    De,
-    Da,
-}
-
-impl Lang {
-    pub fn code(self) -> &'static str {
-        match self {
-            Lang::En => "en",
-            Lang::De => "de",
-            Lang::Da => "da",
-        }
-    }
-    pub fn parse(s: &str) -> Option<Lang> {
-        match s {
-            "en" => Some(Lang::En),
-            "de" => Some(Lang::De),
-            "da" => Some(Lang::Da),
-            _ => None,
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -109,7 +56,7 @@ impl From<&AdminRecord> for AdminInfo {
 }
 
 /// Passwords shorter than this are refused: the admin login faces the network.
-pub const MIN_PASSWORD: usize = 10;
+pub use crate::password::MIN_LEN as MIN_PASSWORD;
 
 #[derive(Debug)]
 pub struct AdminStore {

@@ -4,8 +4,6 @@
 
 pub mod admins;
 pub mod guard;
-pub mod ratelimit;
-pub mod session;
 mod token;
 
 use std::path::Path;
@@ -15,6 +13,7 @@ use std::time::{Duration, SystemTime};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+pub use crate::webkit::{ratelimit, session};
 pub use admins::{AdminError, AdminInfo, AdminStore, Lang, Role};
 pub use guard::{Principal, Via};
 pub use token::ensure_token;

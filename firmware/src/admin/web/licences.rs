@@ -119,7 +119,7 @@ pub async fn upload(
                 .license
                 .install(&file)
                 .map_err(|e| format!("licence refused: {e}"))?;
-            let released = crate::license::tasks::release_now(&st2.queue, &st2.policy.get());
+            let released = crate::policy::license_tasks::release_now(&st2.queue, &st2.policy.get());
             tracing::info!(released = ?released, "parked mail released after a licence upload");
             Ok(format!("licence installed: {}", s.summary))
         })

@@ -25,13 +25,14 @@ use std::sync::Arc;
 
 use askama::Template;
 use axum::extract::Multipart;
-use axum::http::{header, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{middleware, Router};
 
 use super::auth::{guard, Principal};
 use super::AdminState;
+pub use crate::webkit::response::{css, download};
 use i18n::Texts;
 
 /// A message shown once at the top of the next page.
@@ -187,31 +188,6 @@ pub fn text(f: &HashMap<String, Vec<u8>>, name: &str) -> String {
         .unwrap_or_default()
 }
 
-/// A download: the file with a content type and name.
-pub fn download(bytes: Vec<u8>, content_type: &'static str, filename: &str) -> Response {
-    let safe: String = filename
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || ".-_@".contains(c) {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect();
-    (
-        [
-            (header::CONTENT_TYPE, content_type.to_string()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{safe}\""),
-            ),
-        ],
-        bytes,
-    )
-        .into_response()
-}
-
 /// Run keystore or other blocking work off the async threads.
 pub async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, String> + Send + 'static,
@@ -231,20 +207,6 @@ pub async fn keystore_upload<T: Send + 'static>(
     let data = fields(m).await?.remove("file").unwrap_or_default();
     let ks = st.keystore.clone();
     blocking(move || op(&ks, &data).map_err(|e| e.to_string())).await
-}
-
-static CSS: &[u8] = include_bytes!("../../../../webui/static/segl.css");
-
-/// The stylesheet (the web portal serves it too).
-pub async fn css() -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
-            (header::CACHE_CONTROL, "max-age=3600"),
-        ],
-        CSS,
-    )
-        .into_response()
 }
 
 /// The pages. Login, set-up and static files are open; everything else passes the session guard.

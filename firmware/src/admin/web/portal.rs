@@ -88,7 +88,7 @@ async fn with_store<T: Send + 'static>(
     op: impl FnOnce(&crate::portal::Store, &Config, &str) -> Result<T, PortalError> + Send + 'static,
 ) -> Result<T, String> {
     let cfg = st.cfg.clone();
-    let a = address.trim().to_ascii_lowercase();
+    let a = crate::address::normalize(address);
     blocking(move || {
         let s = crate::portal::shared(&cfg).map_err(|e| e.to_string())?;
         if s.user(&a).map_err(|e| e.to_string())?.is_none() {

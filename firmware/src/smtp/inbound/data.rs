@@ -5,6 +5,7 @@
 //! `smtp.bare_lf = "normalize"` such line ends become CRLF inside the message, with `"reject"`
 //! the message is refused.
 
+use crate::spool::EnhancedStatus as Es;
 use tokio::io::AsyncBufReadExt;
 
 use super::session::{Next, Session};
@@ -187,7 +188,7 @@ impl Session {
                 self.server.queue.accepted(env);
                 self.reply(&Reply::with_text(
                     250,
-                    "2.0.0",
+                    Es::new(2, 0, 0),
                     format!("Ok: queued as {id}"),
                 ));
             }

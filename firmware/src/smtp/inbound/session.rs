@@ -1,6 +1,7 @@
 //! One SMTP server session: the command loop, line reading with limits, the greeting, EHLO,
 //! STARTTLS and the small commands. MAIL/RCPT, DATA and AUTH live in their own files.
 
+use crate::spool::EnhancedStatus as Es;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -226,7 +227,7 @@ impl Session {
             Command::Quit => {
                 self.reply(&Reply::with_text(
                     221,
-                    "2.0.0",
+                    Es::new(2, 0, 0),
                     format!("{} closing connection", self.cfg.smtp.hostname),
                 ));
                 return Next::Close;

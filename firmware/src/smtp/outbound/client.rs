@@ -26,14 +26,16 @@ impl ServerReply {
         self.code >= 500
     }
     /// The enhanced status code (RFC 3463) the server gave, if any.
-    pub fn enhanced(&self) -> Option<&str> {
-        let first = self.text.split_whitespace().next()?;
-        let mut parts = first.split('.');
-        let ok = parts.next().is_some_and(|c| matches!(c, "2" | "4" | "5"))
-            && parts.clone().count() == 2
-            && parts
-                .all(|p| !p.is_empty() && p.len() <= 3 && p.bytes().all(|b| b.is_ascii_digit()));
-        ok.then_some(first)
+    pub fn enhanced(&self) -> Option<crate::spool::EnhancedStatus> {
+        crate::spool::EnhancedStatus::parse(self.text.split_whitespace().next()?)
+    }
+    /// The status for a DSN about this permanent failure: the server's enhanced code in class
+    /// 5 (a server that pairs 550 with 4.x.x still failed the mail), else `default`.
+    pub fn permanent_status(
+        &self,
+        default: crate::spool::EnhancedStatus,
+    ) -> crate::spool::EnhancedStatus {
+        self.enhanced().map_or(default, |e| e.with_class(5))
     }
     /// One-line form for logs and DSNs.
     pub fn one_line(&self) -> String {
@@ -329,7 +331,10 @@ mod tests {
             code: 550,
             text: "5.1.1 no such user".into(),
         };
-        assert_eq!(r.enhanced(), Some("5.1.1"));
+        assert_eq!(
+            r.enhanced(),
+            Some(crate::spool::EnhancedStatus::BAD_MAILBOX)
+        );
         let r = ServerReply {
             code: 550,
             text: "no such user".into(),

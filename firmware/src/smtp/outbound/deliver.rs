@@ -1,6 +1,7 @@
 //! One delivery attempt: a batch of recipients that share a route, tried host by host.
 //! The result is per recipient, so the queue can retry, finish or bounce each one on its own.
 
+use crate::spool::EnhancedStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,7 +22,7 @@ pub struct Deliverer {
 /// Failure of a whole host; the next host is tried, and if none is left every recipient gets it.
 enum HostFailure {
     Temporary(String),
-    Permanent(String, String),
+    Permanent(EnhancedStatus, String),
 }
 
 impl Deliverer {
@@ -54,7 +55,7 @@ impl Deliverer {
             Err(ResolveError::Permanent(_, why)) => {
                 return all(Outcome::Failed {
                     remote: None,
-                    status: "5.1.2".into(),
+                    status: EnhancedStatus::BAD_SYSTEM,
                     reason: why,
                 })
             }
@@ -242,14 +243,14 @@ fn check_limits(
 ) -> Result<(), HostFailure> {
     if env.smtputf8 && !ext.has("SMTPUTF8") {
         return Err(HostFailure::Permanent(
-            "5.6.7".into(),
+            EnhancedStatus::NO_SMTPUTF8,
             format!("{} does not support SMTPUTF8 addresses", t.host),
         ));
     }
     if let Some(max) = ext.size {
         if message.len() as u64 > max {
             return Err(HostFailure::Permanent(
-                "5.3.4".into(),
+                EnhancedStatus::TOO_BIG,
                 format!(
                     "message of {} bytes exceeds {}'s limit of {max}",
                     message.len(),
@@ -319,7 +320,7 @@ fn data_outcome(host: &str, r: &ServerReply) -> Outcome {
     } else if r.is_permanent() {
         Outcome::Failed {
             remote: Some(host.to_string()),
-            status: r.enhanced().unwrap_or("5.0.0").to_string(),
+            status: r.permanent_status(EnhancedStatus::PERMANENT),
             reason: r.one_line(),
         }
     } else {
@@ -333,7 +334,7 @@ fn data_outcome(host: &str, r: &ServerReply) -> Outcome {
 fn host_failure(stage: &str, r: &ServerReply) -> HostFailure {
     if r.is_permanent() {
         HostFailure::Permanent(
-            r.enhanced().unwrap_or("5.0.0").to_string(),
+            r.permanent_status(EnhancedStatus::PERMANENT),
             format!("{stage}: {}", r.one_line()),
         )
     } else {
@@ -345,7 +346,7 @@ fn rcpt_outcome(host: &str, r: &ServerReply) -> Outcome {
     if r.is_permanent() {
         Outcome::Failed {
             remote: Some(host.to_string()),
-            status: r.enhanced().unwrap_or("5.1.1").to_string(),
+            status: r.permanent_status(EnhancedStatus::BAD_MAILBOX),
             reason: format!("RCPT TO: {}", r.one_line()),
         }
     } else {

@@ -7,7 +7,9 @@ use std::time::Duration;
 
 use tokio::sync::watch;
 
-use crate::policy::PolicyCtx;
+use super::license_gate::{addressed_to, decryption_keys_for};
+use super::PolicyCtx;
+use crate::license::{notice, parked, state};
 use crate::queue::Queue;
 
 /// The licence settings of the configuration: where notices go (empty: nowhere) and how long
@@ -20,10 +22,13 @@ fn settings(cfg: &crate::config::Config) -> (String, u32) {
 }
 
 /// Releases parked mail now (also called right after a licence is installed).
-pub fn release_now(queue: &Arc<Queue>, ctx: &Arc<PolicyCtx>) -> super::parked::Released {
+pub fn release_now(queue: &Arc<Queue>, ctx: &Arc<PolicyCtx>) -> parked::Released {
     let q = queue.clone();
     let (_, keep_days) = settings(&ctx.cfg);
-    super::parked::release(ctx, keep_days, move |env, bytes| {
+    let licensed_now = |recipient: &str, message: &[u8]| {
+        addressed_to(message, &decryption_keys_for(ctx, recipient))
+    };
+    parked::release(&ctx.license, keep_days, licensed_now, move |env, bytes| {
         q.inject(env, bytes).map_err(|e| e.to_string())
     })
 }
@@ -37,15 +42,15 @@ fn notify(queue: &Arc<Queue>, ctx: &PolicyCtx) {
     let data_dir = &ctx.cfg.storage.data_dir;
     let status = ctx.license.status();
     let now = crate::clock::unix_now();
-    if !super::notice::due(data_dir, &status, now) {
+    if !notice::due(data_dir, &status, now) {
         return;
     }
-    let (env, bytes) = super::notice::message(&ctx.cfg.smtp.hostname, to.trim(), &status, now);
+    let (env, bytes) = notice::message(&ctx.cfg.smtp.hostname, to.trim(), &status, now);
     let id = env.id.clone();
     match queue.inject(env, &bytes) {
         Ok(()) => {
             tracing::info!(id = %id, to = %to, "licence notice queued");
-            if let Err(e) = super::notice::sent(data_dir, now) {
+            if let Err(e) = notice::sent(data_dir, now) {
                 tracing::error!(error = %e, "cannot note the licence notice");
             }
         }
@@ -57,7 +62,7 @@ fn notify(queue: &Arc<Queue>, ctx: &PolicyCtx) {
 /// `live` is the process stage's live context: each round uses the one current then.
 pub async fn run(
     queue: Arc<Queue>,
-    live: Arc<crate::liveconf::Live<PolicyCtx>>,
+    live: Arc<crate::config::Live<PolicyCtx>>,
     mut stop: watch::Receiver<bool>,
 ) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
@@ -70,7 +75,7 @@ pub async fn run(
         }
         ticks = ticks.wrapping_add(1);
         let ctx = live.get();
-        let now = (ctx.keystore.generation(), super::state::today());
+        let now = (ctx.keystore.generation(), state::today());
         // Something changed, or every 15 minutes in any case (expiry of parked copies, the
         // weekly notice).
         if seen == Some(now) && !ticks.is_multiple_of(180) {

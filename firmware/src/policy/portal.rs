@@ -1,15 +1,16 @@
 //! The policy's hand-over to the portal: where mandatory encryption fails for lack of a
-//! certificate, a portal recipient's copy is kept sealed in the [`Store`](super::store::Store)
+//! certificate, a portal recipient's copy is kept sealed in the
+//! [`Store`](crate::portal::store::Store)
 //! (synced to disk before the outputs go back to the queue, so the original is released only
 //! once the copy is safe), the recipient gets a notification with a link and no content, and
 //! the sender a receipt naming the portal recipients (with the set-up codes).
 
-use super::store::{self, Setup};
-use super::texts;
-use crate::policy::fields::remove_tag;
-use crate::policy::outbound::system_message;
-use crate::policy::texts::fill;
-use crate::policy::{listed, Content, Output, PolicyCtx, ProcessError};
+use super::outbound::system_message;
+use super::{listed, Content, Output, PolicyCtx, ProcessError};
+use crate::message::fields::remove_tag;
+use crate::message::texts::fill;
+use crate::portal::store::{self, Setup};
+use crate::portal::texts;
 use crate::spool::Envelope;
 
 /// Whether `recipient`'s copy goes to the portal when it cannot be encrypted.
@@ -58,7 +59,7 @@ pub fn deliver(
         }
     };
     let sender = crate::smime::mime::from_address(message)
-        .map(|a| a.trim().to_ascii_lowercase())
+        .map(|a| crate::address::normalize(&a))
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| env.mail_from.clone());
     let mt = texts::mail(ctx.cfg.mark.language);

@@ -3,17 +3,17 @@
 //! individual or function-mailbox key the licence does not cover neither signs nor decrypts.
 //! Mail always flows: outbound it goes unsigned (still encrypted where possible), inbound it
 //! is delivered still encrypted with an `X-Segl-License` note, and a copy is parked
-//! ([`super::parked`]) to be decrypted and delivered again once a licence covers the key.
+//! ([`crate::license::parked`]) to be decrypted and delivered again once a licence covers the key.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use cms::enveloped_data::RecipientIdentifier;
 
-use super::Use;
+use super::{Content, Output, PolicyCtx};
 use crate::keystore::DecryptionKeys;
-use crate::policy::fields::Message;
-use crate::policy::{Content, Output, PolicyCtx};
+use crate::license::Use;
+use crate::message::fields::Message;
 use crate::smime::keyops::recipient_matches;
 use crate::smime::{Certificate, KeyLookup, PrivateKeyOps};
 use crate::spool::Envelope;
@@ -137,7 +137,7 @@ pub fn inbound_outputs(
                     _ => String::new(),
                 })
                 .unwrap_or_default();
-            let parked = match super::parked::park(&ctx.license, env, message, &who, &why) {
+            let parked = match crate::license::parked::park(&ctx.license, env, message, &who, &why) {
                 Ok(id) => format!("kept as {id} and decrypted again once a licence covers it"),
                 Err(e) => {
                     tracing::error!(id = %env.id, error = %e, "cannot keep a copy of mail left encrypted for want of a licence");

@@ -15,7 +15,7 @@ use std::sync::Mutex;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::admins::{Lang, Role};
+use super::account::{Lang, Role};
 
 /// A session ends after this long without a request (seconds).
 pub const IDLE: i64 = 30 * 60;

@@ -94,6 +94,11 @@ pub struct Texts {
     /// `{mailbox}`.
     pub why_no_key: &'static str,
     pub why_no_allowed_address: &'static str,
+    // The delivery status notification (DSN) to a sender.
+    pub dsn_from_name: &'static str,
+    pub dsn_subject: &'static str,
+    /// `{host}`: our host name.
+    pub dsn_intro: &'static str,
 }
 
 /// Replaces each `{name}` in `template` with its value.
@@ -189,6 +194,9 @@ pub static EN: Texts = Texts {
     why_not_allowed: "{sender} is not among the senders allowed to use the mailbox {mailbox}",
     why_no_key: "the keystore holds no usable key for the mailbox {mailbox}",
     why_no_allowed_address: "the authenticated user has no address allowed to use the mailbox",
+    dsn_from_name: "Mail Delivery System",
+    dsn_subject: "Undelivered Mail Returned to Sender",
+    dsn_intro: "This is the mail system at host {host}.\n\nI'm sorry to have to inform you that your message could not\nbe delivered to one or more recipients. It's attached below.\n\nFor further assistance, please contact your postmaster.",
 };
 
 pub static DA: Texts = Texts {
@@ -262,6 +270,9 @@ pub static DA: Texts = Texts {
     why_not_allowed: "{sender} er ikke blandt de afsendere, der må bruge postkassen {mailbox}",
     why_no_key: "nøglelageret har ingen brugbar nøgle til postkassen {mailbox}",
     why_no_allowed_address: "den godkendte bruger har ingen adresse, der må bruge postkassen",
+    dsn_from_name: "Postleveringssystem",
+    dsn_subject: "Ikke-leveret post returneret til afsender",
+    dsn_intro: "Dette er postsystemet på værten {host}.\n\nDesværre kunne din meddelelse ikke leveres til en eller flere\nmodtagere. Den er vedhæftet nedenfor.\n\nKontakt din postmaster, hvis du har brug for hjælp.",
 };
 
 pub static DE: Texts = Texts {
@@ -335,6 +346,9 @@ pub static DE: Texts = Texts {
     why_not_allowed: "{sender} gehört nicht zu den Absendern, die das Postfach {mailbox} verwenden dürfen",
     why_no_key: "der Schlüsselspeicher enthält keinen verwendbaren Schlüssel für das Postfach {mailbox}",
     why_no_allowed_address: "der angemeldete Benutzer hat keine Adresse, die das Postfach verwenden darf",
+    dsn_from_name: "Mail-Zustellsystem",
+    dsn_subject: "Unzustellbare Nachricht an den Absender zurück",
+    dsn_intro: "Dies ist das Mailsystem auf dem Host {host}.\n\nIhre Nachricht konnte leider an einen oder mehrere Empfänger\nnicht zugestellt werden. Sie ist unten angehängt.\n\nWenden Sie sich bei Fragen bitte an Ihren Postmaster.",
 };
 
 #[cfg(test)]

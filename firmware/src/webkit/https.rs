@@ -228,3 +228,32 @@ impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TcpL
         ClientAddr(*s.remote_addr())
     }
 }
+
+/// Serve `app` on `listener` (TLS when `tls` is given) until `stop`: the admin listener's
+/// and the web portal's loop.
+pub async fn serve_router(
+    app: axum::Router,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    what: &'static str,
+) {
+    let app = app.into_make_service_with_connect_info::<ClientAddr>();
+    let shutdown = async move {
+        let _ = stop.changed().await;
+    };
+    let r = match tls {
+        Some(cfg) => match TlsListener::new(listener, cfg) {
+            Ok(l) => axum::serve(l, app).with_graceful_shutdown(shutdown).await,
+            Err(e) => Err(e),
+        },
+        None => {
+            axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+        }
+    };
+    if let Err(e) = r {
+        tracing::error!(error = %e, listener = what, "HTTP listener stopped");
+    }
+}
