@@ -52,6 +52,104 @@ pub async fn metrics(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> R
         )
             .into_response();
     }
+    let (pending, expiring) = certificate_gauges(&st).await;
+    let mut out = String::new();
+    let mail: Vec<(String, u64)> = NAMES
+        .iter()
+        .zip(st.auth.monitor.counters.totals())
+        .map(|(n, v)| (format!("{{kind=\"{n}\"}}"), v))
+        .collect();
+    family(
+        &mut out,
+        "segl_mail_total",
+        "counter",
+        "Mail counted by the dashboard, by kind, since the data directory was made.",
+        &mail,
+    );
+    let gauges = gauges(&st, pending, expiring);
+    for (name, help, v) in gauges {
+        family(&mut out, name, "gauge", help, &[(String::new(), v)]);
+    }
+    (
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        out,
+    )
+        .into_response()
+}
+
+/// The gauges: (name, help, value).
+fn gauges(st: &AdminState, pending: u64, expiring: u64) -> [(&'static str, &'static str, u64); 11] {
+    let q = st.queue.stats();
+    let n = |v: usize| v as u64;
+    [
+        (
+            "segl_queue_messages",
+            "Messages in the queue.",
+            n(q.messages),
+        ),
+        (
+            "segl_queue_incoming",
+            "Messages waiting for the policy stage.",
+            n(q.incoming),
+        ),
+        (
+            "segl_queue_recipients_pending",
+            "Recipients not yet delivered.",
+            n(q.recipients_pending),
+        ),
+        (
+            "segl_queue_deferred",
+            "Recipients waiting for a retry.",
+            n(q.deferred),
+        ),
+        ("segl_queue_held", "Quarantined messages.", n(q.held)),
+        (
+            "segl_partner_certificates_pending",
+            "Harvested partner certificates awaiting approval.",
+            pending,
+        ),
+        (
+            "segl_certificates_expiring",
+            "Own keys and partner certificates expiring within 30 days.",
+            expiring,
+        ),
+        (
+            "segl_license_warnings",
+            "Licence conditions that need attention.",
+            n(st.license.status().warnings.len()),
+        ),
+        (
+            "segl_config_revision",
+            "The configuration revision in force (0: never changed).",
+            st.config.revisions().first().map_or(0, |r| r.id),
+        ),
+        (
+            "segl_config_restart_pending",
+            "Configuration keys changed that apply at the next start.",
+            n(st.config.restart_pending().len()),
+        ),
+        (
+            "segl_uptime_seconds",
+            "Seconds since the gateway started.",
+            st.started.elapsed().as_secs(),
+        ),
+    ]
+}
+
+/// One metric family in the Prometheus text format.
+fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(String, u64)]) {
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+    for (labels, v) in samples {
+        let _ = writeln!(out, "{name}{labels} {v}");
+    }
+}
+
+/// Partner certificates awaiting approval, and own keys (without a successor) and partner
+/// certificates in use that expire within 30 days.
+async fn certificate_gauges(st: &AdminState) -> (u64, u64) {
     let ks = st.keystore.clone();
     let (keys, partners, pending) = tokio::task::spawn_blocking(move || {
         (
@@ -72,100 +170,5 @@ pub async fn metrics(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> R
             .iter()
             .filter(|p| p.enabled && !p.pending && p.not_after <= limit)
             .count();
-    let q = st.queue.stats();
-    let mut out = String::new();
-    let mut family = |name: &str, kind: &str, help: &str, samples: &[(String, u64)]| {
-        let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");
-        for (labels, v) in samples {
-            let _ = writeln!(out, "{name}{labels} {v}");
-        }
-    };
-    let totals = st.auth.monitor.counters.totals();
-    let mail: Vec<(String, u64)> = NAMES
-        .iter()
-        .zip(totals)
-        .map(|(n, v)| (format!("{{kind=\"{n}\"}}"), v))
-        .collect();
-    family(
-        "segl_mail_total",
-        "counter",
-        "Mail counted by the dashboard, by kind, since the data directory was made.",
-        &mail,
-    );
-    let g = |v: usize| vec![(String::new(), v as u64)];
-    family(
-        "segl_queue_messages",
-        "gauge",
-        "Messages in the queue.",
-        &g(q.messages),
-    );
-    family(
-        "segl_queue_incoming",
-        "gauge",
-        "Messages waiting for the policy stage.",
-        &g(q.incoming),
-    );
-    family(
-        "segl_queue_recipients_pending",
-        "gauge",
-        "Recipients not yet delivered.",
-        &g(q.recipients_pending),
-    );
-    family(
-        "segl_queue_deferred",
-        "gauge",
-        "Recipients waiting for a retry.",
-        &g(q.deferred),
-    );
-    family(
-        "segl_queue_held",
-        "gauge",
-        "Quarantined messages.",
-        &g(q.held),
-    );
-    family(
-        "segl_partner_certificates_pending",
-        "gauge",
-        "Harvested partner certificates awaiting approval.",
-        &g(pending),
-    );
-    family(
-        "segl_certificates_expiring",
-        "gauge",
-        "Own keys and partner certificates expiring within 30 days.",
-        &g(expiring),
-    );
-    family(
-        "segl_license_warnings",
-        "gauge",
-        "Licence conditions that need attention.",
-        &g(st.license.status().warnings.len()),
-    );
-    let revision = st.config.revisions().first().map_or(0, |r| r.id);
-    family(
-        "segl_config_revision",
-        "gauge",
-        "The configuration revision in force (0: never changed).",
-        &[(String::new(), revision)],
-    );
-    family(
-        "segl_config_restart_pending",
-        "gauge",
-        "Configuration keys changed that apply at the next start.",
-        &g(st.config.restart_pending().len()),
-    );
-    family(
-        "segl_uptime_seconds",
-        "gauge",
-        "Seconds since the gateway started.",
-        &[(String::new(), st.started.elapsed().as_secs())],
-    );
-    (
-        [(
-            header::CONTENT_TYPE,
-            "text/plain; version=0.0.4; charset=utf-8",
-        )],
-        out,
-    )
-        .into_response()
+    (pending as u64, expiring as u64)
 }

@@ -3,7 +3,7 @@
 //! while); `show DOMAIN` prints the DNS TXT record to publish (`--txt`: the record's text
 //! alone, for scripts); `delete` removes a retired key once its record may go.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use clap::Subcommand;
@@ -118,78 +118,14 @@ pub(super) fn run(c: &Client, verb: DkimVerb) -> Result<(), CtlError> {
             file,
             selector,
             json,
-        } => {
-            let pem =
-                zeroize::Zeroizing::new(std::fs::read(&file).map_err(|e| {
-                    CtlError::Usage(format!("cannot read {}: {e}", file.display()))
-                })?);
-            let data =
-                zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*pem));
-            let v = c.call(
-                "POST",
-                "/dkim/import",
-                Some(json!({ "domain": domain, "selector": selector, "data": &*data })),
-            )?;
-            show_added(&v, json);
-        }
-        DkimVerb::List { json } => {
-            let v = c.call("GET", "/dkim", None)?;
-            if json {
-                print_json(&v);
-            } else {
-                let keys = v.as_array().cloned().unwrap_or_default();
-                if keys.is_empty() {
-                    println!("no DKIM keys (segl ctl dkim generate DOMAIN)");
-                }
-                for k in &keys {
-                    println!(
-                        "{:<24} {:<20} {:<15} {}",
-                        s(k, "domain"),
-                        s(k, "selector"),
-                        s(k, "signature_algorithm"),
-                        state_line(k)
-                    );
-                }
-            }
-        }
+        } => import(c, &domain, &file, selector, json)?,
+        DkimVerb::List { json } => list(c, json)?,
         DkimVerb::Show {
             domain,
             txt,
             selector,
             json,
-        } => {
-            let v = c.call("GET", &format!("/dkim/{domain}"), None)?;
-            let keys = v.as_array().cloned().unwrap_or_default();
-            let keys: Vec<Value> = match &selector {
-                Some(sel) => keys
-                    .into_iter()
-                    .filter(|k| s(k, "selector").eq_ignore_ascii_case(sel))
-                    .collect(),
-                None => keys,
-            };
-            if keys.is_empty() {
-                return Err(CtlError::Api(format!(
-                    "no DKIM key {} for {domain}",
-                    selector.unwrap_or_default()
-                )));
-            }
-            if txt {
-                // The signing key's record (or the one selected): one line, for scripts.
-                let k = keys
-                    .iter()
-                    .find(|k| s(k, "state") == "active")
-                    .or_else(|| keys.first())
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                println!("{}", s(&k, "txt"));
-            } else if json {
-                print_json(&Value::Array(keys));
-            } else {
-                for k in &keys {
-                    print_key(k);
-                }
-            }
-        }
+        } => show(c, &domain, txt, selector, json)?,
         DkimVerb::Delete {
             domain,
             selector,
@@ -198,6 +134,93 @@ pub(super) fn run(c: &Client, verb: DkimVerb) -> Result<(), CtlError> {
             let q = if force { "?force=true" } else { "" };
             c.call("DELETE", &format!("/dkim/{domain}/{selector}{q}"), None)?;
             println!("deleted DKIM key {selector} of {domain}; its DNS record can go");
+        }
+    }
+    Ok(())
+}
+
+/// `dkim import`: a PEM private key (kept out of memory dumps) sent base64.
+fn import(
+    c: &Client,
+    domain: &str,
+    file: &Path,
+    selector: Option<String>,
+    json: bool,
+) -> Result<(), CtlError> {
+    let pem = zeroize::Zeroizing::new(
+        std::fs::read(file)
+            .map_err(|e| CtlError::Usage(format!("cannot read {}: {e}", file.display())))?,
+    );
+    let data = zeroize::Zeroizing::new(base64::engine::general_purpose::STANDARD.encode(&*pem));
+    let v = c.call(
+        "POST",
+        "/dkim/import",
+        Some(json!({ "domain": domain, "selector": selector, "data": &*data })),
+    )?;
+    show_added(&v, json);
+    Ok(())
+}
+
+/// `dkim list`: one line per key.
+fn list(c: &Client, json: bool) -> Result<(), CtlError> {
+    let v = c.call("GET", "/dkim", None)?;
+    if json {
+        print_json(&v);
+    } else {
+        let keys = v.as_array().cloned().unwrap_or_default();
+        if keys.is_empty() {
+            println!("no DKIM keys (segl ctl dkim generate DOMAIN)");
+        }
+        for k in &keys {
+            println!(
+                "{:<24} {:<20} {:<15} {}",
+                s(k, "domain"),
+                s(k, "selector"),
+                s(k, "signature_algorithm"),
+                state_line(k)
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `dkim show`: a domain's keys, or one record line for scripts (`--txt`).
+fn show(
+    c: &Client,
+    domain: &str,
+    txt: bool,
+    selector: Option<String>,
+    json: bool,
+) -> Result<(), CtlError> {
+    let v = c.call("GET", &format!("/dkim/{domain}"), None)?;
+    let keys = v.as_array().cloned().unwrap_or_default();
+    let keys: Vec<Value> = match &selector {
+        Some(sel) => keys
+            .into_iter()
+            .filter(|k| s(k, "selector").eq_ignore_ascii_case(sel))
+            .collect(),
+        None => keys,
+    };
+    if keys.is_empty() {
+        return Err(CtlError::Api(format!(
+            "no DKIM key {} for {domain}",
+            selector.unwrap_or_default()
+        )));
+    }
+    if txt {
+        // The signing key's record (or the one selected): one line, for scripts.
+        let k = keys
+            .iter()
+            .find(|k| s(k, "state") == "active")
+            .or_else(|| keys.first())
+            .cloned()
+            .unwrap_or(Value::Null);
+        println!("{}", s(&k, "txt"));
+    } else if json {
+        print_json(&Value::Array(keys));
+    } else {
+        for k in &keys {
+            print_key(k);
         }
     }
     Ok(())

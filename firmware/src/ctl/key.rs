@@ -1,6 +1,6 @@
 //! `segl ctl key …`: own keys (import, generate, CSR, list, export, CA certificate, rollover).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use base64::Engine;
 use clap::Subcommand;
@@ -98,6 +98,37 @@ fn show_key(k: &Value) {
     }
 }
 
+/// `key import`: a PKCS#12 or PEM file; its password is wiped from memory after the call.
+fn import(
+    c: &Client,
+    file: &Path,
+    password_file: Option<&Path>,
+    mailbox: Option<String>,
+    domain: Option<String>,
+    json: bool,
+) -> Result<(), CtlError> {
+    let password = zeroize::Zeroizing::new(match password_file {
+        Some(p) => secret(p)?,
+        None => String::new(),
+    });
+    let data = zeroize::Zeroizing::new(read(file)?);
+    let format = if data.starts_with(b"-----") {
+        "pem"
+    } else {
+        "p12"
+    };
+    let v = c.call(
+        "POST",
+        "/keys/import",
+        Some(json!({
+            "data": base64::engine::general_purpose::STANDARD.encode(&*data),
+            "format": format, "password": password.as_str(), "mailbox": mailbox, "domain": domain,
+        })),
+    )?;
+    out(&v, json, show_key);
+    Ok(())
+}
+
 pub(super) fn key(c: &Client, verb: KeyVerb) -> Result<(), CtlError> {
     match verb {
         KeyVerb::Import {
@@ -106,27 +137,7 @@ pub(super) fn key(c: &Client, verb: KeyVerb) -> Result<(), CtlError> {
             mailbox,
             domain,
             json,
-        } => {
-            let password = match password_file {
-                Some(p) => secret(&p)?,
-                None => String::new(),
-            };
-            let data = read(&file)?;
-            let format = if data.starts_with(b"-----") {
-                "pem"
-            } else {
-                "p12"
-            };
-            let v = c.call(
-                "POST",
-                "/keys/import",
-                Some(json!({
-                    "data": base64::engine::general_purpose::STANDARD.encode(&data),
-                    "format": format, "password": password, "mailbox": mailbox, "domain": domain,
-                })),
-            )?;
-            out(&v, json, show_key);
-        }
+        } => import(c, &file, password_file.as_deref(), mailbox, domain, json)?,
         KeyVerb::Generate {
             email,
             days,
@@ -159,16 +170,7 @@ pub(super) fn key(c: &Client, verb: KeyVerb) -> Result<(), CtlError> {
         }
         KeyVerb::List { json } => out(&c.call("GET", "/keys", None)?, json, show_key),
         KeyVerb::ExportCert { address } => {
-            let q: String = address
-                .bytes()
-                .map(|b| {
-                    if b.is_ascii_alphanumeric() || b"-._".contains(&b) {
-                        (b as char).to_string()
-                    } else {
-                        format!("%{b:02X}")
-                    }
-                })
-                .collect();
+            let q: String = url::form_urlencoded::byte_serialize(address.as_bytes()).collect();
             let v = c.call("GET", &format!("/keys/export?address={q}"), None)?;
             print!("{}", s(&v, "pem"));
         }

@@ -77,7 +77,7 @@ pub fn message(hostname: &str, to: &str, status: &Status, now: i64) -> (Envelope
             ip: None,
             port: 0,
             helo: hostname.to_string(),
-            listener: Listener::Local,
+            listener: Listener::Generated,
             tls: None,
             auth_user: None,
             auth_addresses: vec![],
@@ -90,7 +90,7 @@ pub fn message(hostname: &str, to: &str, status: &Status, now: i64) -> (Envelope
         envid: None,
         size: bytes.len() as u64,
         recipients: vec![Recipient::new(to.to_string(), None, None)],
-        hold: None,
+        paused: None,
     };
     (env, bytes)
 }

@@ -118,11 +118,11 @@ fn decide(ctx: &PolicyCtx, env: &Envelope, message: &[u8]) -> Result<Vec<Output>
     let mut local = vec![];
     let mut out = vec![];
     let mut other = vec![];
-    let from_inside = env.client.listener != Listener::Local
+    let from_inside = env.client.listener != Listener::Generated
         && (env.client.auth_user.is_some() || env.client.trusted_network);
     for r in env.pending() {
         let is_local = domain_of(&r.address).is_some_and(|d| ctx.cfg.is_local_domain(&d));
-        if env.client.listener == Listener::Local {
+        if env.client.listener == Listener::Generated {
             other.push(r.address.clone());
         } else if is_local {
             local.push(r.address.clone());

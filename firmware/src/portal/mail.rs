@@ -17,7 +17,7 @@ pub fn local_envelope(cfg: &Config, mail_from: &str, to: &str, size: usize) -> E
             ip: None,
             port: 0,
             helo: cfg.smtp.hostname.clone(),
-            listener: Listener::Local,
+            listener: Listener::Generated,
             tls: None,
             auth_user: None,
             auth_addresses: vec![],
@@ -30,7 +30,7 @@ pub fn local_envelope(cfg: &Config, mail_from: &str, to: &str, size: usize) -> E
         envid: None,
         size: size as u64,
         recipients: vec![Recipient::new(to.to_string(), None, None)],
-        hold: None,
+        paused: None,
     }
 }
 

@@ -161,7 +161,7 @@ fn dsn_envelope(host: &str, env: &Envelope, id: String, now: i64, size: usize) -
             ip: None,
             port: 0,
             helo: host.to_string(),
-            listener: Listener::Local,
+            listener: Listener::Generated,
             tls: None,
             auth_user: None,
             auth_addresses: vec![],
@@ -174,7 +174,7 @@ fn dsn_envelope(host: &str, env: &Envelope, id: String, now: i64, size: usize) -
         envid: None,
         size: size as u64,
         recipients: vec![Recipient::new(env.mail_from.clone(), None, None)],
-        hold: None,
+        paused: None,
     }
 }
 
@@ -219,7 +219,7 @@ mod tests {
             envid: Some("ENV1".into()),
             size: 10,
             recipients: vec![r.clone()],
-            hold: None,
+            paused: None,
         };
         let orig = b"Subject: hi\r\nFrom: sender@example.org\r\n\r\nbody\r\n";
         let (denv, bytes) = failure_dsn(&cfg, &env, &[r], orig, 1_700_000_100, "D1".into());

@@ -56,9 +56,9 @@ impl Entry {
         }
     }
 
-    /// When this message has work next; `None` while it is on hold.
+    /// When this message has work next; `None` while its delivery is paused.
     fn due_at(&self) -> Option<i64> {
-        if self.env.hold.is_some() {
+        if self.env.paused.is_some() {
             return None;
         }
         match self.env.stage {

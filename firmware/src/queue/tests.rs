@@ -132,7 +132,7 @@ fn envelope(id: &str, stage: Stage, from: &str, rcpts: &[(&str, Option<Notify>)]
             .iter()
             .map(|(a, n)| Recipient::new((*a).into(), None, *n))
             .collect(),
-        hold: None,
+        paused: None,
     }
 }
 
@@ -234,7 +234,7 @@ async fn deferral_after_the_queue_lifetime_expires_with_a_dsn() {
     assert!(f.queue.lock().get("M").is_none());
     let dsns = f.dsns();
     assert_eq!(dsns.len(), 1);
-    assert_eq!(dsns[0].client.listener, Listener::Local);
+    assert_eq!(dsns[0].client.listener, Listener::Generated);
     assert_eq!(dsns[0].recipients[0].address, "s@example.org");
     let text = String::from_utf8(f.spool.read_message(&dsns[0].id).unwrap()).unwrap();
     assert!(text.contains("Status: 4.4.7"), "{text}");
@@ -413,7 +413,7 @@ async fn held_envelopes_are_not_scheduled() {
         "s@example.org",
         &[("r@example.net", None)],
     );
-    env.hold = Some("held by admin".into());
+    env.paused = Some("held by admin".into());
     f.add(env);
     assert_eq!(f.queue.run_due().await, 0);
     assert!(f.transport.asked.lock().unwrap().is_empty());

@@ -86,8 +86,10 @@ pub enum Listener {
     Mx,
     /// The submission port (`smtp.submission_listen`).
     Submission,
-    /// Made by Segl itself (DSNs, notices).
-    Local,
+    /// Not received at all: made by Segl itself (DSNs, notices, receipts). Stored as `local`
+    /// (the name of earlier versions, which must still read records after a fallback).
+    #[serde(rename = "local")]
+    Generated,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -194,9 +196,11 @@ pub struct Envelope {
     /// Size of the stored message in bytes.
     pub size: u64,
     pub recipients: Vec<Recipient>,
-    /// Set while an admin holds the message, with the reason (not delivered until released).
-    #[serde(default)]
-    pub hold: Option<String>,
+    /// Set while delivery is paused for this message, with the reason (not delivered until
+    /// resumed). Not the quarantine ("held" messages live in `spool/hold/`). Stored as `hold`,
+    /// the name earlier versions read.
+    #[serde(default, rename = "hold")]
+    pub paused: Option<String>,
 }
 
 impl Envelope {
@@ -260,7 +264,7 @@ mod tests {
                     ..Default::default()
                 }),
             )],
-            hold: None,
+            paused: None,
         };
         let json = serde_json::to_string(&env).unwrap();
         assert!(json.contains("\"version\":1"));

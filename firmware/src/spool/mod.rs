@@ -394,7 +394,7 @@ mod tests {
             envid: None,
             size: 3,
             recipients: vec![Recipient::new("u@example.org".into(), None, None)],
-            hold: None,
+            paused: None,
         }
     }
 

@@ -303,7 +303,7 @@ impl Session {
                 .iter()
                 .map(|r| Recipient::new(r.address.clone(), r.orcpt.clone(), r.notify))
                 .collect(),
-            hold: None,
+            paused: None,
         }
     }
 }
