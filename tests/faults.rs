@@ -53,7 +53,7 @@ fn panic_in_a_session_gives_the_address_slot_back() {
         &d.path().join("gw"),
         inbound.port,
         0,
-        "[smtp]\nmax_connections_per_ip = 2\n",
+        "[smtp]\nmax_connections_per_ip = 2\nmax_connections_per_trusted_ip = 2\n",
     );
     restarted_with(&mut g, "SEGL_TEST_PANIC", "session:boom.test:3");
     // Three sessions from 127.0.0.1 panic at EHLO; with only two slots per address, a slot

@@ -978,7 +978,7 @@ fn connection_limits_and_timeouts() {
         &d.path().join("gw"),
         inbound.port,
         0,
-        "[smtp]\nmax_connections_per_ip = 2\ncommand_timeout_secs = 2\n",
+        "[smtp]\nmax_connections_per_ip = 2\nmax_connections_per_trusted_ip = 2\ncommand_timeout_secs = 2\n",
     );
     let _a = Raw::connect(g.smtp_port);
     let _b = Raw::connect(g.smtp_port);
@@ -997,6 +997,30 @@ fn connection_limits_and_timeouts() {
     std::thread::sleep(Duration::from_secs(3));
     assert!(r.reply().starts_with("421 4.4.2"));
     assert!(r.closed());
+}
+
+/// A trusted relay (the organisation's own mail server, here 127.0.0.1 in the default
+/// `relay.trusted_networks`) is not held to `smtp.max_connections_per_ip`: 25 sessions at once,
+/// with the per-address limit at its default of 20, are all greeted and served.
+#[test]
+fn trusted_relay_is_not_held_to_the_per_address_limit() {
+    let d = temp_dir("segl-test-");
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(&d.path().join("gw"), inbound.port, 0, "");
+    // Raw::connect asserts the 220 greeting (a refused one would be 421 4.7.0).
+    let mut sessions: Vec<Raw> = (0..25).map(|_| Raw::connect(g.smtp_port)).collect();
+    for (i, r) in sessions.iter_mut().enumerate() {
+        assert!(r.cmd("EHLO relay.example.org").starts_with("250"));
+        assert!(r.cmd("MAIL FROM:<a@example.org>").starts_with("250"));
+        let to = format!("RCPT TO:<u{i}@example.org>");
+        assert!(r.cmd(&to).starts_with("250"));
+    }
+    for r in sessions.iter_mut() {
+        assert!(r.cmd("DATA").starts_with("354"));
+        let reply = r.cmd("Subject: t\r\n\r\nhello\r\n.");
+        assert!(reply.starts_with("250"), "{reply}");
+    }
+    inbound.wait_for(25, 60);
 }
 
 #[test]

@@ -46,6 +46,7 @@ fn state(dir: &Path, https: bool) -> Arc<AdminState> {
         cfg: cfg.clone(),
         resolver: Resolver::new(&cfg),
         tls: segl::tls::client_tls(&cfg).unwrap(),
+        cache: segl::smtp::outbound::cache::ConnectionCache::new(),
     }));
     let license = segl::license::Licensing::open(keystore.clone(), dir).unwrap();
     let policy = segl::liveconf::Live::new(Arc::new(PolicyCtx {

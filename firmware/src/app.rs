@@ -73,6 +73,7 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
         cfg: cfg.clone(),
         resolver: Resolver::new(&cfg),
         tls: crate::tls::client_tls(&cfg)?,
+        cache: crate::smtp::outbound::cache::ConnectionCache::new(),
     }));
     let license = crate::license::Licensing::open(keystore.clone(), data)?;
     let policy = Live::new(Arc::new(PolicyCtx {

@@ -18,6 +18,9 @@ pub struct SmtpConfig {
     pub max_recipients: usize,
     pub max_connections: usize,
     pub max_connections_per_ip: usize,
+    /// Per-address limit for clients in `relay.trusted_networks` (the organisation's own mail
+    /// servers, which open many sessions at once); 0: none, only `max_connections` applies.
+    pub max_connections_per_trusted_ip: usize,
     pub command_timeout_secs: u64,
     pub data_timeout_secs: u64,
     pub max_errors: u32,

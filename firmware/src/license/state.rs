@@ -129,53 +129,8 @@ pub fn evaluate(
         .collect();
     let days_left = terms.and_then(|t| parse_day(&t.expires)).map(|e| e - today);
     let grace_until = terms.and_then(grace_end).map(format_day);
-    let mut warnings = vec![];
-    let mut summary = match (phase, terms) {
-        (Phase::None, _) | (_, None) => {
-            "no licence installed: signing and decryption with individual keys are not licensed"
-                .to_string()
-        }
-        (Phase::OtherBox, Some(t)) => format!(
-            "licence {} is bound to box {}, not this box ({box_id}): individual keys not licensed",
-            t.id,
-            t.box_id.as_deref().unwrap_or("?")
-        ),
-        (Phase::NotYetValid, Some(t)) => {
-            format!("licence {} is not valid before {}", t.id, t.starts)
-        }
-        (Phase::Valid, Some(t)) => format!(
-            "licence {} for {}, valid until {}: {in_use} individual key(s) in use, {} licensed",
-            t.id, t.customer, t.expires, t.keys
-        ),
-        (Phase::Grace, Some(t)) => format!(
-            "licence {} for {} expired on {}; grace period until {}: {in_use} individual key(s) in use, {} licensed",
-            t.id,
-            t.customer,
-            t.expires,
-            grace_until.as_deref().unwrap_or("?"),
-            t.keys
-        ),
-        (Phase::Expired, Some(t)) => format!(
-            "licence {} expired on {} (grace period ended {}): individual keys not licensed",
-            t.id,
-            t.expires,
-            grace_until.as_deref().unwrap_or("?")
-        ),
-    };
-    match (phase, days_left) {
-        (Phase::Valid, Some(d)) if d <= WARN_DAYS => warnings.push(format!(
-            "the licence expires in {d} day(s), on {}: ask your vendor for a renewal",
-            terms.map_or("?", |t| t.expires.as_str())
-        )),
-        (Phase::Grace, _) => warnings.push(format!(
-            "the licence has expired; signing and decryption with individual keys stop after {}",
-            grace_until.as_deref().unwrap_or("?")
-        )),
-        (Phase::Expired | Phase::OtherBox | Phase::NotYetValid, _) => {
-            warnings.push(summary.clone())
-        }
-        _ => {}
-    }
+    let mut summary = summary(phase, terms, box_id, in_use, grace_until.as_deref());
+    let mut warnings = expiry_warnings(phase, terms, days_left, grace_until.as_deref(), &summary);
     if !unlicensed.is_empty() {
         let w = format!(
             "{} of {in_use} individual key(s) not licensed (not used to sign or decrypt): {}",
@@ -206,6 +161,74 @@ pub fn evaluate(
         warnings,
     };
     (status, count)
+}
+
+/// One line on the licence's state for the pages, the API and `segl ctl license show`.
+fn summary(
+    phase: Phase,
+    terms: Option<&Terms>,
+    box_id: &str,
+    in_use: usize,
+    grace_until: Option<&str>,
+) -> String {
+    match (phase, terms) {
+        (Phase::None, _) | (_, None) => {
+            "no licence installed: signing and decryption with individual keys are not licensed"
+                .to_string()
+        }
+        (Phase::OtherBox, Some(t)) => format!(
+            "licence {} is bound to box {}, not this box ({box_id}): individual keys not licensed",
+            t.id,
+            t.box_id.as_deref().unwrap_or("?")
+        ),
+        (Phase::NotYetValid, Some(t)) => {
+            format!("licence {} is not valid before {}", t.id, t.starts)
+        }
+        (Phase::Valid, Some(t)) => format!(
+            "licence {} for {}, valid until {}: {in_use} individual key(s) in use, {} licensed",
+            t.id, t.customer, t.expires, t.keys
+        ),
+        (Phase::Grace, Some(t)) => format!(
+            "licence {} for {} expired on {}; grace period until {}: {in_use} individual key(s) in use, {} licensed",
+            t.id,
+            t.customer,
+            t.expires,
+            grace_until.unwrap_or("?"),
+            t.keys
+        ),
+        (Phase::Expired, Some(t)) => format!(
+            "licence {} expired on {} (grace period ended {}): individual keys not licensed",
+            t.id,
+            t.expires,
+            grace_until.unwrap_or("?")
+        ),
+    }
+}
+
+/// What the administrator should act on about the licence's dates and binding.
+fn expiry_warnings(
+    phase: Phase,
+    terms: Option<&Terms>,
+    days_left: Option<i64>,
+    grace_until: Option<&str>,
+    summary: &str,
+) -> Vec<String> {
+    let mut warnings = vec![];
+    match (phase, days_left) {
+        (Phase::Valid, Some(d)) if d <= WARN_DAYS => warnings.push(format!(
+            "the licence expires in {d} day(s), on {}: ask your vendor for a renewal",
+            terms.map_or("?", |t| t.expires.as_str())
+        )),
+        (Phase::Grace, _) => warnings.push(format!(
+            "the licence has expired; signing and decryption with individual keys stop after {}",
+            grace_until.unwrap_or("?")
+        )),
+        (Phase::Expired | Phase::OtherBox | Phase::NotYetValid, _) => {
+            warnings.push(summary.to_string())
+        }
+        _ => {}
+    }
+    warnings
 }
 
 /// Today (UTC).

@@ -91,6 +91,7 @@ pub fn rebuild_on_change(
             cfg: cfg.clone(),
             resolver,
             tls,
+            cache: crate::smtp::outbound::cache::ConnectionCache::new(),
         }));
     });
 }

@@ -281,10 +281,11 @@ pub fn process_as(
             }
         }
     }
-    let base = if changed {
-        msg.to_bytes()
+    // The message itself when nothing changed: no copy of a large message.
+    let base: std::borrow::Cow<'_, [u8]> = if changed {
+        std::borrow::Cow::Owned(msg.to_bytes())
     } else {
-        message.to_vec()
+        std::borrow::Cow::Borrowed(message)
     };
     let from = acting.as_ref().map_or(from, |a| a.address.clone());
 
@@ -416,7 +417,7 @@ pub fn process_as(
                     .map_err(|e| smime_err("sign", e))?;
                 Content::New(finish::outbound(ctx, env, signed))
             }
-            None if changed => Content::New(finish::outbound(ctx, env, base.clone())),
+            None if changed => Content::New(finish::outbound(ctx, env, base.to_vec())),
             None => finish::unchanged(ctx, env, message),
         };
         outputs.push(Output {

@@ -52,7 +52,7 @@ impl Queue {
 
     /// Hands the due recipients to the transport, batch by batch, and records the outcomes.
     /// Returns the recipients that failed for good in this round.
-    async fn attempt_due(&self, env: &mut Envelope, message: &[u8]) -> Vec<Recipient> {
+    pub(super) async fn attempt_due(&self, env: &mut Envelope, message: &[u8]) -> Vec<Recipient> {
         let now = self.now();
         let due: Vec<String> = env
             .pending()
@@ -146,7 +146,7 @@ impl Queue {
 
     /// Stores and schedules a DSN for `failed` recipients of `env`. If it cannot be stored,
     /// those recipients go back to pending, so the failure is reported on a later round.
-    async fn queue_dsn(&self, env: &mut Envelope, failed: &[Recipient], message: &[u8]) {
+    pub(super) async fn queue_dsn(&self, env: &mut Envelope, failed: &[Recipient], message: &[u8]) {
         let (denv, bytes) =
             dsn::failure_dsn(&self.cfg, env, failed, message, self.now(), new_queue_id());
         let spool = self.spool.clone();

@@ -1,32 +1,53 @@
-//! Running an incoming message through the process stage: its outputs replace it in the spool
+//! Running an incoming message through the process stage. Its outputs replace it in the spool
 //! (children first, then the parent is removed), or it waits, or it is quarantined.
+//!
+//! The common case — one output for exactly the message's recipients, from the same sender —
+//! is delivered straight from memory (see [`Queue::deliver_direct`]): the original stays in the
+//! spool until the outcome is recorded, so the processed copy need not be made durable first
+//! (after a crash the original is simply processed again, as for any unfinished processing run).
+//! Only a copy that still has recipients to try later is stored.
 
 use std::sync::Arc;
 
-use super::{Content, Entry, Output, Process, ProcessError, Queue};
+use super::{dsn, Content, Entry, Output, Process, ProcessError, Queue};
 use crate::spool::{Envelope, Recipient, Spool, Stage};
+
+/// What the blocking part of processing produced.
+enum Processed {
+    /// Outputs stored in the spool and the parent removed.
+    Stored(Vec<Envelope>),
+    /// One output for every recipient, to be delivered from memory now.
+    Direct {
+        child: Box<Envelope>,
+        bytes: Vec<u8>,
+    },
+}
 
 impl Queue {
     /// Run the process stage on an incoming message and replace it by its outputs.
     pub(super) async fn process_one(&self, env: Envelope) {
         let id = env.id.clone();
-        let message = match self.read_message(&env).await {
-            Ok(m) => m,
-            Err(e) => {
+        // Reading and the stage run on one blocking thread: file I/O and CPU work (S/MIME);
+        // a panic in the stage is caught here and turns into a quarantine, not a lost message.
+        let spool = self.spool.clone();
+        let stage = self.stages.process.clone();
+        let result = tokio::task::spawn_blocking(move || {
+            spool
+                .read_checked(&env)
+                .map(|message| process_and_store(&*stage, &spool, &env, message))
+        })
+        .await;
+        let result = match result {
+            Ok(Ok(processed)) => Ok(processed),
+            Ok(Err(e)) => {
                 return self
                     .quarantine(&id, &format!("message file unreadable: {e}"))
                     .await
             }
+            Err(join) => Err(join),
         };
-        // The stage runs on a blocking thread: it is CPU work (S/MIME), and a panic in it is
-        // caught here and turns into a quarantine instead of a lost message.
-        let spool = self.spool.clone();
-        let stage = self.stages.process.clone();
-        let result =
-            tokio::task::spawn_blocking(move || process_and_store(&*stage, &spool, &env, &message))
-                .await;
         match result {
-            Ok(Ok(children)) => {
+            Ok(Ok(Processed::Stored(children))) => {
                 let ids: Vec<&str> = children.iter().map(|c| c.id.as_str()).collect();
                 tracing::info!(id = %id, outputs = ?ids, "processed");
                 let mut map = self.lock();
@@ -34,6 +55,10 @@ impl Queue {
                 for c in children {
                     map.insert(c.id.clone(), Entry::new(c));
                 }
+            }
+            Ok(Ok(Processed::Direct { child, bytes })) => {
+                tracing::info!(id = %id, outputs = ?[&child.id], "processed");
+                self.deliver_direct(&id, *child, bytes).await
             }
             Ok(Err(ProcessError::Temporary(why))) => {
                 tracing::warn!(id = %id, reason = %why, "processing deferred");
@@ -52,20 +77,93 @@ impl Queue {
             }
         }
     }
+
+    /// Deliver the single output of `parent_id` from memory, then record the result: a DSN for
+    /// recipients that failed for good is stored first (as in a normal delivery round); then the
+    /// output is stored with its recipients' state if some are left to try later, and the
+    /// parent is removed. Until that removal the parent is the durable record: a crash before
+    /// it processes and delivers the message again (at least once, never lost).
+    async fn deliver_direct(&self, parent_id: &str, mut child: Envelope, bytes: Vec<u8>) {
+        crate::testhook::panic_if(
+            "deliver",
+            &child
+                .pending()
+                .map(|r| r.address.as_str())
+                .collect::<Vec<_>>()
+                .join(" "),
+        );
+        let newly_failed = self.attempt_due(&mut child, &bytes).await;
+        let wanted: Vec<Recipient> = newly_failed
+            .into_iter()
+            .filter(|r| dsn::wants_dsn(&child, r))
+            .collect();
+        if !wanted.is_empty() {
+            self.queue_dsn(&mut child, &wanted, &bytes).await;
+        }
+        let done = child.is_done();
+        let spool = self.spool.clone();
+        let (stored, parent) = (child.clone(), parent_id.to_string());
+        let res = tokio::task::spawn_blocking(move || {
+            if !done {
+                spool.store(&stored, &bytes)?;
+            }
+            spool.remove(&parent)
+        })
+        .await;
+        let mut map = self.lock();
+        match res {
+            Ok(Ok(())) => {
+                map.remove(parent_id);
+                if done {
+                    tracing::info!(id = %child.id, "removed: all recipients done");
+                } else {
+                    map.insert(child.id.clone(), Entry::new(child));
+                }
+            }
+            Ok(Err(e)) => {
+                tracing::error!(id = %parent_id, error = %e, "cannot record the delivery; the message is processed again later");
+                let not_before = self.now() + self.cfg.delivery.retry_initial_secs as i64;
+                if let Some(e) = map.get_mut(parent_id) {
+                    e.not_before = not_before;
+                }
+            }
+            Err(e) => {
+                tracing::error!(id = %parent_id, error = %e, "recording the delivery panicked")
+            }
+        }
+    }
 }
 
-/// Process `env` and store its outputs as outgoing children `<id>-1`, `<id>-2`, …, then remove
-/// the parent. Storing is idempotent, so a crash in between repeats it harmlessly.
+/// Process `env`; a single output for all its recipients is handed back for direct delivery,
+/// any other set of outputs is stored as outgoing children `<id>-1`, `<id>-2`, …, then the
+/// parent is removed. Storing is idempotent, so a crash in between repeats it harmlessly.
 fn process_and_store(
     stage: &dyn Process,
     spool: &Arc<Spool>,
     env: &Envelope,
-    message: &[u8],
-) -> Result<Vec<Envelope>, ProcessError> {
+    message: Vec<u8>,
+) -> Result<Processed, ProcessError> {
     let recipients: Vec<&str> = env.recipients.iter().map(|r| r.address.as_str()).collect();
     crate::testhook::panic_if("process", &recipients.join(","));
-    let outputs = stage.process(env, message)?;
-    report_processed(env, message, &outputs);
+    let mut outputs = stage.process(env, &message)?;
+    report_processed(env, &message, &outputs);
+    if is_direct(env, &outputs) {
+        if let Some(out) = outputs.pop() {
+            let mut child = child_envelope(env, 1, &out);
+            crate::testhook::stall_if("processed", &recipients.join(" "));
+            let bytes = match out.content {
+                Content::Unchanged => message,
+                Content::New(bytes) => {
+                    child.size = bytes.len() as u64;
+                    bytes
+                }
+            };
+            return Ok(Processed::Direct {
+                child: Box::new(child),
+                bytes,
+            });
+        }
+    }
     let mut children = vec![];
     for (i, out) in outputs.into_iter().enumerate() {
         let child = store_output(spool, env, i + 1, out)?;
@@ -81,16 +179,26 @@ fn process_and_store(
     spool
         .remove(&env.id)
         .map_err(|e| ProcessError::Temporary(e.to_string()))?;
-    Ok(children)
+    Ok(Processed::Stored(children))
 }
 
-/// Store output number `n` of `env`; its recipients keep their DSN parameters from `env`.
-fn store_output(
-    spool: &Spool,
-    env: &Envelope,
-    n: usize,
-    out: Output,
-) -> Result<Envelope, ProcessError> {
+/// Whether the outputs are one copy for exactly the message's pending recipients from the same
+/// sender: nothing else (notices, receipts, split copies) whose sending must be recorded before
+/// the original goes.
+fn is_direct(env: &Envelope, outputs: &[Output]) -> bool {
+    let [out] = outputs else { return false };
+    if out.mail_from.is_some() || env.recipients.iter().any(|r| !r.is_pending()) {
+        return false;
+    }
+    let mut want: Vec<&str> = env.recipients.iter().map(|r| r.address.as_str()).collect();
+    let mut got: Vec<&str> = out.recipients.iter().map(String::as_str).collect();
+    want.sort_unstable();
+    got.sort_unstable();
+    want == got
+}
+
+/// The envelope of output number `n` of `env`; its recipients keep their DSN parameters.
+fn child_envelope(env: &Envelope, n: usize, out: &Output) -> Envelope {
     let recipients: Vec<Recipient> = out
         .recipients
         .iter()
@@ -103,9 +211,20 @@ fn store_output(
         })
         .collect();
     let mut child = env.derive(format!("{}-{n}", env.id), Stage::Deliver, recipients);
-    if let Some(from) = out.mail_from {
-        child.mail_from = from;
+    if let Some(from) = &out.mail_from {
+        child.mail_from = from.clone();
     }
+    child
+}
+
+/// Store output number `n` of `env`; its recipients keep their DSN parameters from `env`.
+fn store_output(
+    spool: &Spool,
+    env: &Envelope,
+    n: usize,
+    out: Output,
+) -> Result<Envelope, ProcessError> {
+    let mut child = child_envelope(env, n, &out);
     let res = match out.content {
         Content::Unchanged => spool.store_linked(&child, &env.id),
         Content::New(bytes) => {

@@ -450,3 +450,85 @@ async fn outputs_of_an_interrupted_processing_run_are_delivered_once() {
     assert!(f.queue.lock().is_empty());
     assert!(f.spool.load_all().unwrap().0.is_empty());
 }
+
+/// One output for every recipient (signed or encrypted): delivered from memory in the same
+/// round, and nothing but the original was ever stored.
+fn one_copy(env: &Envelope) -> Result<Vec<Output>, ProcessError> {
+    Ok(vec![Output {
+        recipients: env.recipients.iter().map(|r| r.address.clone()).collect(),
+        mail_from: None,
+        content: Content::New(b"Subject: signed\r\n\r\nx\r\n".to_vec()),
+    }])
+}
+
+#[tokio::test]
+async fn a_single_output_is_delivered_right_after_processing() {
+    let f = fixture(one_copy, vec![delivered()]);
+    f.add(envelope(
+        "P",
+        Stage::Process,
+        "s@example.org",
+        &[("a@example.net", None), ("b@example.net", None)],
+    ));
+    assert_eq!(f.queue.run_due().await, 1);
+    assert_eq!(
+        f.transport.asked.lock().unwrap().clone(),
+        ["a@example.net", "b@example.net"]
+    );
+    assert!(f.queue.lock().is_empty());
+    assert!(f.spool.load_all().unwrap().0.is_empty());
+}
+
+#[tokio::test]
+async fn a_direct_delivery_that_is_deferred_stores_the_output_with_its_state() {
+    let f = fixture(one_copy, vec![delivered(), deferred()]);
+    f.add(envelope(
+        "P",
+        Stage::Process,
+        "s@example.org",
+        &[("a@example.net", None), ("b@example.net", None)],
+    ));
+    f.queue.run_due().await;
+    assert!(f.queue.lock().get("P").is_none(), "the original is gone");
+    assert!(matches!(
+        f.recipient("P-1", "a@example.net").state,
+        RcptState::Delivered { .. }
+    ));
+    let b = f.recipient("P-1", "b@example.net");
+    assert!(b.is_pending());
+    assert_eq!(b.next_attempt, START + 60);
+    // The stored copy is the processed one, with the same state as the index.
+    let (envs, _) = f.spool.load_all().unwrap();
+    assert_eq!(envs.len(), 1);
+    assert_eq!(envs[0].id, "P-1");
+    assert_eq!(envs[0].recipients[1].attempts, 1);
+    assert_eq!(
+        f.spool.read_message("P-1").unwrap(),
+        b"Subject: signed\r\n\r\nx\r\n"
+    );
+    // The next round delivers only b, from the stored copy.
+    f.set_time(START + 60);
+    f.transport.script.lock().unwrap().clear();
+    f.transport.script.lock().unwrap().push_back(delivered());
+    assert_eq!(f.queue.run_due().await, 1);
+    assert!(f.queue.lock().is_empty());
+    assert!(f.spool.load_all().unwrap().0.is_empty());
+}
+
+#[tokio::test]
+async fn a_direct_delivery_that_fails_queues_its_dsn() {
+    let f = fixture(one_copy, vec![failed()]);
+    f.add(envelope(
+        "P",
+        Stage::Process,
+        "s@example.org",
+        &[("r@example.net", None)],
+    ));
+    f.queue.run_due().await;
+    assert!(f.queue.lock().get("P").is_none());
+    assert!(f.queue.lock().get("P-1").is_none(), "done: not stored");
+    let dsns = f.dsns();
+    assert_eq!(dsns.len(), 1);
+    let (envs, _) = f.spool.load_all().unwrap();
+    assert_eq!(envs.len(), 1, "only the DSN is in the spool");
+}

@@ -248,17 +248,30 @@ pub(crate) fn encrypt(
     recipients: &[Recipient],
     opts: &EncryptOptions,
 ) -> Result<Vec<u8>> {
-    let msg = mime::to_crlf(msg);
-    let e = Entity::parse(&msg)?;
-    let mut entity = e.content_headers();
-    if e.header("Content-Type").is_none() {
-        entity.extend_from_slice(b"Content-Type: text/plain; charset=us-ascii\r\n");
-    }
-    entity.extend_from_slice(b"\r\n");
-    entity.extend_from_slice(e.body);
+    encrypt_owned(mime::to_crlf(msg), recipients, opts)
+}
+
+/// Encrypts a message the caller gives up (the signed output in sign-and-encrypt): every
+/// intermediate copy is dropped as soon as the next one exists, so a large message is held
+/// about three times at most (content, ciphertext, its DER encoding), not six.
+pub(crate) fn encrypt_owned(
+    msg: Vec<u8>,
+    recipients: &[Recipient],
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>> {
+    let msg = mime::into_crlf(msg);
+    let (outer, entity) = {
+        let e = Entity::parse(&msg)?;
+        let mut entity = e.content_headers();
+        if e.header("Content-Type").is_none() {
+            entity.extend_from_slice(b"Content-Type: text/plain; charset=us-ascii\r\n");
+        }
+        entity.extend_from_slice(b"\r\n");
+        entity.extend_from_slice(e.body);
+        (e.outer_headers(), entity)
+    };
+    drop(msg);
     let (der, smime_type) = envelope(&entity, recipients, opts)?;
-    Ok(mime::join_outer(
-        &e.outer_headers(),
-        &mime::pkcs7_mime_entity(smime_type, &der),
-    ))
+    drop(entity);
+    Ok(mime::pkcs7_mime_message(&outer, smime_type, &der))
 }

@@ -301,6 +301,29 @@ pub(crate) fn split_multipart<'a>(
     ))
 }
 
+/// Whether every CR and LF in `data` is part of a CRLF pair (nothing for [`to_crlf`] to do).
+fn is_crlf(data: &[u8]) -> bool {
+    let mut prev_cr = false;
+    for &b in data {
+        match b {
+            b'\n' if !prev_cr => return false,
+            _ if prev_cr && b != b'\n' => return false,
+            _ => {}
+        }
+        prev_cr = b == b'\r';
+    }
+    !prev_cr
+}
+
+/// [`to_crlf`] of an owned message: returned as it is when already canonical (no copy).
+pub(crate) fn into_crlf(data: Vec<u8>) -> Vec<u8> {
+    if is_crlf(&data) {
+        data
+    } else {
+        to_crlf(&data)
+    }
+}
+
 /// Converts bare LF and bare CR line endings to CRLF.
 pub(crate) fn to_crlf(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 40);
@@ -382,13 +405,22 @@ pub(crate) fn make_7bit(entity: &[u8], depth: usize, max_depth: usize) -> Result
 
 /// Base64 in lines of 76 characters with CRLF (RFC 2045 §6.8).
 pub(crate) fn encode_base64_lines(data: &[u8]) -> Vec<u8> {
-    let b64 = base64::engine::general_purpose::STANDARD.encode(data);
-    let mut out = Vec::with_capacity(b64.len() + b64.len() / 38 + 2);
-    for chunk in b64.as_bytes().chunks(76) {
-        out.extend_from_slice(chunk);
+    let mut out = Vec::new();
+    append_base64_lines(&mut out, data);
+    out
+}
+
+/// Appends `data` as base64 in lines of 76 characters to `out`, line by line (no intermediate
+/// copy of the whole encoding: large messages are encrypted in bounded memory).
+pub(crate) fn append_base64_lines(out: &mut Vec<u8>, data: &[u8]) {
+    out.reserve(data.len().div_ceil(57) * 78);
+    let mut line = String::with_capacity(80);
+    for chunk in data.chunks(57) {
+        line.clear();
+        base64::engine::general_purpose::STANDARD.encode_string(chunk, &mut line);
+        out.extend_from_slice(line.as_bytes());
         out.extend_from_slice(b"\r\n");
     }
-    out
 }
 
 /// Lenient base64 decoding: whitespace ignored, padding optional.
@@ -486,24 +518,32 @@ pub(crate) fn from_address(message: &[u8]) -> Option<String> {
     Some(addr)
 }
 
-/// An application/pkcs7-mime entity (headers and base64 body) for `der`.
-pub(crate) fn pkcs7_mime_entity(smime_type: &str, der: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(der.len() * 4 / 3 + 300);
+/// A whole `application/pkcs7-mime` message: the outer headers, MIME-Version and the entity,
+/// written into one buffer (what joining the outer headers with the entity would give, without
+/// a second copy).
+pub(crate) fn pkcs7_mime_message(outer_headers: &[u8], smime_type: &str, der: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(outer_headers.len() + der.len().div_ceil(57) * 78 + 400);
+    out.extend_from_slice(&to_crlf(outer_headers));
+    write_header(&mut out, "MIME-Version", "1.0");
+    write_pkcs7_mime_entity(&mut out, smime_type, der);
+    out
+}
+
+fn write_pkcs7_mime_entity(out: &mut Vec<u8>, smime_type: &str, der: &[u8]) {
     write_header(
-        &mut out,
+        out,
         "Content-Type",
         &format!("application/pkcs7-mime; smime-type={smime_type}; name=\"smime.p7m\""),
     );
-    write_header(&mut out, "Content-Transfer-Encoding", "base64");
+    write_header(out, "Content-Transfer-Encoding", "base64");
     write_header(
-        &mut out,
+        out,
         "Content-Disposition",
         "attachment; filename=\"smime.p7m\"",
     );
-    write_header(&mut out, "Content-Description", "S/MIME Encrypted Message");
+    write_header(out, "Content-Description", "S/MIME Encrypted Message");
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&encode_base64_lines(der));
-    out
+    append_base64_lines(out, der);
 }
 
 /// Joins the outer (non-content) headers of a message with a new MIME entity.
@@ -544,6 +584,18 @@ mod tests {
     #[test]
     fn crlf_and_7bit() {
         assert_eq!(to_crlf(b"a\nb\r\nc\r"), b"a\r\nb\r\nc\r\n");
+        for m in [&b"a\nb"[..], b"a\rb", b"a\r", b"a\r\nb\r\n", b"", b"\r\r\n"] {
+            assert_eq!(into_crlf(m.to_vec()), to_crlf(m), "{m:?}");
+        }
+        // Line by line base64 is the whole encoding cut into lines of 76.
+        let data: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
+        let whole = base64::engine::general_purpose::STANDARD.encode(&data);
+        let lines: Vec<u8> = whole
+            .as_bytes()
+            .chunks(76)
+            .flat_map(|l| [l, b"\r\n"].concat())
+            .collect();
+        assert_eq!(encode_base64_lines(&data), lines);
         let e = make_7bit(
             b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nh\xc3\xa9\r\n",
             0,

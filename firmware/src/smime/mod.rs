@@ -81,7 +81,7 @@ pub fn sign_and_encrypt(
     if enc.sender_cert.is_none() {
         enc.sender_cert = Some(signer.certificate().clone());
     }
-    encrypt::encrypt(&signed, recipients, &enc)
+    encrypt::encrypt_owned(signed, recipients, &enc)
 }
 
 /// Decrypts a message whose whole body is an S/MIME encrypted entity.

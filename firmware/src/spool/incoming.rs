@@ -2,23 +2,29 @@
 //! phase, fsynced by [`IncomingFile::finish`], then made durable by [`Spool::commit`]. The
 //! SMTP session never opens spool files itself.
 //!
+//! The data is gathered in memory up to [`SPILL`] bytes and written to the file in one blocking
+//! call when that fills, or in [`IncomingFile::finish`] together with the fsync: a typical
+//! message costs one trip to a blocking thread (create, write, fsync) instead of one per step.
+//! Memory per session stays bounded by [`SPILL`], whatever the message size.
+//!
 //! A write error does not interrupt the data phase (the client must still be read up to the
 //! final dot before an answer makes sense): it is kept and reported by `finish`.
 
-use std::io;
-use std::path::PathBuf;
-
-use tokio::io::{AsyncWriteExt, BufWriter};
+use std::fs::File;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
 
 use super::{io_err, Spool, SpoolError};
 
-/// Buffer between the network and the file.
-const BUFFER: usize = 64 * 1024;
+/// Bytes gathered in memory before they are written to the file.
+const SPILL: usize = 256 * 1024;
 
 /// The temporary file of one message being received.
 pub struct IncomingFile {
     path: PathBuf,
-    file: Option<BufWriter<tokio::fs::File>>,
+    /// Created at the first write to disk.
+    file: Option<File>,
+    buf: Vec<u8>,
     error: Option<io::Error>,
 }
 
@@ -26,15 +32,25 @@ impl Spool {
     /// Start receiving message `id`. Never fails here: a file that cannot be created is
     /// reported by [`IncomingFile::finish`], after the client sent its data.
     pub async fn create_incoming(&self, id: &str) -> IncomingFile {
-        let path = self.tmp_path(id);
-        let (file, error) = match tokio::fs::File::create(&path).await {
-            Ok(f) => (Some(BufWriter::with_capacity(BUFFER, f)), None),
-            Err(e) => {
-                tracing::error!(error = %e, path = %path.display(), "cannot create spool file");
-                (None, Some(e))
-            }
-        };
-        IncomingFile { path, file, error }
+        IncomingFile {
+            path: self.tmp_path(id),
+            file: None,
+            buf: Vec::with_capacity(16 * 1024),
+            error: None,
+        }
+    }
+}
+
+/// Create the file if needed and append `buf` (blocking).
+fn write_out(path: &Path, file: &mut Option<File>, buf: &[u8]) -> io::Result<()> {
+    if file.is_none() {
+        *file = Some(File::create(path).inspect_err(|e| {
+            tracing::error!(error = %e, path = %path.display(), "cannot create spool file");
+        })?);
+    }
+    match file {
+        Some(f) => f.write_all(buf),
+        None => Err(io::Error::other("spool file could not be created")),
     }
 }
 
@@ -44,33 +60,106 @@ impl IncomingFile {
         if self.error.is_some() {
             return;
         }
-        if let Some(f) = &mut self.file {
-            if let Err(e) = f.write_all(bytes).await {
-                self.error = Some(e);
-            }
+        self.buf.extend_from_slice(bytes);
+        if self.buf.len() >= SPILL {
+            self.spill().await;
         }
     }
 
-    /// Flush and fsync; then the message can be committed. On failure the file is removed.
-    pub async fn finish(mut self) -> Result<(), SpoolError> {
-        let synced = match (self.file.take(), self.error.take()) {
-            (Some(mut f), None) => match f.flush().await {
-                Ok(()) => f.get_ref().sync_all().await,
-                Err(e) => Err(e),
-            },
-            (_, Some(e)) => Err(e),
-            (None, None) => Err(io::Error::other("spool file could not be created")),
-        };
-        if let Err(e) = synced {
-            let _ = tokio::fs::remove_file(&self.path).await;
-            return Err(io_err(&self.path)(e));
+    /// Write the gathered bytes to the file on a blocking thread.
+    async fn spill(&mut self) {
+        let path = self.path.clone();
+        let mut file = self.file.take();
+        let buf = std::mem::take(&mut self.buf);
+        let joined = tokio::task::spawn_blocking(move || {
+            let res = write_out(&path, &mut file, &buf);
+            (file, buf, res)
+        })
+        .await;
+        match joined {
+            Ok((file, mut buf, res)) => {
+                self.file = file;
+                buf.clear();
+                self.buf = buf;
+                if let Err(e) = res {
+                    self.error = Some(e);
+                }
+            }
+            Err(e) => self.error = Some(io::Error::other(e.to_string())),
         }
-        Ok(())
+    }
+
+    /// Write what is left and fsync, in one blocking call; then the message can be committed.
+    /// On failure the file is removed.
+    pub async fn finish(mut self) -> Result<(), SpoolError> {
+        let path = self.path.clone();
+        let error = self.error.take();
+        let mut file = self.file.take();
+        let buf = std::mem::take(&mut self.buf);
+        let synced = tokio::task::spawn_blocking(move || {
+            let res = match error {
+                Some(e) => Err(e),
+                None => write_out(&path, &mut file, &buf).and_then(|()| match &file {
+                    Some(f) => f.sync_all(),
+                    None => Err(io::Error::other("spool file could not be created")),
+                }),
+            };
+            if res.is_err() {
+                drop(file);
+                let _ = std::fs::remove_file(&path);
+            }
+            res
+        })
+        .await
+        .unwrap_or_else(|e| Err(io::Error::other(e.to_string())));
+        synced.map_err(io_err(&self.path))
     }
 
     /// Drop the message (refused, timed out, connection lost): nothing was acknowledged.
     pub async fn discard(mut self) {
-        drop(self.file.take());
-        let _ = tokio::fs::remove_file(&self.path).await;
+        if self.file.take().is_some() {
+            let _ = tokio::fs::remove_file(&self.path).await;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn small_and_large_messages_arrive_whole() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Spool::open(d.path()).unwrap();
+        for (id, len) in [("S", 10_000usize), ("L", 3 * SPILL + 17)] {
+            let mut f = s.create_incoming(id).await;
+            let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
+            for chunk in data.chunks(1000) {
+                f.write(chunk).await;
+            }
+            f.finish().await.unwrap();
+            assert_eq!(std::fs::read(s.tmp_path(id)).unwrap(), data);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_file_that_cannot_be_created_fails_at_finish() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Spool::open(d.path()).unwrap();
+        std::fs::remove_dir_all(d.path().join("spool/tmp")).unwrap();
+        let mut f = s.create_incoming("X").await;
+        f.write(b"abc").await;
+        assert!(f.finish().await.is_err());
+    }
+
+    #[tokio::test]
+    async fn discard_removes_a_spilled_file() {
+        let d = tempfile::tempdir().unwrap();
+        let s = Spool::open(d.path()).unwrap();
+        let mut f = s.create_incoming("D").await;
+        f.write(&vec![b'x'; SPILL + 1]).await;
+        assert!(s.tmp_path("D").exists());
+        f.discard().await;
+        assert!(!s.tmp_path("D").exists());
     }
 }

@@ -7,6 +7,7 @@
 //! (accepted, in process or delivery), `hold/` (quarantined: records that cannot be read, with a
 //! `.reason` file an admin can see).
 
+mod dirsync;
 pub mod envelope;
 mod incoming;
 mod status;
@@ -58,6 +59,8 @@ pub struct Spool {
     tmp: PathBuf,
     queue: PathBuf,
     hold: PathBuf,
+    /// fsyncs of `queue/`, shared by concurrent commits and removals (group commit).
+    queue_sync: dirsync::DirSync,
 }
 
 /// Unique, sortable queue ids: arrival time in microseconds, a per-process counter and randomness,
@@ -86,6 +89,7 @@ impl Spool {
             tmp: root.join("tmp"),
             queue: root.join("queue"),
             hold: root.join("hold"),
+            queue_sync: dirsync::DirSync::new(root.join("queue")),
             root,
         };
         for d in [&s.root, &s.tmp, &s.queue, &s.hold] {
@@ -160,7 +164,7 @@ impl Spool {
         write_synced(&tmp, &json)?;
         let dst = self.env_path(&env.id);
         fs::rename(&tmp, &dst).map_err(io_err(&dst))?;
-        sync_dir(&self.queue)
+        self.queue_sync.sync().map_err(io_err(&self.queue))
     }
 
     pub fn read_message(&self, id: &str) -> Result<Vec<u8>, SpoolError> {
@@ -214,7 +218,7 @@ impl Spool {
         }
         let msg = self.message_path(id);
         let _ = fs::remove_file(&msg);
-        sync_dir(&self.queue)
+        self.queue_sync.sync().map_err(io_err(&self.queue))
     }
 
     /// Load every committed envelope. Message files without a record are removed (never

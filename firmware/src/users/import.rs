@@ -91,24 +91,7 @@ impl UserStore {
     /// Adds and updates the users in `import` (users not named are left alone); with
     /// `dry_run`, only reports. Every entry is checked before anything is written.
     pub fn import(&self, import: &[ImportUser], dry_run: bool) -> Result<Vec<Change>, UserError> {
-        let mut checked: Vec<ImportUser> = vec![];
-        for u in import {
-            let u = check(u)?;
-            match checked.iter_mut().find(|c| c.name == u.name) {
-                // The same user on several lines (CSV: one address a line): addresses merge.
-                Some(c) => {
-                    for a in u.addresses {
-                        if !c.addresses.contains(&a) {
-                            c.addresses.push(a);
-                        }
-                    }
-                    if u.password_hash.is_some() {
-                        c.password_hash = u.password_hash;
-                    }
-                }
-                None => checked.push(u),
-            }
-        }
+        let checked = merged(import)?;
         let mut users = self.users.write().map_err(|_| UserError::Store {
             path: self.path.clone(),
             message: "lock poisoned".into(),
@@ -116,54 +99,7 @@ impl UserStore {
         let mut next = users.clone();
         let mut changes = vec![];
         for u in checked {
-            let change = match next.iter_mut().find(|e| e.name == u.name) {
-                None => {
-                    next.push(User {
-                        name: u.name.clone(),
-                        addresses: u.addresses.clone(),
-                        password_hash: u.password_hash.clone().unwrap_or_default(),
-                    });
-                    Change {
-                        name: u.name,
-                        action: Action::Add,
-                        addresses: u.addresses,
-                        old_addresses: vec![],
-                        password_changed: u.password_hash.is_some(),
-                    }
-                }
-                Some(e) => {
-                    let same_addresses = {
-                        let (mut a, mut b) = (e.addresses.clone(), u.addresses.clone());
-                        a.sort();
-                        b.sort();
-                        a == b
-                    };
-                    let password_changed = u
-                        .password_hash
-                        .as_ref()
-                        .is_some_and(|h| *h != e.password_hash);
-                    let old = e.addresses.clone();
-                    if !same_addresses {
-                        e.addresses = u.addresses.clone();
-                    }
-                    if let Some(h) = u.password_hash.filter(|_| password_changed) {
-                        e.password_hash = h;
-                    }
-                    let action = if same_addresses && !password_changed {
-                        Action::Unchanged
-                    } else {
-                        Action::Update
-                    };
-                    Change {
-                        name: u.name,
-                        action,
-                        addresses: u.addresses,
-                        old_addresses: if same_addresses { vec![] } else { old },
-                        password_changed,
-                    }
-                }
-            };
-            changes.push(change);
+            changes.push(apply(&mut next, u));
         }
         let changed = changes.iter().any(|c| c.action != Action::Unchanged);
         if changed && !dry_run {
@@ -171,6 +107,81 @@ impl UserStore {
             *users = next;
         }
         Ok(changes)
+    }
+}
+
+/// The checked entries, one per user: the same user on several lines (CSV: one address a
+/// line) has its addresses merged.
+fn merged(import: &[ImportUser]) -> Result<Vec<ImportUser>, UserError> {
+    let mut checked: Vec<ImportUser> = vec![];
+    for u in import {
+        let u = check(u)?;
+        match checked.iter_mut().find(|c| c.name == u.name) {
+            // The same user on several lines (CSV: one address a line): addresses merge.
+            Some(c) => {
+                for a in u.addresses {
+                    if !c.addresses.contains(&a) {
+                        c.addresses.push(a);
+                    }
+                }
+                if u.password_hash.is_some() {
+                    c.password_hash = u.password_hash;
+                }
+            }
+            None => checked.push(u),
+        }
+    }
+    Ok(checked)
+}
+
+/// Adds `u` to `next` or updates the user of that name; says what changed.
+fn apply(next: &mut Vec<User>, u: ImportUser) -> Change {
+    match next.iter_mut().find(|e| e.name == u.name) {
+        None => {
+            next.push(User {
+                name: u.name.clone(),
+                addresses: u.addresses.clone(),
+                password_hash: u.password_hash.clone().unwrap_or_default(),
+            });
+            Change {
+                name: u.name,
+                action: Action::Add,
+                addresses: u.addresses,
+                old_addresses: vec![],
+                password_changed: u.password_hash.is_some(),
+            }
+        }
+        Some(e) => {
+            let same_addresses = {
+                let (mut a, mut b) = (e.addresses.clone(), u.addresses.clone());
+                a.sort();
+                b.sort();
+                a == b
+            };
+            let password_changed = u
+                .password_hash
+                .as_ref()
+                .is_some_and(|h| *h != e.password_hash);
+            let old = e.addresses.clone();
+            if !same_addresses {
+                e.addresses = u.addresses.clone();
+            }
+            if let Some(h) = u.password_hash.filter(|_| password_changed) {
+                e.password_hash = h;
+            }
+            let action = if same_addresses && !password_changed {
+                Action::Unchanged
+            } else {
+                Action::Update
+            };
+            Change {
+                name: u.name,
+                action,
+                addresses: u.addresses,
+                old_addresses: if same_addresses { vec![] } else { old },
+                password_changed,
+            }
+        }
     }
 }
 

@@ -58,10 +58,13 @@ impl Server {
 
     /// Count a connection from `ip`; `None` when that address already has too many. The slot
     /// is given back when the returned guard drops — also when the session panics.
+    /// Clients in `relay.trusted_networks` have their own limit (none by default): they are the
+    /// organisation's mail servers, bounded by `smtp.max_connections` only.
     fn enter(self: &Arc<Self>, ip: IpAddr) -> Option<IpSlot> {
+        let limit = per_ip_limit(&self.live.get(), ip);
         let mut m = self.per_ip.lock().unwrap_or_else(|p| p.into_inner());
         let n = m.entry(ip).or_insert(0);
-        if *n >= self.live.get().smtp.max_connections_per_ip {
+        if *n >= limit {
             return None;
         }
         *n += 1;
@@ -79,6 +82,18 @@ impl Server {
                 m.remove(&ip);
             }
         }
+    }
+}
+
+/// How many simultaneous sessions one client address may have.
+fn per_ip_limit(cfg: &crate::config::Config, ip: IpAddr) -> usize {
+    if cfg.relay.trusted_networks.iter().any(|n| n.contains(&ip)) {
+        match cfg.smtp.max_connections_per_trusted_ip {
+            0 => usize::MAX,
+            n => n,
+        }
+    } else {
+        cfg.smtp.max_connections_per_ip
     }
 }
 

@@ -251,8 +251,13 @@ impl SmtpClient {
         if r.code != 354 {
             return Ok(r);
         }
-        let stuffed = dot_stuff(message);
-        self.send(&stuffed).await?;
+        // Stuffed piece by piece through a bounded buffer: no second copy of a large message.
+        let mut stuffer = DotStuffer::default();
+        for piece in message.chunks(STUFF_CHUNK) {
+            let out = stuffer.stuff(piece);
+            self.send(out).await?;
+        }
+        self.send(stuffer.end()).await?;
         self.send(b".\r\n").await?;
         self.flush().await?;
         self.read_reply().await
@@ -294,6 +299,44 @@ async fn read_limited(r: &mut BufReader<BoxedStream>, out: &mut Vec<u8>) -> std:
     }
 }
 
+/// Bytes of the message stuffed and sent at a time.
+const STUFF_CHUNK: usize = 64 * 1024;
+
+/// Dot-stuffing (RFC 5321 §4.5.2) of a message given in pieces, with one reused buffer.
+#[derive(Default)]
+struct DotStuffer {
+    out: Vec<u8>,
+    /// Whether the next byte starts a line (the message starts one).
+    mid_line: bool,
+    /// The last two bytes seen, to end the data with CRLF.
+    last: [u8; 2],
+}
+
+impl DotStuffer {
+    /// The stuffed form of the next piece (valid until the next call).
+    fn stuff(&mut self, piece: &[u8]) -> &[u8] {
+        self.out.clear();
+        for &b in piece {
+            if !self.mid_line && b == b'.' {
+                self.out.push(b'.');
+            }
+            self.out.push(b);
+            self.mid_line = b != b'\n';
+            self.last = [self.last[1], b];
+        }
+        &self.out
+    }
+
+    /// What must follow the last piece so the data ends with CRLF.
+    fn end(&self) -> &'static [u8] {
+        match self.last {
+            [b'\r', b'\n'] => b"",
+            [_, b'\r'] => b"\n",
+            _ => b"\r\n",
+        }
+    }
+}
+
 /// Transparency (RFC 5321 §4.5.2): double a leading dot; make sure the data ends with CRLF.
 pub fn dot_stuff(message: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(message.len() + message.len() / 64 + 4);
@@ -323,6 +366,35 @@ mod tests {
     fn stuffing() {
         assert_eq!(dot_stuff(b".a\r\nb\r\n.\r\n"), b"..a\r\nb\r\n..\r\n");
         assert_eq!(dot_stuff(b"x"), b"x\r\n");
+    }
+
+    /// Piece by piece, split anywhere (also between CR and LF and before a dot), the stuffer
+    /// sends exactly what stuffing the whole message gives.
+    #[test]
+    fn piecewise_stuffing_equals_whole() {
+        let cases: [&[u8]; 6] = [
+            b".a\r\nb\r\n.\r\n",
+            b"x",
+            b"abc\r",
+            b"",
+            b"..\r\n.\r\n..x\r\n",
+            b"line\r\n.dot\nbare.\r\n",
+        ];
+        for msg in cases {
+            for size in 1..=msg.len().max(1) {
+                let mut s = DotStuffer::default();
+                let mut out = vec![];
+                for piece in msg.chunks(size) {
+                    out.extend_from_slice(s.stuff(piece));
+                }
+                out.extend_from_slice(s.end());
+                let mut whole = dot_stuff(msg);
+                if msg.is_empty() {
+                    whole = b"\r\n".to_vec();
+                }
+                assert_eq!(out, whole, "{msg:?} in pieces of {size}");
+            }
+        }
     }
 
     #[test]

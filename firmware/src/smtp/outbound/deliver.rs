@@ -5,6 +5,7 @@ use crate::spool::EnhancedStatus;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::cache::{ConnectionCache, Key};
 use super::client::{ClientError, Extensions, ServerReply, SmtpClient};
 use super::route::{ResolveError, Resolver, Route, Target};
 use crate::config::{Config, TlsLevel};
@@ -17,6 +18,8 @@ pub struct Deliverer {
     pub cfg: Arc<Config>,
     pub resolver: Resolver,
     pub tls: crate::tls::ClientTls,
+    /// Sessions kept open after a delivery for the next one to the same host.
+    pub cache: Arc<ConnectionCache>,
 }
 
 /// Failure of a whole host; the next host is tried, and if none is left every recipient gets it.
@@ -108,7 +111,16 @@ impl Deliverer {
         level: TlsLevel,
     ) -> Result<Vec<Outcome>, (HostFailure, bool)> {
         let temp = |e: ClientError| (HostFailure::Temporary(e.to_string()), false);
-        let mut c = self.open(t, use_tls, level).await?;
+        let key = Key {
+            addr: t.addr,
+            host: t.host.clone(),
+            use_tls,
+            level,
+        };
+        let mut c = match self.cache.take(&key).await {
+            Some(c) => c,
+            None => self.open(t, use_tls, level).await?,
+        };
         // The level reached, logged for every delivery (what an auditor asks first).
         let reached = match (c.tls.is_some(), level) {
             (true, TlsLevel::Verify) => "verified",
@@ -137,7 +149,8 @@ impl Deliverer {
             }
         }
         if accepted == 0 {
-            c.quit().await;
+            // The next user of the session starts with RSET (see the cache).
+            self.cache.put(key, c);
             return Ok(outcomes.into_iter().flatten().collect());
         }
         let r = c.data(message).await.map_err(temp)?;
@@ -145,7 +158,11 @@ impl Deliverer {
         tracing::info!(id = %env.id, host = %t.host, tls = %reached, required = %level.as_str(),
             reply = %r.one_line(), "delivery session");
         let final_outcome = data_outcome(&t.host, &r);
-        c.quit().await;
+        if r.code == 421 {
+            c.quit().await; // the host is closing the session
+        } else {
+            self.cache.put(key, c);
+        }
         Ok(outcomes
             .into_iter()
             .map(|o| o.unwrap_or_else(|| final_outcome.clone()))

@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# The relay benchmark (issue 15): Segl against a plain Postfix relay and against one `openssl cms`
+# process per message, all on loopback in the same run, printed as one table.
+#
+#   bash bench/relay.sh                      (from the repository root; about 2-4 minutes)
+#   MSGS=5000 SESSIONS="10 50" bash bench/relay.sh
+#   LARGE="25 50" bash bench/relay.sh        (also 25 and 50 MB messages through Segl: signed and
+#                                            encrypted, and arriving encrypted at that size)
+#
+# Needs root (the private Postfix instance), Debian `postfix` (postfix, smtp-source, smtp-sink),
+# openssl and python3. Everything lives in a temporary directory that is removed at the end.
+#
+# Rows:
+#   postfix relay         a private Postfix (own config_directory and queue_directory, disk queue,
+#                         no filters) relaying to smtp-sink
+#   segl sign+encrypt     alice@example.org -> bob@partner.test from a trusted relay: signed with
+#                         alice's key, encrypted to bob's certificate (and alice's: include_sender)
+#   segl decrypt+verify   bob@partner.test -> alice@example.org from the internet: a message signed
+#                         by bob and encrypted to alice with openssl; Segl decrypts and verifies it
+#   openssl cms/msg       `openssl cms -sign | openssl cms -encrypt` per message, cores at once
+# Columns: msg/s end to end (smtp-source start until smtp-sink has every message) with the largest
+# session count; p50/p99 latency (end of DATA answered -> message arrived at our sink) at half of
+# that rate with our loader (bench/relay_load.py); CPU seconds per message of the relay (Segl, or
+# Postfix's master and all its daemons); peak RSS (Segl: VmHWM; Postfix: the largest sum of its
+# processes' PSS sampled every 0.1 s, so shared pages count once).
+#
+# Knobs (environment): MSGS (2000 messages per throughput run), SESSIONS ("10 50"), SIZE (10240
+# bytes), LAT_SECS (5 s of latency load), CMS_MSGS (200), LARGE (""; MB sizes, e.g. "25 50"),
+# SEGL_BIN (default: a release build made here), KEEP=1 (keep the temporary directory).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+MSGS=${MSGS:-2000}
+SESSIONS=${SESSIONS:-"10 50"}
+SIZE=${SIZE:-10240}
+LAT_SECS=${LAT_SECS:-5}
+CMS_MSGS=${CMS_MSGS:-200}
+LARGE=${LARGE:-}
+load=(python3 "$root/bench/relay_load.py")
+
+[ "$(id -u)" = 0 ] || { echo "relay.sh: needs root (private Postfix instance)"; exit 2; }
+for c in postfix smtp-source smtp-sink openssl python3 curl; do
+  command -v "$c" >/dev/null || { echo "relay.sh: need $c"; exit 2; }
+done
+if [ -z "${SEGL_BIN:-}" ]; then
+  cargo build --release --locked --bins >/dev/null 2>&1 || cargo build --release --locked --bins
+  SEGL_BIN=$root/target/release/segl
+fi
+LICENSE_BIN=${LICENSE_BIN:-$(dirname "$SEGL_BIN")/segl-license}
+
+dir=$(mktemp -d /tmp/segl-relay.XXXXXX)
+chmod 755 "$dir" # Postfix's daemons run as user postfix
+pids=()
+pf_running=
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  [ -n "$pf_running" ] && postfix -c "$dir/pf/etc" stop >/dev/null 2>&1 || true
+  wait 2>/dev/null || true
+  if [ -n "${KEEP:-}" ]; then echo "kept $dir"; else rm -rf "$dir"; fi
+}
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+log() { echo "-- $*" >&2; }
+results=$dir/results
+: >"$results"
+
+# ------------------------------------------------------------------ keys made at run time
+pki=$dir/pki
+mkdir -p "$pki"
+(
+  cd "$pki"
+  openssl req -x509 -newkey rsa:2048 -nodes -keyout pca.key -out pca.pem -days 30 \
+    -subj "/CN=Bench Partner CA" -addext basicConstraints=critical,CA:TRUE \
+    -addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+  for who in bob@partner.test alice@example.org; do
+    n=${who%@*}
+    printf 'basicConstraints=CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=emailProtection\nsubjectAltName=email:%s\n' "$who" >"$n.ext"
+    openssl req -newkey rsa:2048 -nodes -keyout "$n.key" -out "$n.csr" -subj "/CN=$n" 2>/dev/null
+    openssl x509 -req -in "$n.csr" -CA pca.pem -CAkey pca.key -CAcreateserial -days 30 \
+      -extfile "$n.ext" -out "$n.pem" 2>/dev/null
+  done
+  # A 10 KB text body, as smtp-source sends.
+  python3 -c "import sys; sys.stdout.write('Content-Type: text/plain\r\n\r\n' + ('x' * 76 + '\r\n') * ($SIZE // 78))" >content.txt
+)
+
+# ------------------------------------------------------------------ measuring helpers
+# tput NAME PORT SINKPORT FROM TO RELAYPID [FILE]: one smtp-source run per session count;
+# appends "NAME S msg/s cpu_s_per_msg" lines to $results.
+tput_runs() {
+  local name=$1 port=$2 sink=$3 from=$4 to=$5 pid=$6 file=${7:-}
+  local s
+  for s in $SESSIONS; do
+    (cd "$dir" && exec smtp-sink -u postfix -M "$MSGS" "127.0.0.1:$sink" 1000) >/dev/null 2>&1 &
+    local sinkpid=$!
+    pids+=("$sinkpid")
+    for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$sink") 2>/dev/null && break; sleep 0.1; done
+    local c0 t0 t1 c1
+    c0=$("${load[@]}" cpu "$pid")
+    t0=$(date +%s.%N)
+    local src=(smtp-source -s "$s" -m "$MSGS" -f "$from" -t "$to")
+    if [ -n "$file" ]; then src+=(-F "$file"); else src+=(-l "$SIZE"); fi
+    "${src[@]}" "127.0.0.1:$port" >"$dir/source.log" 2>&1 || log "$name: smtp-source: $(tail -1 "$dir/source.log")"
+    local deadline=$((SECONDS + 60 + MSGS / 20))
+    while kill -0 "$sinkpid" 2>/dev/null && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+    t1=$(date +%s.%N)
+    c1=$("${load[@]}" cpu "$pid")
+    if kill -0 "$sinkpid" 2>/dev/null; then
+      log "$name, $s sessions: not every message arrived in time"
+      kill "$sinkpid" 2>/dev/null || true
+      echo "$name $s FAIL FAIL" >>"$results"
+    else
+      python3 -c "print('$name', $s, round($MSGS / ($t1 - $t0), 1), round(($c1 - $c0) / $MSGS * 1000, 3))" >>"$results"
+    fi
+    wait "$sinkpid" 2>/dev/null || true
+    log "$(tail -1 "$results")"
+  done
+}
+
+# lat NAME PORT SINKPORT FROM TO [FILE]: latency at half of the best rate measured for NAME.
+lat_run() {
+  local name=$1 port=$2 sink=$3 from=$4 to=$5 file=${6:-}
+  local best
+  best=$(awk -v n="$name" '$1 == n && $3 != "FAIL" {if ($3 > b) b = $3} END {print b + 0}' "$results")
+  [ "$best" = 0 ] && best=100
+  local rate
+  rate=$(python3 -c "print(max(1.0, $best / 2))")
+  local extra=()
+  [ -n "$file" ] && extra+=(--file "$file")
+  "${load[@]}" latency --target "127.0.0.1:$port" --sink-port "$sink" --rate "$rate" \
+    --secs "$LAT_SECS" --sessions 10 --sender "$from" --rcpt "$to" --size "$SIZE" \
+    --dump "$dir/$name.sample.eml" "${extra[@]}" >"$dir/$name.lat.json"
+  log "$name latency: $(cat "$dir/$name.lat.json")"
+}
+
+rss_start() { "${load[@]}" rss "$1" "$dir/$2.rss" & rss_pid=$!; pids+=("$rss_pid"); }
+rss_stop() { kill "$rss_pid" 2>/dev/null || true; wait "$rss_pid" 2>/dev/null || true; }
+
+# ------------------------------------------------------------------ Postfix relay
+log "postfix relay"
+pf=$dir/pf
+pf_port=$(port)
+pf_sink=$(port)
+mkdir -p "$pf/etc" "$pf/queue" "$pf/data"
+chown postfix "$pf/data"
+cat >"$pf/etc/master.cf" <<EOF
+127.0.0.1:$pf_port inet n - n - - smtpd
+pickup    unix  n - n 60 1 pickup
+cleanup   unix  n - n -  0 cleanup
+qmgr      unix  n - n 300 1 qmgr
+rewrite   unix  - - n -  - trivial-rewrite
+bounce    unix  - - n -  0 bounce
+defer     unix  - - n -  0 bounce
+trace     unix  - - n -  0 bounce
+verify    unix  - - n -  1 verify
+flush     unix  n - n 1000? 0 flush
+proxymap  unix  - - n -  - proxymap
+smtp      unix  - - n -  - smtp
+relay     unix  - - n -  - smtp
+showq     unix  n - n -  - showq
+error     unix  - - n -  - error
+retry     unix  - - n -  - error
+discard   unix  - - n -  - discard
+anvil     unix  - - n -  1 anvil
+scache    unix  - - n -  1 scache
+postlog   unix-dgram n - n - 1 postlogd
+EOF
+cat >"$pf/etc/main.cf" <<EOF
+compatibility_level = 3.6
+queue_directory = $pf/queue
+data_directory = $pf/data
+mail_owner = postfix
+myhostname = pfrelay.bench
+mydestination =
+inet_interfaces = 127.0.0.1
+inet_protocols = ipv4
+mynetworks = 127.0.0.0/8
+relayhost = [127.0.0.1]:$pf_sink
+smtpd_recipient_restrictions = permit_mynetworks, reject
+alias_maps =
+alias_database =
+local_recipient_maps =
+default_process_limit = 200
+smtputf8_enable = no
+biff = no
+maillog_file = $pf/maillog
+maillog_file_prefixes = $dir
+EOF
+postfix -c "$pf/etc" start >/dev/null 2>&1 || { echo "postfix did not start"; exit 1; }
+pf_running=1
+pf_master=
+for _ in $(seq 50); do
+  pf_master=$(head -1 "$pf/queue/pid/master.pid" 2>/dev/null | tr -d ' ' || true)
+  [ -n "$pf_master" ] && (exec 3<>"/dev/tcp/127.0.0.1/$pf_port") 2>/dev/null && break
+  sleep 0.1
+done
+rss_start "$pf_master" postfix
+tput_runs postfix "$pf_port" "$pf_sink" alice@example.org bob@partner.test "$pf_master"
+rss_stop
+lat_run postfix "$pf_port" "$pf_sink" alice@example.org bob@partner.test
+postfix -c "$pf/etc" stop >/dev/null 2>&1 || true
+pf_running=
+
+# ------------------------------------------------------------------ Segl
+# start_segl NAME SINKPORT TRUSTED EXTRA_TOML: a fresh instance with its own data dir
+# (relay.trusted_networks = TRUSTED); sets gw, gw_port, segl_conf.
+start_segl() {
+  local name=$1 sink=$2 trusted=$3 extra=$4
+  local d=$dir/$name
+  mkdir -p "$d"
+  gw_port=$(port)
+  local admin
+  admin=$(port)
+  cat >"$d/segl.toml" <<TOML
+[smtp]
+listen = "127.0.0.1:$gw_port"
+submission_listen = []
+hostname = "segl.bench"
+max_connections_per_ip = 100
+[relay]
+local_domains = ["example.org"]
+trusted_networks = $trusted
+[delivery]
+inbound_next_hop = "127.0.0.1:$sink"
+outbound_smarthost = "127.0.0.1:$sink"
+max_concurrency = 50
+[storage]
+data_dir = "$d/data"
+[admin]
+listen = "127.0.0.1:$admin"
+[log]
+level = "warn"
+$extra
+TOML
+  "$SEGL_BIN" serve --config "$d/segl.toml" 2>"$d/segl.log" &
+  gw=$!
+  pids+=("$gw")
+  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$admin/health" >/dev/null 2>&1 && break; sleep 0.1; done
+  segl_conf=$d/segl.toml
+  "$LICENSE_BIN" issue --dev --customer Bench --keys 10 --expires +30 --out "$d/lic.txt" >/dev/null
+  segl_ctl license install "$d/lic.txt" >/dev/null
+  segl_ctl key generate --email alice@example.org >/dev/null
+}
+segl_ctl() { "$SEGL_BIN" ctl --config "$segl_conf" "$@"; }
+stop_segl() { kill "$gw" 2>/dev/null || true; wait "$gw" 2>/dev/null || true; }
+hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+
+log "segl sign+encrypt"
+se_sink=$(port)
+start_segl se "$se_sink" '["127.0.0.1/32"]' '[sign]
+trusted_relays = ["127.0.0.1/32"]
+keys_without_auth = ["@example.org"]'
+segl_ctl partner import "$pki/bob.pem" >/dev/null
+tput_runs segl-sign+encrypt "$gw_port" "$se_sink" alice@example.org bob@partner.test "$gw"
+echo "segl-sign+encrypt $(hwm "$gw")" >"$dir/segl-sign+encrypt.rss"
+lat_run segl-sign+encrypt "$gw_port" "$se_sink" alice@example.org bob@partner.test
+grep -q "application/pkcs7-mime" "$dir/segl-sign+encrypt.sample.eml" ||
+  log "WARNING: segl sign+encrypt output is not encrypted"
+for mb in $LARGE; do
+  python3 -c "
+import sys
+line = ('y' * 76 + '\r\n').encode()
+with open('$dir/large.eml', 'wb') as f:
+    f.write(b'From: <alice@example.org>\r\nTo: <bob@partner.test>\r\nSubject: large\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n')
+    f.write(line * ($mb * 1000 * 1000 // 78 - 2))
+"
+  r0=$(awk '/^VmRSS:/ {print $2}' "/proc/$gw/status")
+  echo 5 >"/proc/$gw/clear_refs" # resets VmHWM to the current RSS
+  "${load[@]}" latency --target "127.0.0.1:$gw_port" --sink-port "$se_sink" --rate 1 --secs 1 \
+    --sessions 1 --sender alice@example.org --rcpt bob@partner.test --file "$dir/large.eml" \
+    --drain 300 >"$dir/large.json"
+  echo "large-sign+encrypt $mb $(hwm "$gw") $r0 $(cat "$dir/large.json")" >>"$dir/large.txt"
+  log "$(tail -1 "$dir/large.txt")"
+done
+stop_segl
+
+log "segl decrypt+verify"
+dv_sink=$(port)
+start_segl dv "$dv_sink" '[]' ''
+segl_ctl trust import "$pki/pca.pem" >/dev/null
+segl_ctl key export-cert alice@example.org >"$pki/alice-segl.pem"
+(
+  cd "$pki"
+  openssl cms -sign -in content.txt -signer bob.pem -inkey bob.key -out signed.eml
+  openssl cms -encrypt -aes256 -in signed.eml -from bob@partner.test -to alice@example.org \
+    -subject "bench" -out encrypted.eml alice-segl.pem
+)
+tput_runs segl-decrypt+verify "$gw_port" "$dv_sink" bob@partner.test alice@example.org "$gw" "$pki/encrypted.eml"
+echo "segl-decrypt+verify $(hwm "$gw")" >"$dir/segl-decrypt+verify.rss"
+lat_run segl-decrypt+verify "$gw_port" "$dv_sink" bob@partner.test alice@example.org "$pki/encrypted.eml"
+grep -qi "^X-Segl-Encryption: decrypted" "$dir/segl-decrypt+verify.sample.eml" ||
+  log "WARNING: segl decrypt+verify output was not decrypted"
+for mb in $LARGE; do
+  python3 -c "
+line = ('z' * 76 + '\r\n').encode()
+with open('$pki/large.txt', 'wb') as f:
+    f.write(b'Content-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n')
+    # The inner content such that the encrypted message on the wire is about $mb MB (base64
+    # of the CMS: x 4/3 plus line ends), under the default 50 MiB limit for LARGE=50.
+    f.write(line * ($mb * 1000 * 1000 * 70 // 100 // 78))
+"
+  (
+    cd "$pki"
+    openssl cms -sign -in large.txt -signer bob.pem -inkey bob.key -out large-signed.eml
+    openssl cms -encrypt -aes256 -in large-signed.eml -from bob@partner.test -to alice@example.org \
+      -subject large -out large-enc.eml alice-segl.pem
+  )
+  r0=$(awk '/^VmRSS:/ {print $2}' "/proc/$gw/status")
+  echo 5 >"/proc/$gw/clear_refs" # resets VmHWM to the current RSS
+  "${load[@]}" latency --target "127.0.0.1:$gw_port" --sink-port "$dv_sink" --rate 1 --secs 1 \
+    --sessions 1 --sender bob@partner.test --rcpt alice@example.org --file "$pki/large-enc.eml" \
+    --drain 300 >"$dir/large.json"
+  echo "large-decrypt+verify $mb $(hwm "$gw") $r0 $(cat "$dir/large.json")" >>"$dir/large.txt"
+  log "$(tail -1 "$dir/large.txt")"
+done
+stop_segl
+
+# ------------------------------------------------------------------ one openssl cms per message
+log "openssl cms per message"
+"${load[@]}" cms --signer "$pki/alice.pem" --key "$pki/alice.key" --cert "$pki/bob.pem" \
+  --file "$pki/content.txt" --count "$CMS_MSGS" >"$dir/cms.json"
+log "$(cat "$dir/cms.json")"
+
+log "openssl speed rsa2048"
+sign_s=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
+cores=$(nproc)
+
+# ------------------------------------------------------------------ the table
+python3 - "$dir" "$results" "$sign_s" "$cores" "$MSGS" "$SIZE" <<'PY'
+import json, os, sys
+d, results, sign_s, cores, msgs, size = sys.argv[1:7]
+sign_s, cores = float(sign_s or 0), int(cores)
+rows = {}
+for line in open(results):
+    name, s, rate, cpu = line.split()
+    rows.setdefault(name, []).append((int(s), rate, cpu))
+def lat(name):
+    try:
+        j = json.load(open(os.path.join(d, f"{name}.lat.json")))
+        return j["offered_rate"], j["p50_ms"], j["p99_ms"], j["arrived"], j["accepted"]
+    except (OSError, ValueError, KeyError):
+        return None
+def rss(name):
+    try:
+        v = open(os.path.join(d, f"{name}.rss")).read().split()[-1]
+        return int(v) / 1024
+    except (OSError, IndexError, ValueError):
+        return None
+load = open("/proc/loadavg").read().split()[:3]
+ceiling = sign_s * cores
+print()
+print(f"relay benchmark: {msgs} messages of {size} bytes per run, loopback, {cores} cores, "
+      f"load average {' '.join(load)} at the end")
+print(f"crypto ceiling: openssl speed rsa2048 {sign_s:,.0f} sign/s x {cores} cores = {ceiling:,.0f} msg/s")
+print()
+hdr = f"| {'relay':<20} | {'sessions':>8} | {'msg/s':>8} | {'x postfix':>9} | {'of ceiling':>10} | {'p50 ms':>7} | {'p99 ms':>7} | {'at msg/s':>8} | {'CPU ms/msg':>10} | {'peak RSS MiB':>12} |"
+print(hdr)
+print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
+pf = {s: rate for s, rate, _ in rows.get("postfix", [])}
+for name in ["postfix", "segl-sign+encrypt", "segl-decrypt+verify"]:
+    l = lat(name)
+    r = rss(name)
+    for s, rate, cpu in rows.get(name, []):
+        x = f"{float(rate) / float(pf[s]):.2f}" if s in pf and rate != "FAIL" and pf[s] != "FAIL" else "-"
+        frac = f"{float(rate) / ceiling * 100:.0f}%" if ceiling and rate != "FAIL" and name != "postfix" else "-"
+        p50 = f"{l[1]:.1f}" if l and l[1] is not None else "-"
+        p99 = f"{l[2]:.1f}" if l and l[2] is not None else "-"
+        at = f"{l[0]:.0f}" if l else "-"
+        rs = f"{r:.0f}" if r else "-"
+        print(f"| {name:<20} | {s:>8} | {rate:>8} | {x:>9} | {frac:>10} | {p50:>7} | {p99:>7} | {at:>8} | {cpu:>10} | {rs:>12} |")
+try:
+    c = json.load(open(os.path.join(d, "cms.json")))
+    frac = f"{c['msg_s'] / ceiling * 100:.0f}%" if ceiling else "-"
+    print(f"| {'openssl cms/msg':<20} | {cores:>8} | {c['msg_s']:>8.1f} | {'-':>9} | {frac:>10} | {c['p50_ms']:>7.1f} | {c['p99_ms']:>7.1f} | {'max':>8} | {c['cpu_s_msg'] * 1000:>10.3f} | {c['peak_rss_kib'] / 1024:>12.0f} |")
+except (OSError, ValueError, KeyError):
+    pass
+try:
+    lines = open(os.path.join(d, "large.txt")).read().splitlines()
+except OSError:
+    lines = []
+if lines:
+    print()
+    print("| large message | MB (10^6 bytes) | peak RSS MiB (VmHWM) | x message | RSS before MiB | arrived |")
+    print("|---|---|---|---|---|---|")
+    for line in lines:
+        name, mb, peak, idle, js = line.split(" ", 4)
+        j = json.loads(js)
+        print(f"| {name} | {mb} | {int(peak) / 1024:.0f} | {int(peak) * 1024 / (int(mb) * 1e6):.1f} | {int(idle) / 1024:.0f} | {j['arrived']}/{j['sent']} |")
+PY
