@@ -191,10 +191,6 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
         "hand-over to the portal in order",
     ),
     ("policy/layers.rs:walk", "one walk over the MIME/CMS layers"),
-    (
-        "admin/web/dashboard.rs:page",
-        "gathers the dashboard's figures",
-    ),
     ("monitor/mod.rs:event", "one match over the mail events"),
     ("policy/parts.rs:proof_text", "one text in order"),
     (

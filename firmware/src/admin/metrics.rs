@@ -52,7 +52,8 @@ pub async fn metrics(State(st): State<Arc<AdminState>>, headers: HeaderMap) -> R
         )
             .into_response();
     }
-    let (pending, expiring) = certificate_gauges(&st).await;
+    let (pending, expiring) = super::expiring::certificates(&st).await;
+    let (pending, expiring) = (pending as u64, expiring.len() as u64);
     let mut out = String::new();
     let mail: Vec<(String, u64)> = NAMES
         .iter()
@@ -145,30 +146,4 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str, samples: &[(Stri
     for (labels, v) in samples {
         let _ = writeln!(out, "{name}{labels} {v}");
     }
-}
-
-/// Partner certificates awaiting approval, and own keys (without a successor) and partner
-/// certificates in use that expire within 30 days.
-async fn certificate_gauges(st: &AdminState) -> (u64, u64) {
-    let ks = st.keystore.clone();
-    let (keys, partners, pending) = tokio::task::spawn_blocking(move || {
-        (
-            ks.list_keys(),
-            ks.list_partners(),
-            ks.pending_partners().len(),
-        )
-    })
-    .await
-    .unwrap_or_default();
-    let limit = crate::keystore::model::iso(crate::clock::unix_now() + 30 * 86400);
-    let expiring = keys
-        .iter()
-        .filter(|k| k.successor.is_none())
-        .filter(|k| k.not_after.as_ref().is_some_and(|n| *n <= limit))
-        .count()
-        + partners
-            .iter()
-            .filter(|p| p.enabled && !p.pending && p.not_after <= limit)
-            .count();
-    (pending as u64, expiring as u64)
 }

@@ -22,6 +22,7 @@ pub mod auth;
 pub mod config;
 mod dkim;
 mod error;
+pub mod expiring;
 mod keystore;
 mod license;
 mod logs;

@@ -43,40 +43,15 @@ pub async fn page(
     let t = ctx.t;
     let q = st.queue.stats();
     let license_warnings = st.license.status().warnings.clone();
-    let ks = st.keystore.clone();
-    let (keys, partners, pending) = tokio::task::spawn_blocking(move || {
-        (
-            ks.list_keys(),
-            ks.list_partners(),
-            ks.pending_partners().len(),
-        )
-    })
-    .await
-    .unwrap_or_default();
-    let limit = iso(now() + 30 * 86400);
-    let today = iso(now());
-    let mut expiring = vec![];
-    for k in keys.iter().filter(|k| k.successor.is_none()) {
-        if let Some(na) = &k.not_after {
-            if *na <= limit {
-                expiring.push(Expiring {
-                    what: t.own_keys.to_string(),
-                    address: k.addresses.join(", "),
-                    not_after: na.clone(),
-                });
-            }
-        }
-    }
-    for pa in partners.iter().filter(|p| p.enabled && !p.pending) {
-        if pa.not_after <= limit && pa.not_after >= today {
-            expiring.push(Expiring {
-                what: t.partners.to_string(),
-                address: pa.domain.clone().unwrap_or_else(|| pa.addresses.join(", ")),
-                not_after: pa.not_after.clone(),
-            });
-        }
-    }
-    expiring.sort_by(|a, b| a.not_after.cmp(&b.not_after));
+    let (pending, certs) = crate::admin::expiring::certificates(&st).await;
+    let expiring = certs
+        .into_iter()
+        .map(|c| Expiring {
+            what: if c.own { t.own_keys } else { t.partners }.to_string(),
+            address: c.address,
+            not_after: c.not_after,
+        })
+        .collect();
     let shown = [
         (Counter::Inbound, t.inbound),
         (Counter::Outbound, t.outbound),
