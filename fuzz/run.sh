@@ -29,6 +29,9 @@ if command -v openssl >/dev/null; then
   seed smime_input signed.der < "$tmp/signed.der"
   seed smime_input enveloped.der < "$tmp/enveloped.der"
   seed policy_message m.txt < "$tmp/m.txt"
+  # Lines over 998 octets: the re-encoding path (smime::lines) before signing.
+  { printf 'From: alice@example.org\r\nSubject: %s\r\n\r\n' "$(printf 'word%.0s ' $(seq 300))"
+    printf 'x%.0s' $(seq 1500); printf '\r\n'; } | seed policy_message long-lines.txt
 fi
 if [ -x ../target/debug/segl-license ]; then
   ../target/debug/segl-license issue --dev --customer Fuzz --keys 5 --expires +30 --out "$tmp/l.txt" >/dev/null 2>&1 &&

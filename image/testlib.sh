@@ -15,7 +15,10 @@
 #     clean poweroff through the ACPI power button (QEMU system_powerdown);
 #   boot 2, same disk, sink up:
 #     the queued mail is delivered to the sink, the queue empties, the token
-#     and configuration of the first boot are still there (no "first boot").
+#     and configuration of the first boot are still there (no "first boot");
+#   then, powered off (check_least_privilege): the data file system read from
+#     the host: everything segl wrote is owned by user segl, the data dir and
+#     keystore are 0700, key files 0600.
 
 IMAGE_DIR=${IMAGE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)}
 REPO=${REPO:-$(cd "$IMAGE_DIR/.." && pwd)}
@@ -208,6 +211,105 @@ appliance_check_data_grown() {
 	say "data partition grown: /data has $mib MiB"
 }
 
+# check_least_privilege: after a clean power-off, reads the data file system
+# of $DISK from the host (the ext4 labelled segl-data, found in the MBR or
+# GPT; debugfs, read-only) and checks that segl ran as user segl and keeps
+# its secrets to itself: the data dir /data/segl and its keystore are 0700,
+# the device key, the admin token and the admin TLS key 0600, and every
+# entry under /data/segl (the spool files, the sled database and the
+# certificates segl wrote while it ran included) belongs to the uid of user
+# segl in the image's /etc/passwd, none to root. (segl itself refuses to run
+# as root on a box, where /etc/segl exists, unless --allow-root.)
+check_least_privilege() {
+	local out
+	command -v debugfs >/dev/null || fail "least privilege: debugfs missing (e2fsprogs)"
+	if ! out=$(python3 - "$DISK" "$REPO/image/rootfs/etc/passwd" 2>&1 <<'PY'
+import os, struct, subprocess, sys, tempfile
+disk, passwd = sys.argv[1], sys.argv[2]
+segl = next(int(l.split(":")[2]) for l in open(passwd) if l.startswith("segl:"))
+f = open(disk, "rb")
+def parts():
+    mbr = f.seek(0) or f.read(512)
+    entries = [struct.unpack_from("<BBBBBBBBII", mbr, 446 + 16 * i) for i in range(4)]
+    if any(e[4] == 0xEE for e in entries):
+        f.seek(512)
+        hdr = f.read(92)
+        lba, count, size = struct.unpack_from("<QII", hdr, 72)
+        f.seek(lba * 512)
+        table = f.read(count * size)
+        for i in range(count):
+            first, last = struct.unpack_from("<QQ", table, i * size + 32)
+            if first:
+                yield first * 512, (last - first + 1) * 512
+    else:
+        for e in entries:
+            if e[4] and e[9]:
+                yield e[8] * 512, e[9] * 512
+data = None
+for off, size in parts():
+    f.seek(off + 1024)
+    sb = f.read(136)
+    if struct.unpack_from("<H", sb, 56)[0] == 0xEF53 and sb[120:136].rstrip(b"\0") == b"segl-data":
+        data = (off, size)
+if not data:
+    sys.exit("no ext4 file system labelled segl-data on " + disk)
+with tempfile.NamedTemporaryFile(dir=os.path.dirname(disk), suffix=".ext4") as img:
+    f.seek(data[0])
+    left = data[1]
+    while left:
+        chunk = f.read(min(left, 1 << 20))
+        if not chunk:
+            break
+        if chunk.count(0) == len(chunk):
+            img.seek(len(chunk), 1)
+        else:
+            img.write(chunk)
+        left -= len(chunk)
+    img.truncate(data[1])
+    img.flush()
+    def ls(path):
+        out = subprocess.run(["debugfs", "-R", f"ls -l -p {path}", img.name],
+                             capture_output=True, text=True).stdout
+        rows = []
+        for line in out.splitlines():
+            p = line.strip().strip("/").split("/")
+            if len(p) >= 5 and p[4] not in (".", ".."):
+                rows.append((p[4], int(p[1], 8), int(p[2])))
+        return rows
+    entries, todo = {}, ["/segl"]
+    root_rows = {name: (mode, uid) for name, mode, uid in ls("/")}
+    if "segl" not in root_rows:
+        sys.exit("no /segl on the data file system")
+    entries["/segl"] = root_rows["segl"]
+    while todo:
+        d = todo.pop()
+        for name, mode, uid in ls(d):
+            path = f"{d}/{name}"
+            entries[path] = (mode, uid)
+            if mode & 0o170000 == 0o040000:
+                todo.append(path)
+problems = []
+want = {"/segl": 0o700, "/segl/keystore": 0o700, "/segl/keystore/device.key": 0o600,
+        "/segl/ctl.token": 0o600, "/segl/admin-tls/key.pem": 0o600}
+for path, mode in want.items():
+    if path not in entries:
+        problems.append(f"{path} missing")
+    elif entries[path][0] & 0o7777 != mode or entries[path][1] != segl:
+        problems.append(f"/data{path}: mode {entries[path][0] & 0o7777:o} uid {entries[path][1]}, want {mode:o} uid {segl}")
+foreign = [f"/data{p} (uid {u})" for p, (m, u) in sorted(entries.items()) if u != segl]
+if foreign:
+    problems.append("not owned by segl: " + ", ".join(foreign[:8]))
+if problems:
+    sys.exit("\n".join(problems))
+print(f"all {len(entries)} entries under /data/segl owned by segl (uid {segl}), none by root; "
+      + ", ".join(f"/data{p} {m:o}" for p, m in want.items()))
+PY
+	); then
+		fail "least privilege: $out"
+	fi
+	say "least privilege: $out"
+}
+
 boot_test_main() {
 	DISK_SRC=$1
 	trap cleanup EXIT
@@ -321,5 +423,6 @@ EOF
 	done
 	say "GET /api/v1/queue: $out (token of boot 1 still valid)"
 	poweroff_guest
+	check_least_privilege
 	say "PASS ($(elapsed) s)"
 }

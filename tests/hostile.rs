@@ -257,3 +257,269 @@ print(reply().decode().strip())
     // Measured: 82 MiB peak (59 MiB after start) on the 2-core build box.
     assert!(peak < 200, "memory bounded: peak RSS {peak} MiB");
 }
+
+/// Sends `data` from `from` to `to` with smtplib; panics unless the gateway answers 250.
+fn send_as(port: u16, from: &str, to: &str, data: &[u8], dir: &std::path::Path) {
+    let f = dir.join(format!("l-{}.eml", free_port()));
+    std::fs::write(&f, data).unwrap();
+    let r = python(&format!(
+        r#"
+import smtplib
+s = smtplib.SMTP("127.0.0.1", {port}, timeout=60)
+s.sendmail({from:?}, [{to:?}], open({f:?}, "rb").read())
+s.quit()
+print("ok")
+"#
+    ));
+    assert!(r.starts_with("ok"), "{r}");
+}
+
+/// The decoded text of the first text/plain part of a stored message (Python's email package,
+/// an independent MIME reader), and its longest line in octets.
+fn decoded_text(eml: &std::path::Path) -> (String, usize) {
+    let out = python(&format!(
+        r#"
+import email, email.policy
+raw = open({eml:?}, "rb").read()
+m = email.message_from_bytes(raw, policy=email.policy.compat32)
+longest = max(len(l) for l in raw.split(b"\r\n"))
+for p in m.walk():
+    if p.get_content_type() == "text/plain":
+        print(longest)
+        print(p.get_payload(decode=True).decode())
+        break
+"#
+    ));
+    let (n, text) = out.split_once('\n').unwrap();
+    (text.to_string(), n.trim().parse().unwrap())
+}
+
+/// Lines over 998 octets (RFC 5322 §2.1.1) meet a strict next hop (aiosmtpd refuses them with
+/// "500 Line too long"): Segl re-encodes the body part as quoted-printable and folds the long
+/// header, so signed mail arrives with a signature `openssl smime -verify` accepts over the
+/// re-encoded form, unsigned mail arrives re-encoded too, and neither loses an octet of text.
+#[test]
+fn lines_over_998_octets_are_reencoded_never_truncated() {
+    let d = temp_dir("segl-hostile-");
+    let smart = Sink::start(&d.path().join("smart"), &[]);
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(
+        &d.path().join("gw"),
+        inbound.port,
+        smart.port,
+        "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\n",
+    );
+    let out = g.ctl(&["key", "generate", "--email", "alice@example.org"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ca = g.ctl(&["key", "ca-cert"]);
+    assert!(ca.status.success());
+    let ca_file = d.path().join("ca.pem");
+    std::fs::write(&ca_file, &ca.stdout).unwrap();
+
+    let long_line: String = (0..700).map(|i| format!("w{i} ")).collect::<String>() + "= end";
+    assert!(long_line.len() > 3000);
+    let subject: String = (0..150)
+        .map(|i| format!("s{i}"))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let msg = |from: &str, to: &str| {
+        format!(
+            "From: {from}\r\nTo: {to}\r\nSubject: {subject}\r\n\r\nfirst\r\n{long_line}\r\nlast\r\n"
+        )
+        .into_bytes()
+    };
+    send_as(
+        g.smtp_port,
+        "alice@example.org",
+        "signed@partner.test",
+        &msg("alice@example.org", "signed@partner.test"),
+        d.path(),
+    );
+    send_as(
+        g.smtp_port,
+        "a@example.org",
+        "plain@partner.test",
+        &msg("a@example.org", "plain@partner.test"),
+        d.path(),
+    );
+    smart.wait_for(2, 60);
+    g.wait_queue_empty(30);
+    let mut names: Vec<_> = std::fs::read_dir(&smart.dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "eml"))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 2, "both arrived at the strict sink");
+    for eml in &names {
+        let raw = String::from_utf8(std::fs::read(eml).unwrap()).unwrap();
+        let (text, longest) = decoded_text(eml);
+        assert!(
+            longest <= 998,
+            "{}: a line of {longest} octets",
+            eml.display()
+        );
+        assert_eq!(
+            text.replace("\r\n", "\n").trim_end(),
+            format!("first\n{long_line}\nlast"),
+            "not one octet lost"
+        );
+        assert!(raw.contains("quoted-printable"), "{raw}");
+        let unfolded = raw.replace("\r\n ", " ");
+        assert!(
+            unfolded.contains(&format!("Subject: {subject}")),
+            "the header is folded, not cut"
+        );
+        if raw.contains("multipart/signed") {
+            let v = std::process::Command::new("openssl")
+                .args(["smime", "-verify", "-CAfile"])
+                .arg(&ca_file)
+                .arg("-in")
+                .arg(eml)
+                .output()
+                .unwrap();
+            assert!(
+                v.status.success(),
+                "openssl smime -verify: {}",
+                String::from_utf8_lossy(&v.stderr)
+            );
+        }
+    }
+    assert!(
+        names.iter().any(|n| std::fs::read_to_string(n)
+            .unwrap()
+            .contains("multipart/signed")),
+        "one copy was signed"
+    );
+    assert!(
+        !g.log_text().contains("Line too long"),
+        "the strict sink refused nothing"
+    );
+}
+
+/// Slowloris: 30 connections from 127.0.0.2 that send one byte a second and never finish a
+/// line (and two that drip their DATA the same way). The per-IP limit holds (10 get the
+/// banner, the rest 421), `smtp.command_timeout_secs` / `smtp.data_timeout_secs` close each
+/// slow one within its deadline (a deadline for the whole line, not reset by each byte), and
+/// meanwhile a normal client from 127.0.0.1 gets its message delivered (positive marker).
+/// Afterwards the address has its slots back.
+#[test]
+fn slowloris_connections_time_out_and_others_get_through() {
+    let d = temp_dir("segl-hostile-");
+    let inbound = Sink::start(&d.path().join("inbound"), &[]);
+    let g = Gateway::start(
+        &d.path().join("gw"),
+        inbound.port,
+        0,
+        "[smtp]\nmax_connections_per_ip = 10\ncommand_timeout_secs = 4\ndata_timeout_secs = 6\n",
+    );
+    let port = g.smtp_port;
+    let out = python(&format!(
+        r#"
+import json, socket, smtplib, threading, time
+PORT = {port}
+results = []
+lock = threading.Lock()
+
+def slow(data_phase):
+    s = socket.socket()
+    s.bind(("127.0.0.2", 0))
+    s.connect(("127.0.0.1", PORT))
+    s.settimeout(5)
+    f = s.makefile("rb")
+    banner = f.readline()
+    if not banner.startswith(b"220"):
+        with lock: results.append({{"kind": "refused", "banner": banner.decode().strip()}})
+        s.close(); return
+    t0 = time.time()
+    if data_phase:
+        for c in [b"EHLO slow.test", b"MAIL FROM:<s@partner.test>", b"RCPT TO:<alice@example.org>", b"DATA"]:
+            s.sendall(c + b"\r\n")
+            line = f.readline()
+            while line[3:4] == b"-":
+                line = f.readline()
+        t0 = time.time()
+    s.settimeout(1)
+    last = b""
+    while time.time() - t0 < 40:
+        try:
+            s.sendall(b"x")
+        except OSError:
+            break
+        try:
+            chunk = s.recv(4096)
+            if not chunk:
+                break
+            last += chunk
+        except socket.timeout:
+            pass
+        except OSError:
+            break
+    with lock:
+        results.append({{"kind": "data" if data_phase else "command", "secs": time.time() - t0, "reply": last.decode(errors="replace").strip()}})
+    s.close()
+
+threads = [threading.Thread(target=slow, args=(i < 2,)) for i in range(30)]
+for t in threads:
+    t.start()
+    time.sleep(0.02)
+time.sleep(1)
+normal = "?"
+try:
+    c = smtplib.SMTP("127.0.0.1", PORT, timeout=30, source_address=("127.0.0.1", 0))
+    c.sendmail("bob@partner.test", ["alice@example.org"], b"From: bob@partner.test\r\nSubject: not slow\r\n\r\nhello\r\n")
+    c.quit()
+    normal = "ok"
+except Exception as e:
+    normal = repr(e)
+normal_at = sum(1 for r in results if r["kind"] != "refused")
+for t in threads:
+    t.join()
+after = ""
+for _ in range(20):
+    after = socket.create_connection(("127.0.0.1", PORT), source_address=("127.0.0.2", 0)).makefile("rb").readline().decode().strip()
+    if after.startswith("220"):
+        break
+    time.sleep(0.25)
+print(json.dumps({{"results": results, "normal": normal, "slow_done_before_normal": normal_at, "after": after}}))
+"#
+    ));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    println!("{v}");
+    assert_eq!(v["normal"], "ok", "a normal client got through: {v}");
+    assert_eq!(
+        v["slow_done_before_normal"], 0,
+        "the normal client was served while the slow ones held their slots"
+    );
+    let results = v["results"].as_array().unwrap();
+    let refused = results.iter().filter(|r| r["kind"] == "refused").count();
+    assert_eq!(refused, 20, "the per-IP limit of 10 holds: {v}");
+    for r in results.iter().filter(|r| r["kind"] != "refused") {
+        let secs = r["secs"].as_f64().unwrap();
+        let limit = if r["kind"] == "data" { 6.0 } else { 4.0 };
+        assert!(
+            secs >= limit - 0.5 && secs < limit + 3.0,
+            "closed by its timeout ({limit} s), after {secs:.1} s: {r}"
+        );
+        assert!(
+            r["reply"].as_str().unwrap().contains("421"),
+            "told why: {r}"
+        );
+    }
+    assert!(
+        v["after"].as_str().unwrap().starts_with("220"),
+        "slots given back: {v}"
+    );
+    assert!(
+        inbound
+            .wait_for(1, 30)
+            .iter()
+            .any(|m| m.text().contains("Subject: not slow")),
+        "the normal message arrived"
+    );
+}

@@ -26,6 +26,8 @@ use crate::users::UserStore;
 pub enum StartError {
     #[error("data directory {0}: {1}")]
     DataDir(String, std::io::Error),
+    #[error(transparent)]
+    Startup(#[from] crate::startup::StartupError),
     #[error("cannot listen on {0}: {1}")]
     Listen(String, std::io::Error),
     #[error(transparent)]
@@ -55,6 +57,7 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
     let data = &cfg.storage.data_dir;
     std::fs::create_dir_all(data)
         .map_err(|e| StartError::DataDir(data.display().to_string(), e))?;
+    crate::startup::check_writable(data)?;
     {
         use std::os::unix::fs::PermissionsExt;
         let _ = std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700));

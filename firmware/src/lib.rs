@@ -27,6 +27,7 @@ pub mod queue;
 pub mod smime;
 pub mod smtp;
 pub mod spool;
+pub mod startup;
 pub mod testhook;
 pub mod tls;
 pub mod update;

@@ -19,6 +19,9 @@ enum Cmd {
     Serve {
         #[arg(long)]
         config: Option<PathBuf>,
+        /// Run even as root on an appliance (segl refuses that by default: it runs as user segl).
+        #[arg(long)]
+        allow_root: bool,
     },
     /// Print or check configuration.
     Config {
@@ -80,7 +83,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
-        Cmd::Serve { config } => {
+        Cmd::Serve { config, allow_root } => {
             // Without --config: the file the first change through the admin wrote, if any.
             let config = config.or_else(|| {
                 let p = Config::default_config()
@@ -101,6 +104,10 @@ fn main() -> ExitCode {
                 }
             };
             init_logging(&cfg);
+            if let Err(e) = segl::startup::check_user(allow_root) {
+                eprintln!("error: {e}");
+                return ExitCode::from(2);
+            }
             let rt = match tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

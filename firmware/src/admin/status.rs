@@ -20,6 +20,10 @@ pub struct Status {
     /// Running firmware version and slot, and the last update's result (A/B images).
     #[serde(default)]
     pub firmware: String,
+    /// Keystore records that cannot be read (each costs only its own entry).
+    #[serde(default)]
+    #[schema(value_type = Vec<Object>)]
+    pub keystore_damaged: Vec<crate::keystore::DamagedRecord>,
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -46,5 +50,6 @@ pub(super) async fn status(State(st): State<Arc<AdminState>>) -> Json<Status> {
         firmware: tokio::task::spawn_blocking(|| crate::update::Updater::global().summary())
             .await
             .unwrap_or_default(),
+        keystore_damaged: st.keystore.damaged(),
     })
 }

@@ -30,6 +30,14 @@ pub(super) fn status(c: &Client, json: bool) -> Result<(), CtlError> {
         if let Some(fw) = v["firmware"].as_str().filter(|f| !f.is_empty()) {
             println!("firmware:    {fw}");
         }
+        for d in v["keystore_damaged"].as_array().into_iter().flatten() {
+            println!(
+                "keystore:    record {}/{} is damaged and left out: {}",
+                d["tree"].as_str().unwrap_or("?"),
+                d["id"].as_str().unwrap_or("?"),
+                d["error"].as_str().unwrap_or("?")
+            );
+        }
     }
     Ok(())
 }

@@ -118,6 +118,20 @@ pub(crate) struct Snapshot {
     pub anchors: Vec<(AnchorRecord, Certificate)>,
     pub crls: Vec<(CrlRecord, x509_cert::crl::CertificateList)>,
     pub dkim: Vec<dkim::LoadedDkim>,
+    /// Records that cannot be read (damaged on disk): left out of everything above, named here
+    /// so the administrator sees which entry is broken while the rest keeps working.
+    pub damaged: Vec<DamagedRecord>,
+}
+
+/// A keystore record that cannot be decoded, as `segl ctl status` shows it.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DamagedRecord {
+    /// The tree (`keys`, `partners`, `anchors`, `crls`).
+    pub tree: String,
+    /// The record's id.
+    pub id: String,
+    /// Why it cannot be read.
+    pub error: String,
 }
 
 /// The keystore. Cheap to share (`Arc<Keystore>`); all methods take `&self`.
@@ -218,16 +232,36 @@ impl Keystore {
     }
 
     pub(crate) fn list_json<T: serde::de::DeserializeOwned>(&self, tree: &str) -> Result<Vec<T>> {
+        self.list_json_noting(tree, &mut Vec::new())
+    }
+
+    /// Like [`Keystore::list_json`], and notes each record that cannot be decoded in `damaged`
+    /// (a damaged record costs that entry, never the store).
+    fn list_json_noting<T: serde::de::DeserializeOwned>(
+        &self,
+        tree: &str,
+        damaged: &mut Vec<DamagedRecord>,
+    ) -> Result<Vec<T>> {
         let mut out = Vec::new();
         for (k, v) in self.store.list(tree)? {
             match serde_json::from_slice(&v) {
                 Ok(r) => out.push(r),
                 Err(e) => {
-                    tracing::error!(tree, id = %k, error = %e, "unreadable keystore record skipped")
+                    tracing::error!(tree, id = %k, error = %e, "unreadable keystore record skipped");
+                    damaged.push(DamagedRecord {
+                        tree: tree.to_string(),
+                        id: k,
+                        error: format!("record cannot be decoded: {e}"),
+                    });
                 }
             }
         }
         Ok(out)
+    }
+
+    /// Records that cannot be read; empty on a healthy store.
+    pub fn damaged(&self) -> Vec<DamagedRecord> {
+        self.snapshot().damaged.clone()
     }
 
     /// Flushes the store and rebuilds the in-memory snapshot: the end of every change.
@@ -255,12 +289,18 @@ impl Keystore {
             .collect();
         let old_dkim = self.snapshot().dkim.clone();
         let mut snap = Snapshot::default();
-        for rec in self.list_json::<KeyRecord>(T_KEYS)? {
+        let mut damaged = Vec::new();
+        for rec in self.list_json_noting::<KeyRecord>(T_KEYS, &mut damaged)? {
             let cert = match &rec.cert {
                 Some(der) => match crate::smime::certs::parse_der(der) {
                     Ok(c) => Some(c),
                     Err(e) => {
                         tracing::error!(key = %rec.id, error = %e, "stored certificate unreadable");
+                        damaged.push(DamagedRecord {
+                            tree: T_KEYS.into(),
+                            id: rec.id.clone(),
+                            error: format!("stored certificate unreadable: {e}"),
+                        });
                         None
                     }
                 },
@@ -279,6 +319,11 @@ impl Keystore {
                     Ok(k) => Some(Arc::new(k)),
                     Err(e) => {
                         tracing::error!(key = %rec.id, error = %e, "own key unusable");
+                        damaged.push(DamagedRecord {
+                            tree: T_KEYS.into(),
+                            id: rec.id.clone(),
+                            error: format!("private key unusable: {e}"),
+                        });
                         None
                     }
                 },
@@ -286,23 +331,24 @@ impl Keystore {
             };
             snap.keys.push(Loaded { rec, key, cert });
         }
-        for p in self.list_json::<PartnerRecord>(T_PARTNERS)? {
+        for p in self.list_json_noting::<PartnerRecord>(T_PARTNERS, &mut damaged)? {
             if let Ok(c) = crate::smime::certs::parse_der(&p.cert) {
                 snap.partners.push((p, c));
             }
         }
-        for a in self.list_json::<AnchorRecord>(T_ANCHORS)? {
+        for a in self.list_json_noting::<AnchorRecord>(T_ANCHORS, &mut damaged)? {
             if let Ok(c) = crate::smime::certs::parse_der(&a.cert) {
                 snap.anchors.push((a, c));
             }
         }
-        for r in self.list_json::<CrlRecord>(T_CRLS)? {
+        for r in self.list_json_noting::<CrlRecord>(T_CRLS, &mut damaged)? {
             use der::Decode;
             if let Ok(c) = x509_cert::crl::CertificateList::from_der(&r.der) {
                 snap.crls.push((r, c));
             }
         }
         snap.dkim = self.load_dkim(&old_dkim)?;
+        snap.damaged = damaged;
         match self.snap.write() {
             Ok(mut g) => *g = snap,
             Err(p) => *p.into_inner() = snap,

@@ -82,6 +82,39 @@ pub fn process(
     env: &Envelope,
     message: &[u8],
 ) -> Result<Vec<Output>, ProcessError> {
+    // Lines over 998 octets are made to fit first (re-encoded, never truncated), so what is
+    // signed and passed on is what a strict next hop accepts.
+    let fitted = fit_long_lines(env, message);
+    let message = fitted.as_deref().unwrap_or(message);
+    let mut outputs = decide(ctx, env, message)?;
+    if let Some(bytes) = fitted {
+        for o in &mut outputs {
+            if matches!(o.content, Content::Unchanged) {
+                o.content = Content::New(bytes.clone());
+            }
+        }
+    }
+    Ok(outputs)
+}
+
+/// `message` with its long lines re-encoded ([`crate::smime::lines`]), when it has any.
+fn fit_long_lines(env: &Envelope, message: &[u8]) -> Option<Vec<u8>> {
+    let limits = crate::smime::unwrap::Limits::default();
+    match crate::smime::lines::fit(message, limits.max_depth) {
+        Ok(Some(bytes)) => {
+            tracing::info!(id = %env.id, "lines over 998 octets re-encoded");
+            Some(bytes)
+        }
+        Ok(None) => None,
+        Err(e) => {
+            tracing::warn!(id = %env.id, error = %e, "lines over 998 octets left as they are");
+            None
+        }
+    }
+}
+
+/// The per-recipient decision of [`process`] on the (fitted) message.
+fn decide(ctx: &PolicyCtx, env: &Envelope, message: &[u8]) -> Result<Vec<Output>, ProcessError> {
     let mut local = vec![];
     let mut out = vec![];
     let mut other = vec![];

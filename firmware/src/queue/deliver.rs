@@ -22,7 +22,7 @@ impl Queue {
     /// One delivery round for the due recipients of an outgoing message.
     pub(super) async fn deliver_one(&self, mut env: Envelope) {
         let id = env.id.clone();
-        let message = match self.read_message(&id).await {
+        let message = match self.read_message(&env).await {
             Ok(m) => m,
             Err(e) => {
                 return self

@@ -247,10 +247,11 @@ impl Queue {
         }
     }
 
-    async fn read_message(&self, id: &str) -> Result<Vec<u8>, String> {
+    /// The message of `env`, read on a blocking thread and checked against the record's size.
+    async fn read_message(&self, env: &Envelope) -> Result<Vec<u8>, String> {
         let spool = self.spool.clone();
-        let id = id.to_string();
-        tokio::task::spawn_blocking(move || spool.read_message(&id))
+        let env = env.clone();
+        tokio::task::spawn_blocking(move || spool.read_checked(&env))
             .await
             .map_err(|e| e.to_string())?
             .map_err(|e| e.to_string())

@@ -33,7 +33,7 @@ impl Queue {
         let stage = self.stages.process.clone();
         let result = tokio::task::spawn_blocking(move || {
             spool
-                .read_message(&env.id)
+                .read_checked(&env)
                 .map(|message| process_and_store(&*stage, &spool, &env, message))
         })
         .await;

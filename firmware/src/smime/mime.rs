@@ -391,6 +391,13 @@ pub(crate) fn make_7bit(entity: &[u8], depth: usize, max_depth: usize) -> Result
     if e.header("Content-Type").is_none() {
         out.extend_from_slice(b"Content-Type: text/plain; charset=utf-8\r\n");
     }
+    // Text that is 7-bit but has lines over 998 octets stays readable as quoted-printable
+    // (what a real gateway does, [`super::lines`]); 8-bit and binary content goes in base64.
+    if ct.mime.starts_with("text/") && raw_body.iter().all(|&b| b < 0x80 && b != 0) {
+        out.extend_from_slice(b"Content-Transfer-Encoding: quoted-printable\r\n\r\n");
+        out.extend_from_slice(&super::lines::encode_qp(&raw_body));
+        return Ok(out);
+    }
     out.extend_from_slice(b"Content-Transfer-Encoding: base64\r\n\r\n");
     out.extend_from_slice(&encode_base64_lines(&raw_body));
     Ok(out)

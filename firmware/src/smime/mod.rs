@@ -27,6 +27,7 @@ pub mod decrypt;
 pub mod encrypt;
 pub mod error;
 pub mod keyops;
+pub(crate) mod lines;
 pub(crate) mod mime;
 pub(crate) mod oids;
 pub mod pubkey;
