@@ -15,8 +15,6 @@ use std::path::Path;
 
 #[path = "src/license/release_key.rs"]
 mod release_key;
-#[path = "src/update/release_key.rs"]
-mod update_release_key;
 
 const SPKI_ED25519_PREFIX: [u8; 12] = [
     0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x03, 0x21, 0x00,
@@ -58,19 +56,10 @@ fn read_key(path: &Path) -> [u8; 32] {
 fn main() {
     println!("cargo:rerun-if-env-changed=SEGL_LICENSE_PUBKEY");
     println!("cargo:rerun-if-env-changed=SEGL_RELEASE");
-    println!("cargo:rerun-if-changed={DEV_KEY}");
     println!("cargo:rerun-if-changed=firmware/build.rs");
     println!("cargo:rerun-if-changed=firmware/src/license/release_key.rs");
     let release = release_key::is_release(std::env::var("SEGL_RELEASE").ok().as_deref());
-    let dev = read_key(Path::new(DEV_KEY));
-    let production = std::env::var_os("SEGL_LICENSE_PUBKEY")
-        .filter(|v| !v.is_empty())
-        .map(|p| {
-            let p = Path::new(&p).to_path_buf();
-            println!("cargo:rerun-if-changed={}", p.display());
-            read_key(&p)
-        });
-    let key = release_key::choose(release, production, dev).unwrap_or_else(|msg| fail(msg));
+    let (key, dev) = chosen_key(&release_key::LICENCE, release, DEV_KEY);
     let out = std::env::var("OUT_DIR").unwrap_or_else(|_| fail("OUT_DIR not set"));
     let code = format!(
         "/// The vendor public key licences must be signed with.\npub const VENDOR_KEY: [u8; 32] = {key:?};\n\
@@ -83,22 +72,27 @@ fn main() {
     update_key(release, &out);
 }
 
-/// The firmware-update public key (`SEGL_UPDATE_PUBKEY`), chosen like the licence key but
-/// separately: `firmware/src/update/release_key.rs`.
-fn update_key(release: bool, out: &str) {
-    println!("cargo:rerun-if-env-changed=SEGL_UPDATE_PUBKEY");
-    println!("cargo:rerun-if-changed={DEV_UPDATE_KEY}");
-    println!("cargo:rerun-if-changed=firmware/src/update/release_key.rs");
-    let dev = read_key(Path::new(DEV_UPDATE_KEY));
-    let production = std::env::var_os("SEGL_UPDATE_PUBKEY")
+/// (chosen key, development key) of `kind`: its production file from the environment, else
+/// the development key at `dev_path` (refused on a release).
+fn chosen_key(kind: &release_key::KeyKind, release: bool, dev_path: &str) -> ([u8; 32], [u8; 32]) {
+    println!("cargo:rerun-if-changed={dev_path}");
+    let dev = read_key(Path::new(dev_path));
+    let production = std::env::var_os(kind.var)
         .filter(|v| !v.is_empty())
         .map(|p| {
             let p = Path::new(&p).to_path_buf();
             println!("cargo:rerun-if-changed={}", p.display());
             read_key(&p)
         });
-    let key = update_release_key::choose_update_key(release, production, dev)
-        .unwrap_or_else(|msg| fail(msg));
+    let key = release_key::choose(kind, release, production, dev).unwrap_or_else(|msg| fail(&msg));
+    (key, dev)
+}
+
+/// The firmware-update public key (`SEGL_UPDATE_PUBKEY`), chosen like the licence key but
+/// separately.
+fn update_key(release: bool, out: &str) {
+    println!("cargo:rerun-if-env-changed=SEGL_UPDATE_PUBKEY");
+    let (key, dev) = chosen_key(&release_key::UPDATE, release, DEV_UPDATE_KEY);
     let code = format!(
         "/// The public key firmware update bundles must be signed with.\npub const UPDATE_KEY: [u8; 32] = {key:?};\n\
          /// Whether that is the development update key.\npub const DEVELOPMENT: bool = {};\n\

@@ -1,32 +1,57 @@
-//! Which vendor public key a build embeds — the one decision of `firmware/build.rs` that must
-//! never go wrong, kept free of I/O and dependencies so that the build script includes this file
-//! (`#[path]`) and the library's unit tests check every case without a second, slow build.
+//! Which vendor public keys a build embeds — the licence key and the firmware-update key — the
+//! one decision of `firmware/build.rs` that must never go wrong, kept free of I/O and
+//! dependencies so that the build script includes this file (`#[path]`) and the library's unit
+//! tests check every case without a second, slow build.
 //!
-//! A release (`SEGL_RELEASE=1`) must carry the production key: a shipped box that accepted
+//! A release (`SEGL_RELEASE=1`) must carry the production keys: a shipped box that accepted
 //! licences signed with the development key (whose private half anyone can derive) would give
-//! every feature away.
+//! every feature away, and one that took update bundles signed with it would run anyone's
+//! firmware. The two keys are separate: whoever holds the licence key can sell features,
+//! whoever holds the update key can run any code on every box.
+
+/// One embedded public key: the variable naming its production file, and what it signs.
+pub struct KeyKind {
+    pub var: &'static str,
+    pub signs: &'static str,
+}
+
+/// The licence vendor key.
+pub const LICENCE: KeyKind = KeyKind {
+    var: "SEGL_LICENSE_PUBKEY",
+    signs: "licences",
+};
+
+/// The firmware-update key.
+pub const UPDATE: KeyKind = KeyKind {
+    var: "SEGL_UPDATE_PUBKEY",
+    signs: "firmware update bundles",
+};
 
 /// Whether the value of `SEGL_RELEASE` asks for a release build (set, not empty, not `0`).
 pub fn is_release(value: Option<&str>) -> bool {
     value.is_some_and(|v| !v.is_empty() && v != "0")
 }
 
-/// The key to embed: the production key when given (never the development key on a release),
-/// the development key otherwise (never on a release). `Err` is the message the build fails with.
+/// The key of `kind` to embed: the production key when given (never the development key on a
+/// release), the development key otherwise (never on a release). `Err` is the message the build
+/// fails with.
 pub fn choose(
+    kind: &KeyKind,
     release: bool,
     production: Option<[u8; 32]>,
     development: [u8; 32],
-) -> Result<[u8; 32], &'static str> {
+) -> Result<[u8; 32], String> {
     match production {
-        Some(k) if release && k == development => Err(
-            "SEGL_RELEASE=1: SEGL_LICENSE_PUBKEY names the development key; a release needs the production key",
-        ),
+        Some(k) if release && k == development => Err(format!(
+            "SEGL_RELEASE=1: {} names the development key; a release needs the production key",
+            kind.var
+        )),
         Some(k) => Ok(k),
-        None if release => Err(
-            "SEGL_RELEASE=1 needs SEGL_LICENSE_PUBKEY=<file> (the vendor's production licence public key): \
-             a release build must not accept licences signed with the development key",
-        ),
+        None if release => Err(format!(
+            "SEGL_RELEASE=1 needs {}=<file> (the vendor's production public key for {}): \
+             a release build must not accept {} signed with the development key",
+            kind.var, kind.signs, kind.signs
+        )),
         None => Ok(development),
     }
 }
@@ -50,17 +75,18 @@ mod tests {
     #[test]
     fn the_four_cases() {
         // Development builds: the development key, or a production key for a test box.
-        assert_eq!(choose(false, None, DEV), Ok(DEV));
-        assert_eq!(choose(false, Some(PROD), DEV), Ok(PROD));
-        assert_eq!(choose(false, Some(DEV), DEV), Ok(DEV));
-        // Releases: only a production key that is not the development key.
-        assert_eq!(choose(true, Some(PROD), DEV), Ok(PROD));
-        assert!(choose(true, None, DEV)
-            .unwrap_err()
-            .contains("needs SEGL_LICENSE_PUBKEY"));
-        assert!(choose(true, Some(DEV), DEV)
-            .unwrap_err()
-            .contains("development key"));
+        for kind in [&LICENCE, &UPDATE] {
+            assert_eq!(choose(kind, false, None, DEV), Ok(DEV));
+            assert_eq!(choose(kind, false, Some(PROD), DEV), Ok(PROD));
+            assert_eq!(choose(kind, false, Some(DEV), DEV), Ok(DEV));
+            // Releases: only a production key that is not the development key.
+            assert_eq!(choose(kind, true, Some(PROD), DEV), Ok(PROD));
+            let e = choose(kind, true, None, DEV).unwrap_err();
+            assert!(e.contains(&format!("needs {}=", kind.var)), "{e}");
+            assert!(e.contains(kind.signs), "{e}");
+            let e = choose(kind, true, Some(DEV), DEV).unwrap_err();
+            assert!(e.contains("development key") && e.contains(kind.var), "{e}");
+        }
     }
 
     /// The library embeds the key the build script chose with this very function.
