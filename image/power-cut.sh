@@ -154,28 +154,7 @@ main() {
 	ADMIN_PORT=$(free_port)
 	SINK_PORT=$(free_port)
 	TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
-	DISK=$WORK/disk.img
-	cp --sparse=always "$DISK_SRC" "$DISK"
-	cat >"$WORK/segl.toml" <<EOF
-[smtp]
-listen = "0.0.0.0:25"
-submission_listen = "0.0.0.0:587"
-hostname = "segl-power-cut.localdomain"
-[relay]
-trusted_networks = ["127.0.0.1/32", "10.0.2.2/32"]
-local_domains = ["example.org"]
-[delivery]
-inbound_next_hop = "10.0.2.2:$SINK_PORT"
-retry_initial_secs = 5
-retry_max_secs = 10
-[storage]
-data_dir = "/data/segl"
-[admin]
-listen = "0.0.0.0:8080"
-EOF
-	echo "$TOKEN" >"$WORK/ctl.token"
-	mcopy -o -i "$DISK@@1M" "$WORK/segl.toml" ::segl/segl.toml
-	mcopy -o -i "$DISK@@1M" "$WORK/ctl.token" ::segl/ctl.token
+	provision_disk "$DISK_SRC" segl-power-cut.localdomain
 	QEMU_CMD+=(-drive "file=$DISK,format=raw,if=virtio")
 	: >"$WORK/acked"
 	: >"$WORK/keys"

@@ -174,6 +174,34 @@ PY
 	say "guest powered off cleanly (/data unmounted)"
 }
 
+# provision_disk SRC HOSTNAME: the image SRC copied to $WORK/disk.img (DISK), with
+# segl/segl.toml (host name HOSTNAME, the sink on the host as the inbound next hop) and
+# segl/ctl.token on its FAT partition, as an operator provisions a box before its first boot.
+provision_disk() {
+	DISK=$WORK/disk.img
+	cp --sparse=always "$1" "$DISK"
+	cat >"$WORK/segl.toml" <<EOF
+[smtp]
+listen = "0.0.0.0:25"
+submission_listen = "0.0.0.0:587"
+hostname = "$2"
+[relay]
+trusted_networks = ["127.0.0.1/32", "10.0.2.2/32"]
+local_domains = ["example.org"]
+[delivery]
+inbound_next_hop = "10.0.2.2:$SINK_PORT"
+retry_initial_secs = 5
+retry_max_secs = 10
+[storage]
+data_dir = "/data/segl"
+[admin]
+listen = "0.0.0.0:8080"
+EOF
+	echo "$TOKEN" >"$WORK/ctl.token"
+	mcopy -o -i "$DISK@@1M" "$WORK/segl.toml" ::segl/segl.toml
+	mcopy -o -i "$DISK@@1M" "$WORK/ctl.token" ::segl/ctl.token
+}
+
 # ---- appliance checks (issue 17): first-boot console, data partition growth ----
 
 # appliance_grow_disk DISK MIB: the disk becomes MIB MiB larger (a larger VM disk).
@@ -326,28 +354,7 @@ boot_test_main() {
 
 	# The image under test, provisioned like an operator would before the
 	# first boot: segl/segl.toml and segl/ctl.token on the FAT partition.
-	DISK=$WORK/disk.img
-	cp --sparse=always "$DISK_SRC" "$DISK"
-	cat >"$WORK/segl.toml" <<EOF
-[smtp]
-listen = "0.0.0.0:25"
-submission_listen = "0.0.0.0:587"
-hostname = "segl-boot-test.localdomain"
-[relay]
-trusted_networks = ["127.0.0.1/32", "10.0.2.2/32"]
-local_domains = ["example.org"]
-[delivery]
-inbound_next_hop = "10.0.2.2:$SINK_PORT"
-retry_initial_secs = 5
-retry_max_secs = 10
-[storage]
-data_dir = "/data/segl"
-[admin]
-listen = "0.0.0.0:8080"
-EOF
-	echo "$TOKEN" >"$WORK/ctl.token"
-	mcopy -o -i "$DISK@@1M" "$WORK/segl.toml" ::segl/segl.toml
-	mcopy -o -i "$DISK@@1M" "$WORK/ctl.token" ::segl/ctl.token
+	provision_disk "$DISK_SRC" segl-boot-test.localdomain
 	QEMU_CMD+=(-drive "file=$DISK,format=raw,if=virtio")
 	# A disk larger than the image: the first boot grows the data partition.
 	appliance_grow_disk "$DISK" 512

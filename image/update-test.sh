@@ -155,28 +155,7 @@ BUNDLE_SIZE=$(stat -c %s "$WORK/v2.seglfw")
 say "bundle v2: $BUNDLE_SIZE bytes (slot image $(stat -c %s "$OUT/slot.vfat") bytes)"
 
 # ---- the disk, provisioned as in boot-test.sh; a shorter trial timeout ----
-DISK=$WORK/disk.img
-cp --sparse=always "$OUT/disk.img" "$DISK"
-cat >"$WORK/segl.toml" <<EOF
-[smtp]
-listen = "0.0.0.0:25"
-submission_listen = "0.0.0.0:587"
-hostname = "segl-update-test.localdomain"
-[relay]
-trusted_networks = ["127.0.0.1/32", "10.0.2.2/32"]
-local_domains = ["example.org"]
-[delivery]
-inbound_next_hop = "10.0.2.2:$SINK_PORT"
-retry_initial_secs = 5
-retry_max_secs = 10
-[storage]
-data_dir = "/data/segl"
-[admin]
-listen = "0.0.0.0:8080"
-EOF
-echo "$TOKEN" >"$WORK/ctl.token"
-mcopy -o -i "$DISK@@1M" "$WORK/segl.toml" ::segl/segl.toml
-mcopy -o -i "$DISK@@1M" "$WORK/ctl.token" ::segl/ctl.token
+provision_disk "$OUT/disk.img" segl-update-test.localdomain
 mcopy -i "$DISK@@1M" ::grub/grub.cfg "$WORK/grub.cfg"
 sed -i "s/segl.trial=\$trial/segl.trial=\$trial segl.trial_timeout=$TRIAL_TIMEOUT/" "$WORK/grub.cfg"
 grep -q "segl.trial_timeout=$TRIAL_TIMEOUT" "$WORK/grub.cfg" || fail "cannot set the trial timeout in grub.cfg"
