@@ -106,11 +106,7 @@ pub async fn upload(
 ) -> Response {
     let outcome = async {
         let f = fields(m).await?;
-        let file = f
-            .get("file")
-            .filter(|d| !d.is_empty())
-            .cloned()
-            .ok_or_else(|| "choose an update bundle".to_string())?;
+        let file = super::uploaded_file(&f, "an update bundle")?;
         let force = f.contains_key("force");
         let reboot = f.contains_key("reboot");
         blocking(move || {

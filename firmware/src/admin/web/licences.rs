@@ -108,11 +108,7 @@ pub async fn upload(
 ) -> Response {
     let outcome = async {
         let f = fields(m).await?;
-        let file = f
-            .get("file")
-            .filter(|d| !d.is_empty())
-            .cloned()
-            .ok_or_else(|| "choose a licence file".to_string())?;
+        let file = super::uploaded_file(&f, "a licence file")?;
         let st2 = st.clone();
         blocking(move || {
             let s = st2

@@ -183,6 +183,14 @@ pub async fn fields(mut m: Multipart) -> Result<HashMap<String, Vec<u8>>, String
     Ok(out)
 }
 
+/// The non-empty uploaded file `file` of a form; `Err` asks for `what`.
+pub fn uploaded_file(f: &HashMap<String, Vec<u8>>, what: &str) -> Result<Vec<u8>, String> {
+    f.get("file")
+        .filter(|d| !d.is_empty())
+        .cloned()
+        .ok_or_else(|| format!("choose {what}"))
+}
+
 /// A text field of a multipart form, trimmed.
 pub fn text(f: &HashMap<String, Vec<u8>>, name: &str) -> String {
     f.get(name)
