@@ -175,20 +175,9 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
         "start-up wiring in order; one place to read it",
     ),
     (
-        "policy/inbound.rs:one",
-        "the inbound decision table per recipient",
-    ),
-    (
         "smime/verify.rs:check_signer",
         "RFC 5652 signer checks in order",
     ),
-    (
-        "policy/portal.rs:deliver",
-        "hand-over to the portal in order",
-    ),
-    ("policy/layers.rs:walk", "one walk over the MIME/CMS layers"),
-    ("monitor/mod.rs:event", "one match over the mail events"),
-    ("policy/parts.rs:proof_text", "one text in order"),
     (
         "smime/encrypt.rs:envelope",
         "RFC 5652 EnvelopedData in order",
