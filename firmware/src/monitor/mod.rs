@@ -199,18 +199,18 @@ enum Kind {
 
 impl Kind {
     fn of(message: &[u8]) -> Kind {
-        let head_end = message
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .or_else(|| message.windows(2).position(|w| w == b"\n\n"))
-            .unwrap_or(message.len().min(64 * 1024));
-        let head = String::from_utf8_lossy(&message[..head_end]).to_ascii_lowercase();
-        // Unfold continuation lines, then find the top-level Content-Type.
-        let head = head
-            .replace("\r\n ", " ")
-            .replace("\r\n\t", " ")
-            .replace("\n ", " ");
-        let Some(ct) = head.lines().find_map(|l| l.strip_prefix("content-type:")) else {
+        use crate::smime::mime::{split_fields, unfold};
+        let (fields, _) = split_fields(message);
+        let is_ct = |f: &&&[u8]| {
+            f.split(|&b| b == b':')
+                .next()
+                .is_some_and(|n| n.trim_ascii().eq_ignore_ascii_case(b"content-type"))
+        };
+        let Some(ct) = fields
+            .iter()
+            .find(is_ct)
+            .map(|f| unfold(f).to_ascii_lowercase())
+        else {
             return Kind::Plain;
         };
         if ct.contains("multipart/signed") || ct.contains("signed-data") {
