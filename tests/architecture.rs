@@ -175,10 +175,6 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
         "start-up wiring in order; one place to read it",
     ),
     (
-        "smime/verify.rs:check_signer",
-        "RFC 5652 signer checks in order",
-    ),
-    (
         "smime/encrypt.rs:envelope",
         "RFC 5652 EnvelopedData in order",
     ),
