@@ -124,6 +124,7 @@ impl Deliverer {
         // The level reached, logged for every delivery (what an auditor asks first).
         let reached = match (c.tls.is_some(), level) {
             (true, TlsLevel::Verify) => "verified",
+            (true, TlsLevel::Dane) => "dane",
             (true, _) => "encrypted",
             (false, _) => "none",
         };
@@ -181,6 +182,20 @@ impl Deliverer {
     ) -> Result<SmtpClient, (HostFailure, bool)> {
         let d = &self.cfg.delivery;
         let temp = |e: ClientError| (HostFailure::Temporary(e.to_string()), false);
+        // At level dane the TLSA records come first: without usable validated ones the host
+        // is not even connected to.
+        let dane = match level {
+            TlsLevel::Dane => {
+                let answer = self.resolver.tlsa.tlsa(&t.host).await;
+                let records = super::dane::usable_records(&t.host, answer)
+                    .map_err(|why| (HostFailure::Temporary(why), false))?;
+                Some(
+                    super::dane::DaneVerifier::client_config(records)
+                        .map_err(|why| (HostFailure::Temporary(why), false))?,
+                )
+            }
+            _ => None,
+        };
         let (mut c, greeting) = SmtpClient::connect(
             t.addr,
             &t.host,
@@ -207,7 +222,7 @@ impl Deliverer {
         }
         if use_tls && c.extensions.has("STARTTLS") {
             let server_name = t.host.clone();
-            let config = match self.tls.for_level(level) {
+            let config = match dane.clone().map_or_else(|| self.tls.for_level(level), Ok) {
                 Ok(config) => config,
                 Err(why) => {
                     c.quit().await;
@@ -222,6 +237,15 @@ impl Deliverer {
                         HostFailure::Temporary(format!("STARTTLS: {}", r.one_line())),
                         true,
                     ));
+                }
+                Err(e) if level == TlsLevel::Dane => {
+                    return Err((
+                        HostFailure::Temporary(format!(
+                            "TLS certificate of {} not authenticated by its TLSA records (TLS level dane): {e}",
+                            t.host
+                        )),
+                        true,
+                    ))
                 }
                 Err(e) if level == TlsLevel::Verify => {
                     return Err((
