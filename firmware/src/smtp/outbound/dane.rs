@@ -394,7 +394,7 @@ mod tests {
             rec(3, 1, 0, ee_spki_full),
         ] {
             assert_eq!(
-                check(&[r.clone()], &srv, &[], "other.example"),
+                check(std::slice::from_ref(&r), &srv, &[], "other.example"),
                 Ok(()),
                 "{r:?}"
             );
@@ -402,10 +402,21 @@ mod tests {
         // DANE-TA 2 1 1: the CA must be in the chain, and the name must match.
         let ta = rec(2, 1, 1, ta_spki_256.clone());
         assert_eq!(
-            check(&[ta.clone()], &srv, &[ca.clone()], "mx.example.net"),
+            check(
+                std::slice::from_ref(&ta),
+                &srv,
+                std::slice::from_ref(&ca),
+                "mx.example.net"
+            ),
             Ok(())
         );
-        let e = check(&[ta.clone()], &srv, &[ca.clone()], "evil.example").unwrap_err();
+        let e = check(
+            std::slice::from_ref(&ta),
+            &srv,
+            std::slice::from_ref(&ca),
+            "evil.example",
+        )
+        .unwrap_err();
         assert!(e.contains("does not verify"), "{e}");
         let e = check(&[ta], &srv, &[], "mx.example.net").unwrap_err();
         assert!(e.contains("matches none"), "TA not presented: {e}");
@@ -415,7 +426,7 @@ mod tests {
         assert!(check(
             &[rec(3, 1, 1, wrong)],
             &srv,
-            &[ca.clone()],
+            std::slice::from_ref(&ca),
             "mx.example.net"
         )
         .is_err());
