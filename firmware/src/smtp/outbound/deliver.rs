@@ -182,20 +182,10 @@ impl Deliverer {
     ) -> Result<SmtpClient, (HostFailure, bool)> {
         let d = &self.cfg.delivery;
         let temp = |e: ClientError| (HostFailure::Temporary(e.to_string()), false);
-        // At level dane the TLSA records come first: without usable validated ones the host
-        // is not even connected to.
-        let dane = match level {
-            TlsLevel::Dane => {
-                let answer = self.resolver.tlsa.tlsa(&t.host).await;
-                let records = super::dane::usable_records(&t.host, answer)
-                    .map_err(|why| (HostFailure::Temporary(why), false))?;
-                Some(
-                    super::dane::DaneVerifier::client_config(records)
-                        .map_err(|why| (HostFailure::Temporary(why), false))?,
-                )
-            }
-            _ => None,
-        };
+        let config = self
+            .client_tls(&t.host, level)
+            .await
+            .map_err(|why| (HostFailure::Temporary(why), false))?;
         let (mut c, greeting) = SmtpClient::connect(
             t.addr,
             &t.host,
@@ -222,13 +212,6 @@ impl Deliverer {
         }
         if use_tls && c.extensions.has("STARTTLS") {
             let server_name = t.host.clone();
-            let config = match dane.clone().map_or_else(|| self.tls.for_level(level), Ok) {
-                Ok(config) => config,
-                Err(why) => {
-                    c.quit().await;
-                    return Err((HostFailure::Temporary(why), false));
-                }
-            };
             match c.starttls(config, &server_name, hostname).await {
                 Ok((nc, r)) if nc.tls.is_some() && r.is_ok() => c = nc,
                 Ok((nc, r)) => {
@@ -238,25 +221,12 @@ impl Deliverer {
                         true,
                     ));
                 }
-                Err(e) if level == TlsLevel::Dane => {
+                Err(e) => {
                     return Err((
-                        HostFailure::Temporary(format!(
-                            "TLS certificate of {} not authenticated by its TLSA records (TLS level dane): {e}",
-                            t.host
-                        )),
+                        HostFailure::Temporary(handshake_failure(level, &t.host, &e)),
                         true,
                     ))
                 }
-                Err(e) if level == TlsLevel::Verify => {
-                    return Err((
-                        HostFailure::Temporary(format!(
-                            "TLS certificate of {} not verified (TLS level verify): {e}",
-                            t.host
-                        )),
-                        true,
-                    ))
-                }
-                Err(e) => return Err((HostFailure::Temporary(e.to_string()), true)),
             }
         }
         if level != TlsLevel::May && c.tls.is_none() {
@@ -271,6 +241,36 @@ impl Deliverer {
             ));
         }
         Ok(c)
+    }
+}
+
+impl Deliverer {
+    /// The client TLS configuration for `host` at `level`. At level dane the TLSA records come
+    /// first: without usable validated ones the host is not even connected to.
+    async fn client_tls(
+        &self,
+        host: &str,
+        level: TlsLevel,
+    ) -> Result<Arc<rustls::ClientConfig>, String> {
+        if level != TlsLevel::Dane {
+            return self.tls.for_level(level);
+        }
+        let answer = self.resolver.tlsa.tlsa(host).await;
+        let records = super::dane::usable_records(host, answer)?;
+        super::dane::DaneVerifier::client_config(records)
+    }
+}
+
+/// Why a TLS handshake with `host` failed, naming the level whose check refused it.
+fn handshake_failure(level: TlsLevel, host: &str, e: &ClientError) -> String {
+    match level {
+        TlsLevel::Dane => format!(
+            "TLS certificate of {host} not authenticated by its TLSA records (TLS level dane): {e}"
+        ),
+        TlsLevel::Verify => {
+            format!("TLS certificate of {host} not verified (TLS level verify): {e}")
+        }
+        _ => e.to_string(),
     }
 }
 
