@@ -10,7 +10,10 @@
 //!
 //! Like Postfix's `dane-only`: a domain an administrator set to `dane` gets its mail only over
 //! TLS authenticated this way. No TLSA records, records that are not DNSSEC-validated, no
-//! usable record, or a certificate that matches none defer the mail with the reason.
+//! usable record, or a certificate that matches none defer the mail with the reason. When the
+//! route is the domain's MX, only hosts named by a DNSSEC-validated MX answer are tried (a
+//! domain without MX records, whose implicit MX would be the domain itself, is deferred too;
+//! a configured smarthost or next hop is trusted as configured).
 //!
 //! The lookup is a trait ([`TlsaSource`]) so tests can give answers without a signed zone;
 //! [`DnssecTlsa`] is the real one (hickory with DNSSEC validation against the IANA root
@@ -55,9 +58,34 @@ pub enum TlsaAnswer {
     Failed(String),
 }
 
-/// Looks up the TLSA records of an SMTP server.
+/// The DNSSEC lookups of level dane.
 pub trait TlsaSource: Send + Sync {
+    /// The TLSA records of an SMTP server.
     fn tlsa<'a>(&'a self, host: &'a str) -> Pin<Box<dyn Future<Output = TlsaAnswer> + Send + 'a>>;
+
+    /// The MX host names of `domain` (lower case, no final dot) from a DNSSEC-validated
+    /// answer, or why there are none.
+    fn mx_hosts<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send + 'a>>;
+}
+
+/// The targets whose host is one of the validated MX hosts: at level dane an MX host counts
+/// only from a DNSSEC-validated answer (RFC 7672 §2.2.1), or a forged MX answer could send the
+/// mail to a host whose own signed TLSA records match its certificate.
+pub fn only_validated(
+    targets: Vec<super::route::Target>,
+    secure_hosts: &[String],
+) -> Vec<super::route::Target> {
+    targets
+        .into_iter()
+        .filter(|t| {
+            secure_hosts
+                .iter()
+                .any(|h| h.eq_ignore_ascii_case(t.host.trim_end_matches('.')))
+        })
+        .collect()
 }
 
 /// The records to authenticate `host` with, or the reason mail to it must wait.
@@ -303,6 +331,48 @@ impl TlsaSource for DnssecTlsa {
             }
         })
     }
+
+    fn mx_hosts<'a>(
+        &'a self,
+        domain: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send + 'a>> {
+        Box::pin(async move {
+            use hickory_resolver::proto::dnssec::Proof;
+            use hickory_resolver::proto::rr::RData;
+            let Some(r) = &self.resolver else {
+                return Err("no DNS resolver (TLS level dane)".into());
+            };
+            let name = format!("{}.", domain.trim_end_matches('.'));
+            let lookup = r.mx_lookup(name.as_str()).await.map_err(|e| {
+                format!(
+                    "MX lookup for {domain} with DNSSEC validation failed (TLS level dane): {e}"
+                )
+            })?;
+            let mut hosts = vec![];
+            for rec in lookup.answers() {
+                let RData::MX(mx) = &rec.data else { continue };
+                if rec.proof != Proof::Secure {
+                    return Err(format!(
+                        "MX records of {domain} are not DNSSEC-validated (TLS level dane): proof {:?}",
+                        rec.proof
+                    ));
+                }
+                hosts.push(
+                    mx.exchange
+                        .to_ascii()
+                        .trim_end_matches('.')
+                        .to_ascii_lowercase(),
+                );
+            }
+            if hosts.is_empty() {
+                Err(format!(
+                    "no DNSSEC-validated MX records for {domain} (TLS level dane)"
+                ))
+            } else {
+                Ok(hosts)
+            }
+        })
+    }
 }
 
 #[cfg(test)]
@@ -431,6 +501,24 @@ mod tests {
         )
         .is_err());
         assert!(check(&[rec(3, 1, 1, ta_spki_256)], &srv, &[ca], "mx.example.net").is_err());
+    }
+
+    #[test]
+    fn only_hosts_of_the_validated_mx_answer_are_tried() {
+        let t = |h: &str| super::super::route::Target {
+            host: h.into(),
+            addr: "192.0.2.1:25".parse().unwrap(),
+        };
+        let kept = only_validated(
+            vec![
+                t("MX1.example.net."),
+                t("forged.example"),
+                t("mx2.example.net"),
+            ],
+            &["mx1.example.net".into(), "mx2.example.net".into()],
+        );
+        let names: Vec<&str> = kept.iter().map(|t| t.host.as_str()).collect();
+        assert_eq!(names, ["MX1.example.net.", "mx2.example.net"]);
     }
 
     #[test]

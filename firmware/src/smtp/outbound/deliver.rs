@@ -63,6 +63,15 @@ impl Deliverer {
                 })
             }
         };
+        let targets = match self.dane_targets(route, level, targets).await {
+            Ok(t) => t,
+            Err(reason) => {
+                return all(Outcome::Deferred {
+                    remote: None,
+                    reason,
+                })
+            }
+        };
         let mut last = String::new();
         for t in targets.iter().take(10) {
             // Opportunistic TLS: if the handshake fails, try the same host once more in clear
@@ -245,6 +254,29 @@ impl Deliverer {
 }
 
 impl Deliverer {
+    /// At level dane, the MX hosts of the validated MX answer only ([`super::dane::only_validated`]).
+    async fn dane_targets(
+        &self,
+        route: &Route,
+        level: TlsLevel,
+        targets: Vec<Target>,
+    ) -> Result<Vec<Target>, String> {
+        let Route::Mx(domain) = route else {
+            return Ok(targets);
+        };
+        if level != TlsLevel::Dane {
+            return Ok(targets);
+        }
+        let secure = self.resolver.tlsa.mx_hosts(domain).await?;
+        let kept = super::dane::only_validated(targets, &secure);
+        if kept.is_empty() {
+            return Err(format!(
+                "no MX host of {domain} is in its DNSSEC-validated MX records (TLS level dane)"
+            ));
+        }
+        Ok(kept)
+    }
+
     /// The client TLS configuration for `host` at `level`. At level dane the TLSA records come
     /// first: without usable validated ones the host is not even connected to.
     async fn client_tls(
