@@ -137,7 +137,8 @@ impl Queue {
 
     /// Stores a new message durably in the spool and schedules it (parked mail released by a
     /// licence comes back this way).
-    pub fn inject(&self, env: Envelope, bytes: &[u8]) -> Result<(), QueueError> {
+    pub fn inject(&self, mut env: Envelope, bytes: &[u8]) -> Result<(), QueueError> {
+        env.set_content(bytes);
         self.spool.store(&env, bytes)?;
         self.accepted(env);
         Ok(())

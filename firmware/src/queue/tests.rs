@@ -133,6 +133,7 @@ fn envelope(id: &str, stage: Stage, from: &str, rcpts: &[(&str, Option<Notify>)]
             .map(|(a, n)| Recipient::new((*a).into(), None, *n))
             .collect(),
         paused: None,
+        checksum: None,
     }
 }
 

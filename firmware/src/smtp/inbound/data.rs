@@ -112,6 +112,7 @@ impl Session {
             return Next::Continue;
         }
         // Durable: flush, fsync the file, then commit (rename + fsync dir) — then 250.
+        let checksum = file.checksum();
         if let Err(e) = file.finish().await {
             tracing::error!(peer = %self.peer, error = %e, "cannot write message to spool");
             let r = if e.is_disk_full() {
@@ -122,7 +123,8 @@ impl Session {
             self.reply(&r);
             return Next::Continue;
         }
-        let env = self.envelope(id, &tx, scan.size + received.len() as u64);
+        let mut env = self.envelope(id, &tx, scan.size + received.len() as u64);
+        env.checksum = Some(checksum);
         self.commit(env).await;
         Next::Continue
     }
@@ -304,6 +306,7 @@ impl Session {
                 .map(|r| Recipient::new(r.address.clone(), r.orcpt.clone(), r.notify))
                 .collect(),
             paused: None,
+            checksum: None,
         }
     }
 }
