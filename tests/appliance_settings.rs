@@ -57,7 +57,10 @@ fn network_and_time_settings_through_ctl_and_api() {
         "DNS=\"192.0.2.53 2001:db8::53\"",
         "HOSTNAME=gw.example.org",
     ] {
-        assert!(conf.lines().any(|l| l == line), "{line} missing in:\n{conf}");
+        assert!(
+            conf.lines().any(|l| l == line),
+            "{line} missing in:\n{conf}"
+        );
     }
 
     // Refused with the reason; the file stays as it was.
@@ -93,7 +96,10 @@ fn network_and_time_settings_through_ctl_and_api() {
     assert!(!data.join("time.conf").exists());
 
     let (ok, out) = ctl_text(&g, &["network", "show"]);
-    assert!(ok && out.contains("192.0.2.10/24 on eth0 (static)"), "{out}");
+    assert!(
+        ok && out.contains("192.0.2.10/24 on eth0 (static)"),
+        "{out}"
+    );
     let (ok, out) = ctl_text(&g, &["network", "set", "--dhcp"]);
     assert!(ok, "{out}");
     let conf = std::fs::read_to_string(data.join("network.conf")).unwrap();
@@ -179,7 +185,12 @@ fn sntp_reads_the_time_from_a_server() {
     assert_eq!(f[2], format!("127.0.0.1:{port}"));
     // Nothing answers: a clear failure, not a hang.
     let out = Command::new(SEGL)
-        .args(["sntp", "--timeout", "1", &format!("127.0.0.1:{}", free_port())])
+        .args([
+            "sntp",
+            "--timeout",
+            "1",
+            &format!("127.0.0.1:{}", free_port()),
+        ])
         .output()
         .unwrap();
     assert!(!out.status.success());

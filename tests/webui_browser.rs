@@ -264,14 +264,16 @@ async fn web_admin_in_chromium() {
         "{text}"
     );
     ui.go("/time").await;
-    ui.wait_text("trusted (later than the firmware's build date)").await;
+    ui.wait_text("trusted (later than the firmware's build date)")
+        .await;
     ui.fill("#time-ntp", "ntp1.example.org, 192.0.2.123").await;
     ui.fill("#time-tz", "Europe/Berlin").await;
     ui.click("#time-save").await;
     ui.wait_text("saved; not on a box").await;
     let text = std::fs::read_to_string(g.dir.join("data/time.conf")).expect("time.conf written");
     assert!(
-        text.contains("NTP=\"ntp1.example.org 192.0.2.123\"\n") && text.contains("TIMEZONE=Europe/Berlin\n"),
+        text.contains("NTP=\"ntp1.example.org 192.0.2.123\"\n")
+            && text.contains("TIMEZONE=Europe/Berlin\n"),
         "{text}"
     );
 

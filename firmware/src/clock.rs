@@ -40,7 +40,12 @@ impl Clock for SystemClock {
 
     fn monotonic(&self) -> Option<i64> {
         static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
-        Some(START.get_or_init(std::time::Instant::now).elapsed().as_secs() as i64)
+        Some(
+            START
+                .get_or_init(std::time::Instant::now)
+                .elapsed()
+                .as_secs() as i64,
+        )
     }
 }
 

@@ -64,6 +64,23 @@ fn init_logging(cfg: &Config) {
     }
 }
 
+/// `segl sntp`: prints `<server unix time> <offset> <server>` of the first good answer.
+fn sntp(servers: &[String], timeout: u64) -> ExitCode {
+    let wait = std::time::Duration::from_secs(timeout.max(1));
+    match segl::appliance::sntp::query_any(servers, wait) {
+        Ok(s) => {
+            println!("{:.3} {:.3} {}", s.server_unix, s.offset, s.server);
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
@@ -85,21 +102,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
-        Cmd::Sntp { servers, timeout } => {
-            let wait = std::time::Duration::from_secs(timeout.max(1));
-            match segl::appliance::sntp::query_any(&servers, wait) {
-                Ok(s) => {
-                    println!("{:.3} {:.3} {}", s.server_unix, s.offset, s.server);
-                    ExitCode::SUCCESS
-                }
-                Err(errors) => {
-                    for e in errors {
-                        eprintln!("error: {e}");
-                    }
-                    ExitCode::FAILURE
-                }
-            }
-        }
+        Cmd::Sntp { servers, timeout } => sntp(&servers, timeout),
         Cmd::Ctl(args) => match segl::ctl::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

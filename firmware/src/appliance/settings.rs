@@ -115,7 +115,9 @@ pub fn check_hostname(field: &'static str, name: &str) -> Result<(), SettingsErr
     for label in name.split('.') {
         let ok = !label.is_empty()
             && label.len() <= 63
-            && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-');
         if !ok {
@@ -190,7 +192,10 @@ impl NetworkSettings {
         if net.prefix_len() < 31 && (ip == net.network() || ip == net.broadcast()) {
             return Err(invalid(
                 "address",
-                format!("{ip} is the network or broadcast address of {}", net.trunc()),
+                format!(
+                    "{ip} is the network or broadcast address of {}",
+                    net.trunc()
+                ),
             ));
         }
         self.address = net.to_string();
@@ -205,18 +210,12 @@ impl NetworkSettings {
             if !net.contains(&gw) || gw == ip {
                 return Err(invalid(
                     "gateway",
-                    format!(
-                        "{gw} is not another address in the subnet {}",
-                        net.trunc()
-                    ),
+                    format!("{gw} is not another address in the subnet {}", net.trunc()),
                 ));
             }
         }
         if self.dns.len() > MAX_DNS {
-            return Err(invalid(
-                "dns",
-                format!("at most {MAX_DNS} servers"),
-            ));
+            return Err(invalid("dns", format!("at most {MAX_DNS} servers")));
         }
         for d in &mut self.dns {
             let ip: IpAddr = d
@@ -253,7 +252,12 @@ impl NetworkSettings {
     /// as broken rather than silently replaced.
     pub fn parse(text: &str) -> Result<NetworkSettings, SettingsError> {
         let kv = key_values(text);
-        let get = |k: &str| kv.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        let get = |k: &str| {
+            kv.iter()
+                .rev()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
         let address = get("ADDRESS").unwrap_or_default();
         let mode = match get("MODE").as_deref() {
             Some("static") => Mode::Static,
@@ -322,7 +326,12 @@ impl TimeSettings {
 
     pub fn parse(text: &str) -> Result<TimeSettings, SettingsError> {
         let kv = key_values(text);
-        let get = |k: &str| kv.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
+        let get = |k: &str| {
+            kv.iter()
+                .rev()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
         TimeSettings {
             ntp: words(&get("NTP").unwrap_or_default()),
             timezone: get("TIMEZONE").unwrap_or_else(default_tz),
@@ -374,9 +383,13 @@ mod tests {
 
     #[test]
     fn static_round_trip() {
-        let s = stat("192.0.2.10/24", "192.0.2.1", &["192.0.2.53", "2001:db8::53"])
-            .validated()
-            .unwrap();
+        let s = stat(
+            "192.0.2.10/24",
+            "192.0.2.1",
+            &["192.0.2.53", "2001:db8::53"],
+        )
+        .validated()
+        .unwrap();
         let text = s.render();
         assert!(text.contains("ADDRESS=192.0.2.10/24\n"), "{text}");
         assert!(text.contains("DNS=\"192.0.2.53 2001:db8::53\"\n"), "{text}");
@@ -404,7 +417,11 @@ mod tests {
             stat("192.0.2.10/24", "192.0.2.10", &[]),
             stat("192.0.2.10/24", "192.0.2.1;reboot", &[]),
             stat("192.0.2.10/24", "", &["$(reboot)"]),
-            stat("192.0.2.10/24", "", &["1.1.1.1", "1.0.0.1", "8.8.8.8", "9.9.9.9"]),
+            stat(
+                "192.0.2.10/24",
+                "",
+                &["1.1.1.1", "1.0.0.1", "8.8.8.8", "9.9.9.9"],
+            ),
         ];
         for s in bad {
             assert!(s.clone().validated().is_err(), "{s:?} was accepted");

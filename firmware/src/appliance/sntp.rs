@@ -92,7 +92,11 @@ fn resolve(server: &str) -> Result<SocketAddr, SntpError> {
 pub fn query(server: &str, timeout: Duration) -> Result<Sample, SntpError> {
     let addr = resolve(server)?;
     let io = |e| SntpError::Io(server.into(), e);
-    let bind = if addr.is_ipv6() { "[::]:0" } else { "0.0.0.0:0" };
+    let bind = if addr.is_ipv6() {
+        "[::]:0"
+    } else {
+        "0.0.0.0:0"
+    };
     let sock = UdpSocket::bind(bind).map_err(io)?;
     sock.set_read_timeout(Some(timeout)).map_err(io)?;
     sock.connect(addr).map_err(io)?;

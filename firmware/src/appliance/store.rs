@@ -224,6 +224,9 @@ mod tests {
                 ..Default::default()
             })
             .is_err());
-        assert_eq!(std::fs::read_to_string(store.file(Kind::Network)).unwrap(), before);
+        assert_eq!(
+            std::fs::read_to_string(store.file(Kind::Network)).unwrap(),
+            before
+        );
     }
 }

@@ -15,8 +15,6 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use crate::clock::Clock as _;
-
 /// The build date of this firmware, unix seconds.
 pub const BUILD_UNIX: i64 = parse_build_unix(env!("SEGL_BUILD_UNIX"));
 
@@ -98,11 +96,11 @@ pub struct BoxClock;
 
 impl crate::clock::Clock for BoxClock {
     fn now(&self) -> i64 {
-        crate::clock::SystemClock.now()
+        crate::clock::Clock::now(&crate::clock::SystemClock)
     }
 
     fn monotonic(&self) -> Option<i64> {
-        crate::clock::SystemClock.monotonic()
+        crate::clock::Clock::monotonic(&crate::clock::SystemClock)
     }
 
     fn trusted(&self) -> bool {

@@ -82,7 +82,11 @@ fn joined(v: &Value) -> String {
 fn show_network(v: &Value) {
     let st = &v["settings"];
     if s(st, "mode") == "static" {
-        println!("address:   {} on {} (static)", s(st, "address"), s(st, "iface"));
+        println!(
+            "address:   {} on {} (static)",
+            s(st, "address"),
+            s(st, "iface")
+        );
         println!("gateway:   {}", s(st, "gateway"));
         println!("dns:       {}", joined(&st["dns"]));
     } else {

@@ -22,7 +22,9 @@ impl Queue {
             if !self.clock_trusted() {
                 // Mail stays spooled until the clock is trustworthy (appliance::trust).
                 if !told {
-                    tracing::warn!("clock not trusted yet: mail is spooled, not processed or delivered");
+                    tracing::warn!(
+                        "clock not trusted yet: mail is spooled, not processed or delivered"
+                    );
                     told = true;
                 }
                 tokio::select! {

@@ -10,12 +10,12 @@ pub mod chart;
 pub mod dashboard;
 pub mod dkim;
 pub mod firmware;
-pub mod network;
 pub mod i18n;
 pub mod keyring;
 pub mod licences;
 pub mod login;
 pub mod monitoring;
+pub mod network;
 pub mod partners;
 pub mod portal;
 pub mod settings;
@@ -264,7 +264,10 @@ pub fn router(st: Arc<AdminState>) -> Router<Arc<AdminState>> {
         .route("/license", get(licences::page))
         .route("/license/upload", post(licences::upload))
         .route("/firmware", get(firmware::page))
-        .route("/network", get(network::network).post(network::network_save))
+        .route(
+            "/network",
+            get(network::network).post(network::network_save),
+        )
         .route("/time", get(network::time).post(network::time_save))
         .route(
             "/firmware/upload",

@@ -82,7 +82,8 @@ const DE: Texts = Texts {
     now: "Uhrzeit jetzt",
     clock: "Uhr",
     sync: "Letzte Synchronisierung",
-    warn_lockout: "Eine falsche Adresse trennt diese Seite ab; das Konsolenmenü kann sie neu setzen.",
+    warn_lockout:
+        "Eine falsche Adresse trennt diese Seite ab; das Konsolenmenü kann sie neu setzen.",
 };
 
 pub fn texts(lang: Lang) -> &'static Texts {

@@ -81,7 +81,12 @@ fn jump_fixture(script: Vec<Outcome>, trusted: bool) -> JumpFixture {
 
 impl JumpFixture {
     fn add(&self, id: &str) {
-        let env = envelope(id, Stage::Deliver, "s@example.org", &[("r@example.net", None)]);
+        let env = envelope(
+            id,
+            Stage::Deliver,
+            "s@example.org",
+            &[("r@example.net", None)],
+        );
         self.spool
             .store(&env, b"Subject: t\r\n\r\nbody\r\n")
             .unwrap();
@@ -119,7 +124,11 @@ async fn a_jump_forward_does_not_expire_mail() {
     f.clock.pass(60);
     assert_eq!(f.queue.run_due().await, 1);
     let map = f.queue.lock();
-    let r = &map.get("M").expect("still queued, not expired").env.recipients[0];
+    let r = &map
+        .get("M")
+        .expect("still queued, not expired")
+        .env
+        .recipients[0];
     assert!(r.is_pending(), "{r:?}");
     assert!(f.dsns_empty(&map));
 }
