@@ -429,8 +429,10 @@ mod tests {
         let mut s = stat("192.0.2.10/24", "", &[]);
         s.hostname = "box`reboot`".into();
         assert!(s.validated().is_err());
-        let mut s = NetworkSettings::default();
-        s.iface = "eth0 up".into();
+        let s = NetworkSettings {
+            iface: "eth0 up".into(),
+            ..Default::default()
+        };
         assert!(s.validated().is_err());
         // A file edited by hand with a command in it is an error, not a value.
         assert!(NetworkSettings::parse("ADDRESS=192.0.2.10/24\nGATEWAY=$(reboot)\n").is_err());

@@ -119,7 +119,7 @@ mod tests {
 
     #[test]
     fn rule() {
-        assert!(BUILD_UNIX > 1_700_000_000, "build.rs sets the build date");
+        const { assert!(BUILD_UNIX > 1_700_000_000, "build.rs sets the build date") };
         assert_eq!(judge(0, BUILD_UNIX, None), Trust::NotYet);
         assert!(!judge(0, BUILD_UNIX, None).trusted());
         assert!(judge(0, BUILD_UNIX, None)
