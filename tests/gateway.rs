@@ -12,9 +12,7 @@ use common::*;
 #[test]
 fn relay_from_trusted_network_reaches_smarthost_with_identical_body() {
     let d = temp_dir("segl-test-");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
+    let (inbound, smart, g) = gateway_with_sinks(d.path(), "");
     let body = "Line one\r\n.leading dot\r\n\r\nÆØÅ 8-bit line\r\n..two dots\r\n\r\nlast\r\n";
     let body_file = d.path().join("body.txt");
     std::fs::write(&body_file, body).unwrap();
@@ -76,9 +74,7 @@ fn relay_from_trusted_network_reaches_smarthost_with_identical_body() {
 #[test]
 fn untrusted_client_may_send_to_local_domain_but_not_relay() {
     let d = temp_dir("segl-test-");
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
+    let (inbound, smart, g) = gateway_with_sinks(d.path(), "");
     // From 127.0.0.2 (not in trusted_networks) to a local domain: accepted, goes inbound.
     let (ok, t) = swaks(&[
         "--server",
