@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
-use crate::clock::SystemClock;
+use crate::appliance::trust::BoxClock;
 use crate::config::{parse_listen, Config};
 use crate::keystore::{Keystore, Settings as KeystoreSettings};
 use crate::liveconf::{ConfigService, Live};
@@ -79,7 +79,7 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
     let stages = Stages {
         process: policy.clone(),
         transport,
-        clock: Arc::new(SystemClock),
+        clock: Arc::new(BoxClock),
     };
     let queue = Queue::new(cfg.clone(), spool.clone(), stages);
     let resumed = queue.load()?;
