@@ -72,6 +72,24 @@ x86_64)
 			>> "${TARGET_DIR}/etc/fstab"
 	fi
 	;;
+qemu-aarch64-virt | rpi4-64)
+	# RAUC with U-Boot: boot.scr (post-image.sh) counts the attempts in
+	# U-Boot's environment, uboot.env on the boot partition, which Linux
+	# mounts on /boot/firmware and reads with fw_printenv (fw_env.config).
+	install -D -m 0644 "${BOARD_DIR}/${BOARD}/rauc-system.conf" \
+		"${TARGET_DIR}/etc/rauc/system.conf"
+	install -D -m 0644 "${BOARD_DIR}/${BOARD}/fw_env.config" \
+		"${TARGET_DIR}/etc/fw_env.config"
+	install_rauc_keyring
+	mkdir -p "${TARGET_DIR}/boot/firmware"
+	if ! grep -q '^LABEL=SEGLBOOT' "${TARGET_DIR}/etc/fstab"; then
+		echo 'LABEL=SEGLBOOT	/boot/firmware	vfat	noatime,nodev,nosuid,noexec	0	0' \
+			>> "${TARGET_DIR}/etc/fstab"
+	fi
+	;;
+esac
+
+case "${BOARD}" in
 rpi4-64)
 	# A login prompt on the HDMI console too.
 	if ! grep -q '^tty1::' "${TARGET_DIR}/etc/inittab"; then

@@ -52,6 +52,12 @@ x86_64)
 		exit 1
 	fi
 	;;
+qemu-aarch64-virt | rpi4-64)
+	# U-Boot's boot script: RAUC's slot choice and boot counting (boot.cmd).
+	"${HOST_DIR}/bin/mkimage" -A arm64 -O linux -T script -C none \
+		-n "Segl ${BOARD} A/B boot" \
+		-d "${BOARD_DIR}/${BOARD}/boot.cmd" "${BINARIES_DIR}/boot.scr"
+	;;
 esac
 
 support/scripts/genimage.sh -c "${GENIMAGE_CFG}"
