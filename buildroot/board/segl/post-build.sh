@@ -19,6 +19,34 @@ if ! grep -q '/usr/sbin/segl-data' "${TARGET_DIR}/etc/inittab"; then
 ::sysinit:/usr/sbin/segl-data' "${TARGET_DIR}/etc/inittab"
 fi
 
+# Network and time settings, the console menu: the same scripts as the local
+# image (image/rootfs/, the checkout this tree lives in), not copies of them.
+# /etc/init.d/network applies /data/network.conf (S40network of the overlay
+# runs it at boot), /sbin/segl-netd is the root helper that applies segl's
+# later changes and keeps the clock with "segl sntp", /sbin/segl-console the
+# console (address, web admin URL, certificate, set-up link, menu).
+SEGL_ROOTFS="${BOARD_DIR}/../../../image/rootfs"
+for f in sbin/segl-netd sbin/segl-console etc/init.d/network; do
+	if [ ! -f "${SEGL_ROOTFS}/${f}" ]; then
+		echo "${SEGL_ROOTFS}/${f} not found: buildroot/ must stay in the segl checkout" >&2
+		exit 1
+	fi
+	install -D -m 0755 "${SEGL_ROOTFS}/${f}" "${TARGET_DIR}/${f}"
+done
+# init respawns the helper (after rcS, so S40network has made /run/segl-netd),
+# and the console runs the menu instead of a login prompt (a root shell only
+# with segl.shell=1 on the kernel command line).
+if ! grep -q '/sbin/segl-netd' "${TARGET_DIR}/etc/inittab"; then
+	echo '::respawn:/sbin/segl-netd' >> "${TARGET_DIR}/etc/inittab"
+fi
+sed -i 's~^console::respawn:/sbin/getty .*~console::respawn:/sbin/segl-console~' \
+	"${TARGET_DIR}/etc/inittab"
+if ! grep -q '/sbin/segl-console' "${TARGET_DIR}/etc/inittab"; then
+	echo 'console::respawn:/sbin/segl-console' >> "${TARGET_DIR}/etc/inittab"
+fi
+# Replaced by segl-netd (a leftover of an older build in the same output).
+rm -f "${TARGET_DIR}/etc/init.d/S49ntpd"
+
 # The keyring RAUC checks bundles against: SEGL_RAUC_KEYRING (the vendor's
 # update CA, PEM), or for development builds a throw-away CA made here, its
 # key next to the images (rauc-dev/) to sign test bundles. A release
