@@ -193,10 +193,6 @@ const LONG_FUNCTIONS: &[(&str, &str)] = &[
     ("policy/layers.rs:walk", "one walk over the MIME/CMS layers"),
     ("monitor/mod.rs:event", "one match over the mail events"),
     ("policy/parts.rs:proof_text", "one text in order"),
-    (
-        "smime/encrypt.rs:envelope",
-        "RFC 5652 EnvelopedData in order",
-    ),
 ];
 
 /// `(file:function, lines)` of every function over `limit` lines outside test modules.

@@ -276,8 +276,9 @@ pub fn wrap(message: &[u8], parts: &[(&str, String)]) -> Vec<u8> {
     }
     let mut msg = Message::parse(message);
     let content = msg.take_content_fields();
-    let body = msg.body().to_vec();
-    let boundary = boundary_for(&body);
+    // The body is the end of `message` (parsing borrows it): no copy of a large message.
+    let body = &message[message.len() - msg.body().len()..];
+    let boundary = boundary_for(body);
     let mut out = Vec::with_capacity(body.len() + 4096);
     out.extend_from_slice(b"This is a multi-part message in MIME format.\r\n");
     out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
@@ -288,7 +289,7 @@ pub fn wrap(message: &[u8], parts: &[(&str, String)]) -> Vec<u8> {
         }
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&body);
+    out.extend_from_slice(body);
     for (name, text) in parts {
         out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
         let text = text.replace("\r\n", "\n").replace('\n', "\r\n");
