@@ -2,6 +2,8 @@
 //! makes: the Subject (tags and markings), our `X-Segl-*` headers. The body is never touched, so
 //! content covered by a signature stays byte for byte what it was.
 
+use crate::smime::mime::{split_fields, unfold};
+
 /// A message split into raw header fields (each with its folded lines and final CRLF) and the
 /// body (everything after the empty line).
 #[derive(Debug, Clone)]
@@ -18,13 +20,7 @@ fn field_name(f: &[u8]) -> &[u8] {
 }
 
 fn field_value(f: &[u8]) -> String {
-    let start = f.iter().position(|&b| b == b':').map_or(f.len(), |i| i + 1);
-    let v = String::from_utf8_lossy(&f[start..]);
-    v.replace("\r\n", "")
-        .replace('\n', "")
-        .replace('\t', " ")
-        .trim()
-        .to_string()
+    unfold(f).replace('\t', " ").trim().to_string()
 }
 
 /// One header field line: `name: value` folded, with CRLF. A value that is not plain ASCII is
@@ -83,34 +79,10 @@ impl<'a> Message<'a> {
     /// Splits at the first empty line (CRLF line endings, as the spool stores them; a lone LF is
     /// accepted too). A message without an empty line is all headers.
     pub fn parse(raw: &'a [u8]) -> Message<'a> {
-        let mut fields: Vec<Vec<u8>> = Vec::new();
-        let mut pos = 0;
-        while pos < raw.len() {
-            let end = raw[pos..]
-                .iter()
-                .position(|&b| b == b'\n')
-                .map_or(raw.len(), |i| pos + i + 1);
-            let line = &raw[pos..end];
-            let content = line
-                .strip_suffix(b"\n")
-                .map(|l| l.strip_suffix(b"\r").unwrap_or(l))
-                .unwrap_or(line);
-            if content.is_empty() {
-                return Message {
-                    fields,
-                    body: std::borrow::Cow::Borrowed(&raw[end..]),
-                };
-            }
-            let continuation = content[0] == b' ' || content[0] == b'\t';
-            match fields.last_mut() {
-                Some(last) if continuation => last.extend_from_slice(line),
-                _ => fields.push(line.to_vec()),
-            }
-            pos = end;
-        }
+        let (fields, body) = split_fields(raw);
         Message {
-            fields,
-            body: std::borrow::Cow::Borrowed(&[]),
+            fields: fields.into_iter().map(<[u8]>::to_vec).collect(),
+            body: std::borrow::Cow::Borrowed(body.map_or(&[][..], |start| &raw[start..])),
         }
     }
 

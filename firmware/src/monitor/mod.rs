@@ -44,6 +44,43 @@ impl Monitor {
     }
 }
 
+impl Monitor {
+    /// Counts what the policy did to `input` (signed, encrypted, decrypted, verified) and
+    /// returns the log line's detail: the actions and the output ids.
+    fn count_processed(&self, now: i64, input: &[u8], outputs: &[OutputCopy<'_>]) -> String {
+        let before = Kind::of(input);
+        let mut actions: Vec<&str> = vec![];
+        for (_, to, content) in outputs {
+            let after = content.map(Kind::of).unwrap_or(before);
+            let inbound = to.iter().any(|a| self.is_local(a));
+            let mut act = |c: Counter, name: &'static str| {
+                self.counters.add(now, c);
+                if !actions.contains(&name) {
+                    actions.push(name);
+                }
+            };
+            if after == Kind::Encrypted && before != Kind::Encrypted {
+                act(Counter::Encrypted, "encrypted");
+            }
+            if after == Kind::Signed && before != Kind::Signed {
+                act(Counter::Signed, "signed");
+            }
+            if before == Kind::Encrypted && after != Kind::Encrypted {
+                act(Counter::Decrypted, "decrypted");
+            }
+            if before == Kind::Signed && inbound {
+                act(Counter::Verified, "verified");
+            }
+        }
+        let ids: Vec<&str> = outputs.iter().map(|o| o.0.as_str()).collect();
+        if actions.is_empty() {
+            format!("passed unchanged → {}", ids.join(", "))
+        } else {
+            format!("{} → {}", actions.join(", "), ids.join(", "))
+        }
+    }
+}
+
 /// Install the process-wide monitor (first call wins; later ones return the installed one).
 pub fn install(m: Arc<Monitor>) -> Arc<Monitor> {
     GLOBAL.get_or_init(|| m).clone()
@@ -120,39 +157,10 @@ pub fn event(id: &str, t: Transition<'_>) {
             input,
             outputs,
         } => {
-            let before = Kind::of(input);
-            let mut actions: Vec<&str> = vec![];
-            for (_, to, content) in &outputs {
-                let after = content.map(Kind::of).unwrap_or(before);
-                let inbound = to.iter().any(|a| m.is_local(a));
-                let mut act = |c: Counter, name: &'static str| {
-                    m.counters.add(now, c);
-                    if !actions.contains(&name) {
-                        actions.push(name);
-                    }
-                };
-                if after == Kind::Encrypted && before != Kind::Encrypted {
-                    act(Counter::Encrypted, "encrypted");
-                }
-                if after == Kind::Signed && before != Kind::Signed {
-                    act(Counter::Signed, "signed");
-                }
-                if before == Kind::Encrypted && after != Kind::Encrypted {
-                    act(Counter::Decrypted, "decrypted");
-                }
-                if before == Kind::Signed && inbound {
-                    act(Counter::Verified, "verified");
-                }
-            }
             e.event = "processed".into();
             e.from = from.to_string();
-            let ids: Vec<&str> = outputs.iter().map(|o| o.0.as_str()).collect();
             e.to = outputs.iter().flat_map(|o| o.1.iter().cloned()).collect();
-            e.detail = if actions.is_empty() {
-                format!("passed unchanged → {}", ids.join(", "))
-            } else {
-                format!("{} → {}", actions.join(", "), ids.join(", "))
-            };
+            e.detail = m.count_processed(now, input, &outputs);
         }
         Transition::Delivered { to, detail } => {
             m.counters.add(now, Counter::Delivered);
@@ -191,18 +199,18 @@ enum Kind {
 
 impl Kind {
     fn of(message: &[u8]) -> Kind {
-        let head_end = message
-            .windows(4)
-            .position(|w| w == b"\r\n\r\n")
-            .or_else(|| message.windows(2).position(|w| w == b"\n\n"))
-            .unwrap_or(message.len().min(64 * 1024));
-        let head = String::from_utf8_lossy(&message[..head_end]).to_ascii_lowercase();
-        // Unfold continuation lines, then find the top-level Content-Type.
-        let head = head
-            .replace("\r\n ", " ")
-            .replace("\r\n\t", " ")
-            .replace("\n ", " ");
-        let Some(ct) = head.lines().find_map(|l| l.strip_prefix("content-type:")) else {
+        use crate::smime::mime::{split_fields, unfold};
+        let (fields, _) = split_fields(message);
+        let is_ct = |f: &&&[u8]| {
+            f.split(|&b| b == b':')
+                .next()
+                .is_some_and(|n| n.trim_ascii().eq_ignore_ascii_case(b"content-type"))
+        };
+        let Some(ct) = fields
+            .iter()
+            .find(is_ct)
+            .map(|f| unfold(f).to_ascii_lowercase())
+        else {
             return Kind::Plain;
         };
         if ct.contains("multipart/signed") || ct.contains("signed-data") {

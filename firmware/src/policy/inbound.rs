@@ -160,13 +160,59 @@ fn one(
         },
     );
 
-    // 5. Proof and warning parts: wrap the untouched entity. It is taken out of the walk, not
-    // copied: a large message is not held once more.
-    let delivered = std::mem::take(&mut walk.deliver);
+    // 5. Proof and warning parts: wrap the untouched entity.
+    let from = mime::from_address(&walk.deliver).map(|a| crate::address::normalize(&a));
+    let attach = attachments(ctx, &walk, from.as_deref());
+    // The message is taken out of the walk, not copied (a large one is not held once more).
+    let current = {
+        let delivered = std::mem::take(&mut walk.deliver);
+        if attach.is_empty() {
+            delivered
+        } else {
+            Cow::Owned(parts::wrap(&delivered, &attach))
+        }
+    };
+
+    // 6. Mark.
+    let mut out = Message::parse(&current);
+    let prefixes = subject_prefixes(&ctx.cfg.mark, &walk, from.as_deref());
+    let mut new_subject: Vec<&str> = prefixes
+        .iter()
+        .map(|p| p.trim())
+        .filter(|p| !p.is_empty())
+        .collect();
+    let base_subject = subject.clone().unwrap_or_default();
+    if !base_subject.is_empty() {
+        new_subject.push(&base_subject);
+    }
+    let new_subject = new_subject.join(" ");
+    if subject.is_some() || !new_subject.is_empty() {
+        out.set_subject(&new_subject);
+    }
+    verdict_fields(ctx, &walk, &mut out);
+    let rcpts = match routed {
+        Some(r) => {
+            out.prepend("X-Segl-Routed", &format!("digital-post {}", r.why));
+            r.recipients
+        }
+        None => rcpts,
+    };
+    Output {
+        recipients: rcpts,
+        mail_from: None,
+        content: Content::New(out.to_bytes()),
+    }
+}
+
+/// The proof part (a valid signature, `mark.proof_part`) and the warning part (problems,
+/// `mark.warning_part`) for the reader.
+fn attachments(
+    ctx: &PolicyCtx,
+    walk: &layers::Walk,
+    from: Option<&str>,
+) -> Vec<(&'static str, String)> {
     let mark = &ctx.cfg.mark;
-    let overall = walk.overall();
-    let status = overall.map_or(SigStatus::None, |v| v.status);
-    let from = mime::from_address(&delivered).map(|a| crate::address::normalize(&a));
+    let status = walk.overall().map_or(SigStatus::None, |v| v.status);
     let mut attach: Vec<(&str, String)> = Vec::new();
     if mark.proof_part && status == SigStatus::Valid {
         let proofs: Vec<String> = walk
@@ -178,7 +224,7 @@ fn one(
                     &parts::Proof {
                         signer: v.valid_signer()?,
                         signer_name: &v.signer,
-                        from: from.as_deref(),
+                        from,
                         pinned: v.pinned,
                         decrypted: walk.encryption == Encryption::Decrypted,
                         verified_at: walk.verified_at,
@@ -195,47 +241,43 @@ fn one(
             parts::warning_text(ctx.texts(), &problems, walk.verified_at),
         ));
     }
-    let mut current = delivered.into_owned();
-    if !attach.is_empty() {
-        current = parts::wrap(&current, &attach);
-    }
+    attach
+}
 
-    // 6. Mark.
+/// The subject prefixes for the reader: encryption first, then the signature verdict (a valid
+/// domain signature names the sender's domain).
+fn subject_prefixes(
+    mark: &crate::config::MarkConfig,
+    walk: &layers::Walk,
+    from: Option<&str>,
+) -> Vec<String> {
+    let overall = walk.overall();
+    let status = overall.map_or(SigStatus::None, |v| v.status);
+    let mut prefixes: Vec<String> = vec![];
+    match walk.encryption {
+        Encryption::Decrypted => prefixes.push(mark.encrypted.clone()),
+        Encryption::Failed => prefixes.push(mark.decrypt_failed.clone()),
+        Encryption::None => {}
+    }
     let domain_signed = overall
         .and_then(Verdict::valid_signer)
         .is_some_and(|s| s.address_match == AddressMatch::Domain);
-    let domain_prefix = from
-        .as_deref()
-        .and_then(domain_of)
-        .map(|d| mark.domain_prefix(&d))
-        .unwrap_or_else(|| mark.signed.clone());
-    let mut prefixes: Vec<&str> = vec![];
-    match walk.encryption {
-        Encryption::Decrypted => prefixes.push(&mark.encrypted),
-        Encryption::Failed => prefixes.push(&mark.decrypt_failed),
-        Encryption::None => {}
-    }
     match status {
-        SigStatus::Valid if domain_signed => prefixes.push(&domain_prefix),
-        SigStatus::Valid => prefixes.push(&mark.signed),
-        SigStatus::Invalid => prefixes.push(&mark.invalid),
-        SigStatus::Untrusted => prefixes.push(&mark.untrusted),
+        SigStatus::Valid if domain_signed => prefixes.push(
+            from.and_then(domain_of)
+                .map(|d| mark.domain_prefix(&d))
+                .unwrap_or_else(|| mark.signed.clone()),
+        ),
+        SigStatus::Valid => prefixes.push(mark.signed.clone()),
+        SigStatus::Invalid => prefixes.push(mark.invalid.clone()),
+        SigStatus::Untrusted => prefixes.push(mark.untrusted.clone()),
         SigStatus::None => {}
     }
-    let mut out = Message::parse(&current);
-    let mut new_subject: Vec<&str> = prefixes
-        .into_iter()
-        .map(str::trim)
-        .filter(|p| !p.is_empty())
-        .collect();
-    let base_subject = subject.clone().unwrap_or_default();
-    if !base_subject.is_empty() {
-        new_subject.push(&base_subject);
-    }
-    let new_subject = new_subject.join(" ");
-    if subject.is_some() || !new_subject.is_empty() {
-        out.set_subject(&new_subject);
-    }
+    prefixes
+}
+
+/// The `X-Segl-*` verdict fields: overall signature, encryption, then one per layer.
+fn verdict_fields(ctx: &PolicyCtx, walk: &layers::Walk, out: &mut Message) {
     // Prepending puts the last field first: layers go in innermost first so that they read
     // outermost first, below the overall verdict.
     for v in walk.signatures.iter().rev() {
@@ -248,20 +290,10 @@ fn one(
     if ctx.cfg.verify.enabled {
         out.prepend(
             "X-Segl-Signature",
-            &overall.map_or_else(|| SigStatus::None.as_str().to_string(), Verdict::field),
+            &walk
+                .overall()
+                .map_or_else(|| SigStatus::None.as_str().to_string(), Verdict::field),
         );
-    }
-    let rcpts = match routed {
-        Some(r) => {
-            out.prepend("X-Segl-Routed", &format!("digital-post {}", r.why));
-            r.recipients
-        }
-        None => rcpts,
-    };
-    Output {
-        recipients: rcpts,
-        mail_from: None,
-        content: Content::New(out.to_bytes()),
     }
 }
 

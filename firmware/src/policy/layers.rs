@@ -304,7 +304,7 @@ pub fn walk<'a>(
     };
     // `None`: the layer being looked at is the delivered message itself.
     let mut current: Option<Vec<u8>> = None;
-    let (mut anchors, mut partners) = (None, None);
+    let mut certs = None;
     // How many signature layers had been seen when the decryption happened.
     let mut decrypted_at: Option<usize> = None;
     for depth in 0..limits.max_depth {
@@ -312,21 +312,8 @@ pub fn walk<'a>(
         let Ok(e) = Entity::parse(msg) else { break };
         if is_enveloped(&e) {
             let Some(keys) = keys else { break };
-            if w.signatures.iter().any(|v| v.status == SigStatus::Invalid) {
-                // Encrypted, then signed, and the signature over the ciphertext fails: the
-                // ciphertext may have been changed (EFAIL's malleability gadgets), so it is
-                // not decrypted; the reader gets it as it came.
-                tracing::warn!(
-                    id,
-                    depth,
-                    "not decrypted: the signature around the encrypted part is invalid"
-                );
-                w.encryption = Encryption::Failed;
-                break;
-            }
-            match smime::decrypt(msg, keys) {
-                Ok(d) => {
-                    tracing::info!(id, cipher = d.info.cipher.name(), key = %d.info.recipient, rcpts = ?rcpts, depth, "decrypted");
+            match decrypt_layer(id, depth, msg, keys, rcpts, &w.signatures) {
+                Some(d) => {
                     // Headers inside the encrypted part are the sender's too.
                     w.inner_entity = Some(d.entity_headers().to_vec());
                     w.deliver = Cow::Owned(without_our_headers(d.message));
@@ -336,9 +323,7 @@ pub fn walk<'a>(
                     decrypted_at = Some(w.signatures.len());
                     continue;
                 }
-                Err(err) => {
-                    // Delivered as it came; never reported back to the sender.
-                    tracing::warn!(id, error = %err, keys = keys.len(), rcpts = ?rcpts, "cannot decrypt for these recipients; delivered as it came");
+                None => {
                     w.encryption = Encryption::Failed;
                     break;
                 }
@@ -348,25 +333,23 @@ pub fn walk<'a>(
         if signed_kind(&e).is_none() || !ctx.cfg.verify.enabled {
             break;
         }
-        let anchors = anchors.get_or_insert_with(|| ctx.keystore.trust_anchors());
-        let partners = partners.get_or_insert_with(|| ctx.keystore.partner_certificates());
-        let from = mime::from_address(msg).map(|a| crate::address::normalize(&a));
+        let (anchors, partners) = certs.get_or_insert_with(|| {
+            (
+                ctx.keystore.trust_anchors(),
+                ctx.keystore.partner_certificates(),
+            )
+        });
         let outermost = w.signatures.is_empty();
-        let verdict = match smime::verify(msg, anchors, partners, w.verified_at) {
-            Ok(mut report) => {
-                let mut v = judge(ctx, &report, partners, from.as_deref(), outermost);
-                // A bad layer is still looked into: the layers inside get their own verdicts.
-                // The content moves on (the report keeps the verdict, not a second copy).
-                current = Some(std::mem::take(&mut report.content));
-                v.report = Some(report);
-                v
-            }
-            Err(err) => Verdict::invalid(String::new(), err.to_string()),
-        };
+        let mut verdict = check_layer(ctx, msg, anchors, partners, w.verified_at, outermost);
         tracing::info!(id, signature = verdict.status.as_str(), signer = %verdict.signer, reason = %verdict.reason, depth, "signature checked");
-        let readable = verdict.report.is_some();
+        // A bad layer is still looked into: the layers inside get their own verdicts.
+        // The content moves on (the report keeps the verdict, not a second copy).
+        current = verdict
+            .report
+            .as_mut()
+            .map(|r| std::mem::take(&mut r.content));
         w.signatures.push(verdict);
-        if !readable {
+        if current.is_none() {
             break;
         }
     }
@@ -388,4 +371,58 @@ fn without_our_headers(message: Vec<u8>) -> Vec<u8> {
         return message;
     }
     m.to_bytes()
+}
+
+/// Decrypts the enveloped layer `msg` with `keys`; `None` when it is not (to be) decrypted.
+/// The message is then delivered as it came; nothing is ever reported back to the sender.
+fn decrypt_layer(
+    id: &str,
+    depth: usize,
+    msg: &[u8],
+    keys: &DecryptionKeys,
+    rcpts: &[String],
+    outer: &[Verdict],
+) -> Option<smime::Decrypted> {
+    if outer.iter().any(|v| v.status == SigStatus::Invalid) {
+        // Encrypted, then signed, and the signature over the ciphertext fails: the ciphertext
+        // may have been changed (EFAIL's malleability gadgets), so it is not decrypted; the
+        // reader gets it as it came.
+        tracing::warn!(
+            id,
+            depth,
+            "not decrypted: the signature around the encrypted part is invalid"
+        );
+        return None;
+    }
+    match smime::decrypt(msg, keys) {
+        Ok(d) => {
+            tracing::info!(id, cipher = d.info.cipher.name(), key = %d.info.recipient, rcpts = ?rcpts, depth, "decrypted");
+            Some(d)
+        }
+        Err(err) => {
+            tracing::warn!(id, error = %err, keys = keys.len(), rcpts = ?rcpts, "cannot decrypt for these recipients; delivered as it came");
+            None
+        }
+    }
+}
+
+/// The verdict on the signature layer `msg`; it carries the verification report (and with it
+/// the signed content) when the layer could be read.
+fn check_layer(
+    ctx: &PolicyCtx,
+    msg: &[u8],
+    anchors: &[Certificate],
+    partners: &[Certificate],
+    at: SystemTime,
+    outermost: bool,
+) -> Verdict {
+    let from = mime::from_address(msg).map(|a| crate::address::normalize(&a));
+    match smime::verify(msg, anchors, partners, at) {
+        Ok(report) => {
+            let mut v = judge(ctx, &report, partners, from.as_deref(), outermost);
+            v.report = Some(report);
+            v
+        }
+        Err(err) => Verdict::invalid(String::new(), err.to_string()),
+    }
 }

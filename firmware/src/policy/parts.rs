@@ -107,15 +107,6 @@ pub fn proof_text(t: &Texts, p: &Proof) -> String {
         t.verification_time,
         t.encryption,
     ]);
-    let cw = width(&[
-        t.check_signature,
-        t.check_chain,
-        t.check_valid_now,
-        t.check_valid_signing,
-        t.check_revocation,
-        t.check_address,
-        t.digest,
-    ]);
     let mut o = String::new();
     title(&mut o, t.proof_title);
     o.push_str(t.proof_intro);
@@ -145,12 +136,28 @@ pub fn proof_text(t: &Texts, p: &Proof) -> String {
             describe_cert(t, &mut o, c, "      ");
         }
     }
+    checks(t, &mut o, p);
+    o
+}
+
+/// The list of checks and their results in the proof.
+fn checks(t: &Texts, o: &mut String, p: &Proof) {
+    let s = p.signer;
+    let cw = width(&[
+        t.check_signature,
+        t.check_chain,
+        t.check_valid_now,
+        t.check_valid_signing,
+        t.check_revocation,
+        t.check_address,
+        t.digest,
+    ]);
     o.push_str(&format!("\n{}:\n", t.checks_title));
     let check = |o: &mut String, label: &str, value: &str| {
         o.push_str("  ");
         o.push_str(&field(label, cw, value));
     };
-    check(&mut o, t.check_signature, ok_failed(t, s.signature.is_ok()));
+    check(o, t.check_signature, ok_failed(t, s.signature.is_ok()));
     match &s.chain {
         Some(c) => {
             let chain = if c.trusted {
@@ -160,13 +167,13 @@ pub fn proof_text(t: &Texts, p: &Proof) -> String {
             } else {
                 t.failed
             };
-            check(&mut o, t.check_chain, chain);
-            check(&mut o, t.check_valid_now, ok_failed(t, c.valid_now));
+            check(o, t.check_chain, chain);
+            check(o, t.check_valid_now, ok_failed(t, c.valid_now));
             let at_signing = match c.valid_at_signing_time {
                 Some(ok) => ok_failed(t, ok),
                 None => t.no_signing_time,
             };
-            check(&mut o, t.check_valid_signing, at_signing);
+            check(o, t.check_valid_signing, at_signing);
         }
         None => {
             o.push_str("  ");
@@ -174,20 +181,19 @@ pub fn proof_text(t: &Texts, p: &Proof) -> String {
             o.push('\n');
         }
     }
-    check(&mut o, t.check_revocation, t.not_revoked);
+    check(o, t.check_revocation, t.not_revoked);
     let address = match s.address_match {
         AddressMatch::Exact => t.address_exact,
         AddressMatch::Domain => t.address_domain,
         AddressMatch::NoMatch => t.failed,
     };
-    check(&mut o, t.check_address, address);
+    check(o, t.check_address, address);
     if let Some(d) = s.digest {
-        check(&mut o, t.digest, &format!("{d:?}"));
+        check(o, t.digest, &format!("{d:?}"));
     }
     for w in &s.warnings {
         o.push_str(&format!("  {}: {w}\n", t.note));
     }
-    o
 }
 
 /// One security problem, for `Advarsel.txt`.

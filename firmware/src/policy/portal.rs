@@ -63,8 +63,6 @@ pub fn deliver(
         .filter(|a| !a.is_empty())
         .unwrap_or_else(|| env.mail_from.clone());
     let mt = texts::mail(ctx.cfg.mark.language);
-    let base = p.base_url();
-    let days = p.retention_days.to_string();
     let mut outputs = vec![];
     let mut receipt_lines = String::new();
     for (n, r) in recipients.iter().enumerate() {
@@ -73,26 +71,7 @@ pub fn deliver(
             .map_err(fail)?;
         let setup = store.prepare(r, p.require_code, code).map_err(fail)?;
         tracing::info!(id = %env.id, to = %r, portal_id = %meta.id, new_setup = setup.is_some(), "held in the web portal");
-        let link_part = match &setup {
-            Some(Setup { token, code: c }) => {
-                let mut s = fill(
-                    mt.notify_setup,
-                    &[("link", &format!("{base}/setup?t={token}"))],
-                );
-                if c.is_some() {
-                    s.push_str("\n\n");
-                    s.push_str(mt.notify_code);
-                }
-                s
-            }
-            None => fill(mt.notify_login, &[("link", &format!("{base}/login"))]),
-        };
-        let body = format!(
-            "{}\n\n{}\n\n{}\n",
-            fill(mt.notify_intro, &[("sender", &sender)]),
-            link_part,
-            fill(mt.notify_outro, &[("days", &days)])
-        );
+        let body = notification(ctx, mt, &sender, setup.as_ref());
         outputs.push(Output {
             recipients: vec![r.clone()],
             mail_from: Some(String::new()),
@@ -106,16 +85,7 @@ pub fn deliver(
                 &body,
             )),
         });
-        let state = match &setup {
-            Some(Setup { code: Some(_), .. }) if code.is_some() => mt.receipt_your_code.to_string(),
-            Some(Setup { code: Some(c), .. }) => format!("{}: {c}", mt.receipt_code),
-            Some(Setup { code: None, .. }) => String::new(),
-            None => mt.receipt_existing.to_string(),
-        };
-        receipt_lines.push_str(&format!("  {r}\n"));
-        if !state.is_empty() {
-            receipt_lines.push_str(&format!("    {state}\n"));
-        }
+        receipt_lines.push_str(&receipt_line(mt, r, setup.as_ref(), code.is_some()));
     }
     if env.mail_from.is_empty() {
         tracing::warn!(id = %env.id, "null sender: no portal receipt");
@@ -141,4 +111,57 @@ pub fn deliver(
         )),
     });
     Ok(outputs)
+}
+
+/// The recipient's notification: who sent, the link (set-up or log-in), how long it is kept.
+/// No content of the message.
+fn notification(
+    ctx: &PolicyCtx,
+    mt: &texts::MailTexts,
+    sender: &str,
+    setup: Option<&Setup>,
+) -> String {
+    let p = &ctx.cfg.portal;
+    let base = p.base_url();
+    let link_part = match setup {
+        Some(Setup { token, code: c }) => {
+            let mut s = fill(
+                mt.notify_setup,
+                &[("link", &format!("{base}/setup?t={token}"))],
+            );
+            if c.is_some() {
+                s.push_str("\n\n");
+                s.push_str(mt.notify_code);
+            }
+            s
+        }
+        None => fill(mt.notify_login, &[("link", &format!("{base}/login"))]),
+    };
+    format!(
+        "{}\n\n{}\n\n{}\n",
+        fill(mt.notify_intro, &[("sender", sender)]),
+        link_part,
+        fill(mt.notify_outro, &[("days", &p.retention_days.to_string())])
+    )
+}
+
+/// The sender's receipt line for one portal recipient, with the set-up code the portal chose
+/// (the sender passes it on by another channel).
+fn receipt_line(
+    mt: &texts::MailTexts,
+    recipient: &str,
+    setup: Option<&Setup>,
+    sender_chose_code: bool,
+) -> String {
+    let state = match setup {
+        Some(Setup { code: Some(_), .. }) if sender_chose_code => mt.receipt_your_code.to_string(),
+        Some(Setup { code: Some(c), .. }) => format!("{}: {c}", mt.receipt_code),
+        Some(Setup { code: None, .. }) => String::new(),
+        None => mt.receipt_existing.to_string(),
+    };
+    if state.is_empty() {
+        format!("  {recipient}\n")
+    } else {
+        format!("  {recipient}\n    {state}\n")
+    }
 }

@@ -24,15 +24,10 @@ pub fn wants_dsn(env: &Envelope, r: &Recipient) -> bool {
 
 /// The header block of a message (up to and including the empty line).
 pub fn header_block(message: &[u8]) -> &[u8] {
-    let end = find(message, b"\r\n\r\n")
-        .map(|i| i + 4)
-        .or_else(|| find(message, b"\n\n").map(|i| i + 2))
-        .unwrap_or(message.len());
-    &message[..end]
-}
-
-fn find(h: &[u8], n: &[u8]) -> Option<usize> {
-    h.windows(n.len()).position(|w| w == n)
+    match crate::smime::mime::split_fields(message) {
+        (_, Some(body)) => &message[..body],
+        (_, None) => message,
+    }
 }
 
 /// Build the DSN message and its envelope for `failed` recipients of `env`.

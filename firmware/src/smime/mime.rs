@@ -23,9 +23,7 @@ pub(crate) struct Header<'a> {
 impl Header<'_> {
     /// The unfolded field value.
     pub fn value(&self) -> String {
-        let s = String::from_utf8_lossy(self.raw);
-        let v = s.split_once(':').map(|(_, v)| v).unwrap_or("");
-        v.replace("\r\n", "").replace('\n', "").trim().to_string()
+        unfold(self.raw)
     }
 
     fn is_content(&self) -> bool {
@@ -42,66 +40,35 @@ pub(crate) struct Entity<'a> {
 }
 
 impl<'a> Entity<'a> {
-    /// Splits at the first empty line. Input without one is all headers and no body.
+    /// Splits at the first empty line ([`split_fields`]). Input without one is all headers and
+    /// no body. Strict where the lenient splitter is not: a continuation line before the first
+    /// field, a line without a colon or a bad field name is an error.
     pub fn parse(raw: &'a [u8]) -> Result<Self> {
-        let mut headers: Vec<Header<'a>> = Vec::new();
-        let mut pos = 0;
-        let mut start: Option<usize> = None;
-        let mut name: &'a str = "";
-        loop {
-            if pos >= raw.len() {
-                if let Some(s) = start {
-                    headers.push(Header {
-                        name,
-                        raw: &raw[s..],
-                    });
-                }
-                return Ok(Entity { headers, body: &[] });
+        let (fields, body) = split_fields(raw);
+        let mut headers: Vec<Header<'a>> = Vec::with_capacity(fields.len());
+        for field in fields {
+            if field.starts_with(b" ") || field.starts_with(b"\t") {
+                return Err(SmimeError::MalformedMime(
+                    "continuation line before the first header".into(),
+                ));
             }
-            let end = raw[pos..]
+            let first = field.split(|&b| b == b'\n').next().unwrap_or(field);
+            let colon = first
                 .iter()
-                .position(|&b| b == b'\n')
-                .map_or(raw.len(), |i| pos + i + 1);
-            let line = &raw[pos..end];
-            let content = trim_eol(line);
-            if content.is_empty() {
-                if let Some(s) = start {
-                    headers.push(Header {
-                        name,
-                        raw: &raw[s..pos],
-                    });
-                }
-                return Ok(Entity {
-                    headers,
-                    body: &raw[end..],
-                });
+                .position(|&b| b == b':')
+                .ok_or_else(|| SmimeError::MalformedMime("header line without a colon".into()))?;
+            let name = std::str::from_utf8(&field[..colon])
+                .map_err(|_| SmimeError::MalformedMime("non-ASCII header name".into()))?
+                .trim();
+            if name.is_empty() || name.contains(' ') {
+                return Err(SmimeError::MalformedMime("invalid header name".into()));
             }
-            if content[0] == b' ' || content[0] == b'\t' {
-                if start.is_none() {
-                    return Err(SmimeError::MalformedMime(
-                        "continuation line before the first header".into(),
-                    ));
-                }
-            } else {
-                if let Some(s) = start {
-                    headers.push(Header {
-                        name,
-                        raw: &raw[s..pos],
-                    });
-                }
-                let colon = content.iter().position(|&b| b == b':').ok_or_else(|| {
-                    SmimeError::MalformedMime("header line without a colon".into())
-                })?;
-                name = std::str::from_utf8(&content[..colon])
-                    .map_err(|_| SmimeError::MalformedMime("non-ASCII header name".into()))?
-                    .trim();
-                if name.is_empty() || name.contains(' ') {
-                    return Err(SmimeError::MalformedMime("invalid header name".into()));
-                }
-                start = Some(pos);
-            }
-            pos = end;
+            headers.push(Header { name, raw: field });
         }
+        Ok(Entity {
+            headers,
+            body: body.map_or(&[], |start| &raw[start..]),
+        })
     }
 
     /// The first header with this name (case-insensitive).
@@ -156,6 +123,46 @@ impl<'a> Entity<'a> {
         }
         out
     }
+}
+
+/// Splits the header block of `raw` into raw fields, each with its folded lines and line
+/// endings, and finds where the body starts (after the first empty line; `None`: there is no
+/// empty line, so all of `raw` is header). CRLF and lone LF line ends are both accepted.
+///
+/// The one header splitter of the gateway: MIME entities here, the policy's header edits
+/// (`message::fields`) and the DSN's copy of the returned headers all use it. It is lenient
+/// (a continuation line before the first field is a field of its own); callers that must be
+/// strict check the fields it returns.
+pub fn split_fields(raw: &[u8]) -> (Vec<&[u8]>, Option<usize>) {
+    let mut fields: Vec<&[u8]> = Vec::new();
+    let mut start: Option<usize> = None;
+    let mut pos = 0;
+    while pos < raw.len() {
+        let end = raw[pos..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(raw.len(), |i| pos + i + 1);
+        let content = trim_eol(&raw[pos..end]);
+        if content.is_empty() {
+            fields.extend(start.map(|s| &raw[s..pos]));
+            return (fields, Some(end));
+        }
+        let continuation = content[0] == b' ' || content[0] == b'\t';
+        if !continuation || start.is_none() {
+            fields.extend(start.map(|s| &raw[s..pos]));
+            start = Some(pos);
+        }
+        pos = end;
+    }
+    fields.extend(start.map(|s| &raw[s..]));
+    (fields, None)
+}
+
+/// The value of a raw header field (`Name: value` with folded lines), unfolded and trimmed.
+pub fn unfold(field: &[u8]) -> String {
+    let s = String::from_utf8_lossy(field);
+    let v = s.split_once(':').map(|(_, v)| v).unwrap_or("");
+    v.replace("\r\n", "").replace('\n', "").trim().to_string()
 }
 
 fn trim_eol(line: &[u8]) -> &[u8] {
@@ -597,6 +604,27 @@ pub(crate) fn join_outer_pieces(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn split_fields_finds_folded_fields_and_the_body() {
+        let m = b"A: 1\r\nB: 2\r\n\tmore\r\nC: 3\n\nbody\r\n\r\nrest";
+        let (fields, body) = split_fields(m);
+        assert_eq!(
+            fields,
+            vec![&b"A: 1\r\n"[..], b"B: 2\r\n\tmore\r\n", b"C: 3\n"]
+        );
+        assert_eq!(&m[body.unwrap()..], b"body\r\n\r\nrest");
+        assert_eq!(unfold(fields[1]), "2\tmore");
+        // No empty line: all header, the last field without a line end kept whole.
+        let (fields, body) = split_fields(b"A: 1\r\nB: 2");
+        assert_eq!((fields, body), (vec![&b"A: 1\r\n"[..], b"B: 2"], None));
+        // An empty first line: no header at all.
+        assert_eq!(split_fields(b"\r\nbody"), (vec![], Some(2)));
+        // Lenient about a leading continuation line; `Entity::parse` is not.
+        assert_eq!(split_fields(b" x\r\nA: 1\r\n\r\n").0.len(), 2);
+        assert!(Entity::parse(b" x\r\nA: 1\r\n\r\n").is_err());
+        assert!(Entity::parse(b"no colon\r\n more: x\r\n\r\n").is_err());
+    }
 
     #[test]
     fn parse_headers_and_body() {

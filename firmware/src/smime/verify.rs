@@ -154,79 +154,15 @@ fn check_signer(
         capabilities: Capabilities::default(),
         warnings: Vec::new(),
     };
-    if let Some(t) = attr(si, oids::ATTR_SIGNING_TIME).and_then(|a| a.decode_as::<Time>().ok()) {
-        report.signing_time = Some(t.to_system_time());
-    } else if let Some(t) =
-        attr(si, oids::ATTR_SIGNING_TIME).and_then(|a| a.decode_as::<UtcTime>().ok())
-    {
-        report.signing_time = Some(t.to_system_time());
-    }
-    if let Some(caps) = attr(si, oids::ATTR_SMIME_CAPABILITIES)
-        .and_then(|a| a.decode_as::<Vec<AlgorithmIdentifierOwned>>().ok())
-    {
-        report.capabilities.algorithms = caps.into_iter().map(|c| c.oid).collect();
-    }
-    report.signature = (|| {
-        let digest = DigestAlgorithm::from_oid(&si.digest_alg.oid)?;
-        report.digest = Some(digest);
-        if digest.is_weak() {
-            report
-                .warnings
-                .push("the signature uses SHA-1, which is weak (collisions are practical)".into());
-        }
-        let cert = find_cert(&si.sid, pool).ok_or(SmimeError::SignerCertificateMissing)?;
-        report.certificate = Some(cert.clone());
-        let content_digest = digest.hash(content);
-        let signed_bytes: Vec<u8> = if si.signed_attrs.is_some() {
-            let md = attr(si, oids::ATTR_MESSAGE_DIGEST)
-                .ok_or_else(|| SmimeError::MalformedCms("messageDigest attribute missing".into()))?
-                .decode_as::<OctetString>()?;
-            if md.as_bytes() != content_digest.as_slice() {
-                return Err(SmimeError::DigestMismatch);
-            }
-            let ct = attr(si, oids::ATTR_CONTENT_TYPE)
-                .ok_or_else(|| SmimeError::MalformedCms("contentType attribute missing".into()))?
-                .decode_as::<ObjectIdentifier>()?;
-            if ct != econtent_type {
-                return Err(SmimeError::BadSignature(
-                    "contentType attribute differs from the content type".into(),
-                ));
-            }
-            // The attributes as received first (RFC 5652 §5.4: the signer signed their DER
-            // encoding; a signer that sent them unsorted or in BER signed what it sent, or
-            // the DER form). Every candidate encodes the same decoded attributes, so trying
-            // them cannot make different attribute values acceptable.
-            let mut candidates: Vec<Vec<u8>> = attr_encodings.to_vec();
-            if let Some(a) = &si.signed_attrs {
-                candidates.push(a.to_der()?);
-            }
-            candidates.dedup();
-            let spki = cert.tbs_certificate().subject_public_key_info();
-            let mut last = SmimeError::BadSignature("no signed attributes".into());
-            for bytes in &candidates {
-                match pubkey::verify(
-                    spki,
-                    &si.signature_algorithm,
-                    digest,
-                    bytes,
-                    si.signature.as_bytes(),
-                ) {
-                    Ok(()) => return Ok(()),
-                    Err(e) => last = e,
-                }
-            }
-            return Err(last);
-        } else {
-            content.to_vec()
-        };
-        pubkey::verify(
-            cert.tbs_certificate().subject_public_key_info(),
-            &si.signature_algorithm,
-            digest,
-            &signed_bytes,
-            si.signature.as_bytes(),
-        )
-    })();
+    read_attributes(si, &mut report);
+    report.signature = check_signature(
+        si,
+        attr_encodings,
+        content,
+        econtent_type,
+        pool,
+        &mut report,
+    );
     if let Some(cert) = &report.certificate {
         let mut chain_pool: Vec<Certificate> = pool.to_vec();
         chain_pool.extend(ctx.extra.iter().cloned());
@@ -242,6 +178,92 @@ fn check_signer(
         }
     }
     report
+}
+
+/// The signing time and the S/MIME capabilities from the signed attributes.
+fn read_attributes(si: &SignerInfo, report: &mut SignerReport) {
+    if let Some(t) = attr(si, oids::ATTR_SIGNING_TIME).and_then(|a| a.decode_as::<Time>().ok()) {
+        report.signing_time = Some(t.to_system_time());
+    } else if let Some(t) =
+        attr(si, oids::ATTR_SIGNING_TIME).and_then(|a| a.decode_as::<UtcTime>().ok())
+    {
+        report.signing_time = Some(t.to_system_time());
+    }
+    if let Some(caps) = attr(si, oids::ATTR_SMIME_CAPABILITIES)
+        .and_then(|a| a.decode_as::<Vec<AlgorithmIdentifierOwned>>().ok())
+    {
+        report.capabilities.algorithms = caps.into_iter().map(|c| c.oid).collect();
+    }
+}
+
+/// The signature itself (RFC 5652 §5.4, §5.6): digest algorithm, signer certificate from the
+/// pool, then the signed attributes (message digest, content type) or the content. Records the
+/// digest algorithm, a weak-digest warning and the certificate in `report` on the way.
+fn check_signature(
+    si: &SignerInfo,
+    attr_encodings: &[Vec<u8>],
+    content: &[u8],
+    econtent_type: ObjectIdentifier,
+    pool: &[Certificate],
+    report: &mut SignerReport,
+) -> Result<()> {
+    let digest = DigestAlgorithm::from_oid(&si.digest_alg.oid)?;
+    report.digest = Some(digest);
+    if digest.is_weak() {
+        report
+            .warnings
+            .push("the signature uses SHA-1, which is weak (collisions are practical)".into());
+    }
+    let cert = find_cert(&si.sid, pool).ok_or(SmimeError::SignerCertificateMissing)?;
+    report.certificate = Some(cert.clone());
+    let spki = cert.tbs_certificate().subject_public_key_info();
+    if si.signed_attrs.is_none() {
+        return pubkey::verify(
+            spki,
+            &si.signature_algorithm,
+            digest,
+            content,
+            si.signature.as_bytes(),
+        );
+    }
+    let content_digest = digest.hash(content);
+    let md = attr(si, oids::ATTR_MESSAGE_DIGEST)
+        .ok_or_else(|| SmimeError::MalformedCms("messageDigest attribute missing".into()))?
+        .decode_as::<OctetString>()?;
+    if md.as_bytes() != content_digest.as_slice() {
+        return Err(SmimeError::DigestMismatch);
+    }
+    let ct = attr(si, oids::ATTR_CONTENT_TYPE)
+        .ok_or_else(|| SmimeError::MalformedCms("contentType attribute missing".into()))?
+        .decode_as::<ObjectIdentifier>()?;
+    if ct != econtent_type {
+        return Err(SmimeError::BadSignature(
+            "contentType attribute differs from the content type".into(),
+        ));
+    }
+    // The attributes as received first (RFC 5652 §5.4: the signer signed their DER
+    // encoding; a signer that sent them unsorted or in BER signed what it sent, or
+    // the DER form). Every candidate encodes the same decoded attributes, so trying
+    // them cannot make different attribute values acceptable.
+    let mut candidates: Vec<Vec<u8>> = attr_encodings.to_vec();
+    if let Some(a) = &si.signed_attrs {
+        candidates.push(a.to_der()?);
+    }
+    candidates.dedup();
+    let mut last = SmimeError::BadSignature("no signed attributes".into());
+    for bytes in &candidates {
+        match pubkey::verify(
+            spki,
+            &si.signature_algorithm,
+            digest,
+            bytes,
+            si.signature.as_bytes(),
+        ) {
+            Ok(()) => return Ok(()),
+            Err(e) => last = e,
+        }
+    }
+    Err(last)
 }
 
 /// Verifies a CMS SignedData (DER or BER). `detached` is the signed content of a
