@@ -589,18 +589,6 @@ pub(crate) fn join_outer(outer_headers: &[u8], entity: &[u8]) -> Vec<u8> {
     out
 }
 
-/// [`join_outer`] for an entity in pieces: one buffer of the final size.
-pub(crate) fn join_outer_pieces(
-    outer_headers: &[u8],
-    entity: &super::stream::Pieces<'_>,
-) -> Vec<u8> {
-    let mut out = Vec::with_capacity(outer_headers.len() + entity.len() + 40);
-    out.extend_from_slice(&to_crlf(outer_headers));
-    write_header(&mut out, "MIME-Version", "1.0");
-    entity.write_to(&mut out);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

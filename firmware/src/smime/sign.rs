@@ -198,7 +198,7 @@ pub(crate) fn sign(
     opts: &SignOptions,
 ) -> Result<Vec<u8>> {
     let (outer, body) = sign_parts(msg, signer, chain, opts)?;
-    Ok(mime::join_outer_pieces(&outer, &body))
+    Ok(super::stream::join_outer_pieces(&outer, &body))
 }
 
 /// The outer headers of `msg` and its clear-signed `multipart/signed` entity (headers and

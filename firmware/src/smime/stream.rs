@@ -74,6 +74,18 @@ impl<'a> Pieces<'a> {
     }
 }
 
+/// [`super::mime::join_outer`] for an entity in pieces: one buffer of the final size.
+pub(crate) fn join_outer_pieces(
+    outer_headers: &[u8],
+    entity: &super::stream::Pieces<'_>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(outer_headers.len() + entity.len() + 40);
+    out.extend_from_slice(&super::mime::to_crlf(outer_headers));
+    super::mime::write_header(&mut out, "MIME-Version", "1.0");
+    entity.write_to(&mut out);
+    out
+}
+
 /// Length of the base64 encoding of `n` bytes in lines of 76 characters plus CRLF.
 pub(crate) fn base64_lines_len(n: usize) -> usize {
     let full = n / B64_LINE_IN;
