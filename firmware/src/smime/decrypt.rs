@@ -13,6 +13,7 @@ use spki::AlgorithmIdentifierOwned;
 
 use super::content_cipher::{self, CipherParams, ContentCipher};
 use super::error::{Result, SmimeError};
+use super::in_place;
 use super::keyops::{random_key, KeyLookup, KeyTransport, OaepHash};
 use super::mime::{self, Entity};
 use super::oids;
@@ -206,7 +207,15 @@ pub fn decrypt_cms(cms_bytes: &[u8], keys: &dyn KeyLookup) -> Result<(Vec<u8>, D
 
 /// [`decrypt_cms`] of a buffer the caller gives up: it is dropped once parsed, and the
 /// ciphertext taken out of the parsed structure is decrypted in place.
-fn decrypt_cms_owned(cms_bytes: Vec<u8>, keys: &dyn KeyLookup) -> Result<(Vec<u8>, DecryptInfo)> {
+fn decrypt_cms_owned(
+    mut cms_bytes: Vec<u8>,
+    keys: &dyn KeyLookup,
+) -> Result<(Vec<u8>, DecryptInfo)> {
+    if let Some((ris, alg, ct)) = in_place::locate(&cms_bytes) {
+        // The buffer becomes the ciphertext, then the plaintext: no second copy.
+        in_place::keep_only(&mut cms_bytes, ct);
+        return open(&ris, &alg, cms_bytes, None, &[], keys);
+    }
     let ci = ContentInfo::from_ber(&cms_bytes)?;
     drop(cms_bytes);
     decrypt_content_info(ci, keys)
@@ -290,7 +299,11 @@ pub(crate) fn decrypt(msg: &[u8], keys: &dyn KeyLookup) -> Result<Decrypted> {
     let der = e.decoded_body()?;
     let (plain, info) = decrypt_cms_owned(der, keys)?;
     let plain = mime::into_crlf(plain);
-    let (message, entity_start) = join_inner(&e.outer_headers(), &plain)?;
+    let outer = e.outer_headers();
+    let (message, entity_start) = match in_place::into_message(&outer, plain) {
+        Ok(done) => done?,
+        Err(plain) => join_inner(&outer, &plain)?,
+    };
     tracing::debug!(cipher = info.cipher.name(), "decrypted message");
     Ok(Decrypted {
         message,

@@ -27,6 +27,7 @@ pub mod decrypt;
 pub mod encrypt;
 pub(crate) mod enveloped_der;
 pub mod error;
+pub(crate) mod in_place;
 pub mod keyops;
 pub(crate) mod lines;
 pub(crate) mod mime;
