@@ -70,6 +70,24 @@ fn main() {
     std::fs::write(Path::new(&out).join("license_key.rs"), code)
         .unwrap_or_else(|e| fail(&format!("cannot write license_key.rs: {e}")));
     update_key(release, &out);
+    build_date();
+}
+
+/// `SEGL_BUILD_UNIX`: the build's date (`SOURCE_DATE_EPOCH` for a reproducible build, else the
+/// time this script ran). A box without a battery-backed clock trusts its clock only once it is
+/// past this date or NTP has set it (`appliance::trust`).
+fn build_date() {
+    println!("cargo:rerun-if-env-changed=SOURCE_DATE_EPOCH");
+    let secs = std::env::var("SOURCE_DATE_EPOCH")
+        .ok()
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs())
+                .unwrap_or(0)
+        });
+    println!("cargo:rustc-env=SEGL_BUILD_UNIX={secs}");
 }
 
 /// (chosen key, development key) of `kind`: its production file from the environment, else

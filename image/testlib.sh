@@ -70,17 +70,86 @@ qemu_start() {
 	SERIAL_LOG=$WORK/$name.serial.log
 	MONITOR=$WORK/$name.monitor
 	: >"$SERIAL_LOG"
+	local serial=(-serial "file:$SERIAL_LOG")
+	if [ "${CONSOLE_INPUT:-}" = "1" ]; then
+		console_relay_start "$name"
+		serial=(-chardev "socket,id=con0,path=$CONSOLE_SOCK" -serial chardev:con0)
+	fi
 	# shellcheck disable=SC2153 # QEMU_CMD and QEMU_NIC come from the caller
 	"${QEMU_CMD[@]}" \
 		-display none -no-reboot \
-		-serial "file:$SERIAL_LOG" \
+		"${serial[@]}" \
 		-monitor "unix:$MONITOR,server,nowait" \
-		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$SMTP_PORT-:25,hostfwd=tcp:127.0.0.1:$ADMIN_PORT-:8080" \
+		-netdev "user,id=n0,hostfwd=tcp:127.0.0.1:$SMTP_PORT-:25,hostfwd=tcp:127.0.0.1:$ADMIN_PORT-:8080${EXTRA_HOSTFWD:-}" \
 		"${QEMU_NIC[@]}" \
 		>"$WORK/$name.qemu.log" 2>&1 &
 	QEMU_PID=$!
 	QEMU_PIDS+=("$QEMU_PID")
 	say "$name: qemu started (pid $QEMU_PID), console: $SERIAL_LOG"
+}
+
+# console_relay_start NAME: a relay between the guest's serial console and the test, for a
+# boot whose console menu is used: QEMU connects to the unix socket $CONSOLE_SOCK; what the
+# guest writes is appended to $SERIAL_LOG, and what console_type writes into the FIFO
+# $CONSOLE_IN is typed on the console.
+console_relay_start() {
+	CONSOLE_SOCK=$WORK/$1.serial.sock
+	CONSOLE_IN=$WORK/$1.serial.in
+	rm -f "$CONSOLE_SOCK" "$CONSOLE_IN"
+	mkfifo "$CONSOLE_IN"
+	python3 - "$CONSOLE_SOCK" "$CONSOLE_IN" "$SERIAL_LOG" <<'PY' &
+import os, selectors, socket, sys
+sock_path, fifo, log = sys.argv[1:4]
+srv = socket.socket(socket.AF_UNIX)
+srv.bind(sock_path)
+srv.listen(1)
+conn, _ = srv.accept()
+fd = os.open(fifo, os.O_RDWR | os.O_NONBLOCK)
+out = open(log, "ab", buffering=0)
+sel = selectors.DefaultSelector()
+sel.register(conn, selectors.EVENT_READ)
+sel.register(fd, selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        if key.fileobj is conn:
+            data = conn.recv(65536)
+            if not data:
+                sys.exit(0)
+            out.write(data)
+        else:
+            data = os.read(fd, 4096)
+            if data:
+                conn.sendall(data)
+PY
+	QEMU_PIDS+=("$!")
+	local n=0
+	until [ -S "$CONSOLE_SOCK" ]; do
+		n=$((n + 1))
+		[ "$n" -lt 100 ] || fail "the console relay did not start"
+		sleep 0.1
+	done
+}
+
+# console_type TEXT: type TEXT on the serial console (printf format: \n is Enter).
+console_type() {
+	# shellcheck disable=SC2059 # the format is the point
+	printf "$1" >"$CONSOLE_IN"
+}
+
+# wait_console TEXT TIMEOUT [FROM_LINE]: until TEXT (fixed string) shows on the serial console
+# after line FROM_LINE.
+wait_console_text() {
+	local start
+	start=$(date +%s)
+	until tail -n "+${3:-1}" "$SERIAL_LOG" | tr -d '\r' | grep -qF -- "$1"; do
+		[ $(($(date +%s) - start)) -lt "$2" ] || fail "\"$1\" did not show on the console within $2 s"
+		sleep 0.5
+	done
+}
+
+# last_line_of TEXT: the number of the last console line holding TEXT.
+last_line_of() {
+	tr -d '\r' <"$SERIAL_LOG" | grep -nF -- "$1" | tail -n 1 | cut -d: -f1
 }
 
 # wait_banner: until the guest's SMTP listener greets through the forward
@@ -229,6 +298,67 @@ appliance_check_first_boot_console() {
 	say "console: $(tr -d '\r' <"$SERIAL_LOG" | grep -A1 "^Web admin:" | head -n 2 | tr '\n' ' ')"
 }
 
+# appliance_check_console_menu: on the serial console (CONSOLE_INPUT=1 boot), the running
+# segl's user is segl (read from /proc by the console, no shell); then the menu sets a static
+# address (10.0.2.50/24, gateway 10.0.2.2, DNS 10.0.2.3): the console shows it applied, and the
+# admin's /health answers through a forward to the new address (STATIC_ADMIN_PORT); then back to
+# DHCP (answering on 10.0.2.15 again); and an administrator is added from the menu.
+appliance_check_console_menu() {
+	local start from out
+	tr -d '\r' <"$SERIAL_LOG" | grep -Eq "^segl runs as segl \(uid [0-9]+, pid [0-9]+\)$" ||
+		fail "least privilege: the console does not show segl running as user segl"
+	say "console: $(tr -d '\r' <"$SERIAL_LOG" | grep -m1 "^segl runs as")"
+	wait_console_text "Menu: 1 show" 30
+	start=$(date +%s)
+	from=$(($(wc -l <"$SERIAL_LOG") + 1))
+	console_type "2\n"
+	wait_console_text "Address with prefix" 10 "$from"
+	console_type "10.0.2.50/24\n"
+	wait_console_text "Gateway" 10 "$from"
+	console_type "10.0.2.2\n"
+	wait_console_text "DNS servers" 10 "$from"
+	console_type "10.0.2.3\n"
+	wait_console_text "Address now: 10.0.2.50/24 on eth0" 30 "$from"
+	tr -d '\r' <"$SERIAL_LOG" | tail -n "+$from" | grep -q "^Applied: ok static 10.0.2.50/24 on eth0, gateway 10.0.2.2, dns 10.0.2.3" ||
+		fail "the console does not show the static address applied"
+	ADMIN_PORT_SAVED=$ADMIN_PORT
+	ADMIN_PORT=$STATIC_ADMIN_PORT
+	until [ "$(http /health)" = "200 ok" ]; do
+		[ $(($(date +%s) - start)) -lt 60 ] || fail "GET /health on the static address 10.0.2.50: $(http /health)"
+		sleep 1
+	done
+	ADMIN_PORT=$ADMIN_PORT_SAVED
+	say "console menu: static address 10.0.2.50/24 applied without a reboot, /health answers on it ($(($(date +%s) - start)) s)"
+	# The console shows itself again (with the new address), then: back to DHCP.
+	wait_console_text "Web admin: https://10.0.2.50:8080/" 30 "$from"
+	wait_console_text "Menu: 1 show" 30 "$(last_line_of "Web admin: https://10.0.2.50:8080/")"
+	start=$(date +%s)
+	from=$(($(wc -l <"$SERIAL_LOG") + 1))
+	console_type "3\n"
+	wait_console_text "Applied: ok dhcp" 30 "$from"
+	until [ "$(http /health)" = "200 ok" ]; do
+		[ $(($(date +%s) - start)) -lt 60 ] || fail "GET /health after going back to DHCP: $(http /health)"
+		sleep 1
+	done
+	say "console menu: back to DHCP, /health answers on 10.0.2.15 again ($(($(date +%s) - start)) s)"
+	# An administrator from the console.
+	wait_console_text "Web admin: https://10.0.2.15:8080/" 60 "$from"
+	wait_console_text "Menu: 1 show" 30 "$(last_line_of "Web admin: https://10.0.2.15:8080/")"
+	from=$(($(wc -l <"$SERIAL_LOG") + 1))
+	console_type "4\n"
+	wait_console_text "Administrator name" 20 "$from"
+	console_type "console-admin\n"
+	wait_console_text "New password" 10 "$from"
+	console_type "console-pass-0123456789\n"
+	wait_console_text "Again" 10 "$from"
+	console_type "console-pass-0123456789\n"
+	wait_console_text "administrator console-admin (admin) added" 20 "$from"
+	out=$(http /api/v1/admins "$TOKEN")
+	echo "$out" | grep -q '"name":"console-admin"' || fail "the administrator made on the console is not in /api/v1/admins: $out"
+	tr -d '\r' <"$SERIAL_LOG" | grep -q "console-pass-0123456789" && fail "the password was echoed on the console"
+	say "console menu: administrator console-admin added (password not echoed)"
+}
+
 # appliance_check_data_grown MIN_MIB: this boot grew the data partition and /data
 # has at least MIN_MIB MiB.
 appliance_check_data_grown() {
@@ -349,6 +479,7 @@ boot_test_main() {
 	SMTP_PORT=$(free_port)
 	ADMIN_PORT=$(free_port)
 	SINK_PORT=$(free_port)
+	STATIC_ADMIN_PORT=$(free_port)
 	TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
 	say "ports on 127.0.0.1: smtp $SMTP_PORT -> 25, admin $ADMIN_PORT -> 8080, sink $SINK_PORT (guest: 10.0.2.2:$SINK_PORT)"
 
@@ -364,7 +495,9 @@ boot_test_main() {
 
 	# ---- boot 1: sink down ----
 	say "boot 1 (first boot, sink down)"
-	qemu_start boot1
+	# Boot 1's console takes input (the console menu) and the admin port is also forwarded to
+	# the static address the menu sets.
+	CONSOLE_INPUT=1 EXTRA_HOSTFWD=",hostfwd=tcp:127.0.0.1:$STATIC_ADMIN_PORT-10.0.2.50:8080" qemu_start boot1
 	wait_banner
 	if [ -n "${BOOT_MARKER:-}" ]; then
 		grep -q "$BOOT_MARKER" "$SERIAL_LOG" || fail "\"$BOOT_MARKER\" is not on the console: not booted through the expected boot loader"
@@ -394,6 +527,7 @@ boot_test_main() {
 		sleep 1
 	done
 	say "GET /api/v1/queue: ${out:0:400}"
+	appliance_check_console_menu
 	poweroff_guest
 	if mtype -i "$DISK@@1M" ::segl/ctl.token >/dev/null 2>&1; then
 		fail "the provisioned token is still on the boot partition after the first boot"

@@ -222,7 +222,7 @@ until [ "$(fw_json '(v["last"] or {}).get("result")')" = "good" ]; do
 done
 [ "$(fw_json 'v["running_version"], v["running_slot"], v["trial"]')" = "('$V2', 'b', False)" ] ||
 	fail "v2 is not the good slot: $(http /api/v1/firmware "$TOKEN")"
-say "v2 marked good after $(($(date +%s) - start)) s more: $(ctl status | grep firmware)"
+say "v2 marked good after $(($(date +%s) - start)) s more: $(ctl status | grep '^firmware:')"
 out=$(http /api/v1/queue "$TOKEN")
 echo "$out" | grep -q '"id"' || fail "the queued mail is gone after the update: $out"
 ctl key list | grep -q "keep@example.org" || fail "the key is gone after the update"
@@ -252,7 +252,7 @@ done
 	fail "not back on v2 or v3 not named: $(http /api/v1/firmware "$TOKEN")"
 status=$(ctl status)
 echo "$status" | grep -q "firmware: .*failed.*version $V3" || fail "segl ctl status does not say that v3 failed: $status"
-say "segl ctl status: $(echo "$status" | grep firmware)"
+say "segl ctl status: $(echo "$status" | grep '^firmware:')"
 ctl firmware status | sed 's/^/    /'
 
 # ---- the queued mail reaches the sink ----

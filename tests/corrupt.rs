@@ -1,7 +1,8 @@
 //! Hardening: damaged state on disk costs the damaged entry, never the rest. A truncated spool
-//! message and an envelope record that is not JSON are moved to `spool/hold/` with an error log
-//! line and a reason `segl ctl queue held` shows, while the other queued message and a later one
-//! are delivered; a damaged keystore record (a sled value cut in half) is named in
+//! message, one with a byte flipped in place (same length: caught by the record's checksum) and
+//! an envelope record that is not JSON are moved to `spool/hold/` with an error log line and a
+//! reason `segl ctl queue held` shows, while the other queued message (its record stripped of
+//! the checksum, as the previous firmware wrote it) and a later one are delivered; a damaged keystore record (a sled value cut in half) is named in
 //! `segl ctl status`, and the other keys still list and sign; a read-only data dir stops
 //! `segl serve` with a clear error and a non-zero exit, no panic. Least privilege: as root on an
 //! appliance (a box marked by `/etc/segl`; here a test marker), `segl serve` refuses to start
@@ -49,17 +50,18 @@ fn damaged_spool_files_are_held_and_the_rest_flows() {
     smart.down();
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
     let mut g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
-    for who in ["cut", "garbled", "whole"] {
+    let all = ["cut", "garbled", "flipped", "whole"];
+    for who in all {
         send(&g, "a@example.org", &format!("{who}@partner.test"), who);
     }
-    // All three wait for the next hop, in the delivery stage.
+    // All four wait for the next hop, in the delivery stage.
     assert!(
-        wait_until(Duration::from_secs(30), || g.queue_len() == 3
-            && ["cut", "garbled", "whole"].iter().all(|w| {
+        wait_until(Duration::from_secs(30), || g.queue_len() == all.len()
+            && all.iter().all(|w| {
                 let q = g.ctl_json(&["queue", "list", "--json"]);
                 q.to_string().contains(&format!("{w}@partner.test"))
             })),
-        "three queued messages"
+        "four queued messages"
     );
     g.stop();
     let cut = record_of(&g, "cut@partner.test").with_extension("msg");
@@ -71,6 +73,24 @@ fn damaged_spool_files_are_held_and_the_rest_flows() {
         b"{\"version\": 1, \"id\": tru",
     )
     .unwrap();
+    // One byte changed in place: the length still matches the record.
+    let flipped = record_of(&g, "flipped@partner.test").with_extension("msg");
+    let mut bytes = std::fs::read(&flipped).unwrap();
+    let mid = bytes.len() / 2;
+    bytes[mid] ^= 0x20;
+    std::fs::write(&flipped, &bytes).unwrap();
+    // The record as the previous firmware wrote it: no checksum (it must still be read).
+    let whole = record_of(&g, "whole@partner.test");
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&whole).unwrap()).unwrap();
+    let sum = rec.as_object_mut().unwrap().remove("checksum");
+    assert!(
+        sum.as_ref()
+            .and_then(|s| s.as_str())
+            .is_some_and(|s| s.starts_with("crc32:")),
+        "new records carry a checksum: {sum:?}"
+    );
+    std::fs::write(&whole, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
     smart.up();
     g.up();
     send(&g, "a@example.org", "later@partner.test", "marker");
@@ -93,7 +113,13 @@ fn damaged_spool_files_are_held_and_the_rest_flows() {
         .iter()
         .map(|h| h["reason"].as_str().unwrap())
         .collect();
-    assert_eq!(reasons.len(), 2, "{held}");
+    assert_eq!(reasons.len(), 3, "{held}");
+    assert!(
+        reasons
+            .iter()
+            .any(|r| r.contains("damaged: checksum mismatch")),
+        "{reasons:?}"
+    );
     assert!(
         reasons.iter().any(|r| r.contains("truncated")),
         "{reasons:?}"
@@ -107,7 +133,11 @@ fn damaged_spool_files_are_held_and_the_rest_flows() {
             .matches("spool record quarantined to spool/hold")
             .count(),
         2,
-        "one admin-visible log line each"
+        "one admin-visible log line each for the two found at start"
+    );
+    assert!(
+        g.log_text().contains("message quarantined to spool/hold"),
+        "the damage found when read is logged too"
     );
 }
 

@@ -66,9 +66,7 @@ fn signed_and_encrypted_mail_verifies_with_dkimpy_rsa_and_ed25519() {
     let d = tmp();
     let pki = Pki::new(&d.path().join("pki"));
     pki.user("bob", "email:bob@partner.test");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    let (_inbound, smart, g) = gateway_with_sinks(d.path(), TRUSTED);
     keygen(&g, "alice@example.org");
     segl_ca(&g, &pki);
     ok(g.ctl(&["partner", "import", &pki.p("bob.pem")]));

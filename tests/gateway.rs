@@ -12,9 +12,7 @@ use common::*;
 #[test]
 fn relay_from_trusted_network_reaches_smarthost_with_identical_body() {
     let d = temp_dir("segl-test-");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
+    let (inbound, smart, g) = gateway_with_sinks(d.path(), "");
     let body = "Line one\r\n.leading dot\r\n\r\nÆØÅ 8-bit line\r\n..two dots\r\n\r\nlast\r\n";
     let body_file = d.path().join("body.txt");
     std::fs::write(&body_file, body).unwrap();
@@ -76,9 +74,7 @@ fn relay_from_trusted_network_reaches_smarthost_with_identical_body() {
 #[test]
 fn untrusted_client_may_send_to_local_domain_but_not_relay() {
     let d = temp_dir("segl-test-");
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
+    let (inbound, smart, g) = gateway_with_sinks(d.path(), "");
     // From 127.0.0.2 (not in trusted_networks) to a local domain: accepted, goes inbound.
     let (ok, t) = swaks(&[
         "--server",
@@ -705,7 +701,9 @@ fn wait_last_error(g: &Gateway, rcpt: &str, needle: &str) -> bool {
 /// TLS levels per domain: `may` falls back to plaintext; `encrypt` needs STARTTLS but takes any
 /// certificate; `verify` (what `require_tls_domains` means) needs a certificate from a trusted
 /// CA naming the host, and otherwise waits with the reason — the mail never reaches a host
-/// with a certificate from an unknown CA (a man in the middle).
+/// with a certificate from an unknown CA (a man in the middle). `dane` without validated TLSA
+/// records (here: no DNS server answers) waits with the reason too, even when the host has a
+/// good certificate.
 #[test]
 fn tls_levels_may_encrypt_verify() {
     let d = temp_dir("segl-test-");
@@ -720,8 +718,10 @@ fn tls_levels_may_encrypt_verify() {
         smart_port,
         &format!(
             "[delivery]\nrequire_tls_domains = [\"secure.test\"]\ntls_ca_file = \"{}\"\n\
-             [delivery.tls_levels]\n\"any.test\" = \"encrypt\"\n",
-            certs.join("ca.pem").display()
+             dns_servers = [\"127.0.0.1:{}\"]\n\
+             [delivery.tls_levels]\n\"any.test\" = \"encrypt\"\n\"dane.test\" = \"dane\"\n",
+            certs.join("ca.pem").display(),
+            free_port()
         ),
     );
     let send = |to: &str| {
@@ -741,6 +741,7 @@ fn tls_levels_may_encrypt_verify() {
     // verify and encrypt: the sink offers no STARTTLS, so both wait.
     send("y@secure.test");
     send("z@any.test");
+    send("v@dane.test");
     assert!(wait_last_error(&g, "y@secure.test", "TLS is required"));
     assert!(wait_last_error(&g, "z@any.test", "(level encrypt)"));
     assert_eq!(smart.messages().len(), 1, "never sent in clear");
@@ -777,6 +778,12 @@ fn tls_levels_may_encrypt_verify() {
     assert!(wait_until(Duration::from_secs(10), || g
         .log_text()
         .contains("tls=verified required=verify")));
+    assert!(wait_last_error(&g, "v@dane.test", "(TLS level dane)"));
+    assert_eq!(
+        smart.messages().len(),
+        3,
+        "v never left without validated TLSA records"
+    );
     smart.down();
 }
 

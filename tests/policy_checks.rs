@@ -122,9 +122,7 @@ fn revoked_and_expired_signers_are_marked_and_explained() {
         "20200201000000Z",
     );
     let crl = pki.revoke("bob");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    let (inbound, _smart, g) = gateway_with_sinks(d.path(), TRUSTED);
     ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
     ok(g.ctl(&["trust", "crl", "import", &crl]));
     for (who, subj) in [("bob", "from revoked"), ("carol", "from expired")] {
@@ -176,9 +174,7 @@ fn encoded_subjects_carry_tags_and_lose_forged_markings() {
     let d = tmp();
     let pki = Pki::new(&d.path().join("pki"));
     pki.user("bob", "email:bob@partner.test");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    let (inbound, smart, g) = gateway_with_sinks(d.path(), TRUSTED);
     keygen(&g, "alice@example.org");
     segl_ca(&g, &pki);
     ok(g.ctl(&["partner", "import", &pki.p("bob.pem")]));
@@ -245,9 +241,7 @@ fn encoded_subjects_carry_tags_and_lose_forged_markings() {
 fn upstream_dkim_signature_leaves_only_with_unchanged_mail() {
     let d = tmp();
     let pki = Pki::new(&d.path().join("pki"));
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    let (_inbound, smart, g) = gateway_with_sinks(d.path(), TRUSTED);
     keygen(&g, "alice@example.org");
     segl_ca(&g, &pki);
     let dkim = "DKIM-Signature: v=1; a=rsa-sha256; d=example.org; s=exch; h=from:to:subject;\r\n bh=47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU=; b=AAAA\r\n";
@@ -282,9 +276,7 @@ fn upstream_dkim_signature_leaves_only_with_unchanged_mail() {
 #[test]
 fn tags_do_not_reach_a_colleague() {
     let d = tmp();
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    let (inbound, _smart, g) = gateway_with_sinks(d.path(), TRUSTED);
     let m = mail(
         "alice@example.org",
         "carol@example.org",
@@ -384,9 +376,7 @@ fn gpgsm_partner_round_trip() {
     let d = tmp();
     let pki = Pki::new(&d.path().join("pki"));
     pki.user("bob", "email:bob@partner.test");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    let (inbound, smart, g) = gateway_with_sinks(d.path(), TRUSTED);
     keygen(&g, "alice@example.org");
     segl_ca(&g, &pki);
     pki.write(

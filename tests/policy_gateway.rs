@@ -134,9 +134,7 @@ fn opportunistic_encryption_splits_recipients() {
     let pki = Pki::new(&d.path().join("pki"));
     pki.user("bob", "email:bob@partner.test");
     pki.user("dom", "DNS:domain.test");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    let (_inbound, smart, g) = gateway_with_sinks(d.path(), TRUSTED);
     keygen(&g, "alice@example.org");
     segl_ca(&g, &pki);
     ok(g.ctl(&["partner", "import", &pki.p("bob.pem")]));
@@ -489,9 +487,7 @@ fn harvested_certificate_encrypts_the_reply() {
     let pki = Pki::new(&d.path().join("pki"));
     pki.user("bob", "email:bob@partner.test");
     pki.self_signed("mallory", "mallory@evil.test");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, TRUSTED);
+    let (inbound, smart, g) = gateway_with_sinks(d.path(), TRUSTED);
     keygen(&g, "alice@example.org");
     segl_ca(&g, &pki);
     ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));

@@ -238,6 +238,45 @@ async fn web_admin_in_chromium() {
         "{cannot}"
     );
 
+    // 6b. System › Network: a static address is validated and written to network.conf (not
+    // on a box, so nothing is applied); a gateway outside the subnet is refused. System › Time.
+    ui.go("/network").await;
+    ui.wait_text("Not running on a box").await;
+    ui.click("#net-static").await;
+    ui.fill("#net-address", "192.0.2.10/24").await;
+    ui.fill("#net-gateway", "198.51.100.1").await;
+    ui.click("#net-save").await;
+    ui.wait_text("not another address in the subnet").await;
+    let conf = g.dir.join("data/network.conf");
+    assert!(!conf.exists(), "nothing written for a refused change");
+    ui.click("#net-static").await;
+    ui.fill("#net-address", "192.0.2.10/24").await;
+    ui.fill("#net-gateway", "192.0.2.1").await;
+    ui.fill("#net-dns", "192.0.2.53, 192.0.2.54").await;
+    ui.click("#net-save").await;
+    ui.wait_text("saved; not on a box").await;
+    let text = std::fs::read_to_string(&conf).expect("network.conf written");
+    assert!(
+        text.contains("MODE=static\n")
+            && text.contains("ADDRESS=192.0.2.10/24\n")
+            && text.contains("GATEWAY=192.0.2.1\n")
+            && text.contains("DNS=\"192.0.2.53 192.0.2.54\"\n"),
+        "{text}"
+    );
+    ui.go("/time").await;
+    ui.wait_text("trusted (later than the firmware's build date)")
+        .await;
+    ui.fill("#time-ntp", "ntp1.example.org, 192.0.2.123").await;
+    ui.fill("#time-tz", "Europe/Berlin").await;
+    ui.click("#time-save").await;
+    ui.wait_text("saved; not on a box").await;
+    let text = std::fs::read_to_string(g.dir.join("data/time.conf")).expect("time.conf written");
+    assert!(
+        text.contains("NTP=\"ntp1.example.org 192.0.2.123\"\n")
+            && text.contains("TIMEZONE=Europe/Berlin\n"),
+        "{text}"
+    );
+
     // 7. Screenshots of every main page, in English and German.
     let pages = [
         (
@@ -276,6 +315,8 @@ async fn web_admin_in_chromium() {
             "This box cannot update itself",
             "Diese Box kann sich nicht selbst aktualisieren",
         ),
+        ("network", "/network", "Static address", "Feste Adresse"),
+        ("time", "/time", "NTP servers", "NTP-Server"),
         (
             "audit",
             "/audit",

@@ -9,7 +9,7 @@ use tokio::net::TcpListener;
 use tokio::sync::watch;
 
 use crate::admin::{self, AdminState};
-use crate::clock::SystemClock;
+use crate::appliance::trust::BoxClock;
 use crate::config::{parse_listen, Config};
 use crate::keystore::{Keystore, Settings as KeystoreSettings};
 use crate::liveconf::{ConfigService, Live};
@@ -55,16 +55,7 @@ pub enum StartError {
 pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), StartError> {
     let cfg = Arc::new(cfg);
     let data = &cfg.storage.data_dir;
-    std::fs::create_dir_all(data)
-        .map_err(|e| StartError::DataDir(data.display().to_string(), e))?;
-    crate::startup::check_writable(data)?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700));
-    }
-    let token = admin::ensure_token(data)
-        .map_err(|e| StartError::DataDir(data.display().to_string(), e))?;
-    crate::update::Updater::global().set_data_dir(data);
+    let token = prepare_data_dir(data)?;
     let spool = Arc::new(Spool::open(data)?);
     let users = Arc::new(UserStore::open(data)?);
     let keystore = Keystore::open(data, KeystoreSettings::from_config(&cfg))?;
@@ -88,26 +79,14 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
     let stages = Stages {
         process: policy.clone(),
         transport,
-        clock: Arc::new(SystemClock),
+        clock: Arc::new(BoxClock),
     };
     let queue = Queue::new(cfg.clone(), spool.clone(), stages);
     let resumed = queue.load()?;
     let (stop_tx, stop_rx) = watch::channel(false);
 
     // Bind everything before reporting ready, so a port conflict is an error at start.
-    let mut listeners = vec![];
-    for (addrs, kind) in [
-        (&cfg.smtp.listen, Listener::Mx),
-        (&cfg.smtp.submission_listen, Listener::Submission),
-    ] {
-        for a in addrs {
-            let sa = parse_listen(a).map_err(StartError::Address)?;
-            let l = TcpListener::bind(sa)
-                .await
-                .map_err(|e| StartError::Listen(a.clone(), e))?;
-            listeners.push((l, kind, a.clone()));
-        }
-    }
+    let listeners = bind_smtp(&cfg).await?;
     let admin_addr = parse_listen(&cfg.admin.listen).map_err(StartError::Address)?;
     let admin_listener = TcpListener::bind(admin_addr)
         .await
@@ -145,15 +124,7 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
         auth: Arc::new(auth),
         config,
     });
-    let scheme = if https { "https" } else { "http" };
-    let base_url = format!(
-        "{scheme}://{}",
-        cfg.admin.listen.replace("0.0.0.0", "<address of this box>")
-    );
-    if let Some(token) = state.auth.new_setup_token() {
-        admin::auth::announce_setup(data, &base_url, &token);
-    }
-    tracing::info!(listen = %cfg.admin.listen, url = %base_url, "web admin and API listening");
+    announce_admin(&cfg, &state, https);
     tasks.push(tokio::spawn(admin::serve(
         state,
         admin_listener,
@@ -184,11 +155,8 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
     // A/B firmware: mark a trial slot good once healthy, or record a failed trial (update/).
     let fw_cfg = cfg.clone();
     tokio::task::spawn_blocking(move || {
-        crate::update::confirm::after_start(
-            crate::update::Updater::global(),
-            &fw_cfg,
-            &firmware_admin_health,
-        )
+        let updater = crate::update::Updater::global();
+        crate::update::confirm::after_start(updater, &fw_cfg, &firmware_admin_health)
     });
 
     wait_for_signal().await;
@@ -201,6 +169,54 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
         let _ = tokio::time::timeout(grace, t).await;
     }
     Ok(())
+}
+
+/// Creates the data directory (mode 0700) if needed, checks that it is writable, and returns the
+/// local API token (made at the first start).
+fn prepare_data_dir(data: &std::path::Path) -> Result<String, StartError> {
+    std::fs::create_dir_all(data)
+        .map_err(|e| StartError::DataDir(data.display().to_string(), e))?;
+    crate::startup::check_writable(data)?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(data, std::fs::Permissions::from_mode(0o700));
+    }
+    let token = admin::ensure_token(data)
+        .map_err(|e| StartError::DataDir(data.display().to_string(), e))?;
+    crate::update::Updater::global().set_data_dir(data);
+    Ok(token)
+}
+
+/// Binds every SMTP listener (`smtp.listen`, `smtp.submission_listen`).
+async fn bind_smtp(cfg: &Config) -> Result<Vec<(TcpListener, Listener, String)>, StartError> {
+    let mut listeners = vec![];
+    for (addrs, kind) in [
+        (&cfg.smtp.listen, Listener::Mx),
+        (&cfg.smtp.submission_listen, Listener::Submission),
+    ] {
+        for a in addrs {
+            let sa = parse_listen(a).map_err(StartError::Address)?;
+            let l = TcpListener::bind(sa)
+                .await
+                .map_err(|e| StartError::Listen(a.clone(), e))?;
+            listeners.push((l, kind, a.clone()));
+        }
+    }
+    Ok(listeners)
+}
+
+/// Logs the web admin's URL and, while no admin exists, writes the one-time set-up link
+/// where the console shows it.
+fn announce_admin(cfg: &Config, state: &AdminState, https: bool) {
+    let scheme = if https { "https" } else { "http" };
+    let base_url = format!(
+        "{scheme}://{}",
+        cfg.admin.listen.replace("0.0.0.0", "<address of this box>")
+    );
+    if let Some(token) = state.auth.new_setup_token() {
+        admin::auth::announce_setup(&cfg.storage.data_dir, &base_url, &token);
+    }
+    tracing::info!(listen = %cfg.admin.listen, url = %base_url, "web admin and API listening");
 }
 
 /// Keystore housekeeping: the rollover check at start and hourly, and the CRL refresh every

@@ -13,6 +13,20 @@ pub fn unix_now() -> i64 {
 /// A source of the current time in unix seconds.
 pub trait Clock: Send + Sync {
     fn now(&self) -> i64;
+
+    /// Seconds on a clock that only moves forward, at the pace of real time, and is not set
+    /// by NTP or an administrator; `None` if there is none (then the queue runs on `now`).
+    /// The queue schedules retries and expiry on it so that a wall-clock jump neither expires
+    /// nor delays mail within one run.
+    fn monotonic(&self) -> Option<i64> {
+        None
+    }
+
+    /// Whether the wall clock is trustworthy yet (`appliance::trust`); the queue holds mail
+    /// while it is not.
+    fn trusted(&self) -> bool {
+        true
+    }
 }
 
 /// The system clock.
@@ -22,6 +36,16 @@ pub struct SystemClock;
 impl Clock for SystemClock {
     fn now(&self) -> i64 {
         unix_now()
+    }
+
+    fn monotonic(&self) -> Option<i64> {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        Some(
+            START
+                .get_or_init(std::time::Instant::now)
+                .elapsed()
+                .as_secs() as i64,
+        )
     }
 }
 

@@ -8,6 +8,7 @@
 pub mod address;
 pub mod admin;
 pub mod app;
+pub mod appliance;
 pub mod authres;
 pub mod clock;
 pub mod config;

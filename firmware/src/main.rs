@@ -30,6 +30,15 @@ enum Cmd {
     },
     /// Administer the running gateway through its admin API.
     Ctl(segl::ctl::CtlArgs),
+    /// Ask NTP servers for the time once (the box's root helper sets the clock from it).
+    Sntp {
+        /// Servers, asked in turn (`host`, an address, or `host:port`).
+        #[arg(required = true)]
+        servers: Vec<String>,
+        /// Seconds to wait for each server.
+        #[arg(long, default_value_t = 3)]
+        timeout: u64,
+    },
 }
 
 #[derive(Subcommand)]
@@ -55,6 +64,23 @@ fn init_logging(cfg: &Config) {
     }
 }
 
+/// `segl sntp`: prints `<server unix time> <offset> <server>` of the first good answer.
+fn sntp(servers: &[String], timeout: u64) -> ExitCode {
+    let wait = std::time::Duration::from_secs(timeout.max(1));
+    match segl::appliance::sntp::query_any(servers, wait) {
+        Ok(s) => {
+            println!("{:.3} {:.3} {}", s.server_unix, s.offset, s.server);
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in errors {
+                eprintln!("error: {e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.cmd {
@@ -76,6 +102,7 @@ fn main() -> ExitCode {
                 ExitCode::from(2)
             }
         },
+        Cmd::Sntp { servers, timeout } => sntp(&servers, timeout),
         Cmd::Ctl(args) => match segl::ctl::run(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {

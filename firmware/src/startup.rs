@@ -36,6 +36,12 @@ fn marker() -> String {
     APPLIANCE_MARKER.to_string()
 }
 
+/// Whether this runs on a box (the appliance marker exists): settings then go to `/data` and
+/// root helpers apply them (`appliance`).
+pub fn on_appliance() -> bool {
+    Path::new(&marker()).exists()
+}
+
 /// Refuses root on an appliance unless `allow_root` (`--allow-root`); root elsewhere and root
 /// with the override are logged as warnings, since a compromised session would own the box.
 pub fn check_user(allow_root: bool) -> Result<(), StartupError> {

@@ -12,6 +12,8 @@
 //!   chains to the system's roots (Debian `ca-certificates`) or `delivery.tls_ca_file`, and
 //!   names the host Segl connected to (the MX host, or the next hop as configured). Anything
 //!   else defers the mail with the reason; it is never sent to an unauthenticated peer.
+//! - `dane`: TLS with a certificate authenticated by DNSSEC-validated TLSA records
+//!   (`smtp::outbound::dane`); no such records, or no match, defers the mail.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -117,6 +119,8 @@ impl ClientTls {
         match level {
             TlsLevel::Verify => self.verified.clone(),
             TlsLevel::May | TlsLevel::Encrypt => Ok(self.opportunistic.clone()),
+            // Per host, from its TLSA records: `smtp::outbound::dane::DaneVerifier`.
+            TlsLevel::Dane => Err("TLS level dane needs the TLSA records of the host".into()),
         }
     }
 }

@@ -568,3 +568,13 @@ impl Raw {
         matches!(self.r.read(&mut b), Ok(0))
     }
 }
+
+/// The usual set-up of a test: an inbound sink (the internal mail server), a smarthost sink
+/// (the internet) and a licensed gateway between them, all under `dir`, with `extra`
+/// configuration. Returns `(inbound, smart, gateway)`.
+pub fn gateway_with_sinks(dir: &Path, extra: &str) -> (Sink, Sink, Gateway) {
+    let inbound = Sink::start(&dir.join("inbound"), &[]);
+    let smart = Sink::start(&dir.join("smart"), &[]);
+    let g = Gateway::start(&dir.join("gw"), inbound.port, smart.port, extra);
+    (inbound, smart, g)
+}

@@ -8,10 +8,11 @@
 //!   builds accept (tests, demos).
 //! - `show FILE [--pub KEY.pub | --dev]`: the manifest, and whether signature and payload check.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use common::{ed25519_public_of_pem, keygen, read, read_text, write_new};
 use segl::license::vendor::VendorKey;
 use segl::update::bundle;
 use segl::update::keys;
@@ -63,42 +64,23 @@ enum Cmd {
     },
 }
 
+#[path = "../common.rs"]
+mod common;
+
 #[derive(Debug, thiserror::Error)]
 enum ToolError {
-    #[error("{0}: {1}")]
-    Io(String, std::io::Error),
+    #[error("{0}")]
+    Common(#[from] common::CommonError),
     #[error("{0}")]
     Key(#[from] segl::license::LicenseError),
     #[error("{0}")]
     Bundle(#[from] bundle::BundleError),
 }
 
-fn read(p: &Path) -> Result<Vec<u8>, ToolError> {
-    std::fs::read(p).map_err(|e| ToolError::Io(p.display().to_string(), e))
-}
-
-fn write_new(p: &Path, data: &[u8], mode: u32) -> Result<(), ToolError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |e| ToolError::Io(p.display().to_string(), e);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(p)
-        .map_err(io)?;
-    f.write_all(data).map_err(io)?;
-    f.sync_all().map_err(io)
-}
-
 fn run(cli: Cli) -> Result<(), ToolError> {
     match cli.cmd {
         Cmd::Keygen { out } => {
-            let k = VendorKey::generate()?;
-            std::fs::create_dir_all(&out)
-                .map_err(|e| ToolError::Io(out.display().to_string(), e))?;
-            write_new(&out.join("update.key"), k.private_pem()?.as_bytes(), 0o600)?;
-            write_new(&out.join("update.pub"), k.public_pem().as_bytes(), 0o644)?;
+            keygen(&out, "update")?;
             println!("{}/update.key (keep offline) and update.pub", out.display());
         }
         Cmd::Make {
@@ -111,7 +93,7 @@ fn run(cli: Cli) -> Result<(), ToolError> {
         } => {
             let k = match (key, dev) {
                 (Some(p), _) => {
-                    let pem = String::from_utf8_lossy(&read(&p)?).into_owned();
+                    let pem = read_text(&p)?;
                     VendorKey::from_pem(&pem)?
                 }
                 (None, _) => VendorKey::from_seed_text(keys::DEV_SEED_TEXT)?,
@@ -143,7 +125,7 @@ fn run(cli: Cli) -> Result<(), ToolError> {
             let data = read(&file)?;
             let key: [u8; 32] = match public {
                 Some(p) => {
-                    let pem = String::from_utf8_lossy(&read(&p)?).into_owned();
+                    let pem = read_text(&p)?;
                     raw_public(&pem)?
                 }
                 None => *keys::dev_key(),
@@ -160,17 +142,7 @@ fn run(cli: Cli) -> Result<(), ToolError> {
 
 /// The raw key of a PEM `PUBLIC KEY` (Ed25519 SubjectPublicKeyInfo).
 fn raw_public(pem: &str) -> Result<[u8; 32], ToolError> {
-    use base64::Engine;
-    let b64: String = pem
-        .lines()
-        .filter(|l| !l.starts_with("-----"))
-        .map(str::trim)
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| bundle::BundleError::Malformed("not a PEM public key".into()))?;
-    der.get(12..)
-        .and_then(|k| <[u8; 32]>::try_from(k).ok())
+    ed25519_public_of_pem(pem)
         .ok_or_else(|| bundle::BundleError::Malformed("not an Ed25519 public key".into()).into())
 }
 

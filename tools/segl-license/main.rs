@@ -8,10 +8,11 @@
 //!   builds accept (tests, demos).
 //! - `show FILE [--pub KEY.pub | --dev]`: the terms, and whether the signature verifies.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use common::{ed25519_public_of_pem, keygen, read_text as read, write_new};
 use segl::license::format::{self, format_day, parse_day, Terms};
 use segl::license::vendor::VendorKey;
 use segl::license::{keys, LicenseError};
@@ -80,33 +81,17 @@ enum Cmd {
     },
 }
 
+#[path = "../common.rs"]
+mod common;
+
 #[derive(Debug, thiserror::Error)]
 enum ToolError {
     #[error("{0}")]
     License(#[from] LicenseError),
-    #[error("{0}: {1}")]
-    Io(String, std::io::Error),
+    #[error("{0}")]
+    Common(#[from] common::CommonError),
     #[error("{0}")]
     Usage(String),
-}
-
-fn read(p: &Path) -> Result<String, ToolError> {
-    std::fs::read_to_string(p).map_err(|e| ToolError::Io(p.display().to_string(), e))
-}
-
-/// Writes `data` to a new file (never over an existing one) with `mode`.
-fn write_new(p: &Path, data: &str, mode: u32) -> Result<(), ToolError> {
-    use std::io::Write;
-    use std::os::unix::fs::OpenOptionsExt;
-    let io = |e| ToolError::Io(p.display().to_string(), e);
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(mode)
-        .open(p)
-        .map_err(io)?;
-    f.write_all(data.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)
 }
 
 fn today() -> String {
@@ -136,31 +121,15 @@ fn day_arg(name: &str, v: Option<String>) -> Result<String, ToolError> {
 }
 
 fn public_key_of_pem(text: &str) -> Result<Vec<u8>, ToolError> {
-    use base64::Engine;
-    let b64: String = text
-        .lines()
-        .skip_while(|l| l.trim() != "-----BEGIN PUBLIC KEY-----")
-        .skip(1)
-        .take_while(|l| l.trim() != "-----END PUBLIC KEY-----")
-        .map(str::trim)
-        .collect();
-    let der = base64::engine::general_purpose::STANDARD
-        .decode(b64)
-        .map_err(|_| ToolError::Usage("not a PEM PUBLIC KEY".into()))?;
-    match der.len() {
-        44 => Ok(der[12..].to_vec()),
-        _ => Err(ToolError::Usage("not an Ed25519 public key".into())),
-    }
+    ed25519_public_of_pem(text)
+        .map(|k| k.to_vec())
+        .ok_or_else(|| ToolError::Usage("not an Ed25519 public key (PEM PUBLIC KEY)".into()))
 }
 
 fn run(cli: Cli) -> Result<(), ToolError> {
     match cli.cmd {
         Cmd::Keygen { out } => {
-            std::fs::create_dir_all(&out)
-                .map_err(|e| ToolError::Io(out.display().to_string(), e))?;
-            let k = VendorKey::generate()?;
-            write_new(&out.join("vendor.key"), &k.private_pem()?, 0o600)?;
-            write_new(&out.join("vendor.pub"), &k.public_pem(), 0o644)?;
+            let k = keygen(&out, "vendor")?;
             println!(
                 "vendor key {} written to {}/vendor.key (keep it offline) and vendor.pub \
                  (build releases with SEGL_LICENSE_PUBKEY={}/vendor.pub)",
@@ -206,7 +175,7 @@ fn run(cli: Cli) -> Result<(), ToolError> {
                 box_id,
             };
             let text = k.issue(&terms)?;
-            write_new(&out, &text, 0o644)?;
+            write_new(&out, text.as_bytes(), 0o644)?;
             println!(
                 "licence {} for {} ({} keys, until {}) written to {}{}",
                 terms.id,

@@ -65,6 +65,7 @@ impl From<KeystoreError> for ApiError {
             KeystoreError::Conflict(_) => StatusCode::CONFLICT,
             KeystoreError::WrongPassword(_)
             | KeystoreError::BadInput(_)
+            | KeystoreError::Unreadable(_)
             | KeystoreError::Unsupported(_) => StatusCode::BAD_REQUEST,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -17,6 +17,7 @@ use crate::queue::Queue;
 use crate::users::UserStore;
 
 pub mod accounts;
+pub mod appliance;
 pub mod audit;
 pub mod auth;
 pub mod config;

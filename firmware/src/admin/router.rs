@@ -31,6 +31,7 @@ pub(super) fn api_routes() -> Router<Arc<AdminState>> {
         .merge(dkim::routes())
         .merge(license::routes())
         .merge(super::firmware::routes())
+        .merge(super::appliance::routes())
         .merge(accounts::routes())
         .merge(config::routes())
         .merge(tls::routes())

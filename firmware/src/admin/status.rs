@@ -24,6 +24,17 @@ pub struct Status {
     #[serde(default)]
     #[schema(value_type = Vec<Object>)]
     pub keystore_damaged: Vec<crate::keystore::DamagedRecord>,
+    /// Whether the clock is trustworthy (`appliance::trust`); while not, mail is spooled but
+    /// neither processed nor delivered.
+    #[serde(default = "yes")]
+    pub clock_trusted: bool,
+    /// The clock's state in words ("clock not trusted yet: …" while it is not).
+    #[serde(default)]
+    pub clock: String,
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Serialize, Deserialize, utoipa::ToSchema)]
@@ -36,6 +47,7 @@ pub struct Listeners {
 /// Version, listeners, queue figures and licence state.
 #[utoipa::path(get, path = "/api/v1/status", responses((status = 200, body = Status)))]
 pub(super) async fn status(State(st): State<Arc<AdminState>>) -> Json<Status> {
+    let clock = crate::appliance::trust::current();
     Json(Status {
         version: env!("CARGO_PKG_VERSION").to_string(),
         hostname: st.cfg.smtp.hostname.clone(),
@@ -51,5 +63,7 @@ pub(super) async fn status(State(st): State<Arc<AdminState>>) -> Json<Status> {
             .await
             .unwrap_or_default(),
         keystore_damaged: st.keystore.damaged(),
+        clock_trusted: clock.trusted(),
+        clock: clock.describe(),
     })
 }

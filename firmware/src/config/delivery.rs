@@ -37,6 +37,9 @@ pub enum TlsLevel {
     Encrypt,
     /// TLS required with a certificate that chains to a trusted CA and names the host.
     Verify,
+    /// TLS required with a certificate authenticated by the host's DNSSEC-validated TLSA
+    /// records (RFC 7672; `smtp::outbound::dane`).
+    Dane,
 }
 
 impl TlsLevel {
@@ -45,6 +48,7 @@ impl TlsLevel {
             TlsLevel::May => "may",
             TlsLevel::Encrypt => "encrypt",
             TlsLevel::Verify => "verify",
+            TlsLevel::Dane => "dane",
         }
     }
 }

@@ -22,6 +22,7 @@ mod firmware;
 pub mod https;
 mod key;
 mod license;
+mod network;
 mod output;
 mod partner;
 mod queue;
@@ -38,6 +39,7 @@ pub use dkim::DkimVerb;
 pub use firmware::FirmwareVerb;
 pub use key::KeyVerb;
 pub use license::LicenseVerb;
+pub use network::{NetworkVerb, TimeVerb};
 pub use partner::PartnerVerb;
 pub use queue::QueueVerb;
 pub use tls::TlsVerb;
@@ -120,6 +122,16 @@ pub enum Verb {
         #[command(subcommand)]
         verb: TlsVerb,
     },
+    /// The box's network: DHCP or a static address, gateway, DNS, host name.
+    Network {
+        #[command(subcommand)]
+        verb: NetworkVerb,
+    },
+    /// The box's time: NTP servers, time zone, whether the clock is trusted.
+    Time {
+        #[command(subcommand)]
+        verb: TimeVerb,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -157,5 +169,7 @@ pub fn run(args: CtlArgs) -> Result<(), CtlError> {
         Verb::Config { verb } => config::run(&c, verb),
         Verb::Firmware { verb } => firmware::firmware(&c, verb),
         Verb::Tls { verb } => tls::tls(&c, verb),
+        Verb::Network { verb } => network::network(&c, verb),
+        Verb::Time { verb } => network::time(&c, verb),
     }
 }

@@ -27,6 +27,9 @@ pub(super) fn status(c: &Client, json: bool) -> Result<(), CtlError> {
             q["messages"], q["recipients_pending"], q["deferred"], q["held"]
         );
         println!("licence:     {}", v["licence"].as_str().unwrap_or("?"));
+        if let Some(clock) = v["clock"].as_str().filter(|c| !c.is_empty()) {
+            println!("clock:       {clock}");
+        }
         if let Some(fw) = v["firmware"].as_str().filter(|f| !f.is_empty()) {
             println!("firmware:    {fw}");
         }

@@ -12,7 +12,20 @@ pub type Result<T> = core::result::Result<T, KeystoreError>;
 pub enum KeystoreError {
     /// The backing store (sled) failed; the operation did not take effect.
     #[error("keystore storage: {0}")]
-    Storage(String),
+    Storage(#[from] sled::Error),
+    /// The backing store cannot be opened in this directory.
+    #[error("keystore storage: {path}: {source}")]
+    Open {
+        path: String,
+        #[source]
+        source: sled::Error,
+    },
+    /// A stored record does not decode (damaged, or written by an incompatible version).
+    #[error("keystore storage: record encoding: {0}")]
+    Record(#[from] serde_json::Error),
+    /// A stored value is damaged in another way.
+    #[error("keystore storage: {0}")]
+    Damaged(String),
     /// A file of the keystore directory (device key, passphrase) cannot be used.
     #[error("keystore file {path}: {message}")]
     File { path: String, message: String },
@@ -22,6 +35,9 @@ pub enum KeystoreError {
     /// The input is not a PKCS#12 / PEM / certificate / CRL we can read.
     #[error("cannot read input: {0}")]
     BadInput(String),
+    /// The input does not parse as S/MIME, CMS or a certificate (the engine says why).
+    #[error("cannot read input: {0}")]
+    Unreadable(#[from] crate::smime::SmimeError),
     /// The input uses an algorithm we do not implement.
     #[error("unsupported algorithm: {0}")]
     Unsupported(String),
@@ -38,31 +54,10 @@ pub enum KeystoreError {
     /// Making a key, certificate or CSR failed.
     #[error("cannot create key or certificate: {0}")]
     Issue(String),
+    /// The certificate generator refused.
+    #[error("cannot create key or certificate: {0}")]
+    Generate(#[from] rcgen::Error),
     /// Fetching a CRL over the network failed.
     #[error("CRL fetch from {url}: {message}")]
     Fetch { url: String, message: String },
-}
-
-impl From<sled::Error> for KeystoreError {
-    fn from(e: sled::Error) -> Self {
-        KeystoreError::Storage(e.to_string())
-    }
-}
-
-impl From<crate::smime::SmimeError> for KeystoreError {
-    fn from(e: crate::smime::SmimeError) -> Self {
-        KeystoreError::BadInput(e.to_string())
-    }
-}
-
-impl From<rcgen::Error> for KeystoreError {
-    fn from(e: rcgen::Error) -> Self {
-        KeystoreError::Issue(e.to_string())
-    }
-}
-
-impl From<serde_json::Error> for KeystoreError {
-    fn from(e: serde_json::Error) -> Self {
-        KeystoreError::Storage(format!("record encoding: {e}"))
-    }
 }

@@ -211,7 +211,7 @@ impl Keystore {
         use base64::Engine;
         base64::engine::general_purpose::STANDARD
             .decode(b)
-            .map_err(|e| KeystoreError::Storage(e.to_string()))
+            .map_err(|e| KeystoreError::Damaged(format!("built-in CA certificate: {e}")))
     }
 
     /// Makes a key and a CSR for an external CA; the key waits for `import_cert`.

@@ -39,7 +39,10 @@ impl SledStore {
             .path(dir)
             .mode(sled::Mode::HighThroughput)
             .open()
-            .map_err(|e| KeystoreError::Storage(format!("{}: {e}", dir.display())))?;
+            .map_err(|source| KeystoreError::Open {
+                path: dir.display().to_string(),
+                source,
+            })?;
         Ok(SledStore { db })
     }
 }

@@ -91,6 +91,7 @@ pub fn message(hostname: &str, to: &str, status: &Status, now: i64) -> (Envelope
         size: bytes.len() as u64,
         recipients: vec![Recipient::new(to.to_string(), None, None)],
         paused: None,
+        checksum: None,
     };
     (env, bytes)
 }

@@ -31,6 +31,7 @@ pub fn local_envelope(cfg: &Config, mail_from: &str, to: &str, size: usize) -> E
         size: size as u64,
         recipients: vec![Recipient::new(to.to_string(), None, None)],
         paused: None,
+        checksum: None,
     }
 }
 

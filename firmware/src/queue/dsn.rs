@@ -67,7 +67,8 @@ pub fn failure_dsn(
         .body(report)
         .write_to_vec()
         .unwrap_or_default();
-    let dsn_env = dsn_envelope(host, env, id, now, bytes.len());
+    let mut dsn_env = dsn_envelope(host, env, id, now, bytes.len());
+    dsn_env.set_content(&bytes);
     (dsn_env, bytes)
 }
 
@@ -170,6 +171,7 @@ fn dsn_envelope(host: &str, env: &Envelope, id: String, now: i64, size: usize) -
         size: size as u64,
         recipients: vec![Recipient::new(env.mail_from.clone(), None, None)],
         paused: None,
+        checksum: None,
     }
 }
 
@@ -215,6 +217,7 @@ mod tests {
             size: 10,
             recipients: vec![r.clone()],
             paused: None,
+            checksum: None,
         };
         let orig = b"Subject: hi\r\nFrom: sender@example.org\r\n\r\nbody\r\n";
         let (denv, bytes) = failure_dsn(&cfg, &env, &[r], orig, 1_700_000_100, "D1".into());

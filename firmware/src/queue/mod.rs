@@ -82,6 +82,9 @@ pub struct Queue {
     entries: Mutex<HashMap<String, Entry>>,
     wake: Notify,
     slots: Arc<Semaphore>,
+    /// (wall, monotonic) seconds at the first trusted look at the clock: queue time is the
+    /// wall time then plus the monotonic time since (see [`Queue::now`]).
+    anchor: Mutex<Option<(i64, i64)>>,
 }
 
 impl Queue {
@@ -94,6 +97,7 @@ impl Queue {
             entries: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             slots,
+            anchor: Mutex::new(None),
         })
     }
 
@@ -103,8 +107,31 @@ impl Queue {
         self.entries.lock().unwrap_or_else(|p| p.into_inner())
     }
 
+    /// Queue time, in unix seconds: the wall clock read once (when it is first trusted), then
+    /// moved on by the monotonic clock. Retry times and expiry within one run are measured on
+    /// it, so setting the wall clock back neither delays mail nor does setting it forward
+    /// expire mail; the records keep wall-clock seconds, which count across restarts.
     fn now(&self) -> i64 {
-        self.stages.clock.now()
+        let wall = self.stages.clock.now();
+        let Some(mono) = self.stages.clock.monotonic() else {
+            return wall;
+        };
+        if !self.stages.clock.trusted() {
+            return wall;
+        }
+        let mut a = self.anchor.lock().unwrap_or_else(|p| p.into_inner());
+        match *a {
+            Some((w, m)) => w + (mono - m),
+            None => {
+                *a = Some((wall, mono));
+                wall
+            }
+        }
+    }
+
+    /// Whether the clock is trustworthy enough to process and deliver mail.
+    pub fn clock_trusted(&self) -> bool {
+        self.stages.clock.trusted()
     }
 
     /// Rebuild the index from the spool (at start). Returns the number of messages resumed.
@@ -137,7 +164,8 @@ impl Queue {
 
     /// Stores a new message durably in the spool and schedules it (parked mail released by a
     /// licence comes back this way).
-    pub fn inject(&self, env: Envelope, bytes: &[u8]) -> Result<(), QueueError> {
+    pub fn inject(&self, mut env: Envelope, bytes: &[u8]) -> Result<(), QueueError> {
+        env.set_content(bytes);
         self.spool.store(&env, bytes)?;
         self.accepted(env);
         Ok(())

@@ -154,7 +154,7 @@ fn process_and_store(
             let bytes = match out.content {
                 Content::Unchanged => message,
                 Content::New(bytes) => {
-                    child.size = bytes.len() as u64;
+                    child.set_content(&bytes);
                     bytes
                 }
             };
@@ -228,7 +228,7 @@ fn store_output(
     let res = match out.content {
         Content::Unchanged => spool.store_linked(&child, &env.id),
         Content::New(bytes) => {
-            child.size = bytes.len() as u64;
+            child.set_content(&bytes);
             spool.store(&child, &bytes)
         }
     };

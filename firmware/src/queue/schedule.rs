@@ -11,11 +11,31 @@ use crate::spool::Stage;
 
 /// Longest sleep between two looks at the queue (seconds).
 const MAX_WAIT: i64 = 60;
+/// How often an untrusted clock is looked at again (seconds).
+const CLOCK_WAIT: u64 = 2;
 
 impl Queue {
     /// Run due work until `shutdown` changes.
     pub async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let mut told = false;
         loop {
+            if !self.clock_trusted() {
+                // Mail stays spooled until the clock is trustworthy (appliance::trust).
+                if !told {
+                    tracing::warn!(
+                        "clock not trusted yet: mail is spooled, not processed or delivered"
+                    );
+                    told = true;
+                }
+                tokio::select! {
+                    _ = tokio::time::sleep(Duration::from_secs(CLOCK_WAIT)) => continue,
+                    _ = shutdown.changed() => return,
+                }
+            }
+            if told {
+                tracing::info!("clock trusted: processing and delivering the queue");
+                told = false;
+            }
             let (due, next) = self.take_due(self.now());
             for id in due {
                 let permit = tokio::select! {
@@ -88,6 +108,9 @@ impl Queue {
     /// Runs everything due now, one message after the other (the tests' scheduler).
     #[cfg(test)]
     pub(super) async fn run_due(&self) -> usize {
+        if !self.clock_trusted() {
+            return 0;
+        }
         let (due, _) = self.take_due(self.now());
         for id in &due {
             self.work(id).await;

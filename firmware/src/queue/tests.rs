@@ -133,6 +133,7 @@ fn envelope(id: &str, stage: Stage, from: &str, rcpts: &[(&str, Option<Notify>)]
             .map(|(a, n)| Recipient::new((*a).into(), None, *n))
             .collect(),
         paused: None,
+        checksum: None,
     }
 }
 
@@ -532,3 +533,6 @@ async fn a_direct_delivery_that_fails_queues_its_dsn() {
     let (envs, _) = f.spool.load_all().unwrap();
     assert_eq!(envs.len(), 1, "only the DSN is in the spool");
 }
+
+/// A wall clock that jumps, a monotonic one that does not, and clock trust.
+mod clock_jumps;

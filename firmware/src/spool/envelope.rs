@@ -201,11 +201,23 @@ pub struct Envelope {
     /// the name earlier versions read.
     #[serde(default, rename = "hold")]
     pub paused: Option<String>,
+    /// Checksum of the stored message file ([`super::checksum`]), taken as it was written and
+    /// checked whenever the message is read for processing or delivery. Records of earlier
+    /// firmware have none (only the length is checked then); earlier firmware ignores the
+    /// field, so the record version stays the same and a fallback still reads the spool.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 impl Envelope {
     pub fn pending(&self) -> impl Iterator<Item = &Recipient> {
         self.recipients.iter().filter(|r| r.is_pending())
+    }
+
+    /// Records the stored bytes of the message: their size and checksum.
+    pub fn set_content(&mut self, bytes: &[u8]) {
+        self.size = bytes.len() as u64;
+        self.checksum = Some(super::checksum::of(bytes));
     }
 
     pub fn is_done(&self) -> bool {
@@ -265,6 +277,7 @@ mod tests {
                 }),
             )],
             paused: None,
+            checksum: None,
         };
         let json = serde_json::to_string(&env).unwrap();
         assert!(json.contains("\"version\":1"));

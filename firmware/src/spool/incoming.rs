@@ -28,6 +28,8 @@ pub struct IncomingFile {
     file: Option<File>,
     buf: Vec<u8>,
     error: Option<io::Error>,
+    /// Checksum of everything written so far, for the envelope record.
+    sum: super::checksum::Running,
 }
 
 impl Spool {
@@ -39,6 +41,7 @@ impl Spool {
             file: None,
             buf: Vec::with_capacity(16 * 1024),
             error: None,
+            sum: Default::default(),
         }
     }
 }
@@ -84,6 +87,7 @@ impl IncomingFile {
             return;
         }
         self.buf.extend_from_slice(bytes);
+        self.sum.update(bytes);
         if self.buf.len() >= SPILL {
             self.spill().await;
         }
@@ -110,6 +114,11 @@ impl IncomingFile {
             }
             Err(e) => self.error = Some(io::Error::other(e.to_string())),
         }
+    }
+
+    /// The checksum of the message written so far ([`crate::spool::checksum`]), for its record.
+    pub fn checksum(&self) -> String {
+        self.sum.finish()
     }
 
     /// Write what is left and fsync, in one blocking call; then the message can be committed.
@@ -173,8 +182,10 @@ mod tests {
             for chunk in data.chunks(1000) {
                 f.write(chunk).await;
             }
+            let sum = f.checksum();
             f.finish().await.unwrap();
             assert_eq!(std::fs::read(s.tmp_path(id)).unwrap(), data);
+            assert_eq!(sum, crate::spool::checksum::of(&data));
         }
     }
 

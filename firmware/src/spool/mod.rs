@@ -7,6 +7,7 @@
 //! (accepted, in process or delivery), `hold/` (quarantined: records that cannot be read, with a
 //! `.reason` file an admin can see).
 
+pub mod checksum;
 mod dirsync;
 pub mod envelope;
 mod incoming;
@@ -134,10 +135,17 @@ impl Spool {
         res
     }
 
-    /// Store a message given as bytes (DSNs, processed output) in one step.
+    /// Store a message given as bytes (DSNs, processed output) in one step. Callers record the
+    /// checksum in `env` ([`Envelope::set_content`]) so later record updates keep it; a record
+    /// without one gets it here.
     pub fn store(&self, env: &Envelope, bytes: &[u8]) -> Result<(), SpoolError> {
         let tmp_msg = self.tmp_path(&env.id);
         write_synced(&tmp_msg, bytes)?;
+        if env.checksum.is_none() {
+            let mut with_sum = env.clone();
+            with_sum.checksum = Some(checksum::of(bytes));
+            return self.commit(&with_sum);
+        }
         self.commit(env)
     }
 
@@ -175,13 +183,20 @@ impl Spool {
         })
     }
 
-    /// Reads the message of `env` and checks it against the size its record gives: a file
-    /// shorter than that was cut off (a damaged disk, a power cut on a filesystem without data
-    /// ordering) and must not be delivered as if whole.
+    /// Reads the message of `env` and checks it against the size and checksum its record
+    /// gives: a file shorter than that was cut off (a damaged disk, a power cut on a filesystem
+    /// without data ordering), one with other bytes was damaged in place; neither may be
+    /// delivered as if whole.
     pub fn read_checked(&self, env: &Envelope) -> Result<Vec<u8>, SpoolError> {
         let bytes = self.read_message(&env.id)?;
         if (bytes.len() as u64) < env.size {
             return Err(self.truncated(env, bytes.len() as u64));
+        }
+        if let Some(sum) = &env.checksum {
+            checksum::verify(sum, &bytes).map_err(|message| SpoolError::Damaged {
+                path: self.message_path(&env.id),
+                message,
+            })?;
         }
         Ok(bytes)
     }
@@ -399,6 +414,7 @@ mod tests {
             size: 3,
             recipients: vec![Recipient::new("u@example.org".into(), None, None)],
             paused: None,
+            checksum: None,
         }
     }
 

@@ -33,6 +33,8 @@ struct Page {
     legend: Vec<(usize, &'static str)>,
     /// The licence's warnings (expiry, unlicensed keys), shown as an alert.
     license_warnings: Vec<String>,
+    /// "clock not trusted yet: …" while mail is held for the clock (`appliance::trust`).
+    clock_warning: Option<String>,
 }
 
 pub async fn page(
@@ -43,6 +45,8 @@ pub async fn page(
     let t = ctx.t;
     let q = st.queue.stats();
     let license_warnings = st.license.status().warnings.clone();
+    let clock = crate::appliance::trust::current();
+    let clock_warning = (!clock.trusted()).then(|| clock.describe());
     let (pending, certs) = crate::admin::expiring::certificates(&st).await;
     let expiring = certs
         .into_iter()
@@ -102,6 +106,7 @@ pub async fn page(
             .map(|(i, (_, l))| (i, *l))
             .collect(),
         license_warnings,
+        clock_warning,
     })
 }
 

@@ -15,6 +15,7 @@ pub mod keyring;
 pub mod licences;
 pub mod login;
 pub mod monitoring;
+pub mod network;
 pub mod partners;
 pub mod portal;
 pub mod settings;
@@ -113,6 +114,8 @@ impl PageCtx {
                     item("/users", t.users),
                     item("/system", settings::texts(p.lang).system_settings),
                     item("/backup", t.backup),
+                    item("/network", network::texts(p.lang).network),
+                    item("/time", network::texts(p.lang).time),
                     item("/firmware", firmware::texts(p.lang).title),
                     item("/config/revisions", settings::texts(p.lang).revisions),
                     item("/audit", t.audit),
@@ -261,6 +264,11 @@ pub fn router(st: Arc<AdminState>) -> Router<Arc<AdminState>> {
         .route("/license", get(licences::page))
         .route("/license/upload", post(licences::upload))
         .route("/firmware", get(firmware::page))
+        .route(
+            "/network",
+            get(network::network).post(network::network_save),
+        )
+        .route("/time", get(network::time).post(network::time_save))
         .route(
             "/firmware/upload",
             post(firmware::upload).layer(axum::extract::DefaultBodyLimit::max(

@@ -112,7 +112,9 @@ impl Session {
             return Next::Continue;
         }
         // Durable: flush, fsync the file, then commit (rename + fsync dir) — then 250.
-        let env = self.envelope(id, &tx, scan.size + received.len() as u64);
+        let checksum = file.checksum();
+        let mut env = self.envelope(id, &tx, scan.size + received.len() as u64);
+        env.checksum = Some(checksum);
         self.commit(file, env).await;
         Next::Continue
     }
@@ -290,6 +292,7 @@ impl Session {
                 .map(|r| Recipient::new(r.address.clone(), r.orcpt.clone(), r.notify))
                 .collect(),
             paused: None,
+            checksum: None,
         }
     }
 }

@@ -63,6 +63,15 @@ impl Deliverer {
                 })
             }
         };
+        let targets = match self.dane_targets(route, level, targets).await {
+            Ok(t) => t,
+            Err(reason) => {
+                return all(Outcome::Deferred {
+                    remote: None,
+                    reason,
+                })
+            }
+        };
         let mut last = String::new();
         for t in targets.iter().take(10) {
             // Opportunistic TLS: if the handshake fails, try the same host once more in clear
@@ -124,6 +133,7 @@ impl Deliverer {
         // The level reached, logged for every delivery (what an auditor asks first).
         let reached = match (c.tls.is_some(), level) {
             (true, TlsLevel::Verify) => "verified",
+            (true, TlsLevel::Dane) => "dane",
             (true, _) => "encrypted",
             (false, _) => "none",
         };
@@ -181,6 +191,10 @@ impl Deliverer {
     ) -> Result<SmtpClient, (HostFailure, bool)> {
         let d = &self.cfg.delivery;
         let temp = |e: ClientError| (HostFailure::Temporary(e.to_string()), false);
+        let config = self
+            .client_tls(&t.host, level)
+            .await
+            .map_err(|why| (HostFailure::Temporary(why), false))?;
         let (mut c, greeting) = SmtpClient::connect(
             t.addr,
             &t.host,
@@ -207,13 +221,6 @@ impl Deliverer {
         }
         if use_tls && c.extensions.has("STARTTLS") {
             let server_name = t.host.clone();
-            let config = match self.tls.for_level(level) {
-                Ok(config) => config,
-                Err(why) => {
-                    c.quit().await;
-                    return Err((HostFailure::Temporary(why), false));
-                }
-            };
             match c.starttls(config, &server_name, hostname).await {
                 Ok((nc, r)) if nc.tls.is_some() && r.is_ok() => c = nc,
                 Ok((nc, r)) => {
@@ -223,16 +230,12 @@ impl Deliverer {
                         true,
                     ));
                 }
-                Err(e) if level == TlsLevel::Verify => {
+                Err(e) => {
                     return Err((
-                        HostFailure::Temporary(format!(
-                            "TLS certificate of {} not verified (TLS level verify): {e}",
-                            t.host
-                        )),
+                        HostFailure::Temporary(handshake_failure(level, &t.host, &e)),
                         true,
                     ))
                 }
-                Err(e) => return Err((HostFailure::Temporary(e.to_string()), true)),
             }
         }
         if level != TlsLevel::May && c.tls.is_none() {
@@ -247,6 +250,59 @@ impl Deliverer {
             ));
         }
         Ok(c)
+    }
+}
+
+impl Deliverer {
+    /// At level dane, the MX hosts of the validated MX answer only ([`super::dane::only_validated`]).
+    async fn dane_targets(
+        &self,
+        route: &Route,
+        level: TlsLevel,
+        targets: Vec<Target>,
+    ) -> Result<Vec<Target>, String> {
+        let Route::Mx(domain) = route else {
+            return Ok(targets);
+        };
+        if level != TlsLevel::Dane {
+            return Ok(targets);
+        }
+        let secure = self.resolver.tlsa.mx_hosts(domain).await?;
+        let kept = super::dane::only_validated(targets, &secure);
+        if kept.is_empty() {
+            return Err(format!(
+                "no MX host of {domain} is in its DNSSEC-validated MX records (TLS level dane)"
+            ));
+        }
+        Ok(kept)
+    }
+
+    /// The client TLS configuration for `host` at `level`. At level dane the TLSA records come
+    /// first: without usable validated ones the host is not even connected to.
+    async fn client_tls(
+        &self,
+        host: &str,
+        level: TlsLevel,
+    ) -> Result<Arc<rustls::ClientConfig>, String> {
+        if level != TlsLevel::Dane {
+            return self.tls.for_level(level);
+        }
+        let answer = self.resolver.tlsa.tlsa(host).await;
+        let records = super::dane::usable_records(host, answer)?;
+        super::dane::DaneVerifier::client_config(records)
+    }
+}
+
+/// Why a TLS handshake with `host` failed, naming the level whose check refused it.
+fn handshake_failure(level: TlsLevel, host: &str, e: &ClientError) -> String {
+    match level {
+        TlsLevel::Dane => format!(
+            "TLS certificate of {host} not authenticated by its TLSA records (TLS level dane): {e}"
+        ),
+        TlsLevel::Verify => {
+            format!("TLS certificate of {host} not verified (TLS level verify): {e}")
+        }
+        _ => e.to_string(),
     }
 }
 

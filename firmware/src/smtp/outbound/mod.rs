@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod client;
+pub mod dane;
 pub mod deliver;
 pub mod route;
 pub mod transport;

@@ -64,6 +64,8 @@ pub enum ResolveError {
 pub struct Resolver {
     inner: Option<TokioResolver>,
     mx_port: u16,
+    /// TLSA records for TLS level `dane` (DNSSEC-validated).
+    pub tlsa: std::sync::Arc<dyn super::dane::TlsaSource>,
 }
 
 impl Resolver {
@@ -83,6 +85,7 @@ impl Resolver {
         Resolver {
             inner,
             mx_port: cfg.delivery.mx_port,
+            tlsa: std::sync::Arc::new(super::dane::DnssecTlsa::new(&cfg.delivery.dns_servers)),
         }
     }
 
