@@ -172,37 +172,85 @@ pub fn client_tls(cfg: &Config) -> Result<ClientTls, TlsError> {
 
 /// Client configuration for opportunistic outbound STARTTLS (see the module docs).
 pub fn client_config() -> Arc<rustls::ClientConfig> {
-    let provider = provider();
-    let verifier = Arc::new(Opportunistic(provider.clone()));
-    let cfg = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth()
-        });
-    match cfg {
-        Ok(c) => Arc::new(c),
+    match custom_client_config(provider(), Opportunistic) {
+        Ok(c) => c,
         // The default protocol versions are always supported by the built-in provider.
         Err(e) => panic!("rustls client configuration: {e}"),
     }
 }
 
-/// Accepts any certificate but still checks the handshake signatures, so the session is
+/// Accepts any certificate; the handshake signatures are still checked, so the session is
 /// encrypted to whoever holds the presented key.
 #[derive(Debug)]
-struct Opportunistic(Arc<rustls::crypto::CryptoProvider>);
+struct Opportunistic;
 
-impl ServerCertVerifier for Opportunistic {
+impl ChainCheck for Opportunistic {
+    fn check(&self, _: &PresentedChain<'_, '_>) -> Result<(), rustls::Error> {
+        Ok(())
+    }
+}
+
+/// What a server presented, for a [`ChainCheck`].
+pub struct PresentedChain<'a, 'b> {
+    pub end_entity: &'a CertificateDer<'b>,
+    pub intermediates: &'a [CertificateDer<'b>],
+    pub server_name: &'a ServerName<'b>,
+    pub now: UnixTime,
+    pub provider: &'a Arc<rustls::crypto::CryptoProvider>,
+}
+
+/// The part of a client's server-certificate verifier that differs between Segl's clients
+/// (opportunistic SMTP, DANE, the pinned admin certificate of `segl ctl`): judging the
+/// presented chain. The handshake signatures are always checked the same way, with the
+/// provider's algorithms ([`custom_client_config`]).
+pub trait ChainCheck: std::fmt::Debug + Send + Sync + 'static {
+    fn check(&self, chain: &PresentedChain<'_, '_>) -> Result<(), rustls::Error>;
+}
+
+/// A client configuration (safe default protocol versions, no client certificate) whose server
+/// certificates are judged by `check`.
+pub fn custom_client_config(
+    provider: Arc<rustls::crypto::CryptoProvider>,
+    check: impl ChainCheck,
+) -> Result<Arc<rustls::ClientConfig>, rustls::Error> {
+    let verifier = Arc::new(CustomVerifier {
+        check,
+        provider: provider.clone(),
+    });
+    rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map(|b| {
+            b.dangerous()
+                .with_custom_certificate_verifier(verifier)
+                .with_no_client_auth()
+        })
+        .map(Arc::new)
+}
+
+#[derive(Debug)]
+struct CustomVerifier<C> {
+    check: C,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl<C: ChainCheck> ServerCertVerifier for CustomVerifier<C> {
     fn verify_server_cert(
         &self,
-        _end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
         _ocsp: &[u8],
-        _now: UnixTime,
+        now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        Ok(ServerCertVerified::assertion())
+        self.check
+            .check(&PresentedChain {
+                end_entity,
+                intermediates,
+                server_name,
+                now,
+                provider: &self.provider,
+            })
+            .map(|()| ServerCertVerified::assertion())
     }
 
     fn verify_tls12_signature(
@@ -215,7 +263,7 @@ impl ServerCertVerifier for Opportunistic {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
@@ -229,11 +277,13 @@ impl ServerCertVerifier for Opportunistic {
             message,
             cert,
             dss,
-            &self.0.signature_verification_algorithms,
+            &self.provider.signature_verification_algorithms,
         )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.0.signature_verification_algorithms.supported_schemes()
+        self.provider
+            .signature_verification_algorithms
+            .supported_schemes()
     }
 }

@@ -6,12 +6,13 @@
 use std::io::{Read, Write};
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{ClientConfig, ClientConnection, DigitallySignedStruct, SignatureScheme, StreamOwned};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, StreamOwned};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 use ureq::unversioned::resolver::DefaultResolver;
+
+use crate::tls::{ChainCheck, PresentedChain};
 use ureq::unversioned::transport::{
     Buffers, ConnectionDetails, Connector, Either, LazyBuffers, NextTimeout, TcpConnector,
     Transport, TransportAdapter,
@@ -20,19 +21,8 @@ use ureq::unversioned::transport::{
 /// An agent for `https://` URLs that trusts only the certificate with this SHA-256.
 pub fn pinned_agent(config: ureq::config::Config, pin: [u8; 32]) -> ureq::Agent {
     let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let verifier = Arc::new(Pinned {
-        pin,
-        provider: provider.clone(),
-    });
-    let tls = ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .map(|b| {
-            b.dangerous()
-                .with_custom_certificate_verifier(verifier)
-                .with_no_client_auth()
-        });
-    let tls = match tls {
-        Ok(t) => Arc::new(t),
+    let tls = match crate::tls::custom_client_config(provider, Pinned { pin }) {
+        Ok(t) => t,
         // The default protocol versions are always supported by the built-in provider.
         Err(e) => panic!("rustls client configuration: {e}"),
     };
@@ -53,63 +43,22 @@ pub fn parse_pin(text: &str) -> Option<[u8; 32]> {
     Some(out)
 }
 
+/// Accepts exactly the certificate with this SHA-256 (compared in constant time).
 #[derive(Debug)]
 struct Pinned {
     pin: [u8; 32],
-    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
-impl ServerCertVerifier for Pinned {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        _intermediates: &[CertificateDer<'_>],
-        _server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        _now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        let got: [u8; 32] = Sha256::digest(end_entity.as_ref()).into();
+impl ChainCheck for Pinned {
+    fn check(&self, chain: &PresentedChain<'_, '_>) -> Result<(), rustls::Error> {
+        let got: [u8; 32] = Sha256::digest(chain.end_entity.as_ref()).into();
         if bool::from(got.ct_eq(&self.pin)) {
-            Ok(ServerCertVerified::assertion())
+            Ok(())
         } else {
             Err(rustls::Error::General(
                 "the admin listener's certificate is not the one pinned in <data_dir>/admin-tls/pin.sha256".into(),
             ))
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 

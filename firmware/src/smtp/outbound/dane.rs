@@ -23,9 +23,9 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::danger::ServerCertVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{DigitallySignedStruct, SignatureScheme};
+
 use sha2::{Digest, Sha256, Sha512};
 
 /// One TLSA record (RFC 6698 §2.1).
@@ -187,87 +187,33 @@ pub fn authenticated(
     Err("the certificate matches none of its TLSA records".to_string())
 }
 
-/// Checks the server's certificate against validated TLSA records (see the module docs), and
-/// the handshake signatures as usual.
+/// Checks the server's certificate against validated TLSA records (see the module docs); the
+/// handshake signatures are checked as usual ([`crate::tls::custom_client_config`]).
 #[derive(Debug)]
 pub struct DaneVerifier {
     records: Vec<Tlsa>,
-    provider: Arc<rustls::crypto::CryptoProvider>,
 }
 
 impl DaneVerifier {
     /// A client configuration that accepts only a server authenticated by `records`.
     pub fn client_config(records: Vec<Tlsa>) -> Result<Arc<rustls::ClientConfig>, String> {
         let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let verifier = Arc::new(DaneVerifier {
-            records,
-            provider: provider.clone(),
-        });
-        rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .map(|b| {
-                b.dangerous()
-                    .with_custom_certificate_verifier(verifier)
-                    .with_no_client_auth()
-            })
-            .map(Arc::new)
+        crate::tls::custom_client_config(provider, DaneVerifier { records })
             .map_err(|e| e.to_string())
     }
 }
 
-impl ServerCertVerifier for DaneVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        server_name: &ServerName<'_>,
-        _ocsp: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
+impl crate::tls::ChainCheck for DaneVerifier {
+    fn check(&self, c: &crate::tls::PresentedChain<'_, '_>) -> Result<(), rustls::Error> {
         authenticated(
             &self.records,
-            end_entity,
-            intermediates,
-            server_name,
-            now,
-            &self.provider,
+            c.end_entity,
+            c.intermediates,
+            c.server_name,
+            c.now,
+            c.provider,
         )
-        .map(|()| ServerCertVerified::assertion())
         .map_err(rustls::Error::General)
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(
-            message,
-            cert,
-            dss,
-            &self.provider.signature_verification_algorithms,
-        )
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.provider
-            .signature_verification_algorithms
-            .supported_schemes()
     }
 }
 
