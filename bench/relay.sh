@@ -6,6 +6,7 @@
 #   MSGS=5000 SESSIONS="10 50" bash bench/relay.sh
 #   LARGE="25 50" bash bench/relay.sh        (also 25 and 50 MB messages through Segl: signed and
 #                                            encrypted, and arriving encrypted at that size)
+#   LARGE="25 50" LARGE_ONLY=1 bash bench/relay.sh   (the large messages alone, about a minute)
 #
 # Needs root (the private Postfix instance), Debian `postfix` (postfix, smtp-source, smtp-sink),
 # openssl and python3. Everything lives in a temporary directory that is removed at the end.
@@ -20,7 +21,7 @@
 #   openssl cms/msg       `openssl cms -sign | openssl cms -encrypt` per message, cores at once
 # Columns: msg/s end to end (smtp-source start until smtp-sink has every message) with the largest
 # session count; p50/p99 latency (end of DATA answered -> message arrived at our sink) at half of
-# that rate with our loader (bench/relay_load.py); CPU seconds per message of the relay (Segl, or
+# that rate with our loader (bench/relay_load.py), with as many sessions as the row; CPU seconds per message of the relay (Segl, or
 # Postfix's master and all its daemons); peak RSS (Segl: VmHWM; Postfix: the largest sum of its
 # processes' PSS sampled every 0.1 s, so shared pages count once).
 #
@@ -36,6 +37,8 @@ SIZE=${SIZE:-10240}
 LAT_SECS=${LAT_SECS:-5}
 CMS_MSGS=${CMS_MSGS:-200}
 LARGE=${LARGE:-}
+LARGE_ONLY=${LARGE_ONLY:-} # 1: only the large messages (no Postfix, throughput or latency runs)
+[ -z "$LARGE_ONLY" ] || SESSIONS=""
 load=(python3 "$root/bench/relay_load.py")
 
 [ "$(id -u)" = 0 ] || { echo "relay.sh: needs root (private Postfix instance)"; exit 2; }
@@ -116,26 +119,30 @@ tput_runs() {
   done
 }
 
-# lat NAME PORT SINKPORT FROM TO [FILE]: latency at half of the best rate measured for NAME.
+# lat NAME PORT SINKPORT FROM TO [FILE]: latency at half of the rate measured for NAME, with as
+# many sessions as each throughput run (10 and 50 by default); writes NAME.lat.S.json.
 lat_run() {
+  [ -z "$LARGE_ONLY" ] || return 0
   local name=$1 port=$2 sink=$3 from=$4 to=$5 file=${6:-}
-  local best
-  best=$(awk -v n="$name" '$1 == n && $3 != "FAIL" {if ($3 > b) b = $3} END {print b + 0}' "$results")
-  [ "$best" = 0 ] && best=100
-  local rate
-  rate=$(python3 -c "print(max(1.0, $best / 2))")
+  local s best rate
   local extra=()
   [ -n "$file" ] && extra+=(--file "$file")
-  "${load[@]}" latency --target "127.0.0.1:$port" --sink-port "$sink" --rate "$rate" \
-    --secs "$LAT_SECS" --sessions 10 --sender "$from" --rcpt "$to" --size "$SIZE" \
-    --dump "$dir/$name.sample.eml" "${extra[@]}" >"$dir/$name.lat.json"
-  log "$name latency: $(cat "$dir/$name.lat.json")"
+  for s in $SESSIONS; do
+    best=$(awk -v n="$name" -v s="$s" '$1 == n && $2 == s && $3 != "FAIL" {if ($3 > b) b = $3} END {print b + 0}' "$results")
+    [ "$best" = 0 ] && best=100
+    rate=$(python3 -c "print(max(1.0, $best / 2))")
+    "${load[@]}" latency --target "127.0.0.1:$port" --sink-port "$sink" --rate "$rate" \
+      --secs "$LAT_SECS" --sessions "$s" --sender "$from" --rcpt "$to" --size "$SIZE" \
+      --dump "$dir/$name.sample.eml" "${extra[@]}" >"$dir/$name.lat.$s.json"
+    log "$name latency, $s sessions: $(cat "$dir/$name.lat.$s.json")"
+  done
 }
 
 rss_start() { "${load[@]}" rss "$1" "$dir/$2.rss" & rss_pid=$!; pids+=("$rss_pid"); }
 rss_stop() { kill "$rss_pid" 2>/dev/null || true; wait "$rss_pid" 2>/dev/null || true; }
 
 # ------------------------------------------------------------------ Postfix relay
+if [ -z "$LARGE_ONLY" ]; then
 log "postfix relay"
 pf=$dir/pf
 pf_port=$(port)
@@ -199,6 +206,7 @@ rss_stop
 lat_run postfix "$pf_port" "$pf_sink" alice@example.org bob@partner.test
 postfix -c "$pf/etc" stop >/dev/null 2>&1 || true
 pf_running=
+fi
 
 # ------------------------------------------------------------------ Segl
 # start_segl NAME SINKPORT TRUSTED EXTRA_TOML: a fresh instance with its own data dir
@@ -253,7 +261,7 @@ segl_ctl partner import "$pki/bob.pem" >/dev/null
 tput_runs segl-sign+encrypt "$gw_port" "$se_sink" alice@example.org bob@partner.test "$gw"
 echo "segl-sign+encrypt $(hwm "$gw")" >"$dir/segl-sign+encrypt.rss"
 lat_run segl-sign+encrypt "$gw_port" "$se_sink" alice@example.org bob@partner.test
-grep -q "application/pkcs7-mime" "$dir/segl-sign+encrypt.sample.eml" ||
+[ -n "$LARGE_ONLY" ] || grep -q "application/pkcs7-mime" "$dir/segl-sign+encrypt.sample.eml" ||
   log "WARNING: segl sign+encrypt output is not encrypted"
 for mb in $LARGE; do
   python3 -c "
@@ -287,7 +295,7 @@ segl_ctl key export-cert alice@example.org >"$pki/alice-segl.pem"
 tput_runs segl-decrypt+verify "$gw_port" "$dv_sink" bob@partner.test alice@example.org "$gw" "$pki/encrypted.eml"
 echo "segl-decrypt+verify $(hwm "$gw")" >"$dir/segl-decrypt+verify.rss"
 lat_run segl-decrypt+verify "$gw_port" "$dv_sink" bob@partner.test alice@example.org "$pki/encrypted.eml"
-grep -qi "^X-Segl-Encryption: decrypted" "$dir/segl-decrypt+verify.sample.eml" ||
+[ -n "$LARGE_ONLY" ] || grep -qi "^X-Segl-Encryption: decrypted" "$dir/segl-decrypt+verify.sample.eml" ||
   log "WARNING: segl decrypt+verify output was not decrypted"
 for mb in $LARGE; do
   python3 -c "
@@ -315,6 +323,9 @@ done
 stop_segl
 
 # ------------------------------------------------------------------ one openssl cms per message
+sign_s=0
+cores=$(nproc)
+if [ -z "$LARGE_ONLY" ]; then
 log "openssl cms per message"
 "${load[@]}" cms --signer "$pki/alice.pem" --key "$pki/alice.key" --cert "$pki/bob.pem" \
   --file "$pki/content.txt" --count "$CMS_MSGS" >"$dir/cms.json"
@@ -323,6 +334,7 @@ log "$(cat "$dir/cms.json")"
 log "openssl speed rsa2048"
 sign_s=$(openssl speed -seconds 3 rsa2048 2>/dev/null | awk '/^rsa 2048/ {print $6}')
 cores=$(nproc)
+fi
 
 # ------------------------------------------------------------------ the table
 python3 - "$dir" "$results" "$sign_s" "$cores" "$MSGS" "$SIZE" <<'PY'
@@ -333,9 +345,9 @@ rows = {}
 for line in open(results):
     name, s, rate, cpu = line.split()
     rows.setdefault(name, []).append((int(s), rate, cpu))
-def lat(name):
+def lat(name, s):
     try:
-        j = json.load(open(os.path.join(d, f"{name}.lat.json")))
+        j = json.load(open(os.path.join(d, f"{name}.lat.{s}.json")))
         return j["offered_rate"], j["p50_ms"], j["p99_ms"], j["arrived"], j["accepted"]
     except (OSError, ValueError, KeyError):
         return None
@@ -357,9 +369,9 @@ print(hdr)
 print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
 pf = {s: rate for s, rate, _ in rows.get("postfix", [])}
 for name in ["postfix", "segl-sign+encrypt", "segl-decrypt+verify"]:
-    l = lat(name)
     r = rss(name)
     for s, rate, cpu in rows.get(name, []):
+        l = lat(name, s)
         x = f"{float(rate) / float(pf[s]):.2f}" if s in pf and rate != "FAIL" and pf[s] != "FAIL" else "-"
         frac = f"{float(rate) / ceiling * 100:.0f}%" if ceiling and rate != "FAIL" and name != "postfix" else "-"
         p50 = f"{l[1]:.1f}" if l and l[1] is not None else "-"

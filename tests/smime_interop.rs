@@ -3,6 +3,7 @@
 
 mod common;
 mod interop_gateway;
+mod interop_large;
 mod policy_common;
 mod smime_common;
 

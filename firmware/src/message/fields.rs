@@ -7,9 +7,11 @@ use crate::smime::mime::{split_fields, unfold};
 /// A message split into raw header fields (each with its folded lines and final CRLF) and the
 /// body (everything after the empty line).
 #[derive(Debug, Clone)]
-pub struct Message {
+pub struct Message<'a> {
     fields: Vec<Vec<u8>>,
-    body: Vec<u8>,
+    /// Borrowed from the parsed bytes until replaced: a large message is not copied to read
+    /// or edit its header block.
+    body: std::borrow::Cow<'a, [u8]>,
 }
 
 fn field_name(f: &[u8]) -> &[u8] {
@@ -73,14 +75,14 @@ pub fn decode_words(value: &str) -> String {
         .unwrap_or_else(|| value.to_string())
 }
 
-impl Message {
+impl<'a> Message<'a> {
     /// Splits at the first empty line (CRLF line endings, as the spool stores them; a lone LF is
     /// accepted too). A message without an empty line is all headers.
-    pub fn parse(raw: &[u8]) -> Message {
+    pub fn parse(raw: &'a [u8]) -> Message<'a> {
         let (fields, body) = split_fields(raw);
         Message {
             fields: fields.into_iter().map(<[u8]>::to_vec).collect(),
-            body: body.map_or_else(Vec::new, |start| raw[start..].to_vec()),
+            body: std::borrow::Cow::Borrowed(body.map_or(&[][..], |start| &raw[start..])),
         }
     }
 
@@ -194,7 +196,7 @@ impl Message {
 
     /// Replaces the body.
     pub fn set_body(&mut self, body: Vec<u8>) {
-        self.body = body;
+        self.body = std::borrow::Cow::Owned(body);
     }
 
     /// Makes this a plain-text UTF-8 message with `text` as its body (CRLF line ends): the
@@ -203,10 +205,11 @@ impl Message {
         self.append("MIME-Version", "1.0");
         self.append("Content-Type", "text/plain; charset=utf-8");
         self.append("Content-Transfer-Encoding", "8bit");
-        self.body = text
-            .replace("\r\n", "\n")
-            .replace('\n', "\r\n")
-            .into_bytes();
+        self.body = std::borrow::Cow::Owned(
+            text.replace("\r\n", "\n")
+                .replace('\n', "\r\n")
+                .into_bytes(),
+        );
     }
 
     pub fn to_bytes(&self) -> Vec<u8> {

@@ -12,6 +12,8 @@
 //! untouched entity in a new `multipart/mixed` ([`super::parts`]). Encrypted mail is decrypted
 //! per group of envelope recipients, each only with the keys allowed for it.
 
+use std::borrow::Cow;
+
 use super::fields::Message;
 use super::layers::{self, Encryption, SigStatus, Verdict};
 use super::parts;
@@ -52,7 +54,12 @@ pub fn process(
     if forged > 0 {
         tracing::info!(id = %env.id, removed = forged, "removed X-Segl-* headers from incoming mail");
     }
-    let current = msg.to_bytes();
+    // The spooled message itself unless a header had to go: a large message is not copied.
+    let current: Cow<'_, [u8]> = if forged > 0 {
+        Cow::Owned(msg.to_bytes())
+    } else {
+        Cow::Borrowed(message)
+    };
     // Only a message whose whole body is encrypted (or the single entity inside its
     // signature layers) is decrypted (EFAIL).
     let enveloped = super::switches::decrypt(
@@ -121,7 +128,7 @@ fn dedupe(outputs: Vec<Output>) -> Vec<Output> {
 fn one(
     ctx: &PolicyCtx,
     env: &Envelope,
-    current: Vec<u8>,
+    current: Cow<'_, [u8]>,
     subject: Option<String>,
     keys: Option<&DecryptionKeys>,
     rcpts: Vec<String>,
@@ -129,7 +136,7 @@ fn one(
 ) -> Output {
     // 2 + 3. Decrypt (whole body, or the entity inside a signature: EFAIL) and verify every
     // signature layer.
-    let walk = layers::walk(ctx, &env.id, current, keys, &rcpts);
+    let mut walk = layers::walk(ctx, &env.id, current, keys, &rcpts);
 
     // 4. Harvest every valid layer's certificate (once per message).
     if !*harvested {
@@ -156,10 +163,14 @@ fn one(
     // 5. Proof and warning parts: wrap the untouched entity.
     let from = mime::from_address(&walk.deliver).map(|a| crate::address::normalize(&a));
     let attach = attachments(ctx, &walk, from.as_deref());
-    let current = if attach.is_empty() {
-        walk.deliver.clone()
-    } else {
-        parts::wrap(&walk.deliver, &attach)
+    // The message is taken out of the walk, not copied (a large one is not held once more).
+    let current = {
+        let delivered = std::mem::take(&mut walk.deliver);
+        if attach.is_empty() {
+            delivered
+        } else {
+            Cow::Owned(parts::wrap(&delivered, &attach))
+        }
     };
 
     // 6. Mark.

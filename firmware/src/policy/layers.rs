@@ -11,6 +11,7 @@
 //! The overall verdict is the worst layer's (invalid, then untrusted, then valid): one bad
 //! layer must never be hidden by a good one around it.
 
+use std::borrow::Cow;
 use std::time::SystemTime;
 
 use super::fields::Message;
@@ -234,15 +235,17 @@ fn judge(
 }
 
 /// What the walk found.
-pub struct Walk {
-    /// What the reader gets (before proof/warning parts and marking).
-    pub deliver: Vec<u8>,
+pub struct Walk<'a> {
+    /// What the reader gets (before proof/warning parts and marking): the spooled message
+    /// itself, borrowed, until a layer is removed.
+    pub deliver: Cow<'a, [u8]>,
     pub encryption: Encryption,
     /// One verdict per signature layer, outermost first.
     pub signatures: Vec<Verdict>,
     /// The certificate of the key that decrypted the message.
     pub decrypted_with: Option<Certificate>,
-    /// The decrypted entity (inside the encryption).
+    /// The header block of the decrypted entity (inside the encryption), for Digital Post
+    /// routing; only the headers, so a large message is not held twice.
     pub inner_entity: Option<Vec<u8>>,
     /// The index (in `signatures`) of the signature layer directly around the decrypted
     /// content: the one right inside the encryption, else the one right outside it.
@@ -251,7 +254,7 @@ pub struct Walk {
     pub verified_at: SystemTime,
 }
 
-impl Walk {
+impl Walk<'_> {
     /// The verdict of the worst layer (the outermost of equally bad ones).
     pub fn overall(&self) -> Option<&Verdict> {
         self.signatures
@@ -282,13 +285,13 @@ impl Walk {
 }
 
 /// Walks the layers of `message` (a copy for recipients who may use `keys`).
-pub fn walk(
+pub fn walk<'a>(
     ctx: &PolicyCtx,
     id: &str,
-    message: Vec<u8>,
+    message: Cow<'a, [u8]>,
     keys: Option<&DecryptionKeys>,
     rcpts: &[String],
-) -> Walk {
+) -> Walk<'a> {
     let limits = Limits::default();
     let mut w = Walk {
         deliver: message,
@@ -312,13 +315,11 @@ pub fn walk(
             match decrypt_layer(id, depth, msg, keys, rcpts, &w.signatures) {
                 Some(d) => {
                     // Headers inside the encrypted part are the sender's too.
-                    let mut inner = Message::parse(&d.message);
-                    inner.remove_prefixed(HEADER_PREFIX);
-                    w.deliver = inner.to_bytes();
+                    w.inner_entity = Some(d.entity_headers().to_vec());
+                    w.deliver = Cow::Owned(without_our_headers(d.message));
                     current = None;
                     w.encryption = Encryption::Decrypted;
                     w.decrypted_with = Some(*d.info.recipient_cert);
-                    w.inner_entity = Some(d.entity);
                     decrypted_at = Some(w.signatures.len());
                     continue;
                 }
@@ -339,10 +340,14 @@ pub fn walk(
             )
         });
         let outermost = w.signatures.is_empty();
-        let verdict = check_layer(ctx, msg, anchors, partners, w.verified_at, outermost);
+        let mut verdict = check_layer(ctx, msg, anchors, partners, w.verified_at, outermost);
         tracing::info!(id, signature = verdict.status.as_str(), signer = %verdict.signer, reason = %verdict.reason, depth, "signature checked");
         // A bad layer is still looked into: the layers inside get their own verdicts.
-        current = verdict.report.as_ref().map(|r| r.content.clone());
+        // The content moves on (the report keeps the verdict, not a second copy).
+        current = verdict
+            .report
+            .as_mut()
+            .map(|r| std::mem::take(&mut r.content));
         w.signatures.push(verdict);
         if current.is_none() {
             break;
@@ -357,6 +362,15 @@ pub fn walk(
         }
     });
     w
+}
+
+/// `message` without header fields in our namespace, copied only when it has some.
+fn without_our_headers(message: Vec<u8>) -> Vec<u8> {
+    let mut m = Message::parse(&message);
+    if m.remove_prefixed(HEADER_PREFIX) == 0 {
+        return message;
+    }
+    m.to_bytes()
 }
 
 /// Decrypts the enveloped layer `msg` with `keys`; `None` when it is not (to be) decrypted.

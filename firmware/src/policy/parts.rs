@@ -282,9 +282,22 @@ pub fn wrap(message: &[u8], parts: &[(&str, String)]) -> Vec<u8> {
     }
     let mut msg = Message::parse(message);
     let content = msg.take_content_fields();
-    let body = msg.body().to_vec();
-    let boundary = boundary_for(&body);
-    let mut out = Vec::with_capacity(body.len() + 4096);
+    // The body is the end of `message` (parsing borrows it): no copy of a large message.
+    let body = &message[message.len() - msg.body().len()..];
+    let boundary = boundary_for(body);
+    msg.append("MIME-Version", "1.0");
+    msg.append(
+        "Content-Type",
+        &format!("multipart/mixed; boundary=\"{boundary}\""),
+    );
+    if !body.is_ascii() {
+        msg.append("Content-Transfer-Encoding", "8bit");
+    }
+    // The header block first, then the new body written after it in the same buffer: a large
+    // message is copied once, not into a body and then into the whole message.
+    msg.set_body(Vec::new());
+    let mut out = msg.to_bytes();
+    out.reserve(body.len() + 4096);
     out.extend_from_slice(b"This is a multi-part message in MIME format.\r\n");
     out.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
     for f in &content {
@@ -294,7 +307,7 @@ pub fn wrap(message: &[u8], parts: &[(&str, String)]) -> Vec<u8> {
         }
     }
     out.extend_from_slice(b"\r\n");
-    out.extend_from_slice(&body);
+    out.extend_from_slice(body);
     for (name, text) in parts {
         out.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
         let text = text.replace("\r\n", "\n").replace('\n', "\r\n");
@@ -318,16 +331,7 @@ pub fn wrap(message: &[u8], parts: &[(&str, String)]) -> Vec<u8> {
         }
     }
     out.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
-    msg.append("MIME-Version", "1.0");
-    msg.append(
-        "Content-Type",
-        &format!("multipart/mixed; boundary=\"{boundary}\""),
-    );
-    if !body.is_ascii() {
-        msg.append("Content-Transfer-Encoding", "8bit");
-    }
-    msg.set_body(out);
-    msg.to_bytes()
+    out
 }
 
 #[cfg(test)]

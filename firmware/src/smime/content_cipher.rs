@@ -11,9 +11,9 @@ use aes_gcm::aead::consts::{U12, U16};
 use aes_gcm::aead::{AeadInOut, KeyInit};
 use aes_gcm::AesGcm;
 use cbc::cipher::block_padding::Pkcs7;
-use cbc::cipher::{
-    BlockCipherDecrypt, BlockCipherEncrypt, BlockModeDecrypt, BlockModeEncrypt, KeyIvInit,
-};
+use cbc::cipher::{BlockCipherDecrypt, BlockModeDecrypt, KeyIvInit};
+#[cfg(test)]
+use cbc::cipher::{BlockCipherEncrypt, BlockModeEncrypt};
 use der::asn1::OctetString;
 use der::{Any, Decode, Encode, Sequence};
 use spki::AlgorithmIdentifierOwned;
@@ -165,6 +165,7 @@ impl ContentCipher {
     }
 }
 
+#[cfg(test)]
 fn cbc_enc<C>(key: &[u8], iv: &[u8], data: &[u8]) -> Result<Vec<u8>>
 where
     C: BlockCipherEncrypt + cbc::cipher::KeyInit,
@@ -186,13 +187,50 @@ where
         .map_err(|_| SmimeError::DecryptionFailed)
 }
 
-/// CBC encryption with PKCS#7 padding.
+/// CBC encryption with PKCS#7 padding, in one piece (the engine streams: see
+/// [`super::stream::cbc_encrypt_pieces`]; this one is the reference in tests).
+#[cfg(test)]
 pub(crate) fn cbc_encrypt(c: ContentCipher, key: &[u8], iv: &[u8], data: &[u8]) -> Result<Vec<u8>> {
     match c {
         ContentCipher::Aes128Cbc => cbc_enc::<Aes128>(key, iv, data),
         ContentCipher::Aes192Cbc => cbc_enc::<Aes192>(key, iv, data),
         ContentCipher::Aes256Cbc => cbc_enc::<Aes256>(key, iv, data),
         ContentCipher::DesEde3Cbc => cbc_enc::<des::TdesEde3>(key, iv, data),
+        _ => Err(SmimeError::UnsupportedAlgorithm(format!(
+            "{} is not CBC",
+            c.name()
+        ))),
+    }
+}
+
+fn cbc_dec_owned<C>(key: &[u8], iv: &[u8], mut data: Vec<u8>) -> Result<Vec<u8>>
+where
+    C: BlockCipherDecrypt + cbc::cipher::KeyInit,
+    cbc::Decryptor<C>: KeyIvInit,
+{
+    let d =
+        cbc::Decryptor::<C>::new_from_slices(key, iv).map_err(|_| SmimeError::DecryptionFailed)?;
+    let len = d
+        .decrypt_padded::<Pkcs7>(&mut data)
+        .map_err(|_| SmimeError::DecryptionFailed)?
+        .len();
+    data.truncate(len);
+    Ok(data)
+}
+
+/// [`cbc_decrypt`] in place: the ciphertext buffer becomes the plaintext (no second copy of a
+/// large message).
+pub(crate) fn cbc_decrypt_owned(
+    c: ContentCipher,
+    key: &[u8],
+    iv: &[u8],
+    data: Vec<u8>,
+) -> Result<Vec<u8>> {
+    match c {
+        ContentCipher::Aes128Cbc => cbc_dec_owned::<Aes128>(key, iv, data),
+        ContentCipher::Aes192Cbc => cbc_dec_owned::<Aes192>(key, iv, data),
+        ContentCipher::Aes256Cbc => cbc_dec_owned::<Aes256>(key, iv, data),
+        ContentCipher::DesEde3Cbc => cbc_dec_owned::<des::TdesEde3>(key, iv, data),
         _ => Err(SmimeError::UnsupportedAlgorithm(format!(
             "{} is not CBC",
             c.name()

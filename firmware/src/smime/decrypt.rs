@@ -13,6 +13,7 @@ use spki::AlgorithmIdentifierOwned;
 
 use super::content_cipher::{self, CipherParams, ContentCipher};
 use super::error::{Result, SmimeError};
+use super::in_place;
 use super::keyops::{random_key, KeyLookup, KeyTransport, OaepHash};
 use super::mime::{self, Entity};
 use super::oids;
@@ -40,11 +41,28 @@ pub struct DecryptInfo {
 pub struct Decrypted {
     /// The outer headers of the encrypted message followed by the decrypted entity (CRLF).
     pub message: Vec<u8>,
-    /// The decrypted entity alone (CRLF): what was inside the encryption, without the outer
-    /// (unprotected) header fields.
-    pub entity: Vec<u8>,
+    /// Where in `message` the decrypted entity starts (see [`Decrypted::entity`]): one buffer
+    /// for both, so a large message is not held twice.
+    entity_start: usize,
     /// Details of the decryption.
     pub info: DecryptInfo,
+}
+
+impl Decrypted {
+    /// The decrypted entity alone (CRLF): what was inside the encryption, without the outer
+    /// (unprotected) header fields.
+    pub fn entity(&self) -> &[u8] {
+        self.message.get(self.entity_start..).unwrap_or_default()
+    }
+
+    /// The header block of the decrypted entity (up to and with its empty line).
+    pub fn entity_headers(&self) -> &[u8] {
+        let entity = self.entity();
+        match Entity::parse(entity) {
+            Ok(e) => &entity[..entity.len() - e.body.len()],
+            Err(_) => &[],
+        }
+    }
 }
 
 fn transport(alg: &AlgorithmIdentifierOwned) -> Result<KeyTransport> {
@@ -93,35 +111,65 @@ fn transport(alg: &AlgorithmIdentifierOwned) -> Result<KeyTransport> {
     }
 }
 
-/// Decrypts the content of `eci` for one of our keys.
+/// The content decrypted with `cek`: CBC in place in `ciphertext` when `owned` (the last
+/// key to try), so a large message is not held twice; GCM and earlier tries copy.
+fn decrypt_content(
+    cipher: ContentCipher,
+    params: &CipherParams,
+    cek: &[u8],
+    mac: Option<&[u8]>,
+    aad: &[u8],
+    ciphertext: &mut Vec<u8>,
+    owned: bool,
+) -> Result<Vec<u8>> {
+    match (params, mac) {
+        (CipherParams::Iv(iv), None) if owned => {
+            content_cipher::cbc_decrypt_owned(cipher, cek, iv, std::mem::take(ciphertext))
+        }
+        (CipherParams::Iv(iv), None) => content_cipher::cbc_decrypt(cipher, cek, iv, ciphertext),
+        (CipherParams::Gcm { nonce, icv_len }, Some(tag)) => {
+            if tag.len() != *icv_len {
+                Err(SmimeError::MalformedCms(
+                    "MAC length differs from ICV length".into(),
+                ))
+            } else {
+                content_cipher::gcm_decrypt(cipher, cek, nonce, aad, ciphertext, tag)
+            }
+        }
+        _ => Err(SmimeError::MalformedCms("cipher parameters".into())),
+    }
+}
+
+/// Finds our RecipientInfos, unwraps the content key and decrypts `ciphertext` (given up by
+/// the caller: the last try decrypts it in place).
 fn open(
     ris: &RecipientInfos,
-    eci: &EncryptedContentInfo,
+    content_enc_alg: &AlgorithmIdentifierOwned,
+    mut ciphertext: Vec<u8>,
     mac: Option<&[u8]>,
     aad: &[u8],
     keys: &dyn KeyLookup,
 ) -> Result<(Vec<u8>, DecryptInfo)> {
-    let (cipher, params) = ContentCipher::from_alg(&eci.content_enc_alg)?;
+    let (cipher, params) = ContentCipher::from_alg(content_enc_alg)?;
     if cipher.is_aead() != mac.is_some() {
         return Err(SmimeError::MalformedCms(
             "cipher does not fit the content type (CBC in AuthEnvelopedData or GCM in EnvelopedData)".into(),
         ));
     }
-    let ciphertext = eci
-        .encrypted_content
-        .as_ref()
-        .ok_or_else(|| SmimeError::MalformedCms("detached encrypted content".into()))?
-        .as_bytes();
-    let mut matched = false;
+    let candidates: Vec<_> = ris
+        .0
+        .iter()
+        .filter_map(|ri| match ri {
+            RecipientInfo::Ktri(ktri) => keys.find(&ktri.rid).map(|key| (ktri, key)),
+            _ => None,
+        })
+        .collect();
+    if candidates.is_empty() {
+        return Err(SmimeError::NoMatchingRecipient);
+    }
+    let last = candidates.len() - 1;
     let mut last_err = SmimeError::NoMatchingRecipient;
-    for ri in ris.0.iter() {
-        let RecipientInfo::Ktri(ktri) = ri else {
-            continue;
-        };
-        let Some(key) = keys.find(&ktri.rid) else {
-            continue;
-        };
-        matched = true;
+    for (i, (ktri, key)) in candidates.into_iter().enumerate() {
         let kt = match transport(&ktri.key_enc_alg) {
             Ok(kt) => kt,
             Err(e) => {
@@ -129,26 +177,12 @@ fn open(
                 continue;
             }
         };
+        // RFC 3218: a failed unwrap goes on with a random key, so it fails like bad padding.
         let mut cek = key.unwrap_key(kt, ktri.enc_key.as_bytes(), cipher.key_len())?;
         if cek.len() != cipher.key_len() {
             cek = random_key(cipher.key_len())?;
         }
-        let plain = match (&params, mac) {
-            (CipherParams::Iv(iv), None) => {
-                content_cipher::cbc_decrypt(cipher, &cek, iv, ciphertext)
-            }
-            (CipherParams::Gcm { nonce, icv_len }, Some(tag)) => {
-                if tag.len() != *icv_len {
-                    Err(SmimeError::MalformedCms(
-                        "MAC length differs from ICV length".into(),
-                    ))
-                } else {
-                    content_cipher::gcm_decrypt(cipher, &cek, nonce, aad, ciphertext, tag)
-                }
-            }
-            _ => Err(SmimeError::MalformedCms("cipher parameters".into())),
-        };
-        match plain {
+        match decrypt_content(cipher, &params, &cek, mac, aad, &mut ciphertext, i == last) {
             Ok(p) => {
                 let info = DecryptInfo {
                     cipher,
@@ -162,31 +196,64 @@ fn open(
             Err(e) => last_err = e,
         }
     }
-    if matched {
-        Err(last_err)
-    } else {
-        Err(SmimeError::NoMatchingRecipient)
-    }
+    Err(last_err)
 }
 
-/// Decrypts a CMS ContentInfo (DER or BER) holding EnvelopedData or AuthEnvelopedData.
+/// Decrypts a DER/BER ContentInfo holding EnvelopedData or AuthEnvelopedData; returns the
+/// plaintext (the MIME entity, as encrypted) and what was used.
 pub fn decrypt_cms(cms_bytes: &[u8], keys: &dyn KeyLookup) -> Result<(Vec<u8>, DecryptInfo)> {
-    let ci = ContentInfo::from_ber(cms_bytes)?;
-    match ci.content_type {
+    decrypt_content_info(ContentInfo::from_ber(cms_bytes)?, keys)
+}
+
+/// [`decrypt_cms`] of a buffer the caller gives up: it is dropped once parsed, and the
+/// ciphertext taken out of the parsed structure is decrypted in place.
+fn decrypt_cms_owned(
+    mut cms_bytes: Vec<u8>,
+    keys: &dyn KeyLookup,
+) -> Result<(Vec<u8>, DecryptInfo)> {
+    if let Some((ris, alg, ct)) = in_place::locate(&cms_bytes) {
+        // The buffer becomes the ciphertext, then the plaintext: no second copy.
+        in_place::keep_only(&mut cms_bytes, ct);
+        return open(&ris, &alg, cms_bytes, None, &[], keys);
+    }
+    let ci = ContentInfo::from_ber(&cms_bytes)?;
+    drop(cms_bytes);
+    decrypt_content_info(ci, keys)
+}
+
+fn take_ciphertext(eci: &mut EncryptedContentInfo) -> Result<Vec<u8>> {
+    eci.encrypted_content
+        .take()
+        .map(|o| o.into_bytes().into_vec())
+        .ok_or_else(|| SmimeError::MalformedCms("detached encrypted content".into()))
+}
+
+fn decrypt_content_info(ci: ContentInfo, keys: &dyn KeyLookup) -> Result<(Vec<u8>, DecryptInfo)> {
+    let ContentInfo {
+        content_type,
+        content,
+    } = ci;
+    match content_type {
         oids::ID_ENVELOPED_DATA => {
-            let ed: EnvelopedData = ci.content.decode_as_encoding(EncodingRules::Ber)?;
-            open(&ed.recip_infos, &ed.encrypted_content, None, &[], keys)
+            let mut ed: EnvelopedData = content.decode_as_encoding(EncodingRules::Ber)?;
+            drop(content);
+            let ct = take_ciphertext(&mut ed.encrypted_content)?;
+            let alg = &ed.encrypted_content.content_enc_alg;
+            open(&ed.recip_infos, alg, ct, None, &[], keys)
         }
         oids::ID_AUTH_ENVELOPED_DATA => {
-            let aed: AuthEnvelopedData = ci.content.decode_as_encoding(EncodingRules::Ber)?;
-            // RFC 5083 §2.2: the authenticated attributes (DER, as SET OF) are the AAD.
+            let mut aed: AuthEnvelopedData = content.decode_as_encoding(EncodingRules::Ber)?;
+            drop(content);
             let aad = match &aed.auth_attrs {
                 Some(a) => a.to_der()?,
                 None => Vec::new(),
             };
+            let ct = take_ciphertext(&mut aed.auth_encrypted_content_info)?;
+            let alg = &aed.auth_encrypted_content_info.content_enc_alg;
             open(
                 &aed.recip_infos,
-                &aed.auth_encrypted_content_info,
+                alg,
+                ct,
                 Some(aed.mac.as_bytes()),
                 &aad,
                 keys,
@@ -230,21 +297,29 @@ pub(crate) fn decrypt(msg: &[u8], keys: &dyn KeyLookup) -> Result<Decrypted> {
         ));
     }
     let der = e.decoded_body()?;
-    let (plain, info) = decrypt_cms(&der, keys)?;
-    let entity = strip_mime_version(&mime::to_crlf(&plain))?;
-    let message = mime::join_outer(&e.outer_headers(), &entity);
+    let (plain, info) = decrypt_cms_owned(der, keys)?;
+    let plain = mime::into_crlf(plain);
+    let outer = e.outer_headers();
+    let (message, entity_start) = match in_place::into_message(&outer, plain) {
+        Ok(done) => done?,
+        Err(plain) => join_inner(&outer, &plain)?,
+    };
     tracing::debug!(cipher = info.cipher.name(), "decrypted message");
     Ok(Decrypted {
         message,
-        entity,
+        entity_start,
         info,
     })
 }
 
-/// Drops a MIME-Version header of an inner entity (the outer one is written by join_outer).
-fn strip_mime_version(entity: &[u8]) -> Result<Vec<u8>> {
+/// The outer headers, MIME-Version and the decrypted `entity` without its own MIME-Version
+/// (the outer one stands for it), in one buffer; and where the entity starts in it.
+fn join_inner(outer: &[u8], entity: &[u8]) -> Result<(Vec<u8>, usize)> {
     let e = Entity::parse(entity)?;
-    let mut out = Vec::with_capacity(entity.len());
+    let mut out = Vec::with_capacity(outer.len() + entity.len() + 40);
+    out.extend_from_slice(&mime::to_crlf(outer));
+    mime::write_header(&mut out, "MIME-Version", "1.0");
+    let start = out.len();
     for h in &e.headers {
         if !h.name.eq_ignore_ascii_case("mime-version") {
             out.extend_from_slice(h.raw);
@@ -252,5 +327,5 @@ fn strip_mime_version(entity: &[u8]) -> Result<Vec<u8>> {
     }
     out.extend_from_slice(b"\r\n");
     out.extend_from_slice(e.body);
-    Ok(out)
+    Ok((out, start))
 }

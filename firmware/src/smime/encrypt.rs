@@ -12,22 +12,26 @@ use cms::authenveloped_data::AuthEnvelopedData;
 use cms::cert::IssuerAndSerialNumber;
 use cms::content_info::{CmsVersion, ContentInfo};
 use cms::enveloped_data::{
-    EncryptedContentInfo, EnvelopedData, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo,
-    RecipientInfos,
+    EncryptedContentInfo, KeyTransRecipientInfo, RecipientIdentifier, RecipientInfo, RecipientInfos,
 };
 use der::asn1::{Null, OctetString, SetOfVec};
 use der::{Any, Decode, Encode};
 use spki::{AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned};
 use x509_cert::Certificate;
+use zeroize::Zeroizing;
 
 use super::ber;
 use super::certs;
 use super::content_cipher::{self, ContentCipher};
+use super::enveloped_der;
 use super::error::{Result, SmimeError};
 use super::keyops::random_key;
 use super::mime::{self, Entity};
 use super::oids;
 use super::sign::enc;
+use super::stream::{
+    base64_lines_len, cbc_ciphertext_len, cbc_encrypt_pieces, Base64Lines, Pieces,
+};
 
 /// A recipient: the certificate plus what the recipient advertised (SMIMECapabilities of
 /// its last signed mail, which [`VerifyReport`](super::VerifyReport) reports).
@@ -157,12 +161,17 @@ fn recipient_info(r: &Recipient, cek: &[u8], prefer_oaep: bool) -> Result<Recipi
     }))
 }
 
-/// Encrypts `content` (a MIME entity) into a DER ContentInfo; returns it and the smime-type.
-pub(crate) fn envelope(
-    content: &[u8],
-    recipients: &[Recipient],
-    opts: &EncryptOptions,
-) -> Result<(Vec<u8>, &'static str)> {
+/// What one encryption needs besides the content: cipher, content key, IV and the
+/// RecipientInfos that carry the key to every recipient (and the sender).
+struct Plan {
+    cipher: ContentCipher,
+    cek: Zeroizing<Vec<u8>>,
+    iv: Zeroizing<Vec<u8>>,
+    recip_infos: RecipientInfos,
+    alg: AlgorithmIdentifierOwned,
+}
+
+fn plan(recipients: &[Recipient], opts: &EncryptOptions) -> Result<Plan> {
     let mut all: Vec<Recipient> = recipients.to_vec();
     if all.is_empty() {
         return Err(SmimeError::CertificateUnusable("no recipients".into()));
@@ -191,55 +200,86 @@ pub(crate) fn envelope(
         .collect::<Result<Vec<_>>>()?;
     let recip_infos = RecipientInfos(SetOfVec::try_from(ris).map_err(enc)?);
     let alg = cipher.algorithm_identifier(&iv)?;
-    let (content_type, any, smime_type) = if cipher.is_aead() {
-        let (ct, tag) = content_cipher::gcm_encrypt(cipher, &cek, &iv, &[], content)?;
-        let aed = AuthEnvelopedData {
-            version: CmsVersion::V0,
-            originator_info: None,
-            recip_infos,
-            auth_encrypted_content_info: EncryptedContentInfo {
-                content_type: oids::ID_DATA,
-                content_enc_alg: alg,
-                encrypted_content: Some(OctetString::new(ct).map_err(enc)?),
-            },
-            auth_attrs: None,
-            mac: OctetString::new(tag).map_err(enc)?,
-            unauth_attrs: None,
-        };
-        (
-            oids::ID_AUTH_ENVELOPED_DATA,
-            Any::encode_from(&aed).map_err(enc)?,
-            "authEnveloped-data",
-        )
-    } else {
-        let ct = content_cipher::cbc_encrypt(cipher, &cek, &iv, content)?;
-        let ed = EnvelopedData {
-            version: CmsVersion::V0,
-            originator_info: None,
-            recip_infos,
-            encrypted_content: EncryptedContentInfo {
-                content_type: oids::ID_DATA,
-                content_enc_alg: alg,
-                encrypted_content: Some(OctetString::new(ct).map_err(enc)?),
-            },
-            unprotected_attrs: None,
-        };
-        (
-            oids::ID_ENVELOPED_DATA,
-            Any::encode_from(&ed).map_err(enc)?,
-            "enveloped-data",
-        )
-    };
-    let ci = ContentInfo {
-        content_type,
-        content: any,
-    };
     tracing::debug!(
         cipher = cipher.name(),
         recipients = all.len(),
-        "encrypted message"
+        "encrypting message"
     );
-    Ok((ci.to_der().map_err(enc)?, smime_type))
+    Ok(Plan {
+        cipher,
+        cek,
+        iv,
+        recip_infos,
+        alg,
+    })
+}
+
+/// AuthEnvelopedData (AES-GCM) as DER: the tag covers the whole content, so this one is built
+/// in memory (it is chosen only when every recipient advertised GCM).
+fn auth_enveloped_der(plan: Plan, content: &[u8]) -> Result<Vec<u8>> {
+    let (ct, tag) = content_cipher::gcm_encrypt(plan.cipher, &plan.cek, &plan.iv, &[], content)?;
+    let aed = AuthEnvelopedData {
+        version: CmsVersion::V0,
+        originator_info: None,
+        recip_infos: plan.recip_infos,
+        auth_encrypted_content_info: EncryptedContentInfo {
+            content_type: oids::ID_DATA,
+            content_enc_alg: plan.alg,
+            encrypted_content: Some(OctetString::new(ct).map_err(enc)?),
+        },
+        auth_attrs: None,
+        mac: OctetString::new(tag).map_err(enc)?,
+        unauth_attrs: None,
+    };
+    ContentInfo {
+        content_type: oids::ID_AUTH_ENVELOPED_DATA,
+        content: Any::encode_from(&aed).map_err(enc)?,
+    }
+    .to_der()
+    .map_err(enc)
+}
+
+/// The whole `application/pkcs7-mime` message: `outer` headers, and `entity` (content headers
+/// and body, in pieces) encrypted. With CBC (the default) the EnvelopedData is streamed: its DER
+/// header first (all lengths are known), then the ciphertext in 64 KiB steps, both base64-coded
+/// straight into the output, which is reserved at its final size. So a large message costs its
+/// input plus its output in memory, not five copies.
+pub(crate) fn encrypt_entity(
+    outer: &[u8],
+    entity: &Pieces<'_>,
+    recipients: &[Recipient],
+    opts: &EncryptOptions,
+) -> Result<Vec<u8>> {
+    let plan = plan(recipients, opts)?;
+    if plan.cipher.is_aead() {
+        let der = auth_enveloped_der(plan, &entity.to_vec())?;
+        return Ok(mime::pkcs7_mime_message(outer, "authEnveloped-data", &der));
+    }
+    let ct_len = cbc_ciphertext_len(plan.cipher, entity.len());
+    let head = enveloped_der::header(&plan.recip_infos, &plan.alg, ct_len)?;
+    let b64_len = base64_lines_len(head.len() + ct_len);
+    let mut out = mime::pkcs7_mime_head(outer, "enveloped-data", b64_len);
+    let mut b64 = Base64Lines::new(&mut out);
+    b64.write(&head);
+    cbc_encrypt_pieces(plan.cipher, &plan.cek, &plan.iv, entity, &mut |c| {
+        b64.write(c)
+    })?;
+    b64.finish();
+    Ok(out)
+}
+
+/// The entity to encrypt for message `e`: its content headers (a plain-text Content-Type when
+/// it has none) and its body, borrowed.
+fn entity_pieces<'a>(e: &Entity<'a>) -> Pieces<'a> {
+    let mut head = e.content_headers();
+    if e.header("Content-Type").is_none() {
+        head.extend_from_slice(b"Content-Type: text/plain; charset=us-ascii\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    let mut p = Pieces::default();
+    p.owned(head);
+    p.borrowed(e.body);
+    p
 }
 
 /// Encrypts `msg`; see [`super::encrypt`].
@@ -248,30 +288,7 @@ pub(crate) fn encrypt(
     recipients: &[Recipient],
     opts: &EncryptOptions,
 ) -> Result<Vec<u8>> {
-    encrypt_owned(mime::to_crlf(msg), recipients, opts)
-}
-
-/// Encrypts a message the caller gives up (the signed output in sign-and-encrypt): every
-/// intermediate copy is dropped as soon as the next one exists, so a large message is held
-/// about three times at most (content, ciphertext, its DER encoding), not six.
-pub(crate) fn encrypt_owned(
-    msg: Vec<u8>,
-    recipients: &[Recipient],
-    opts: &EncryptOptions,
-) -> Result<Vec<u8>> {
-    let msg = mime::into_crlf(msg);
-    let (outer, entity) = {
-        let e = Entity::parse(&msg)?;
-        let mut entity = e.content_headers();
-        if e.header("Content-Type").is_none() {
-            entity.extend_from_slice(b"Content-Type: text/plain; charset=us-ascii\r\n");
-        }
-        entity.extend_from_slice(b"\r\n");
-        entity.extend_from_slice(e.body);
-        (e.outer_headers(), entity)
-    };
-    drop(msg);
-    let (der, smime_type) = envelope(&entity, recipients, opts)?;
-    drop(entity);
-    Ok(mime::pkcs7_mime_message(&outer, smime_type, &der))
+    let msg = mime::crlf(msg);
+    let e = Entity::parse(&msg)?;
+    encrypt_entity(&e.outer_headers(), &entity_pieces(&e), recipients, opts)
 }

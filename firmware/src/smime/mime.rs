@@ -309,7 +309,7 @@ pub(crate) fn split_multipart<'a>(
 }
 
 /// Whether every CR and LF in `data` is part of a CRLF pair (nothing for [`to_crlf`] to do).
-fn is_crlf(data: &[u8]) -> bool {
+pub(crate) fn is_crlf(data: &[u8]) -> bool {
     let mut prev_cr = false;
     for &b in data {
         match b {
@@ -332,6 +332,15 @@ pub(crate) fn into_crlf(data: Vec<u8>) -> Vec<u8> {
 }
 
 /// Converts bare LF and bare CR line endings to CRLF.
+/// `data` with CRLF line ends, borrowed when it has them already (mail from the spool does).
+pub(crate) fn crlf(data: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+    if is_crlf(data) {
+        std::borrow::Cow::Borrowed(data)
+    } else {
+        std::borrow::Cow::Owned(to_crlf(data))
+    }
+}
+
 pub(crate) fn to_crlf(data: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(data.len() + data.len() / 40);
     let mut i = 0;
@@ -351,7 +360,7 @@ pub(crate) fn to_crlf(data: &[u8]) -> Vec<u8> {
     out
 }
 
-fn is_7bit_safe(data: &[u8]) -> bool {
+pub(crate) fn is_7bit_safe(data: &[u8]) -> bool {
     data.iter().all(|&b| b < 0x80 && b != 0) && data.split(|&b| b == b'\n').all(|l| l.len() <= 998)
 }
 
@@ -432,20 +441,30 @@ pub(crate) fn append_base64_lines(out: &mut Vec<u8>, data: &[u8]) {
 
 /// Lenient base64 decoding: whitespace ignored, padding optional.
 pub(crate) fn decode_base64(data: &[u8]) -> Result<Vec<u8>> {
-    let clean: Vec<u8> = data
-        .iter()
-        .copied()
-        .filter(|b| !b.is_ascii_whitespace())
-        .collect();
     let engine = base64::engine::GeneralPurpose::new(
         &base64::alphabet::STANDARD,
         base64::engine::GeneralPurposeConfig::new()
             .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent)
             .with_decode_allow_trailing_bits(true),
     );
-    engine
-        .decode(&clean)
-        .map_err(|e| SmimeError::MalformedMime(format!("bad base64: {e}")))
+    let bad = |e: base64::DecodeError| SmimeError::MalformedMime(format!("bad base64: {e}"));
+    // Whitespace is dropped in steps of 64 KiB of characters (a multiple of 4, so each step
+    // decodes on its own) instead of into a cleaned copy of the whole body first.
+    const STEP: usize = 64 * 1024;
+    let mut out = Vec::with_capacity(data.len() / 4 * 3 + 3);
+    let mut clean: Vec<u8> = Vec::with_capacity(STEP);
+    for &b in data {
+        if b.is_ascii_whitespace() {
+            continue;
+        }
+        clean.push(b);
+        if clean.len() == STEP {
+            engine.decode_vec(&clean, &mut out).map_err(bad)?;
+            clean.clear();
+        }
+    }
+    engine.decode_vec(&clean, &mut out).map_err(bad)?;
+    Ok(out)
 }
 
 fn decode_qp(data: &[u8]) -> Vec<u8> {
@@ -529,28 +548,36 @@ pub(crate) fn from_address(message: &[u8]) -> Option<String> {
 /// written into one buffer (what joining the outer headers with the entity would give, without
 /// a second copy).
 pub(crate) fn pkcs7_mime_message(outer_headers: &[u8], smime_type: &str, der: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(outer_headers.len() + der.len().div_ceil(57) * 78 + 400);
-    out.extend_from_slice(&to_crlf(outer_headers));
-    write_header(&mut out, "MIME-Version", "1.0");
-    write_pkcs7_mime_entity(&mut out, smime_type, der);
+    let mut out = pkcs7_mime_head(
+        outer_headers,
+        smime_type,
+        super::stream::base64_lines_len(der.len()),
+    );
+    append_base64_lines(&mut out, der);
     out
 }
 
-fn write_pkcs7_mime_entity(out: &mut Vec<u8>, smime_type: &str, der: &[u8]) {
+/// The headers of an `application/pkcs7-mime` message up to its (base64) body, in a buffer
+/// with room for `body_len` more bytes, so that writing the body never reallocates (a
+/// reallocation of a large message would hold it twice for a moment).
+pub(crate) fn pkcs7_mime_head(outer_headers: &[u8], smime_type: &str, body_len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(outer_headers.len() + 400 + body_len);
+    out.extend_from_slice(&to_crlf(outer_headers));
+    write_header(&mut out, "MIME-Version", "1.0");
     write_header(
-        out,
+        &mut out,
         "Content-Type",
         &format!("application/pkcs7-mime; smime-type={smime_type}; name=\"smime.p7m\""),
     );
-    write_header(out, "Content-Transfer-Encoding", "base64");
+    write_header(&mut out, "Content-Transfer-Encoding", "base64");
     write_header(
-        out,
+        &mut out,
         "Content-Disposition",
         "attachment; filename=\"smime.p7m\"",
     );
-    write_header(out, "Content-Description", "S/MIME Encrypted Message");
+    write_header(&mut out, "Content-Description", "S/MIME Encrypted Message");
     out.extend_from_slice(b"\r\n");
-    append_base64_lines(out, der);
+    out
 }
 
 /// Joins the outer (non-content) headers of a message with a new MIME entity.

@@ -25,13 +25,16 @@ pub mod certs;
 pub mod content_cipher;
 pub mod decrypt;
 pub mod encrypt;
+pub(crate) mod enveloped_der;
 pub mod error;
+pub(crate) mod in_place;
 pub mod keyops;
 pub(crate) mod lines;
 pub(crate) mod mime;
 pub(crate) mod oids;
 pub mod pubkey;
 pub mod sign;
+pub(crate) mod stream;
 pub mod unwrap;
 pub mod verify;
 
@@ -76,12 +79,14 @@ pub fn sign_and_encrypt(
     sign_opts: &SignOptions,
     enc_opts: &EncryptOptions,
 ) -> Result<Vec<u8>> {
-    let signed = sign::sign(msg, signer, chain, sign_opts)?;
+    // The signed entity stays in pieces (the content borrowed from `msg`) and is encrypted
+    // from them: the signed message is never built whole.
+    let (outer, signed) = sign::sign_parts(msg, signer, chain, sign_opts)?;
     let mut enc = enc_opts.clone();
     if enc.sender_cert.is_none() {
         enc.sender_cert = Some(signer.certificate().clone());
     }
-    encrypt::encrypt_owned(signed, recipients, &enc)
+    encrypt::encrypt_entity(&outer, &signed, recipients, &enc)
 }
 
 /// Decrypts a message whose whole body is an S/MIME encrypted entity.

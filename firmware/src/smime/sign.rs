@@ -14,6 +14,7 @@ use cms::signed_data::{
 };
 use der::asn1::{Null, OctetString, SetOfVec, UtcTime};
 use der::{Any, Encode};
+use sha2::Digest;
 use spki::AlgorithmIdentifierOwned;
 use x509_cert::attr::Attribute;
 use x509_cert::Certificate;
@@ -23,6 +24,7 @@ use super::keyops::{PrivateKeyOps, SignatureScheme};
 use super::mime::{self, Entity};
 use super::oids;
 use super::pubkey::DigestAlgorithm;
+use super::stream::Pieces;
 
 /// Options for [`sign`](super::sign).
 #[derive(Debug, Clone)]
@@ -75,23 +77,42 @@ fn capabilities() -> Result<Any> {
 }
 
 /// The canonical signed entity (content headers and body) and the outer headers of `msg`.
-pub(crate) fn split_for_signing(msg: &[u8], max_depth: usize) -> Result<(Vec<u8>, Vec<u8>)> {
+/// A message that is canonical already (CRLF, 7-bit-safe: what a large attachment in base64
+/// is) keeps its body borrowed; anything else is rewritten into one owned piece.
+pub(crate) fn split_for_signing(msg: &[u8], max_depth: usize) -> Result<(Vec<u8>, Pieces<'_>)> {
+    if mime::is_crlf(msg) {
+        let e = Entity::parse(msg)?;
+        let head = entity_head(&e);
+        if mime::is_7bit_safe(&head) && mime::is_7bit_safe(e.body) {
+            let mut entity = Pieces::default();
+            entity.owned(head);
+            entity.borrowed(e.body);
+            return Ok((e.outer_headers(), entity));
+        }
+    }
     let msg = mime::to_crlf(msg);
     let e = Entity::parse(&msg)?;
-    let outer = e.outer_headers();
-    let mut entity = e.content_headers();
-    if e.header("Content-Type").is_none() && e.body.iter().all(|b| *b < 0x80) {
-        entity.extend_from_slice(b"Content-Type: text/plain; charset=us-ascii\r\n");
-    }
-    entity.extend_from_slice(b"\r\n");
+    let mut entity = entity_head(&e);
     entity.extend_from_slice(e.body);
-    let entity = mime::make_7bit(&entity, 0, max_depth)?;
-    Ok((outer, entity))
+    let mut pieces = Pieces::default();
+    pieces.owned(mime::make_7bit(&entity, 0, max_depth)?);
+    Ok((e.outer_headers(), pieces))
+}
+
+/// The content headers of `e` and the empty line that ends them (a plain-text Content-Type
+/// when it has none and its body is ASCII).
+fn entity_head(e: &Entity<'_>) -> Vec<u8> {
+    let mut head = e.content_headers();
+    if e.header("Content-Type").is_none() && e.body.iter().all(|b| *b < 0x80) {
+        head.extend_from_slice(b"Content-Type: text/plain; charset=us-ascii\r\n");
+    }
+    head.extend_from_slice(b"\r\n");
+    head
 }
 
 /// Builds a detached SignedData (DER) over `content`.
 pub(crate) fn signed_data(
-    content: &[u8],
+    content: &Pieces<'_>,
     signer: &dyn PrivateKeyOps,
     chain: &[Certificate],
     opts: &SignOptions,
@@ -100,7 +121,11 @@ pub(crate) fn signed_data(
     let cert = signer.certificate();
     let time = UtcTime::from_system_time(opts.signing_time.unwrap_or_else(SystemTime::now))
         .map_err(enc)?;
-    let md = OctetString::new(digest.hash(content)).map_err(enc)?;
+    let mut hasher = sha2::Sha256::new();
+    for piece in content.iter() {
+        hasher.update(piece);
+    }
+    let md = OctetString::new(hasher.finalize().to_vec()).map_err(enc)?;
     let attrs = vec![
         attribute(
             oids::ATTR_CONTENT_TYPE,
@@ -172,43 +197,60 @@ pub(crate) fn sign(
     chain: &[Certificate],
     opts: &SignOptions,
 ) -> Result<Vec<u8>> {
+    let (outer, body) = sign_parts(msg, signer, chain, opts)?;
+    Ok(super::stream::join_outer_pieces(&outer, &body))
+}
+
+/// The outer headers of `msg` and its clear-signed `multipart/signed` entity (headers and
+/// body) in pieces, the signed content borrowed from `msg` where possible: sign-and-encrypt
+/// encrypts these pieces without joining them first.
+pub(crate) fn sign_parts<'a>(
+    msg: &'a [u8],
+    signer: &dyn PrivateKeyOps,
+    chain: &[Certificate],
+    opts: &SignOptions,
+) -> Result<(Vec<u8>, Pieces<'a>)> {
     let (outer, entity) = split_for_signing(msg, opts.max_depth)?;
     let der = signed_data(&entity, signer, chain, opts)?;
     let boundary = mime::new_boundary()?;
-    let mut body = Vec::with_capacity(entity.len() + der.len() * 4 / 3 + 600);
+    let mut head = Vec::with_capacity(300);
     mime::write_header(
-        &mut body,
+        &mut head,
         "Content-Type",
         &format!(
             "multipart/signed; protocol=\"application/pkcs7-signature\"; micalg={}; boundary=\"{boundary}\"",
             DigestAlgorithm::Sha256.micalg()
         ),
     );
-    body.extend_from_slice(
+    head.extend_from_slice(
         b"\r\nThis is a cryptographically signed message in MIME format.\r\n\r\n",
     );
-    body.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
-    body.extend_from_slice(&entity);
-    body.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
+    head.extend_from_slice(format!("--{boundary}\r\n").as_bytes());
+    let mut tail = Vec::with_capacity(der.len() * 4 / 3 + 400);
+    tail.extend_from_slice(format!("\r\n--{boundary}\r\n").as_bytes());
     mime::write_header(
-        &mut body,
+        &mut tail,
         "Content-Type",
         "application/pkcs7-signature; name=\"smime.p7s\"",
     );
-    mime::write_header(&mut body, "Content-Transfer-Encoding", "base64");
+    mime::write_header(&mut tail, "Content-Transfer-Encoding", "base64");
     mime::write_header(
-        &mut body,
+        &mut tail,
         "Content-Disposition",
         "attachment; filename=\"smime.p7s\"",
     );
     mime::write_header(
-        &mut body,
+        &mut tail,
         "Content-Description",
         "S/MIME Cryptographic Signature",
     );
-    body.extend_from_slice(b"\r\n");
-    body.extend_from_slice(&mime::encode_base64_lines(&der));
-    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    tail.extend_from_slice(b"\r\n");
+    mime::append_base64_lines(&mut tail, &der);
+    tail.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     tracing::debug!(bytes = entity.len(), "signed message");
-    Ok(mime::join_outer(&outer, &body))
+    let mut body = Pieces::default();
+    body.owned(head);
+    body.append(entity);
+    body.owned(tail);
+    Ok((outer, body))
 }

@@ -269,17 +269,17 @@ fn check_signature(
 /// Verifies a CMS SignedData (DER or BER). `detached` is the signed content of a
 /// clear-signed message; for opaque signatures the content is taken from the SignedData.
 /// Returns the report (with an empty `content`) and the signed content.
-fn verify_cms(
+fn verify_cms<'d>(
     cms_bytes: &[u8],
-    detached: Option<&[u8]>,
+    detached: Option<&'d [u8]>,
     ctx: &Context<'_>,
-) -> Result<(VerifyReport, Vec<u8>)> {
+) -> Result<(VerifyReport, std::borrow::Cow<'d, [u8]>)> {
     let (normalised, sd) = decode_signed_data(cms_bytes)?;
     let received = ber::raw_signed_attrs(cms_bytes).unwrap_or_default();
     let reencoded = ber::raw_signed_attrs(&normalised).unwrap_or_default();
     let content = match detached {
-        Some(d) => d.to_vec(),
-        None => encapsulated_content(&sd)?,
+        Some(d) => std::borrow::Cow::Borrowed(d),
+        None => std::borrow::Cow::Owned(encapsulated_content(&sd)?),
     };
     let pool: Vec<Certificate> = sd
         .certificates
@@ -446,7 +446,7 @@ pub(crate) fn verify(
     match signed_kind(&e) {
         Some(SignedKind::Detached) => {
             let (signed, der) = detached_parts(&e, max_parts)?;
-            let canonical = mime::to_crlf(signed);
+            let canonical = mime::crlf(signed);
             let (mut report, content) = verify_cms(&der, Some(&canonical), &ctx)?;
             report.content = mime::join_outer(&e.outer_headers(), &content);
             Ok(report)
@@ -454,7 +454,7 @@ pub(crate) fn verify(
         Some(SignedKind::Opaque) => {
             let der = e.decoded_body()?;
             let (mut report, content) = verify_cms(&der, None, &ctx)?;
-            let inner = mime::to_crlf(&content);
+            let inner = mime::crlf(&content);
             report.content = mime::join_outer(&e.outer_headers(), &inner);
             Ok(report)
         }

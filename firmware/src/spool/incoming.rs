@@ -14,7 +14,9 @@ use std::fs::File;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use super::{io_err, Spool, SpoolError};
+use std::sync::Arc;
+
+use super::{io_err, Envelope, Spool, SpoolError};
 
 /// Bytes gathered in memory before they are written to the file.
 const SPILL: usize = 256 * 1024;
@@ -55,6 +57,27 @@ fn write_out(path: &Path, file: &mut Option<File>, buf: &[u8]) -> io::Result<()>
         Some(f) => f.write_all(buf),
         None => Err(io::Error::other("spool file could not be created")),
     }
+}
+
+/// Write what is left and fsync (blocking); on failure the file is removed.
+fn finish_blocking(
+    path: &Path,
+    error: Option<io::Error>,
+    file: &mut Option<File>,
+    buf: &[u8],
+) -> io::Result<()> {
+    let res = match error {
+        Some(e) => Err(e),
+        None => write_out(path, file, buf).and_then(|()| match file {
+            Some(f) => f.sync_all(),
+            None => Err(io::Error::other("spool file could not be created")),
+        }),
+    };
+    if res.is_err() {
+        drop(file.take());
+        let _ = std::fs::remove_file(path);
+    }
+    res
 }
 
 impl IncomingFile {
@@ -102,26 +125,39 @@ impl IncomingFile {
     /// On failure the file is removed.
     pub async fn finish(mut self) -> Result<(), SpoolError> {
         let path = self.path.clone();
-        let error = self.error.take();
-        let mut file = self.file.take();
-        let buf = std::mem::take(&mut self.buf);
-        let synced = tokio::task::spawn_blocking(move || {
-            let res = match error {
-                Some(e) => Err(e),
-                None => write_out(&path, &mut file, &buf).and_then(|()| match &file {
-                    Some(f) => f.sync_all(),
-                    None => Err(io::Error::other("spool file could not be created")),
-                }),
-            };
-            if res.is_err() {
-                drop(file);
-                let _ = std::fs::remove_file(&path);
-            }
-            res
+        let (error, mut file, buf) = self.take();
+        tokio::task::spawn_blocking(move || finish_blocking(&path, error, &mut file, &buf))
+            .await
+            .unwrap_or_else(|e| Err(io::Error::other(e.to_string())))
+            .map_err(io_err(&self.path))
+    }
+
+    /// [`IncomingFile::finish`] and [`Spool::commit`] with `env` in one blocking call: one
+    /// hand-off to a blocking thread per accepted message instead of two. The order on disk
+    /// is the same (message written and fsynced, renamed, envelope record written, fsynced
+    /// and renamed, queue directory fsynced): durable when this returns `Ok`.
+    pub async fn finish_and_commit(
+        mut self,
+        spool: Arc<Spool>,
+        env: Envelope,
+    ) -> Result<(), SpoolError> {
+        let path = self.path.clone();
+        let (error, mut file, buf) = self.take();
+        tokio::task::spawn_blocking(move || {
+            finish_blocking(&path, error, &mut file, &buf).map_err(io_err(&path))?;
+            drop(file);
+            spool.commit(&env)
         })
         .await
-        .unwrap_or_else(|e| Err(io::Error::other(e.to_string())));
-        synced.map_err(io_err(&self.path))
+        .unwrap_or_else(|e| Err(io_err(&self.path)(io::Error::other(e.to_string()))))
+    }
+
+    fn take(&mut self) -> (Option<io::Error>, Option<File>, Vec<u8>) {
+        (
+            self.error.take(),
+            self.file.take(),
+            std::mem::take(&mut self.buf),
+        )
     }
 
     /// Drop the message (refused, timed out, connection lost): nothing was acknowledged.

@@ -113,19 +113,9 @@ impl Session {
         }
         // Durable: flush, fsync the file, then commit (rename + fsync dir) — then 250.
         let checksum = file.checksum();
-        if let Err(e) = file.finish().await {
-            tracing::error!(peer = %self.peer, error = %e, "cannot write message to spool");
-            let r = if e.is_disk_full() {
-                reply::DISK_FULL
-            } else {
-                reply::LOCAL_ERROR
-            };
-            self.reply(&r);
-            return Next::Continue;
-        }
         let mut env = self.envelope(id, &tx, scan.size + received.len() as u64);
         env.checksum = Some(checksum);
-        self.commit(env).await;
+        self.commit(file, env).await;
         Next::Continue
     }
 
@@ -173,13 +163,13 @@ impl Session {
 
     /// Commits the received message to the spool and answers: `250 … queued as <id>` once it
     /// is durable, 452 when the disk is full, 451 otherwise.
-    async fn commit(&mut self, env: Envelope) {
+    async fn commit(&mut self, file: IncomingFile, env: Envelope) {
         let id = env.id.clone();
-        let spool = self.server.spool.clone();
-        let env2 = env.clone();
-        let committed = tokio::task::spawn_blocking(move || spool.commit(&env2)).await;
+        let committed = file
+            .finish_and_commit(self.server.spool.clone(), env.clone())
+            .await;
         match committed {
-            Ok(Ok(())) => {
+            Ok(()) => {
                 let rcpts: Vec<&str> = env.recipients.iter().map(|r| r.address.as_str()).collect();
                 tracing::info!(
                     id = %id, from = %env.mail_from, to = ?rcpts, size = env.size,
@@ -194,18 +184,14 @@ impl Session {
                     format!("Ok: queued as {id}"),
                 ));
             }
-            Ok(Err(e)) => {
-                tracing::error!(id = %id, error = %e, "cannot commit message to spool");
+            Err(e) => {
+                tracing::error!(id = %id, error = %e, "cannot write message to spool");
                 let r = if e.is_disk_full() {
                     reply::DISK_FULL
                 } else {
                     reply::LOCAL_ERROR
                 };
                 self.reply(&r);
-            }
-            Err(e) => {
-                tracing::error!(id = %id, error = %e, "spool commit task failed");
-                self.reply(&reply::LOCAL_ERROR);
             }
         }
     }
