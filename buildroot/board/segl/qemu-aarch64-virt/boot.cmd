@@ -10,6 +10,15 @@
 # u-boot.fragment); Linux reads and writes it with fw_printenv/fw_setenv
 # (/etc/fw_env.config).
 
+# U-Boot reads uboot.env while it starts, which can be before the disk is
+# up (QEMU's virtio disks are enumerated later): then it runs with its
+# default environment, and RAUC's variables are read here again. "env load"
+# replaces the whole environment, so where this script came from is kept in
+# hush variables (not in the environment) first.
+bootdevtype=${devtype}
+bootdevnum=${devnum}
+test -n "${BOOT_ORDER}" || env load
+
 test -n "${BOOT_ORDER}" || setenv BOOT_ORDER "A B"
 test -n "${BOOT_A_LEFT}" || setenv BOOT_A_LEFT 3
 test -n "${BOOT_B_LEFT}" || setenv BOOT_B_LEFT 3
@@ -48,7 +57,7 @@ fi
 # The kernel is in the slot's /boot (BR2_LINUX_KERNEL_INSTALL_TARGET), so a
 # slot is kernel and root file system together; the device tree is QEMU's.
 setenv bootargs "root=PARTUUID=5e91a0a0-0${rootpart} rootwait ro console=ttyAMA0 rauc.slot=${raucslot}"
-load ${devtype} ${devnum}:${rootpart} ${kernel_addr_r} /boot/Image
+load ${bootdevtype} ${bootdevnum}:${rootpart} ${kernel_addr_r} /boot/Image
 booti ${kernel_addr_r} - ${fdtcontroladdr}
 # The kernel did not load or start: this attempt is spent, try again.
 echo "Segl: slot ${raucslot} did not boot"

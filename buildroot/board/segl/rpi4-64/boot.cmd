@@ -10,6 +10,15 @@
 # u-boot.fragment); Linux reads and writes it with fw_printenv/fw_setenv
 # (/etc/fw_env.config).
 
+# U-Boot reads uboot.env while it starts, which can be before the disk is
+# up (QEMU's virtio disks are enumerated later): then it runs with its
+# default environment, and RAUC's variables are read here again. "env load"
+# replaces the whole environment, so where this script came from is kept in
+# hush variables (not in the environment) first.
+bootdevtype=${devtype}
+bootdevnum=${devnum}
+test -n "${BOOT_ORDER}" || env load
+
 # The kernel command line starts from the firmware's: cmdline.txt plus what
 # the firmware adds (MAC address, memory); root= and rauc.slot= are added here.
 fdt addr ${fdt_addr} && fdt get value bootargs /chosen bootargs
@@ -53,7 +62,7 @@ fi
 # slot is kernel and root file system together; the device tree is the one
 # the Pi firmware loaded from the boot partition (with config.txt's overlays).
 setenv bootargs "${bootargs} root=PARTUUID=5e91a000-0${rootpart} rauc.slot=${raucslot}"
-load ${devtype} ${devnum}:${rootpart} ${kernel_addr_r} /boot/Image
+load ${bootdevtype} ${bootdevnum}:${rootpart} ${kernel_addr_r} /boot/Image
 booti ${kernel_addr_r} - ${fdt_addr}
 # The kernel did not load or start: this attempt is spent, try again.
 echo "Segl: slot ${raucslot} did not boot"
