@@ -45,9 +45,21 @@ const DOWN_FOR: Duration = Duration::from_secs(60);
 #[non_exhaustive]
 pub enum DirectoryError {
     #[error("cannot read lookup.bind_password_file {0}: {1}")]
-    PasswordFile(String, std::io::Error),
-    #[error("{url}: {message}")]
-    Server { url: String, message: String },
+    PasswordFile(String, #[source] std::io::Error),
+    /// A directory server failed at one step of the lookup (connect, bind, naming context,
+    /// search); the LDAP error is the source.
+    #[error("{url}: {step}: {source}")]
+    Server {
+        url: String,
+        step: String,
+        #[source]
+        source: Box<ldap3::LdapError>,
+    },
+    /// The server failed within the last minute and is not asked again yet.
+    #[error("{url}: skipped: did not answer recently")]
+    Skipped { url: String },
+    #[error("no directory configured")]
+    NotConfigured,
 }
 
 /// `address` for an LDAP filter (RFC 4515 escaping).
@@ -125,50 +137,57 @@ impl Directory {
             {
                 let mut down = self.down.lock().unwrap_or_else(|p| p.into_inner());
                 if down.get(url).is_some_and(|t| Instant::now() < *t) {
-                    last = Some(DirectoryError::Server {
-                        url: url.clone(),
-                        message: "skipped: did not answer recently".into(),
-                    });
+                    last = Some(DirectoryError::Skipped { url: url.clone() });
                     continue;
                 }
                 down.remove(url);
             }
             match self.search_one(url, address) {
                 Ok(found) => return Ok(found),
-                Err(message) => {
-                    tracing::warn!(url = %url, address, error = %message, "LDAP directory did not answer; skipped for 60 s");
+                Err((step, source)) => {
+                    let e = DirectoryError::Server {
+                        url: url.clone(),
+                        step,
+                        source,
+                    };
+                    tracing::warn!(url = %url, address, error = %e, "LDAP directory did not answer; skipped for 60 s");
                     self.down
                         .lock()
                         .unwrap_or_else(|p| p.into_inner())
                         .insert(url.clone(), Instant::now() + DOWN_FOR);
-                    last = Some(DirectoryError::Server {
-                        url: url.clone(),
-                        message,
-                    });
+                    last = Some(e);
                 }
             }
         }
-        Err(last.unwrap_or(DirectoryError::Server {
-            url: String::new(),
-            message: "no directory configured".into(),
-        }))
+        Err(last.unwrap_or(DirectoryError::NotConfigured))
     }
 
-    fn search_one(&self, url: &str, address: &str) -> Result<Vec<Vec<u8>>, String> {
+    /// One server: `Err` names the step that failed and the LDAP error.
+    fn search_one(
+        &self,
+        url: &str,
+        address: &str,
+    ) -> Result<Vec<Vec<u8>>, (String, Box<ldap3::LdapError>)> {
         let timeout = Duration::from_secs(self.cfg.timeout_secs);
         let settings = LdapConnSettings::new().set_conn_timeout(timeout);
-        let mut conn = LdapConn::with_settings(settings, url).map_err(|e| e.to_string())?;
+        let mut conn = LdapConn::with_settings(settings, url)
+            .map_err(|e| ("connect".to_string(), Box::new(e)))?;
         if let Some(pw) = &self.password {
             conn.with_timeout(timeout)
                 .simple_bind(&self.cfg.bind_dn, pw)
                 .and_then(|r| r.success())
-                .map_err(|e| format!("bind as {}: {e}", self.cfg.bind_dn))?;
+                .map_err(|e| (format!("bind as {}", self.cfg.bind_dn), Box::new(e)))?;
         }
         let base = match (self.cfg.base_dn.trim(), url_base_dn(url)) {
             (b, _) if !b.is_empty() => b.to_string(),
             (_, Some(b)) => b,
             _ => naming_context(&mut conn, timeout)
-                .map_err(|e| format!("reading the naming context (root DSE): {e}"))?
+                .map_err(|e| {
+                    (
+                        "reading the naming context (root DSE)".to_string(),
+                        Box::new(e),
+                    )
+                })?
                 .unwrap_or_default(),
         };
         let filter = filter_for(&self.cfg.filter, address);
@@ -177,7 +196,7 @@ impl Directory {
             .with_timeout(timeout)
             .search(&base, Scope::Subtree, &filter, attrs)
             .and_then(|r| r.success())
-            .map_err(|e| format!("search {filter} under {base:?}: {e}"))?;
+            .map_err(|e| (format!("search {filter} under {base:?}"), Box::new(e)))?;
         let mut out = vec![];
         for e in entries {
             let e = SearchEntry::construct(e);
@@ -246,12 +265,14 @@ impl Directory {
 }
 
 /// The first naming context of the server (root DSE), as the search base.
-fn naming_context(conn: &mut LdapConn, timeout: Duration) -> Result<Option<String>, String> {
+fn naming_context(
+    conn: &mut LdapConn,
+    timeout: Duration,
+) -> Result<Option<String>, ldap3::LdapError> {
     let (entries, _) = conn
         .with_timeout(timeout)
         .search("", Scope::Base, "(objectClass=*)", vec!["namingContexts"])
-        .and_then(|r| r.success())
-        .map_err(|e| e.to_string())?;
+        .and_then(|r| r.success())?;
     Ok(entries.into_iter().find_map(|e| {
         SearchEntry::construct(e)
             .attrs
