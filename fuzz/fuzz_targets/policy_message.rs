@@ -57,7 +57,8 @@ fn envelope(trusted: bool, rcpt: &str) -> Envelope {
         envid: None,
         size: 0,
         recipients: vec![Recipient::new(rcpt.into(), None, None)],
-        hold: None,
+        paused: None,
+        checksum: None,
     }
 }
 
