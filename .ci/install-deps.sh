@@ -5,6 +5,8 @@ set -euo pipefail
 need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have swaks || need+=(swaks)
+# libfuzzer-sys (the fuzz targets' `cargo check` in tests/run-all.sh) compiles libFuzzer's C++.
+have g++ || need+=(g++)
 perl -MNet::SSLeay -e1 2>/dev/null || need+=(libnet-ssleay-perl libio-socket-ssl-perl)
 perl -MAuthen::SASL -e1 2>/dev/null || need+=(libauthen-sasl-perl)
 have smtp-sink || need+=(postfix)
