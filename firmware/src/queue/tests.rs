@@ -60,9 +60,9 @@ impl Transport for FakeTransport {
     }
 }
 
-struct Fixture {
+struct Fixture<C = FakeClock> {
     _dir: tempfile::TempDir,
-    clock: Arc<FakeClock>,
+    clock: Arc<C>,
     transport: Arc<FakeTransport>,
     spool: Arc<Spool>,
     queue: Arc<Queue>,
@@ -72,13 +72,23 @@ fn fixture(
     process: impl Fn(&Envelope) -> Result<Vec<Output>, ProcessError> + Send + Sync + 'static,
     script: Vec<Outcome>,
 ) -> Fixture {
+    fixture_with(FakeClock(AtomicI64::new(START)), process, script)
+}
+
+/// A queue over a fresh spool with fake stages and `clock` (retry 60 s doubling to 300 s,
+/// lifetime 3600 s).
+fn fixture_with<C: Clock + 'static>(
+    clock: C,
+    process: impl Fn(&Envelope) -> Result<Vec<Output>, ProcessError> + Send + Sync + 'static,
+    script: Vec<Outcome>,
+) -> Fixture<C> {
     let dir = tempfile::tempdir().unwrap();
     let mut cfg = Config::default_config();
     cfg.delivery.retry_initial_secs = 60;
     cfg.delivery.retry_max_secs = 300;
     cfg.delivery.max_queue_lifetime_secs = 3600;
     let spool = Arc::new(Spool::open(dir.path()).unwrap());
-    let clock = Arc::new(FakeClock(AtomicI64::new(START)));
+    let clock = Arc::new(clock);
     let transport = Arc::new(FakeTransport {
         script: Mutex::new(script.into()),
         ..Default::default()

@@ -37,46 +37,15 @@ impl JumpClock {
     }
 }
 
-struct JumpFixture {
-    _dir: tempfile::TempDir,
-    clock: Arc<JumpClock>,
-    transport: Arc<FakeTransport>,
-    spool: Arc<Spool>,
-    queue: Arc<Queue>,
-}
+type JumpFixture = Fixture<JumpClock>;
 
 fn jump_fixture(script: Vec<Outcome>, trusted: bool) -> JumpFixture {
-    let dir = tempfile::tempdir().unwrap();
-    let mut cfg = Config::default_config();
-    cfg.delivery.retry_initial_secs = 60;
-    cfg.delivery.retry_max_secs = 300;
-    cfg.delivery.max_queue_lifetime_secs = 3600;
-    let spool = Arc::new(Spool::open(dir.path()).unwrap());
-    let clock = Arc::new(JumpClock {
+    let clock = JumpClock {
         wall: AtomicI64::new(START),
         mono: AtomicI64::new(7),
         trusted: AtomicBool::new(trusted),
-    });
-    let transport = Arc::new(FakeTransport {
-        script: Mutex::new(script.into()),
-        ..Default::default()
-    });
-    let queue = Queue::new(
-        Arc::new(cfg),
-        spool.clone(),
-        Stages {
-            process: Arc::new(FakeProcess(Box::new(no_process))),
-            transport: transport.clone(),
-            clock: clock.clone(),
-        },
-    );
-    JumpFixture {
-        _dir: dir,
-        clock,
-        transport,
-        spool,
-        queue,
-    }
+    };
+    fixture_with(clock, no_process, script)
 }
 
 impl JumpFixture {
