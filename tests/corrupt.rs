@@ -159,12 +159,8 @@ fn damage_key_record(data: &Path, email: &str) -> String {
 #[test]
 fn damaged_keystore_record_costs_only_its_entry() {
     let d = temp_dir("segl-corrupt-");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let mut g = Gateway::start(
-        &d.path().join("gw"),
-        inbound.port,
-        smart.port,
+    let (_inbound, smart, mut g) = gateway_with_sinks(
+        d.path(),
         "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\n",
     );
     for who in ["alice", "bob"] {

@@ -111,12 +111,8 @@ fn wait_log(g: &Gateway, needle: &str) {
 #[test]
 fn kill9_between_processing_and_removing_the_original_delivers_once() {
     let d = temp_dir("segl-faults-");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let mut g = Gateway::start(
-        &d.path().join("gw"),
-        inbound.port,
-        smart.port,
+    let (_inbound, smart, mut g) = gateway_with_sinks(
+        d.path(),
         "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\n",
     );
     let out = g.ctl(&["key", "generate", "--email", "alice@example.org"]);

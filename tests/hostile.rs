@@ -301,12 +301,8 @@ for p in m.walk():
 #[test]
 fn lines_over_998_octets_are_reencoded_never_truncated() {
     let d = temp_dir("segl-hostile-");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(
-        &d.path().join("gw"),
-        inbound.port,
-        smart.port,
+    let (_inbound, smart, g) = gateway_with_sinks(
+        d.path(),
         "[sign]\ntrusted_relays = [\"127.0.0.1/32\"]\nkeys_without_auth = [\"@example.org\"]\n",
     );
     let out = g.ctl(&["key", "generate", "--email", "alice@example.org"]);

@@ -285,14 +285,7 @@ fn inbound_strips_decrypts_verifies_and_marks() {
     let pki = Pki::new(&d.path().join("pki"));
     pki.user("bob", "email:bob@partner.test");
     pki.self_signed("mallory", "mallory@evil.test");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(
-        &d.path().join("gw"),
-        inbound.port,
-        smart.port,
-        "[relay]\ntrusted_networks = []\n",
-    );
+    let (inbound, smart, g) = gateway_with_sinks(d.path(), "[relay]\ntrusted_networks = []\n");
     keygen(&g, "alice@example.org");
     ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
     let alice = ok(g.ctl(&["key", "export-cert", "alice@example.org"]));
@@ -598,14 +591,7 @@ fn inbound_proof_and_warning_parts_and_domain_prefix() {
     let pki = Pki::new(&d.path().join("pki"));
     pki.user("bob", "email:bob@partner.test");
     pki.user("dom", "DNS:firma.test");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(
-        &d.path().join("gw"),
-        inbound.port,
-        smart.port,
-        "[relay]\ntrusted_networks = []\n",
-    );
+    let (inbound, smart, g) = gateway_with_sinks(d.path(), "[relay]\ntrusted_networks = []\n");
     keygen(&g, "alice@example.org");
     ok(g.ctl(&["trust", "import", &pki.p("pca.pem")]));
 
@@ -744,12 +730,8 @@ fn inbound_decrypts_only_for_the_certificate_address() {
     let d = tmp();
     let pki = Pki::new(&d.path().join("pki"));
     pki.user("carol", "email:carol@partner.test");
-    let smart = Sink::start(&d.path().join("smart"), &[]);
-    let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let g = Gateway::start(
-        &d.path().join("gw"),
-        inbound.port,
-        smart.port,
+    let (inbound, _smart, g) = gateway_with_sinks(
+        d.path(),
         "[relay]\ntrusted_networks = []\n[mark]\nproof_part = false\nwarning_part = false\n",
     );
     keygen(&g, "alice@example.org");
