@@ -200,7 +200,8 @@ enum Kind {
 impl Kind {
     fn of(message: &[u8]) -> Kind {
         use crate::smime::mime::{split_fields, unfold};
-        let (fields, _) = split_fields(message);
+        // The top-level header only: a message without an empty line is not split whole.
+        let (fields, _) = split_fields(&message[..message.len().min(64 * 1024)]);
         let is_ct = |f: &&&[u8]| {
             f.split(|&b| b == b':')
                 .next()
