@@ -30,7 +30,12 @@ pub fn configured(cfg: &Config) -> TimeZone {
             return TimeZone::UTC;
         }
     };
-    lookup(&name).map(|(tz, _)| tz).unwrap_or(TimeZone::UTC)
+    named(&name)
+}
+
+/// The zone called `name`, UTC when the database has none (a name from a settings file).
+pub fn named(name: &str) -> TimeZone {
+    lookup(name).map(|(tz, _)| tz).unwrap_or(TimeZone::UTC)
 }
 
 /// Unix seconds as an RFC 5322 date in `tz` with its numeric offset
