@@ -29,6 +29,9 @@ have ldapadd || need+=(ldap-utils)
 have grub-editenv || need+=(grub-common)
 have mkfs.vfat || need+=(dosfstools)
 have mcopy || need+=(mtools)
+# RAUC boxes (tests/rauc_update.rs): real RAUC bundles, made and checked by rauc itself.
+have rauc || need+=(rauc)
+have mksquashfs || need+=(squashfs-tools)
 # Headless Chromium and its WebDriver for the web admin browser tests (tests/webui_browser.rs).
 have chromium || need+=(chromium)
 have chromedriver || need+=(chromium-driver)

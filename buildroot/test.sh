@@ -70,6 +70,18 @@ for defconfig in "${EXT_DIR}"/configs/*_defconfig; do
 			fail "${name}: '${line}' did not survive into .config, there: ${now}"
 		fi
 	done < "${defconfig}"
+	# What the board scripts run: resize2fs and partx (segl-grow-data,
+	# segl-data), RAUC's JSON status (segl-raucd); sfdisk for the GPT board.
+	needed="BR2_PACKAGE_E2FSPROGS_RESIZE2FS BR2_PACKAGE_UTIL_LINUX_PARTX BR2_PACKAGE_RAUC_JSON"
+	case "${name}" in
+	segl_x86_64_defconfig) needed="${needed} BR2_PACKAGE_UTIL_LINUX_BINARIES" ;;
+	esac
+	for symbol in ${needed}; do
+		if ! grep -qx "${symbol}=y" "${out}/.config"; then
+			lost=$((lost + 1))
+			fail "${name}: ${symbol} is needed by the board scripts but not set"
+		fi
+	done
 	if [ "${lost}" -eq 0 ]; then
 		echo "ok: ${name}: ${total}/${total} symbols survive into .config"
 	else

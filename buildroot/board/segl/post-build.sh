@@ -24,9 +24,11 @@ fi
 # /etc/init.d/network applies /data/network.conf (S40network of the overlay
 # runs it at boot), /sbin/segl-netd is the root helper that applies segl's
 # later changes and keeps the clock with "segl sntp", /sbin/segl-console the
-# console (address, web admin URL, certificate, set-up link, menu).
+# console (address, web admin URL, certificate, set-up link, menu),
+# /sbin/segl-grow-data the growth of the data partition (the overlay's
+# /usr/sbin/segl-data calls it).
 SEGL_ROOTFS="${BOARD_DIR}/../../../image/rootfs"
-for f in sbin/segl-netd sbin/segl-console etc/init.d/network; do
+for f in sbin/segl-netd sbin/segl-console sbin/segl-grow-data etc/init.d/network; do
 	if [ ! -f "${SEGL_ROOTFS}/${f}" ]; then
 		echo "${SEGL_ROOTFS}/${f} not found: buildroot/ must stay in the segl checkout" >&2
 		exit 1
@@ -38,6 +40,11 @@ done
 # with segl.shell=1 on the kernel command line).
 if ! grep -q '/sbin/segl-netd' "${TARGET_DIR}/etc/inittab"; then
 	echo '::respawn:/sbin/segl-netd' >> "${TARGET_DIR}/etc/inittab"
+fi
+# The root helper of RAUC installs asked for by segl (the overlay's
+# /usr/sbin/segl-raucd; S40network makes its /run/segl-rauc).
+if ! grep -q '/usr/sbin/segl-raucd' "${TARGET_DIR}/etc/inittab"; then
+	echo '::respawn:/usr/sbin/segl-raucd' >> "${TARGET_DIR}/etc/inittab"
 fi
 sed -i 's~^console::respawn:/sbin/getty .*~console::respawn:/sbin/segl-console~' \
 	"${TARGET_DIR}/etc/inittab"

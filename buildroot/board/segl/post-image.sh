@@ -57,6 +57,12 @@ qemu-aarch64-virt | rpi4-64)
 	"${HOST_DIR}/bin/mkimage" -A arm64 -O linux -T script -C none \
 		-n "Segl ${BOARD} A/B boot" \
 		-d "${BOARD_DIR}/${BOARD}/boot.cmd" "${BINARIES_DIR}/boot.scr"
+	# U-Boot's environment and its redundant copy (u-boot.fragment,
+	# fw_env.config), zeros: neither is valid, so U-Boot starts from its
+	# default environment and writes them in turn; fw_setenv needs both files.
+	for f in uboot.env uboot-redund.env; do
+		dd if=/dev/zero of="${BINARIES_DIR}/${f}" bs=1024 count=16 2>/dev/null
+	done
 	;;
 esac
 

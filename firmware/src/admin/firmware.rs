@@ -9,7 +9,7 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
+use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Query};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -73,7 +73,13 @@ async fn show() -> Result<Json<crate::update::Status>, ApiError> {
         (status = 400, description = "bundle refused (signature, board, version, payload hash)"),
         (status = 409, description = "another install is running"),
         (status = 501, description = "not an A/B image")))]
-async fn install(Query(q): Query<InstallQuery>, body: Bytes) -> Result<Json<Value>, ApiError> {
+async fn install(Query(q): Query<InstallQuery>, body: Body) -> Result<Json<Value>, ApiError> {
+    if let Some(rauc) = crate::update::rauc::RaucBox::detected() {
+        return install_rauc(rauc, q, body).await;
+    }
+    let body = axum::body::to_bytes(body, MAX_BUNDLE)
+        .await
+        .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))?;
     let v = tokio::task::spawn_blocking(move || -> Result<Value, UpdateError> {
         let u = Updater::global();
         let m = u.install(&body, q.force)?;
@@ -86,4 +92,59 @@ async fn install(Query(q): Query<InstallQuery>, body: Bytes) -> Result<Json<Valu
     .await
     .map_err(|e| ApiError::internal(e.to_string()))??;
     Ok(Json(v))
+}
+
+/// The largest RAUC bundle accepted (a root file system slot is 512 MB).
+pub const MAX_RAUC_BUNDLE: u64 = 1024 * 1024 * 1024;
+
+/// RAUC boxes: the body is streamed to a file under the data directory (never held in memory
+/// whole), then handed to the root helper that runs `rauc install` (`update::rauc`).
+async fn install_rauc(
+    rauc: &'static crate::update::rauc::RaucBox,
+    q: InstallQuery,
+    body: Body,
+) -> Result<Json<Value>, ApiError> {
+    let path = Updater::global()
+        .rauc_upload_path()
+        .ok_or_else(|| ApiError::internal("no data directory"))?;
+    save_stream(&path, body).await?;
+    let v = tokio::task::spawn_blocking(move || -> Result<Value, UpdateError> {
+        let u = Updater::global();
+        let msg = u.install_rauc(rauc, &path)?;
+        if q.reboot {
+            u.request_reboot()?;
+        }
+        Ok(json!({ "rauc": true, "message": msg, "reboot": q.reboot }))
+    })
+    .await
+    .map_err(|e| ApiError::internal(e.to_string()))??;
+    Ok(Json(v))
+}
+
+/// Writes the request body to `path` chunk by chunk, refusing more than [`MAX_RAUC_BUNDLE`].
+async fn save_stream(path: &std::path::Path, body: Body) -> Result<(), ApiError> {
+    use futures_util::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let io = |e: std::io::Error| ApiError::internal(format!("{}: {e}", path.display()));
+    if let Some(dir) = path.parent() {
+        tokio::fs::create_dir_all(dir).await.map_err(io)?;
+    }
+    let mut file = tokio::fs::File::create(path).await.map_err(io)?;
+    let mut stream = body.into_data_stream();
+    let mut size = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, e.to_string()))?;
+        size += chunk.len() as u64;
+        if size > MAX_RAUC_BUNDLE {
+            drop(file);
+            let _ = tokio::fs::remove_file(path).await;
+            return Err(ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("a bundle is at most {MAX_RAUC_BUNDLE} bytes"),
+            ));
+        }
+        file.write_all(&chunk).await.map_err(io)?;
+    }
+    file.sync_all().await.map_err(io)?;
+    Ok(())
 }

@@ -63,6 +63,9 @@ fn show(v: &Value) {
                 tags.push(t);
             }
         }
+        if let Some(state) = slot["state"].as_str() {
+            tags.push(state);
+        }
         println!(
             "slot {}:      {:<12} {}",
             s(slot, "slot"),
@@ -119,6 +122,8 @@ pub(super) fn firmware(c: &Client, verb: FirmwareVerb) -> Result<(), CtlError> {
             })?;
             if json {
                 print_json(&v);
+            } else if v["rauc"].as_bool() == Some(true) {
+                println!("installed by RAUC: {}", s(&v, "message"));
             } else {
                 println!(
                     "installed version {} in slot {} (written and read back: SHA-256 matches)",

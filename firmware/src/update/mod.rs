@@ -24,6 +24,7 @@ pub mod bundle;
 pub mod confirm;
 pub mod grubenv;
 pub mod keys;
+pub mod rauc;
 #[cfg(test)]
 mod release_key;
 mod write;
@@ -60,12 +61,18 @@ pub enum UpdateError {
     Verify(&'static str),
     #[error("{0}")]
     State(String),
+    /// RAUC refused or failed the install; its own text.
+    #[error("RAUC: {0}")]
+    Rauc(String),
 }
 
 impl UpdateError {
     /// Whether the bundle or the request is at fault (HTTP 400) rather than the box.
     pub fn is_refusal(&self) -> bool {
-        matches!(self, UpdateError::Bundle(_) | UpdateError::OnTrial)
+        matches!(
+            self,
+            UpdateError::Bundle(_) | UpdateError::OnTrial | UpdateError::Rauc(_)
+        )
     }
 }
 
@@ -102,6 +109,9 @@ pub struct SlotView {
     pub good: bool,
     /// Boots once, on trial, at the next start.
     pub trial_next: bool,
+    /// RAUC boxes: RAUC's slot state and boot status (`booted, good`, `inactive, bad`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
 }
 
 /// `GET /api/v1/firmware`.
@@ -250,6 +260,9 @@ impl Updater {
     pub fn status(&self) -> Status {
         let progress = self.progress.lock().map(|p| p.clone()).unwrap_or_default();
         let last = self.last();
+        if let Some(r) = rauc::RaucBox::detected() {
+            return rauc::status(r, last, progress);
+        }
         let b = match &self.boot {
             Ok(b) => b,
             Err(e) => {
@@ -283,6 +296,7 @@ impl Updater {
                 running: s == b.slot,
                 good: good == Some(s),
                 trial_next: next == Some(s),
+                state: None,
             })
             .collect();
         Status {
@@ -403,8 +417,11 @@ impl Updater {
 
     /// Asks the root helper to reboot (segl runs unprivileged and cannot).
     pub fn request_reboot(&self) -> Result<(), UpdateError> {
-        let b = self.boot()?;
-        std::fs::write(b.reboot_request(), b"reboot\n")
+        let file = match rauc::RaucBox::detected() {
+            Some(r) => r.reboot_request(),
+            None => self.boot()?.reboot_request(),
+        };
+        std::fs::write(file, b"reboot\n")
             .map_err(|e| UpdateError::State(format!("cannot request a reboot: {e}")))
     }
 }

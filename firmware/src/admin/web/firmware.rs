@@ -111,6 +111,9 @@ pub async fn upload(
         let reboot = f.contains_key("reboot");
         blocking(move || {
             let u = Updater::global();
+            if let Some(rauc) = crate::update::rauc::RaucBox::detected() {
+                return install_rauc(u, rauc, &file, reboot);
+            }
             let m = u
                 .install(&file, force)
                 .map_err(|e| format!("update refused: {e}"))?;
@@ -130,4 +133,27 @@ pub async fn upload(
     }
     .await;
     done(&st, &p, "/firmware", outcome)
+}
+
+/// RAUC boxes: the uploaded bundle goes to a file under the data directory, then to RAUC
+/// through the root helper (`update::rauc`).
+fn install_rauc(
+    u: &Updater,
+    rauc: &crate::update::rauc::RaucBox,
+    file: &[u8],
+    reboot: bool,
+) -> Result<String, String> {
+    let path = u.rauc_upload_path().ok_or("no data directory")?;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
+    }
+    std::fs::write(&path, file).map_err(|e| format!("{}: {e}", path.display()))?;
+    let msg = u
+        .install_rauc(rauc, &path)
+        .map_err(|e| format!("update refused: {e}"))?;
+    if reboot {
+        u.request_reboot().map_err(|e| e.to_string())?;
+        return Ok(format!("{msg}; the box restarts into the new slot"));
+    }
+    Ok(format!("{msg}; restart the box to boot the new slot"))
 }
