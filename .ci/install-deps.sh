@@ -15,6 +15,8 @@ have openssl || need+=(openssl)
 have gpgsm || need+=(gpgsm)
 have cmsutil || need+=(libnss3-tools)
 have faketime || need+=(faketime)
+# The tz database the firmware image copies (image/build.sh).
+[ -f /usr/share/zoneinfo/Europe/Copenhagen ] || need+=(tzdata)
 # Bouncy Castle as a signing peer (tests/peers/BcSign.java, run with `java File.java`).
 have java || need+=(default-jdk-headless)
 for jar in bcprov bcpkix bcutil bcmail javax.mail javax.activation; do

@@ -51,6 +51,9 @@ for defconfig in "${EXT_DIR}"/configs/*_defconfig; do
 		sed 's/^/    /' "${WORK}/${name}.log"
 		continue
 	fi
+	# The box's time zone needs the zoneinfo (segl-netd, /etc/localtime).
+	grep -qx 'BR2_TARGET_TZ_INFO=y' "${defconfig}" ||
+		fail "${name}: BR2_TARGET_TZ_INFO=y missing (segl-netd applies the time zone)"
 	total=0
 	lost=0
 	while IFS= read -r line; do

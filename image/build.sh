@@ -32,7 +32,7 @@ SEGL_BOARD=x86_64-local
 SEGL_FIRMWARE_VERSION=${SEGL_FIRMWARE_VERSION:-$(sed -n 's/^version = "\([0-9.]*\)"$/\1/p' "$REPO/Cargo.toml" | head -n 1)}
 
 # Debian packages the build and the boot tests use.
-APT_PACKAGES=(linux-image-amd64 busybox-static e2fsprogs util-linux kmod cpio gzip ca-certificates
+APT_PACKAGES=(linux-image-amd64 busybox-static e2fsprogs util-linux kmod cpio gzip ca-certificates tzdata
 	genimage dosfstools mtools grub-pc-bin grub-efi-amd64-bin grub-common ovmf qemu-system-x86)
 
 # Kernel modules loaded at boot (their dependencies are added): disks
@@ -135,6 +135,16 @@ install -m 0644 "$REPO/buildroot/board/segl/segl.toml" "$ROOT/etc/segl/segl.toml
 install -m 0755 "$SEGL_BIN" "$ROOT/usr/bin/segl"
 # The CA bundle for outbound TLS level "verify" (delivery.require_tls_domains, tls_levels).
 install -D -m 0644 /etc/ssl/certs/ca-certificates.crt "$ROOT/etc/ssl/certs/ca-certificates.crt"
+
+# The tz database (/usr/share/zoneinfo, Debian tzdata): segl-netd points /etc/localtime at the
+# zone of /data/time.conf. Without the right/ and posix/ duplicates and without Debian's
+# localtime -> /etc/localtime link; the links between zones are relative and stay.
+(cd /usr/share/zoneinfo && find . -mindepth 1 \( -path ./right -o -path ./posix -o -path ./localtime \) -prune \
+	-o -print0 | cpio --null -pdm --quiet "$ROOT/usr/share/zoneinfo")
+[ -f "$ROOT/usr/share/zoneinfo/Europe/Copenhagen" ] && [ -f "$ROOT/usr/share/zoneinfo/UTC" ] ||
+	die "no zoneinfo copied from /usr/share/zoneinfo (tzdata)"
+# segl-netd keeps the zone's link in /run (UTC until it has run: glibc's default).
+ln -sfn /run/segl-netd/localtime "$ROOT/etc/localtime"
 
 # BusyBox and a link for each applet it has (paths as BusyBox lists them).
 install -m 0755 /bin/busybox "$ROOT/bin/busybox"

@@ -85,6 +85,10 @@ fn network_and_time_settings_through_ctl_and_api() {
             vec!["time", "set", "--timezone", "../../etc/passwd"],
             "not a time zone name",
         ),
+        (
+            vec!["time", "set", "--timezone", "Europe/Atlantis"],
+            "not in the time zone database",
+        ),
     ] {
         let (ok, out) = ctl_text(&g, &args);
         assert!(!ok && out.contains(why), "{args:?}: {out}");
@@ -129,6 +133,12 @@ fn network_and_time_settings_through_ctl_and_api() {
     let v = g.ctl_json(&["time", "show", "--json"]);
     assert_eq!(v["clock_trusted"], true, "{v}");
     assert_eq!(v["settings"]["timezone"], "Europe/Berlin");
+    // The zone applies at once: segl shows the time with the zone's offset (a fixed one here).
+    let (ok, out) = ctl_text(&g, &["time", "set", "--timezone", "etc/gmt-14"]);
+    assert!(ok, "{out}");
+    let v = g.ctl_json(&["time", "show", "--json"]);
+    assert_eq!(v["settings"]["timezone"], "Etc/GMT-14", "{v}");
+    assert!(v["now"].as_str().unwrap().ends_with(" +1400"), "{v}");
 
     let v = g.ctl_json(&["status", "--json"]);
     assert_eq!(v["clock_trusted"], true, "{v}");

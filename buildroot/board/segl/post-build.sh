@@ -44,6 +44,11 @@ sed -i 's~^console::respawn:/sbin/getty .*~console::respawn:/sbin/segl-console~'
 if ! grep -q '/sbin/segl-console' "${TARGET_DIR}/etc/inittab"; then
 	echo 'console::respawn:/sbin/segl-console' >> "${TARGET_DIR}/etc/inittab"
 fi
+# The time zone (BR2_TARGET_TZ_INFO installs the zoneinfo): segl-netd points
+# /run/segl-netd/localtime at the zone of /data/time.conf; the root file system
+# is read-only, so /etc/localtime is a fixed link there (UTC until it exists).
+ln -sfn /run/segl-netd/localtime "${TARGET_DIR}/etc/localtime"
+rm -f "${TARGET_DIR}/etc/timezone"
 # Replaced by segl-netd (a leftover of an older build in the same output).
 rm -f "${TARGET_DIR}/etc/init.d/S49ntpd"
 

@@ -45,7 +45,7 @@ pub struct TimeView {
     pub file: String,
     pub on_box: bool,
     pub status: Option<String>,
-    /// The clock now (UTC, RFC 5322).
+    /// The clock now, local time of the configured zone with its offset (RFC 5322).
     pub now: String,
     /// Whether the clock is trustworthy; while not, mail is spooled but not processed.
     pub clock_trusted: bool,
@@ -98,12 +98,14 @@ pub fn network_view(store: &Store) -> Result<NetworkView, StoreError> {
 
 pub fn time_view(store: &Store) -> Result<TimeView, StoreError> {
     let trust = crate::appliance::trust::current();
+    let settings = store.time()?;
+    let zone = crate::appliance::zone::named(&settings.timezone);
     Ok(TimeView {
-        settings: store.time()?,
+        settings,
         file: store.file(Kind::Time).display().to_string(),
         on_box: store.netd.is_some(),
         status: store.status(Kind::Time),
-        now: crate::clock::rfc2822(crate::clock::unix_now()),
+        now: crate::appliance::zone::rfc5322(crate::clock::unix_now(), &zone),
         clock_trusted: trust.trusted(),
         clock: trust.describe(),
     })

@@ -6,12 +6,14 @@
 //! - [`settings`]: the settings, their validation and file format;
 //! - [`store`]: where the files live, the atomic write and the apply request;
 //! - [`trust`]: whether the clock is trustworthy yet;
-//! - [`sntp`]: `segl sntp`, one SNTP query.
+//! - [`sntp`]: `segl sntp`, one SNTP query;
+//! - [`zone`]: the time zone, checked against the tz database, and local dates in it.
 
 pub mod settings;
 pub mod sntp;
 pub mod store;
 pub mod trust;
+pub mod zone;
 
 pub use settings::{Mode, NetworkSettings, SettingsError, TimeSettings};
 pub use store::{Kind, Saved, Store, StoreError};

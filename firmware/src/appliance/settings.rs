@@ -312,6 +312,17 @@ impl TimeSettings {
                 format!("{tz:?} is not a time zone name (like UTC or Europe/Berlin)"),
             ));
         }
+        // The syntax check above keeps the file safe for root; the tz database says whether
+        // the zone exists, and gives its spelling (the box's zoneinfo files are case-sensitive).
+        match super::zone::lookup(tz) {
+            Some((_, canonical)) => self.timezone = canonical,
+            None => {
+                return Err(invalid(
+                    "timezone",
+                    format!("{tz:?} is not in the time zone database (try UTC or Europe/Berlin)"),
+                ))
+            }
+        }
         Ok(self)
     }
 
@@ -458,7 +469,19 @@ mod tests {
         .unwrap();
         assert_eq!(t.ntp, ["pool.ntp.org", "192.0.2.123"]);
         assert_eq!(TimeSettings::parse(&t.render()).unwrap(), t);
-        for tz in ["Europe/../etc", "a b", "/etc/passwd", "$(x)", "Europe/"] {
+        let t = TimeSettings {
+            ntp: vec![],
+            timezone: " europe/copenhagen ".into(),
+        };
+        assert_eq!(t.validated().unwrap().timezone, "Europe/Copenhagen");
+        for tz in [
+            "Europe/../etc",
+            "a b",
+            "/etc/passwd",
+            "$(x)",
+            "Europe/",
+            "Europe/Atlantis",
+        ] {
             let t = TimeSettings {
                 ntp: vec![],
                 timezone: tz.into(),

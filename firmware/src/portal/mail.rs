@@ -45,7 +45,8 @@ fn text_message(cfg: &Config, headers: &[(&str, String)], body: &str) -> Vec<u8>
     for (k, v) in headers {
         msg.append(k, &clean(v));
     }
-    msg.append("Date", &crate::clock::rfc2822(crate::clock::unix_now()));
+    let now = crate::clock::unix_now();
+    msg.append("Date", &crate::appliance::zone::date_header(cfg, now));
     let rnd: String = rand::random::<[u8; 12]>()
         .iter()
         .map(|b| format!("{b:02x}"))

@@ -58,7 +58,11 @@ pub fn failure_dsn(
         .from((t.dsn_from_name, postmaster.as_str()))
         .to(env.mail_from.as_str())
         .subject(t.dsn_subject)
-        .date(now)
+        // Local time of the box's zone (System › Time), read now, so a change applies at once.
+        .header(
+            "Date",
+            mail_builder::headers::raw::Raw::new(crate::appliance::zone::date_header(cfg, now)),
+        )
         .message_id(format!("{id}@{host}"))
         .header(
             "Auto-Submitted",
@@ -179,21 +183,8 @@ fn dsn_envelope(host: &str, env: &Envelope, id: String, now: i64, size: usize) -
 mod tests {
     use super::*;
 
-    #[test]
-    fn dsn_is_a_delivery_status_report() {
-        let cfg = Config::default_config();
-        let mut r = Recipient::new(
-            "x@partner.test".into(),
-            Some("rfc822;x@partner.test".into()),
-            None,
-        );
-        r.state = RcptState::Failed {
-            at: 0,
-            status: crate::spool::EnhancedStatus::BAD_MAILBOX,
-            reply: "550 5.1.1 no such user".into(),
-        };
-        r.remote = Some("mx.partner.test".into());
-        let env = Envelope {
+    fn envelope(recipients: Vec<Recipient>) -> Envelope {
+        Envelope {
             version: 1,
             id: "ID1".into(),
             parent: None,
@@ -215,10 +206,27 @@ mod tests {
             ret: None,
             envid: Some("ENV1".into()),
             size: 10,
-            recipients: vec![r.clone()],
+            recipients,
             paused: None,
             checksum: None,
+        }
+    }
+
+    #[test]
+    fn dsn_is_a_delivery_status_report() {
+        let cfg = Config::default_config();
+        let mut r = Recipient::new(
+            "x@partner.test".into(),
+            Some("rfc822;x@partner.test".into()),
+            None,
+        );
+        r.state = RcptState::Failed {
+            at: 0,
+            status: crate::spool::EnhancedStatus::BAD_MAILBOX,
+            reply: "550 5.1.1 no such user".into(),
         };
+        r.remote = Some("mx.partner.test".into());
+        let env = envelope(vec![r.clone()]);
         let orig = b"Subject: hi\r\nFrom: sender@example.org\r\n\r\nbody\r\n";
         let (denv, bytes) = failure_dsn(&cfg, &env, &[r], orig, 1_700_000_100, "D1".into());
         let text = String::from_utf8(bytes).unwrap();
@@ -255,5 +263,30 @@ mod tests {
         assert!(german < english, "{text}");
         assert!(text.contains("Mail-Zustellsystem"), "{text}");
         assert!(text.contains("Status: 5.1.1"));
+    }
+
+    #[test]
+    fn dsn_date_is_local_time_of_the_box_zone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut cfg = Config::default_config();
+        cfg.storage.data_dir = dir.path().to_path_buf();
+        let env = envelope(vec![]);
+        let dsn = |cfg: &Config| {
+            let (_, bytes) = failure_dsn(cfg, &env, &[], b"\r\n", 1_700_000_100, "D3".into());
+            String::from_utf8(bytes).unwrap()
+        };
+        // No time.conf: UTC.
+        assert!(dsn(&cfg).contains("Date: Tue, 14 Nov 2023 22:15:00 +0000\r\n"));
+        let store = crate::appliance::Store::for_config(&cfg);
+        let t = crate::appliance::TimeSettings {
+            ntp: vec![],
+            timezone: "Europe/Copenhagen".into(),
+        };
+        store.save_time(t).unwrap();
+        let text = dsn(&cfg);
+        assert!(
+            text.contains("Date: Tue, 14 Nov 2023 23:15:00 +0100\r\n"),
+            "{text}"
+        );
     }
 }

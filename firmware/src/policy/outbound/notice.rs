@@ -70,7 +70,8 @@ pub(crate) fn system_message(
     msg.append("From", &format!("{} <postmaster@{host}>", t.system_name));
     msg.append("To", &format!("<{to}>"));
     msg.append("Subject", subject);
-    msg.append("Date", &crate::clock::rfc2822(crate::clock::unix_now()));
+    let now = crate::clock::unix_now();
+    msg.append("Date", &crate::appliance::zone::date_header(&ctx.cfg, now));
     msg.append("Message-ID", &format!("<{}.{kind}@{host}>", env.id));
     msg.append("Auto-Submitted", auto_submitted);
     msg.set_text_body(body);
