@@ -20,8 +20,11 @@ if [ "${SEGL_SKIP_BUILD:-}" != "1" ]; then
 fi
 
 # shellcheck disable=SC2034,SC2054 # used by testlib.sh; commas are qemu syntax
-QEMU_CMD=(qemu-system-x86_64 -M pc -accel tcg -cpu max -smp 1 -m 1024)
+# QEMU's i6300ESB watchdog: the image arms it (sbin/segl-watchdog) and the test checks it.
+QEMU_CMD=(qemu-system-x86_64 -M pc -accel tcg -cpu max -smp 1 -m 1024 -device i6300esb)
 # shellcheck disable=SC2034,SC2054
 QEMU_NIC=(-device virtio-net-pci,netdev=n0)
 BOOT_MARKER="segl-grub: booting slot a"
+# shellcheck disable=SC2034 # used by testlib.sh
+WATCHDOG_MARKER="segl-watchdog: i6300ESB timer armed"
 boot_test_main "${SEGL_IMAGE_OUT:-$IMAGE_DIR/out}/disk.img"

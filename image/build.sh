@@ -36,12 +36,14 @@ APT_PACKAGES=(linux-image-amd64 busybox-static e2fsprogs util-linux kmod cpio gz
 	genimage dosfstools mtools grub-pc-bin grub-efi-amd64-bin grub-common ovmf qemu-system-x86)
 
 # Kernel modules loaded at boot (their dependencies are added): disks
-# (virtio, SATA, NVMe, USB), file systems, network cards, power button.
+# (virtio, SATA, NVMe, USB), file systems, network cards, power button, hardware watchdogs
+# (QEMU's i6300esb, Intel TCO, AMD SP5100 TCO; sbin/segl-watchdog feeds the first one).
 MODULES=(virtio_pci virtio_blk virtio_scsi virtio_net sd_mod sr_mod ahci ata_piix
 	nvme usb_storage uas xhci_pci ehci_pci ohci_pci uhci_hcd
 	ext4 crc32c_generic vfat nls_cp437 nls_ascii nls_iso8859_1 nls_utf8
 	e1000 e1000e igb igc r8169 tg3 bnx2 vmxnet3
-	evdev button)
+	evdev button
+	i6300esb lpc_ich iTCO_wdt sp5100_tco)
 
 step_start=0
 t0=$(date +%s)

@@ -503,6 +503,10 @@ boot_test_main() {
 		grep -q "$BOOT_MARKER" "$SERIAL_LOG" || fail "\"$BOOT_MARKER\" is not on the console: not booted through the expected boot loader"
 		say "booted through the expected boot loader (\"$BOOT_MARKER\" on the console)"
 	fi
+	if [ -n "${WATCHDOG_MARKER:-}" ]; then
+		wait_console_text "$WATCHDOG_MARKER" 60
+		say "hardware watchdog armed (\"$WATCHDOG_MARKER\" on the console)"
+	fi
 	grep -q "first boot: creating an ext4 file system" "$SERIAL_LOG" || fail "boot 1 did not make the data file system"
 	appliance_check_data_grown 1400
 	appliance_check_first_boot_console
