@@ -363,7 +363,7 @@ appliance_check_console_menu() {
 # has at least MIN_MIB MiB.
 appliance_check_data_grown() {
 	local mib
-	grep -q "segl-init: data partition: growing" "$SERIAL_LOG" || fail "the data partition was not grown to the disk"
+	grep -q "segl-grow-data: growing" "$SERIAL_LOG" || fail "the data partition was not grown to the disk"
 	mib=$(tr -d '\r' <"$SERIAL_LOG" | sed -n 's/^segl-init: \/data: \([0-9]*\) MiB$/\1/p' | tail -n 1)
 	[ -n "$mib" ] && [ "$mib" -ge "$1" ] || fail "/data has ${mib:-?} MiB, expected at least $1"
 	say "data partition grown: /data has $mib MiB"
