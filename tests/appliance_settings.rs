@@ -11,16 +11,6 @@ use std::process::{Command, Stdio};
 
 use common::*;
 
-fn ctl_text(g: &Gateway, args: &[&str]) -> (bool, String) {
-    let out = g.ctl(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
-}
-
 #[test]
 fn network_and_time_settings_through_ctl_and_api() {
     let d = temp_dir("segl-appliance");
@@ -31,21 +21,18 @@ fn network_and_time_settings_through_ctl_and_api() {
     assert_eq!(v["settings"]["mode"], "dhcp", "{v}");
     assert_eq!(v["on_box"], false);
 
-    let (ok, out) = ctl_text(
-        &g,
-        &[
-            "network",
-            "set",
-            "--address",
-            "192.0.2.10/24",
-            "--gateway",
-            "192.0.2.1",
-            "--dns",
-            "192.0.2.53,2001:db8::53",
-            "--hostname",
-            "gw.example.org",
-        ],
-    );
+    let (ok, out) = g.ctl_text(&[
+        "network",
+        "set",
+        "--address",
+        "192.0.2.10/24",
+        "--gateway",
+        "192.0.2.1",
+        "--dns",
+        "192.0.2.53,2001:db8::53",
+        "--hostname",
+        "gw.example.org",
+    ]);
     assert!(ok, "{out}");
     assert!(out.contains("saved; not on a box"), "{out}");
     let conf = std::fs::read_to_string(data.join("network.conf")).unwrap();
@@ -90,7 +77,7 @@ fn network_and_time_settings_through_ctl_and_api() {
             "not in the time zone database",
         ),
     ] {
-        let (ok, out) = ctl_text(&g, &args);
+        let (ok, out) = g.ctl_text(&args);
         assert!(!ok && out.contains(why), "{args:?}: {out}");
     }
     assert_eq!(
@@ -99,12 +86,12 @@ fn network_and_time_settings_through_ctl_and_api() {
     );
     assert!(!data.join("time.conf").exists());
 
-    let (ok, out) = ctl_text(&g, &["network", "show"]);
+    let (ok, out) = g.ctl_text(&["network", "show"]);
     assert!(
         ok && out.contains("192.0.2.10/24 on eth0 (static)"),
         "{out}"
     );
-    let (ok, out) = ctl_text(&g, &["network", "set", "--dhcp"]);
+    let (ok, out) = g.ctl_text(&["network", "set", "--dhcp"]);
     assert!(ok, "{out}");
     let conf = std::fs::read_to_string(data.join("network.conf")).unwrap();
     assert!(
@@ -113,17 +100,14 @@ fn network_and_time_settings_through_ctl_and_api() {
     );
     assert!(conf.contains("HOSTNAME=gw.example.org"), "{conf}");
 
-    let (ok, out) = ctl_text(
-        &g,
-        &[
-            "time",
-            "set",
-            "--ntp",
-            "ntp1.example.org,192.0.2.123",
-            "--timezone",
-            "Europe/Berlin",
-        ],
-    );
+    let (ok, out) = g.ctl_text(&[
+        "time",
+        "set",
+        "--ntp",
+        "ntp1.example.org,192.0.2.123",
+        "--timezone",
+        "Europe/Berlin",
+    ]);
     assert!(ok, "{out}");
     let t = std::fs::read_to_string(data.join("time.conf")).unwrap();
     assert!(
@@ -134,7 +118,7 @@ fn network_and_time_settings_through_ctl_and_api() {
     assert_eq!(v["clock_trusted"], true, "{v}");
     assert_eq!(v["settings"]["timezone"], "Europe/Berlin");
     // The zone applies at once: segl shows the time with the zone's offset (a fixed one here).
-    let (ok, out) = ctl_text(&g, &["time", "set", "--timezone", "etc/gmt-14"]);
+    let (ok, out) = g.ctl_text(&["time", "set", "--timezone", "etc/gmt-14"]);
     assert!(ok, "{out}");
     let v = g.ctl_json(&["time", "show", "--json"]);
     assert_eq!(v["settings"]["timezone"], "Etc/GMT-14", "{v}");
@@ -142,7 +126,7 @@ fn network_and_time_settings_through_ctl_and_api() {
 
     let v = g.ctl_json(&["status", "--json"]);
     assert_eq!(v["clock_trusted"], true, "{v}");
-    let (ok, out) = ctl_text(&g, &["status"]);
+    let (ok, out) = g.ctl_text(&["status"]);
     assert!(
         ok && out.contains("clock:       trusted (later than the firmware's build date)"),
         "{out}"

@@ -12,20 +12,9 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use common::{temp_dir, wait_until, Gateway};
+use common::{run_ok, temp_dir, wait_until, Gateway};
 
 const BUNDLE_TOOL: &str = env!("CARGO_BIN_EXE_segl-bundle");
-
-fn run(cmd: &mut Command) -> String {
-    let out = cmd.output().expect("run");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 /// The simulated disk: `boot.img` (FAT with grub/grubenv), `slot-a.img`, `slot-b.img`.
 struct SimBox {
@@ -37,8 +26,8 @@ impl SimBox {
         let fw = dir.join("fw");
         std::fs::create_dir_all(&fw).unwrap();
         let env = dir.join("grubenv");
-        run(Command::new("grub-editenv").arg(&env).arg("create"));
-        run(Command::new("grub-editenv").arg(&env).args([
+        run_ok(Command::new("grub-editenv").arg(&env).arg("create"));
+        run_ok(Command::new("grub-editenv").arg(&env).args([
             "set",
             "slot_good=a",
             "slot_try=",
@@ -46,16 +35,20 @@ impl SimBox {
             "tried_version=",
         ]));
         let boot = dir.join("boot.img");
-        run(Command::new("mkfs.vfat")
-            .args(["-n", "SEGLBOOT", "-C"])
-            .arg(&boot)
-            .arg("8192"));
-        run(Command::new("mmd").arg("-i").arg(&boot).arg("::grub"));
-        run(Command::new("mcopy")
-            .arg("-i")
-            .arg(&boot)
-            .arg(&env)
-            .arg("::grub/grubenv"));
+        run_ok(
+            Command::new("mkfs.vfat")
+                .args(["-n", "SEGLBOOT", "-C"])
+                .arg(&boot)
+                .arg("8192"),
+        );
+        run_ok(Command::new("mmd").arg("-i").arg(&boot).arg("::grub"));
+        run_ok(
+            Command::new("mcopy")
+                .arg("-i")
+                .arg(&boot)
+                .arg(&env)
+                .arg("::grub/grubenv"),
+        );
         std::fs::write(dir.join("slot-a.img"), vec![0u8; 4 << 20]).unwrap();
         std::fs::write(dir.join("slot-b.img"), vec![0u8; 4 << 20]).unwrap();
         let b = SimBox {
@@ -95,12 +88,14 @@ impl SimBox {
     fn grubenv(&self) -> String {
         let out = self.dir.join("grubenv.read");
         let _ = std::fs::remove_file(&out);
-        run(Command::new("mcopy")
-            .arg("-i")
-            .arg(self.dir.join("boot.img"))
-            .arg("::grub/grubenv")
-            .arg(&out));
-        run(Command::new("grub-editenv").arg(&out).arg("list"))
+        run_ok(
+            Command::new("mcopy")
+                .arg("-i")
+                .arg(self.dir.join("boot.img"))
+                .arg("::grub/grubenv")
+                .arg(&out),
+        );
+        run_ok(Command::new("grub-editenv").arg(&out).arg("list"))
     }
 
     /// What GRUB does before starting a trial kernel: `slot_try` cleared (`save_env`), in place.
@@ -132,7 +127,7 @@ fn bundle(dir: &Path, name: &str, version: &str, payload: &[u8]) -> PathBuf {
     let p = dir.join(format!("{name}.payload"));
     std::fs::write(&p, payload).unwrap();
     let out = dir.join(format!("{name}.seglfw"));
-    run(Command::new(BUNDLE_TOOL).args([
+    run_ok(Command::new(BUNDLE_TOOL).args([
         "make",
         "--dev",
         "--version",
@@ -147,20 +142,8 @@ fn bundle(dir: &Path, name: &str, version: &str, payload: &[u8]) -> PathBuf {
     out
 }
 
-fn ctl_text(g: &Gateway, args: &[&str]) -> (bool, String) {
-    let out = g.ctl(args);
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
 fn firmware_json(g: &Gateway) -> serde_json::Value {
-    let (ok, out) = ctl_text(g, &["firmware", "status", "--json"]);
+    let (ok, out) = g.ctl_text(&["firmware", "status", "--json"]);
     assert!(ok, "firmware status: {out}");
     serde_json::from_str(&out).expect("json")
 }
@@ -196,7 +179,7 @@ fn install_trial_good_then_a_failed_trial_is_reported() {
         (old.as_path(), "not newer"),
         (g.config.as_path(), "not a Segl firmware bundle"),
     ] {
-        let (ok, out) = ctl_text(&g, &["firmware", "install", file.to_str().unwrap()]);
+        let (ok, out) = g.ctl_text(&["firmware", "install", file.to_str().unwrap()]);
         assert!(!ok && out.contains(why), "{why}: {out}");
     }
     assert!(sim.grubenv().contains("slot_try=\n"), "{}", sim.grubenv());
@@ -206,7 +189,7 @@ fn install_trial_good_then_a_failed_trial_is_reported() {
         .all(|b| *b == 0));
 
     // v2: written to slot b, read back, armed for one trial.
-    let (ok, out) = ctl_text(&g, &["firmware", "install", v2.to_str().unwrap()]);
+    let (ok, out) = g.ctl_text(&["firmware", "install", v2.to_str().unwrap()]);
     assert!(ok, "install: {out}");
     assert!(out.contains("installed version 2.0 in slot b"), "{out}");
     let b = std::fs::read(dir.path().join("slot-b.img")).unwrap();
@@ -238,12 +221,12 @@ fn install_trial_good_then_a_failed_trial_is_reported() {
         "{env}"
     );
     assert!(dir.path().join("fw/good").exists());
-    let (_, status) = ctl_text(&g, &["status"]);
+    let (_, status) = g.ctl_text(&["status"]);
     assert!(status.contains("firmware:    2.0 (slot b)"), "{status}");
 
     // v3 into slot a; its trial never becomes healthy, GRUB boots slot b again.
     let v3 = bundle(dir.path(), "v3", "3.0", b"v3 slot image");
-    let (ok, out) = ctl_text(&g, &["firmware", "install", v3.to_str().unwrap()]);
+    let (ok, out) = g.ctl_text(&["firmware", "install", v3.to_str().unwrap()]);
     assert!(ok, "install v3: {out}");
     assert!(sim.grubenv().contains("slot_try=a"));
     g.stop();
@@ -254,12 +237,12 @@ fn install_trial_good_then_a_failed_trial_is_reported() {
         firmware_json(&g)["last"]["result"] == "failed"
     });
     assert!(failed, "failed trial not reported: {}", firmware_json(&g));
-    let (_, status) = ctl_text(&g, &["status"]);
+    let (_, status) = g.ctl_text(&["status"]);
     assert!(
         status.contains("last update failed: version 3.0 in slot a did not become healthy"),
         "{status}"
     );
-    let (_, fw) = ctl_text(&g, &["firmware", "status"]);
+    let (_, fw) = g.ctl_text(&["firmware", "status"]);
     assert!(fw.contains("last update: failed"), "{fw}");
     assert!(sim.grubenv().contains("tried=\n"));
 }

@@ -12,17 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{temp_dir, Gateway};
-
-fn run(cmd: &mut Command) {
-    let out = cmd.output().expect("run");
-    assert!(
-        out.status.success(),
-        "{cmd:?}: {}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::{run_ok, temp_dir, Gateway};
 
 /// A self-signed CA (`<name>.pem`, `<name>.key`) that signs bundles directly.
 fn ca(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -30,15 +20,17 @@ fn ca(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
         dir.join(format!("{name}.pem")),
         dir.join(format!("{name}.key")),
     );
-    run(Command::new("openssl")
-        .args([
-            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
-        ])
-        .args(["-subj", &format!("/CN={name}")])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert));
+    run_ok(
+        Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30",
+            ])
+            .args(["-subj", &format!("/CN={name}")])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert),
+    );
     (cert, key)
 }
 
@@ -63,14 +55,16 @@ fn bundle(dir: &Path, signer: &(PathBuf, PathBuf), out: &str) -> PathBuf {
     )
     .unwrap();
     let file = dir.join(out);
-    run(Command::new("rauc")
-        .arg("bundle")
-        .arg("--cert")
-        .arg(&signer.0)
-        .arg("--key")
-        .arg(&signer.1)
-        .arg(&content)
-        .arg(&file));
+    run_ok(
+        Command::new("rauc")
+            .arg("bundle")
+            .arg("--cert")
+            .arg(&signer.0)
+            .arg("--key")
+            .arg(&signer.1)
+            .arg(&content)
+            .arg(&file),
+    );
     file
 }
 
@@ -107,16 +101,6 @@ fn helper(run_dir: PathBuf, keyring: PathBuf, stop: Arc<AtomicBool>) {
         };
         std::fs::write(run_dir.join("result"), result).unwrap();
     }
-}
-
-fn ctl_text(g: &Gateway, args: &[&str]) -> (bool, String) {
-    let out = g.ctl(args);
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
 }
 
 const RAUC_STATUS: &str = r#"{"compatible":"segl-test","booted":"A","boot_primary":"rootfs.0",
@@ -158,13 +142,13 @@ fn bundles_go_to_rauc_and_its_verdict_comes_back() {
         std::thread::spawn(move || helper(r, k, s))
     };
 
-    let (ok, st) = ctl_text(&g, &["firmware", "status"]);
+    let (ok, st) = g.ctl_text(&["firmware", "status"]);
     assert!(ok, "{st}");
     assert!(st.contains("running:     1.0 in slot a"), "{st}");
     assert!(st.contains("inactive, bad"), "{st}");
 
     for file in [&foreign, &tampered] {
-        let (ok, out) = ctl_text(&g, &["firmware", "install", file.to_str().unwrap()]);
+        let (ok, out) = g.ctl_text(&["firmware", "install", file.to_str().unwrap()]);
         assert!(!ok, "{file:?}: {out}");
         assert!(
             out.contains("RAUC: signature verification failed"),
@@ -173,10 +157,7 @@ fn bundles_go_to_rauc_and_its_verdict_comes_back() {
     }
     assert!(!run_dir.join("requests/reboot-request").exists());
 
-    let (ok, out) = ctl_text(
-        &g,
-        &["firmware", "install", "--reboot", good.to_str().unwrap()],
-    );
+    let (ok, out) = g.ctl_text(&["firmware", "install", "--reboot", good.to_str().unwrap()]);
     assert!(ok, "{out}");
     assert!(
         out.contains("installed by RAUC: Installing bundle succeeded"),

@@ -418,6 +418,17 @@ level = "debug"
             .unwrap()
     }
 
+    /// `segl ctl ARGS`: whether it succeeded, and what it printed (stdout, then stderr).
+    pub fn ctl_text(&self, args: &[&str]) -> (bool, String) {
+        let out = self.ctl(args);
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+
     pub fn ctl_json(&self, args: &[&str]) -> serde_json::Value {
         let out = self.ctl(args);
         assert!(
@@ -577,4 +588,16 @@ pub fn gateway_with_sinks(dir: &Path, extra: &str) -> (Sink, Sink, Gateway) {
     let smart = Sink::start(&dir.join("smart"), &[]);
     let g = Gateway::start(&dir.join("gw"), inbound.port, smart.port, extra);
     (inbound, smart, g)
+}
+
+/// Runs a tool of the test set-up (openssl, rauc, mkfs …) that must succeed; its stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().expect("run");
+    assert!(
+        out.status.success(),
+        "{cmd:?}: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
 }
