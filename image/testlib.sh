@@ -182,13 +182,16 @@ PY
 # (the appliance's admin listener is not loopback, so it speaks HTTPS with a
 # self-signed certificate; the test does not pin it).
 http() {
-	python3 - "$ADMIN_PORT" "$1" "${2:-}" <<'PY'
+	python3 - "$ADMIN_PORT" "$1" "${2:-}" "${3:-GET}" "${4:-}" <<'PY'
 import ssl, sys, urllib.request, urllib.error
 ctx = ssl.create_default_context()
 ctx.check_hostname = False
 ctx.verify_mode = ssl.CERT_NONE
 urllib.request.install_opener(urllib.request.build_opener(urllib.request.HTTPSHandler(context=ctx)))
-req = urllib.request.Request(f"https://127.0.0.1:{sys.argv[1]}{sys.argv[2]}")
+body = sys.argv[5].encode() if sys.argv[5] else None
+req = urllib.request.Request(f"https://127.0.0.1:{sys.argv[1]}{sys.argv[2]}", data=body, method=sys.argv[4])
+if body:
+    req.add_header("Content-Type", "application/json")
 if sys.argv[3]:
     req.add_header("Authorization", "Bearer " + sys.argv[3])
 try:
@@ -357,6 +360,25 @@ appliance_check_console_menu() {
 	echo "$out" | grep -q '"name":"console-admin"' || fail "the administrator made on the console is not in /api/v1/admins: $out"
 	tr -d '\r' <"$SERIAL_LOG" | grep -q "console-pass-0123456789" && fail "the password was echoed on the console"
 	say "console menu: administrator console-admin added (password not echoed)"
+	# The time zone set through the API is applied on the box (segl-netd points /etc/localtime
+	# at it); the console, started again after its menu, shows local time.
+	out=$(http /api/v1/time "$TOKEN" PUT '{"ntp":["pool.ntp.org"],"timezone":"Europe/Copenhagen"}')
+	[ "${out%% *}" = "200" ] || fail "PUT /api/v1/time: $out"
+	wait_console_text "Menu: 1 show" 30 "$(last_line_of "administrator console-admin (admin) added")"
+	# segl-netd takes the request within a second or two; show the console again until then.
+	start=$(date +%s)
+	while :; do
+		from=$(($(wc -l <"$SERIAL_LOG") + 1))
+		console_type "1\n"
+		wait_console_text "Menu: 1 show" 30 "$from"
+		out=$(tr -d '\r' <"$SERIAL_LOG" | tail -n "+$from" | grep "^Time: " | tail -n 1)
+		case "$out" in
+		*" CET" | *" CEST") break ;;
+		esac
+		[ $(($(date +%s) - start)) -lt 30 ] || fail "time zone Europe/Copenhagen set, but the console shows \"$out\""
+		sleep 1
+	done
+	say "time zone Europe/Copenhagen applied on the box: console \"$out\""
 }
 
 # appliance_check_data_grown MIN_MIB: this boot grew the data partition and /data
