@@ -26,9 +26,10 @@ fi
 # later changes and keeps the clock with "segl sntp", /sbin/segl-console the
 # console (address, web admin URL, certificate, set-up link, menu),
 # /sbin/segl-grow-data the growth of the data partition (the overlay's
-# /usr/sbin/segl-data calls it).
+# /usr/sbin/segl-data calls it), /sbin/segl-watchdog the hardware watchdog's
+# feeder.
 SEGL_ROOTFS="${BOARD_DIR}/../../../image/rootfs"
-for f in sbin/segl-netd sbin/segl-console sbin/segl-grow-data etc/init.d/network; do
+for f in sbin/segl-netd sbin/segl-console sbin/segl-grow-data sbin/segl-watchdog etc/init.d/network; do
 	if [ ! -f "${SEGL_ROOTFS}/${f}" ]; then
 		echo "${SEGL_ROOTFS}/${f} not found: buildroot/ must stay in the segl checkout" >&2
 		exit 1
@@ -40,6 +41,11 @@ done
 # with segl.shell=1 on the kernel command line).
 if ! grep -q '/sbin/segl-netd' "${TARGET_DIR}/etc/inittab"; then
 	echo '::respawn:/sbin/segl-netd' >> "${TARGET_DIR}/etc/inittab"
+fi
+# The hardware watchdog (the board's timer is built into the kernel:
+# linux.fragment), armed and fed as on the local image.
+if ! grep -q '/sbin/segl-watchdog' "${TARGET_DIR}/etc/inittab"; then
+	echo '::respawn:/sbin/segl-watchdog' >> "${TARGET_DIR}/etc/inittab"
 fi
 # The root helper of RAUC installs asked for by segl (the overlay's
 # /usr/sbin/segl-raucd; S40network makes its /run/segl-rauc).
