@@ -12,7 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{run_ok, temp_dir, Gateway};
+use common::{noise, run_ok, temp_dir, Gateway};
 
 /// A self-signed CA (`<name>.pem`, `<name>.key`) that signs bundles directly.
 fn ca(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -39,15 +39,7 @@ fn bundle(dir: &Path, signer: &(PathBuf, PathBuf), out: &str) -> PathBuf {
     let content = dir.join(format!("{out}.d"));
     std::fs::create_dir_all(&content).unwrap();
     // Incompressible, so that the SquashFS is larger than RAUC's 4 KiB minimum.
-    let mut x = 0x2545_f491u32;
-    let image: Vec<u8> = (0..65536)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
+    let image = noise(65536, 0x2545_f491);
     std::fs::write(content.join("rootfs.ext4"), image).unwrap();
     std::fs::write(
         content.join("manifest.raucm"),

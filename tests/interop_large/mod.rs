@@ -11,15 +11,7 @@ use segl::smime::{self, EncryptOptions, Recipient, SignOptions};
 /// About 2.7 MB: a text part and a base64 attachment of pseudo-random bytes (not a multiple of
 /// the AES block or of a base64 line), CRLF throughout, 7-bit: the borrowed path.
 fn large_message(from: &str, to: &str) -> (Vec<u8>, Vec<u8>) {
-    let mut x: u32 = 0x1234_5678;
-    let payload: Vec<u8> = (0..2_000_001)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 17;
-            x ^= x << 5;
-            x as u8
-        })
-        .collect();
+    let payload = crate::common::noise(2_000_001, 0x1234_5678);
     let b64 = {
         use std::io::Write;
         let mut out = Vec::new();
