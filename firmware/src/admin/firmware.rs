@@ -80,8 +80,7 @@ async fn install(Query(q): Query<InstallQuery>, body: Body) -> Result<Json<Value
     let body = axum::body::to_bytes(body, MAX_BUNDLE)
         .await
         .map_err(|e| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string()))?;
-    let v = tokio::task::spawn_blocking(move || -> Result<Value, UpdateError> {
-        let u = Updater::global();
+    blocking(move |u| {
         let m = u.install(&body, q.force)?;
         let slot = u.boot().map(|b| b.slot.other().name()).unwrap_or("?");
         if q.reboot {
@@ -90,7 +89,15 @@ async fn install(Query(q): Query<InstallQuery>, body: Body) -> Result<Json<Value
         Ok(json!({ "installed": m, "slot": slot, "reboot": q.reboot }))
     })
     .await
-    .map_err(|e| ApiError::internal(e.to_string()))??;
+}
+
+/// Runs an install step on a blocking thread (it writes a slot, or waits for RAUC).
+async fn blocking(
+    f: impl FnOnce(&Updater) -> Result<Value, UpdateError> + Send + 'static,
+) -> Result<Json<Value>, ApiError> {
+    let v = tokio::task::spawn_blocking(move || f(Updater::global()))
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))??;
     Ok(Json(v))
 }
 
@@ -108,8 +115,7 @@ async fn install_rauc(
         .rauc_upload_path()
         .ok_or_else(|| ApiError::internal("no data directory"))?;
     save_stream(&path, body).await?;
-    let v = tokio::task::spawn_blocking(move || -> Result<Value, UpdateError> {
-        let u = Updater::global();
+    blocking(move |u| {
         let msg = u.install_rauc(rauc, &path)?;
         if q.reboot {
             u.request_reboot()?;
@@ -117,8 +123,6 @@ async fn install_rauc(
         Ok(json!({ "rauc": true, "message": msg, "reboot": q.reboot }))
     })
     .await
-    .map_err(|e| ApiError::internal(e.to_string()))??;
-    Ok(Json(v))
 }
 
 /// Writes the request body to `path` chunk by chunk, refusing more than [`MAX_RAUC_BUNDLE`].
