@@ -49,14 +49,19 @@ impl Clock for SystemClock {
     }
 }
 
-/// Unix seconds as an RFC 5322 date (`Date:`, `Received:`, DSN fields); empty if out of range.
+/// Unix seconds as an RFC 5322 date in UTC (`Received:`, DSN fields); empty if out of range.
 pub fn rfc2822(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
+    rfc5322_in(ts, &jiff::tz::TimeZone::UTC)
+}
+
+/// Unix seconds as an RFC 5322 date in `tz` with its numeric offset
+/// (`Tue, 01 Dec 2026 12:00:00 +0100`); empty if out of range (RFC 5322 years start at 1900).
+pub fn rfc5322_in(ts: i64, tz: &jiff::tz::TimeZone) -> String {
+    jiff::Timestamp::from_second(ts)
         .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc2822)
-                .ok()
-        })
+        .map(|t| t.to_zoned(tz.clone()))
+        .filter(|z| z.year() >= 1900)
+        .map(|z| z.strftime("%a, %d %b %Y %H:%M:%S %z").to_string())
         .unwrap_or_default()
 }
 

@@ -105,7 +105,7 @@ pub fn time_view(store: &Store) -> Result<TimeView, StoreError> {
         file: store.file(Kind::Time).display().to_string(),
         on_box: store.netd.is_some(),
         status: store.status(Kind::Time),
-        now: crate::appliance::zone::rfc5322(crate::clock::unix_now(), &zone),
+        now: crate::clock::rfc5322_in(crate::clock::unix_now(), &zone),
         clock_trusted: trust.trusted(),
         clock: trust.describe(),
     })

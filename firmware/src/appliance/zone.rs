@@ -8,7 +8,6 @@
 //! once without a restart. Logs stay UTC.
 
 use jiff::tz::TimeZone;
-use jiff::Timestamp;
 
 use crate::config::Config;
 
@@ -38,32 +37,9 @@ pub fn named(name: &str) -> TimeZone {
     lookup(name).map(|(tz, _)| tz).unwrap_or(TimeZone::UTC)
 }
 
-/// Unix seconds as an RFC 5322 date in `tz` with its numeric offset
-/// (`Tue, 01 Dec 2026 12:00:00 +0100`); empty if out of range.
-pub fn rfc5322(ts: i64, tz: &TimeZone) -> String {
-    Timestamp::from_second(ts)
-        .map(|t| {
-            t.to_zoned(tz.clone())
-                .strftime("%a, %d %b %Y %H:%M:%S %z")
-                .to_string()
-        })
-        .unwrap_or_default()
-}
-
 /// The `Date:` of a message segl writes itself (DSNs, notices): local time of the box's zone.
 pub fn date_header(cfg: &Config, ts: i64) -> String {
-    rfc5322(ts, &configured(cfg))
-}
-
-/// Unix seconds as local time for people (`2026-12-01 12:00:00 CET`); empty if out of range.
-pub fn local(ts: i64, tz: &TimeZone) -> String {
-    Timestamp::from_second(ts)
-        .map(|t| {
-            t.to_zoned(tz.clone())
-                .strftime("%Y-%m-%d %H:%M:%S %Z")
-                .to_string()
-        })
-        .unwrap_or_default()
+    crate::clock::rfc5322_in(ts, &configured(cfg))
 }
 
 #[cfg(test)]
@@ -97,6 +73,7 @@ mod tests {
 
     #[test]
     fn summer_and_winter_offsets() {
+        use crate::clock::rfc5322_in as rfc5322;
         let (cph, _) = lookup("Europe/Copenhagen").unwrap();
         let summer = 1_782_907_200; // 2026-07-01 12:00:00 UTC
         let winter = 1_796_126_400; // 2026-12-01 12:00:00 UTC
@@ -113,7 +90,5 @@ mod tests {
         let (ny, _) = lookup("America/New_York").unwrap();
         assert_eq!(rfc5322(summer, &ny), "Wed, 01 Jul 2026 08:00:00 -0400");
         assert_eq!(rfc5322(winter, &ny), "Tue, 01 Dec 2026 07:00:00 -0500");
-        assert_eq!(local(summer, &cph), "2026-07-01 14:00:00 CEST");
-        assert_eq!(local(winter, &cph), "2026-12-01 13:00:00 CET");
     }
 }
