@@ -81,12 +81,10 @@ impl RaucBox {
     pub fn progress(&self) -> Option<Progress> {
         let text = std::fs::read_to_string(self.file("progress")).ok()?;
         let line = text.lines().rev().find(|l| !l.trim().is_empty())?.trim();
-        let (pct, phase) = match line.split_once('%') {
-            Some((n, rest)) if n.trim().parse::<u64>().is_ok() => {
-                (n.trim().parse::<u64>().unwrap_or(0), rest.trim())
-            }
-            _ => (0, line),
-        };
+        let (pct, phase) = line
+            .split_once('%')
+            .and_then(|(n, rest)| Some((n.trim().parse::<u64>().ok()?, rest.trim())))
+            .unwrap_or((0, line));
         Some(Progress {
             phase: phase.to_string(),
             done: pct.min(100),
@@ -227,8 +225,7 @@ impl Updater {
                 }
             } else if let Some(r) = b.result() {
                 return r.map_err(UpdateError::Rauc);
-            }
-            if let Some(p) = b.progress().filter(|_| b.taken()) {
+            } else if let Some(p) = b.progress() {
                 self.set_progress(&p.phase, p.done, p.total);
             }
             if start.elapsed() > INSTALL_TIMEOUT {
