@@ -514,18 +514,7 @@ pub fn swaks(args: &[&str]) -> (bool, String) {
 
 /// Run a Python snippet (smtplib etc.); returns stdout, panics with stderr on failure.
 pub fn python(code: &str) -> String {
-    let out = Command::new("python3")
-        .arg("-c")
-        .arg(code)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "python failed:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).to_string()
+    run_ok(Command::new("python3").arg("-c").arg(code))
 }
 
 /// A raw SMTP conversation for protocol edge cases that real clients would never send.
