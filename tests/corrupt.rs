@@ -31,25 +31,107 @@ fn send(g: &Gateway, from: &str, to: &str, subject: &str) {
     assert!(ok, "{t}");
 }
 
-/// The queued envelope record (`spool/queue/*.env`) whose recipients include `rcpt`.
-fn record_of(g: &Gateway, rcpt: &str) -> PathBuf {
+/// The queued file with extension `ext` (`env`, `mail`) whose bytes name `rcpt`.
+fn queued_file(g: &Gateway, rcpt: &str, ext: &str) -> PathBuf {
     let q = g.dir.join("data/spool/queue");
     std::fs::read_dir(&q)
         .unwrap()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "env"))
-        .find(|p| std::fs::read_to_string(p).unwrap().contains(rcpt))
-        .unwrap_or_else(|| panic!("no queued record for {rcpt} in {}", q.display()))
+        .filter(|p| p.extension().is_some_and(|e| e == ext))
+        .find(|p| {
+            let bytes = std::fs::read(p).unwrap();
+            bytes.windows(rcpt.len()).any(|w| w == rcpt.as_bytes())
+        })
+        .unwrap_or_else(|| panic!("no queued .{ext} file for {rcpt} in {}", q.display()))
+}
+
+/// Cuts `path` to half its length.
+fn cut_in_half(path: &Path) {
+    let len = std::fs::metadata(path).unwrap().len();
+    let f = std::fs::OpenOptions::new().write(true).open(path).unwrap();
+    f.set_len(len / 2).unwrap();
+}
+
+/// Changes one byte in the middle of `path` (the length stays).
+fn flip_middle_byte(path: &Path) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let mid = bytes.len() / 4;
+    bytes[mid] ^= 0x20;
+    std::fs::write(path, &bytes).unwrap();
+}
+
+/// The two-file layout (`storage.spool_layout = "two-files"`, what firmware before 2026-12
+/// wrote): a cut `.msg`, a `.env` that is not JSON, a flipped byte in a `.msg`, and a record
+/// without a checksum (as older firmware wrote it), which must still be delivered.
+fn damage_two_files(g: &Gateway) -> [&'static str; 3] {
+    cut_in_half(&queued_file(g, "cut@partner.test", "env").with_extension("msg"));
+    std::fs::write(
+        queued_file(g, "garbled@partner.test", "env"),
+        b"{\"version\": 1, \"id\": tru",
+    )
+    .unwrap();
+    flip_middle_byte(&queued_file(g, "flipped@partner.test", "env").with_extension("msg"));
+    let whole = queued_file(g, "whole@partner.test", "env");
+    let mut rec: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&whole).unwrap()).unwrap();
+    let sum = rec.as_object_mut().unwrap().remove("checksum");
+    assert!(
+        sum.as_ref()
+            .and_then(|s| s.as_str())
+            .is_some_and(|s| s.starts_with("crc32:")),
+        "new records carry a checksum: {sum:?}"
+    );
+    std::fs::write(&whole, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+    ["truncated", "line 1 column", "damaged: checksum mismatch"]
+}
+
+/// The one-file layout (`<id>.mail`, the default): a cut file, one whose records are all
+/// overwritten, and a flipped byte in a message.
+fn damage_one_file(g: &Gateway) -> [&'static str; 3] {
+    let names = std::fs::read_dir(g.dir.join("data/spool/queue"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect::<Vec<_>>();
+    assert!(
+        names.iter().all(|n| n.ends_with(".mail")),
+        "one file per message: {names:?}"
+    );
+    cut_in_half(&queued_file(g, "cut@partner.test", "mail"));
+    let garbled = queued_file(g, "garbled@partner.test", "mail");
+    let mut bytes = std::fs::read(&garbled).unwrap();
+    let n = bytes.len();
+    let message_len = u64::from_le_bytes(bytes[n - 8..].try_into().unwrap()) as usize;
+    bytes[message_len..].fill(b'x');
+    std::fs::write(&garbled, &bytes).unwrap();
+    flip_middle_byte(&queued_file(g, "flipped@partner.test", "mail"));
+    [
+        "cut off or damaged",
+        "cut off or damaged",
+        "damaged: checksum mismatch",
+    ]
 }
 
 #[test]
-fn damaged_spool_files_are_held_and_the_rest_flows() {
+fn damaged_one_file_spool_entries_are_held_and_the_rest_flows() {
+    damaged_spool_files_are_held_and_the_rest_flows("auto", damage_one_file);
+}
+
+#[test]
+fn damaged_two_file_spool_entries_are_held_and_the_rest_flows() {
+    damaged_spool_files_are_held_and_the_rest_flows("two-files", damage_two_files);
+}
+
+fn damaged_spool_files_are_held_and_the_rest_flows(
+    layout: &str,
+    damage: fn(&Gateway) -> [&'static str; 3],
+) {
     let d = temp_dir("segl-corrupt-");
     let mut smart = Sink::start(&d.path().join("smart"), &[]);
     smart.down();
     let inbound = Sink::start(&d.path().join("inbound"), &[]);
-    let mut g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, "");
+    let extra = format!("[storage]\nspool_layout = \"{layout}\"\n");
+    let mut g = Gateway::start(&d.path().join("gw"), inbound.port, smart.port, &extra);
     let all = ["cut", "garbled", "flipped", "whole"];
     for who in all {
         send(&g, "a@example.org", &format!("{who}@partner.test"), who);
@@ -64,33 +146,7 @@ fn damaged_spool_files_are_held_and_the_rest_flows() {
         "four queued messages"
     );
     g.stop();
-    let cut = record_of(&g, "cut@partner.test").with_extension("msg");
-    let len = std::fs::metadata(&cut).unwrap().len();
-    let f = std::fs::OpenOptions::new().write(true).open(&cut).unwrap();
-    f.set_len(len / 2).unwrap();
-    std::fs::write(
-        record_of(&g, "garbled@partner.test"),
-        b"{\"version\": 1, \"id\": tru",
-    )
-    .unwrap();
-    // One byte changed in place: the length still matches the record.
-    let flipped = record_of(&g, "flipped@partner.test").with_extension("msg");
-    let mut bytes = std::fs::read(&flipped).unwrap();
-    let mid = bytes.len() / 2;
-    bytes[mid] ^= 0x20;
-    std::fs::write(&flipped, &bytes).unwrap();
-    // The record as the previous firmware wrote it: no checksum (it must still be read).
-    let whole = record_of(&g, "whole@partner.test");
-    let mut rec: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&whole).unwrap()).unwrap();
-    let sum = rec.as_object_mut().unwrap().remove("checksum");
-    assert!(
-        sum.as_ref()
-            .and_then(|s| s.as_str())
-            .is_some_and(|s| s.starts_with("crc32:")),
-        "new records carry a checksum: {sum:?}"
-    );
-    std::fs::write(&whole, serde_json::to_vec_pretty(&rec).unwrap()).unwrap();
+    let expected = damage(&g);
     smart.up();
     g.up();
     send(&g, "a@example.org", "later@partner.test", "marker");
@@ -114,20 +170,12 @@ fn damaged_spool_files_are_held_and_the_rest_flows() {
         .map(|h| h["reason"].as_str().unwrap())
         .collect();
     assert_eq!(reasons.len(), 3, "{held}");
-    assert!(
-        reasons
-            .iter()
-            .any(|r| r.contains("damaged: checksum mismatch")),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons.iter().any(|r| r.contains("truncated")),
-        "{reasons:?}"
-    );
-    assert!(
-        reasons.iter().any(|r| r.contains("line 1 column")),
-        "the JSON error is the reason: {reasons:?}"
-    );
+    for want in expected {
+        assert!(
+            reasons.iter().any(|r| r.contains(want)),
+            "{want}: {reasons:?}"
+        );
+    }
     assert_eq!(
         g.log_text()
             .matches("spool record quarantined to spool/hold")

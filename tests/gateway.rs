@@ -402,13 +402,9 @@ fn restart_after_kill9_delivers_queued_mail_and_keeps_the_envelope() {
     }));
     // The envelope record on disk has what later stages need.
     let queue_dir = d.path().join("gw/data/spool/queue");
-    let env_file = std::fs::read_dir(&queue_dir)
-        .unwrap()
-        .flatten()
-        .find(|e| e.path().extension().is_some_and(|x| x == "env"))
-        .expect("an envelope record");
-    let env: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(env_file.path()).unwrap()).unwrap();
+    let records = spool_records(&queue_dir);
+    assert_eq!(records.len(), 1, "{records:?}");
+    let env = &records[0];
     assert_eq!(env["version"], 1);
     assert_eq!(env["client"]["ip"], "127.0.0.1");
     assert!(env["client"]["tls"]["protocol"]

@@ -57,6 +57,7 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
     let data = &cfg.storage.data_dir;
     let token = prepare_data_dir(data)?;
     let spool = Arc::new(Spool::open(data)?);
+    choose_spool_layout(&cfg, &spool);
     let users = Arc::new(UserStore::open(data)?);
     let keystore = Keystore::open(data, KeystoreSettings::from_config(&cfg))?;
     let tls = crate::tls::server_config(&cfg)?;
@@ -153,10 +154,12 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
         "segl ready"
     );
     // A/B firmware: mark a trial slot good once healthy, or record a failed trial (update/).
-    let fw_cfg = cfg.clone();
+    let (fw_cfg, fw_spool) = (cfg.clone(), spool.clone());
     tokio::task::spawn_blocking(move || {
         let updater = crate::update::Updater::global();
-        crate::update::confirm::after_start(updater, &fw_cfg, &firmware_admin_health)
+        crate::update::confirm::after_start(updater, &fw_cfg, &firmware_admin_health);
+        // A trial that became healthy is the default now: the spool may use its own layout.
+        choose_spool_layout(&fw_cfg, &fw_spool);
     });
 
     wait_for_signal().await;
@@ -169,6 +172,18 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
         let _ = tokio::time::timeout(grace, t).await;
     }
     Ok(())
+}
+
+/// The layout new spool files are written in: one file per message, except when the
+/// administrator asked for the old layout or the firmware slot is on trial (a fallback to the
+/// firmware before must find a spool it can read).
+fn choose_spool_layout(cfg: &Config, spool: &Spool) {
+    let on_trial = crate::update::Updater::global().on_trial();
+    let one_file = cfg.storage.spool_layout == crate::config::SpoolLayout::Auto && !on_trial;
+    if !one_file {
+        tracing::info!(on_trial, "spool: writing the two-file layout (.msg + .env)");
+    }
+    spool.set_one_file(one_file);
 }
 
 /// Creates the data directory (mode 0700) if needed, checks that it is writable, and returns the

@@ -15,6 +15,19 @@ pub fn write_synced(path: &Path, bytes: &[u8]) -> io::Result<()> {
     write_file(path, bytes, 0o666)
 }
 
+/// [`write_synced`] of the concatenation of `parts`, without joining them in memory first.
+pub fn write_synced_parts(path: &Path, parts: &[&[u8]]) -> io::Result<()> {
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(path)?;
+    for p in parts {
+        f.write_all(p)?;
+    }
+    f.sync_all()
+}
+
 /// Replace `path` durably with `bytes`, readable by the owner only (0600): written to
 /// `<path>.tmp`, fsynced, renamed, directory fsynced.
 pub fn write_private(path: &Path, bytes: &[u8]) -> io::Result<()> {

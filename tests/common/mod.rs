@@ -604,3 +604,27 @@ pub fn noise(len: usize, seed: u32) -> Vec<u8> {
         })
         .collect()
 }
+
+/// The envelope records of the messages queued in `queue_dir` (`<data>/spool/queue`), of both
+/// layouts: a `.env` file, or the newest record of a `.mail` file (message ‖ record ‖ footer,
+/// the footer's first 12 bytes "SEGLREC1" and the record's length, `segl::spool::mailfile`).
+pub fn spool_records(queue_dir: &Path) -> Vec<serde_json::Value> {
+    let mut out = vec![];
+    for e in std::fs::read_dir(queue_dir).unwrap().flatten() {
+        let p = e.path();
+        let bytes = std::fs::read(&p).unwrap();
+        let record = match p.extension().and_then(|x| x.to_str()) {
+            Some("env") => bytes,
+            Some("mail") => {
+                let footer = &bytes[bytes.len() - 24..];
+                assert_eq!(&footer[..8], b"SEGLREC1", "{}", p.display());
+                let len = u32::from_le_bytes(footer[8..12].try_into().unwrap()) as usize;
+                let end = bytes.len() - 24;
+                bytes[end - len..end].to_vec()
+            }
+            _ => continue,
+        };
+        out.push(serde_json::from_slice(&record).unwrap());
+    }
+    out
+}

@@ -57,7 +57,7 @@ pub use portal::PortalConfig;
 pub use relay::RelayConfig;
 pub use sign::SignConfig;
 pub use smtp::{BareLf, SmtpConfig, TlsConfig};
-pub use storage::StorageConfig;
+pub use storage::{SpoolLayout, StorageConfig};
 pub use switches::StageSwitch;
 
 /// The embedded default configuration, every key commented.

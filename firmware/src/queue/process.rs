@@ -166,7 +166,7 @@ fn process_and_store(
     }
     let mut children = vec![];
     for (i, out) in outputs.into_iter().enumerate() {
-        let child = store_output(spool, env, i + 1, out)?;
+        let child = store_output(spool, env, i + 1, out, &message)?;
         children.push(child);
     }
     crate::testhook::stall_if(
@@ -223,10 +223,11 @@ fn store_output(
     env: &Envelope,
     n: usize,
     out: Output,
+    message: &[u8],
 ) -> Result<Envelope, ProcessError> {
     let mut child = child_envelope(env, n, &out);
     let res = match out.content {
-        Content::Unchanged => spool.store_linked(&child, &env.id),
+        Content::Unchanged => spool.store_unchanged(&child, &env.id, message),
         Content::New(bytes) => {
             child.set_content(&bytes);
             spool.store(&child, &bytes)

@@ -449,11 +449,10 @@ async fn outputs_of_an_interrupted_processing_run_are_delivered_once() {
         "s@example.org",
         &[("r@example.net", None)],
     );
-    f.spool
-        .store(&parent, b"Subject: t\r\n\r\nbody\r\n")
-        .unwrap();
+    let bytes = b"Subject: t\r\n\r\nbody\r\n";
+    f.spool.store(&parent, bytes).unwrap();
     let child = parent.derive("P-1".into(), Stage::Deliver, parent.recipients.clone());
-    f.spool.store_linked(&child, "P").unwrap();
+    f.spool.store_unchanged(&child, "P", bytes).unwrap();
     assert_eq!(f.queue.load().unwrap(), 1, "only the parent is scheduled");
     f.queue.run_due().await; // process P again: P-1 stored anew
     f.queue.run_due().await; // deliver P-1

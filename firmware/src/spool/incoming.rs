@@ -1,6 +1,6 @@
-//! A message being received: written to `tmp/<id>.msg` as it streams in from the SMTP data
-//! phase, fsynced by [`IncomingFile::finish`], then made durable by [`Spool::commit`]. The
-//! SMTP session never opens spool files itself.
+//! A message being received: written to `tmp/<id>.mail` (or `tmp/<id>.msg` in the two-file
+//! layout, [`super::Layout`]) as it streams in from the SMTP data phase, then made durable by
+//! [`IncomingFile::finish_and_commit`]. The SMTP session never opens spool files itself.
 //!
 //! The data is gathered in memory up to [`SPILL`] bytes and written to the file in one blocking
 //! call when that fills, or in [`IncomingFile::finish`] together with the fsync: a typical
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
-use super::{io_err, Envelope, Spool, SpoolError};
+use super::{io_err, mailfile, Envelope, Layout, Spool, SpoolError};
 
 /// Bytes gathered in memory before they are written to the file.
 const SPILL: usize = 256 * 1024;
@@ -24,6 +24,10 @@ const SPILL: usize = 256 * 1024;
 /// The temporary file of one message being received.
 pub struct IncomingFile {
     path: PathBuf,
+    /// The layout the message is stored in, fixed when it starts.
+    layout: Layout,
+    /// Message bytes received so far.
+    len: u64,
     /// Created at the first write to disk.
     file: Option<File>,
     buf: Vec<u8>,
@@ -36,8 +40,11 @@ impl Spool {
     /// Start receiving message `id`. Never fails here: a file that cannot be created is
     /// reported by [`IncomingFile::finish`], after the client sent its data.
     pub async fn create_incoming(&self, id: &str) -> IncomingFile {
+        let layout = self.new_layout();
         IncomingFile {
-            path: self.tmp_path(id),
+            path: self.tmp_path(id, layout),
+            layout,
+            len: 0,
             file: None,
             buf: Vec::with_capacity(16 * 1024),
             error: None,
@@ -88,6 +95,7 @@ impl IncomingFile {
         }
         self.buf.extend_from_slice(bytes);
         self.sum.update(bytes);
+        self.len += bytes.len() as u64;
         if self.buf.len() >= SPILL {
             self.spill().await;
         }
@@ -133,20 +141,29 @@ impl IncomingFile {
     }
 
     /// [`IncomingFile::finish`] and [`Spool::commit`] with `env` in one blocking call: one
-    /// hand-off to a blocking thread per accepted message instead of two. The order on disk
-    /// is the same (message written and fsynced, renamed, envelope record written, fsynced
-    /// and renamed, queue directory fsynced): durable when this returns `Ok`.
+    /// hand-off to a blocking thread per accepted message. In the one-file layout the record
+    /// goes out in the same write as the message's last bytes, then one fsync, the rename and
+    /// the queue directory's fsync; in the two-file layout the message is fsynced and renamed,
+    /// then its envelope record written, fsynced and renamed, then the directory fsynced.
+    /// Durable when this returns `Ok`.
     pub async fn finish_and_commit(
         mut self,
         spool: Arc<Spool>,
         env: Envelope,
     ) -> Result<(), SpoolError> {
         let path = self.path.clone();
+        let layout = self.layout;
+        if layout == Layout::OneFile && self.error.is_none() {
+            match mailfile::tail(&env, self.len) {
+                Ok(tail) => self.buf.extend_from_slice(&tail),
+                Err(e) => self.error = Some(e),
+            }
+        }
         let (error, mut file, buf) = self.take();
         tokio::task::spawn_blocking(move || {
             finish_blocking(&path, error, &mut file, &buf).map_err(io_err(&path))?;
             drop(file);
-            spool.commit(&env)
+            spool.commit(&env, layout)
         })
         .await
         .unwrap_or_else(|e| Err(io_err(&self.path)(io::Error::other(e.to_string()))))
@@ -184,7 +201,10 @@ mod tests {
             }
             let sum = f.checksum();
             f.finish().await.unwrap();
-            assert_eq!(std::fs::read(s.tmp_path(id)).unwrap(), data);
+            assert_eq!(
+                std::fs::read(s.tmp_path(id, Layout::OneFile)).unwrap(),
+                data
+            );
             assert_eq!(sum, crate::spool::checksum::of(&data));
         }
     }
@@ -205,8 +225,8 @@ mod tests {
         let s = Spool::open(d.path()).unwrap();
         let mut f = s.create_incoming("D").await;
         f.write(&vec![b'x'; SPILL + 1]).await;
-        assert!(s.tmp_path("D").exists());
+        assert!(s.tmp_path("D", Layout::OneFile).exists());
         f.discard().await;
-        assert!(!s.tmp_path("D").exists());
+        assert!(!s.tmp_path("D", Layout::OneFile).exists());
     }
 }

@@ -1,22 +1,31 @@
 //! The spool: the only durable boundary of the mail path (Postfix style). A message is written to
-//! `tmp/`, fsynced, renamed into `queue/` together with its envelope record, and the directory is
-//! fsynced — only then does SMTP say `250`. The envelope file is written last: a message file
-//! without an envelope was never acknowledged and is removed at start.
+//! `tmp/`, fsynced, renamed into `queue/` with its envelope record, and the directory is fsynced
+//! — only then does SMTP say `250`.
 //!
-//! Layout under `<data_dir>/spool/`: `tmp/` (being written), `queue/<id>.msg` + `queue/<id>.env`
-//! (accepted, in process or delivery), `hold/` (quarantined: records that cannot be read, with a
-//! `.reason` file an admin can see).
+//! Layout under `<data_dir>/spool/`: `tmp/` (being written), `queue/` (accepted, in process or
+//! delivery), `hold/` (quarantined, with a `.reason` file an admin can see). A queued message is
+//! stored in one of two layouts:
+//!
+//! - **one file**, `queue/<id>.mail` ([`mailfile`]): message, record and footer written,
+//!   fsynced and renamed together; record updates are appended. What this firmware writes.
+//! - **two files**, `queue/<id>.msg` + `queue/<id>.env` (the record, JSON): what firmware before
+//!   it wrote. The envelope file is written last: a message file without one was never
+//!   acknowledged and is removed at start. Still read, updated and delivered, and still
+//!   *written* while the running firmware slot is on trial ([`Spool::set_one_file`]): a trial
+//!   that falls back must leave a spool the firmware before it can read.
 
 pub mod checksum;
 mod dirsync;
 pub mod envelope;
+mod hold;
 mod incoming;
+pub mod mailfile;
 mod status;
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 pub use incoming::IncomingFile;
 pub use status::EnhancedStatus;
@@ -62,6 +71,18 @@ pub struct Spool {
     hold: PathBuf,
     /// fsyncs of `queue/`, shared by concurrent commits and removals (group commit).
     queue_sync: dirsync::DirSync,
+    /// New messages are written in the one-file layout ([`mailfile`]); off while the firmware
+    /// slot is on trial.
+    one_file: AtomicBool,
+}
+
+/// Which layout a queued message is stored in (see the module doc).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Layout {
+    /// `<id>.mail`.
+    OneFile,
+    /// `<id>.msg` + `<id>.env`.
+    TwoFiles,
 }
 
 /// Unique, sortable queue ids: arrival time in microseconds, a per-process counter and randomness,
@@ -91,6 +112,7 @@ impl Spool {
             queue: root.join("queue"),
             hold: root.join("hold"),
             queue_sync: dirsync::DirSync::new(root.join("queue")),
+            one_file: AtomicBool::new(true),
             root,
         };
         for d in [&s.root, &s.tmp, &s.queue, &s.hold] {
@@ -107,11 +129,34 @@ impl Spool {
         &self.root
     }
 
-    fn tmp_path(&self, id: &str) -> PathBuf {
-        self.tmp.join(format!("{id}.msg"))
+    /// Whether new messages are written in the one-file layout. `app` turns it off while the
+    /// firmware slot is on trial ([`crate::update::Updater::on_trial`]) and on once it is marked
+    /// good: the firmware before this one reads only the two-file layout.
+    pub fn set_one_file(&self, on: bool) {
+        self.one_file.store(on, Ordering::Relaxed);
     }
 
-    pub fn message_path(&self, id: &str) -> PathBuf {
+    /// The layout new messages are written in.
+    pub fn new_layout(&self) -> Layout {
+        if self.one_file.load(Ordering::Relaxed) {
+            Layout::OneFile
+        } else {
+            Layout::TwoFiles
+        }
+    }
+
+    fn tmp_path(&self, id: &str, layout: Layout) -> PathBuf {
+        match layout {
+            Layout::OneFile => self.tmp.join(format!("{id}.{}", mailfile::EXT)),
+            Layout::TwoFiles => self.tmp.join(format!("{id}.msg")),
+        }
+    }
+
+    fn mail_path(&self, id: &str) -> PathBuf {
+        self.queue.join(format!("{id}.{}", mailfile::EXT))
+    }
+
+    fn message_path(&self, id: &str) -> PathBuf {
         self.queue.join(format!("{id}.msg"))
     }
 
@@ -119,18 +164,38 @@ impl Spool {
         self.queue.join(format!("{id}.env"))
     }
 
+    /// The layout queued message `id` is stored in (a `.mail` file, or else the two files).
+    pub fn layout_of(&self, id: &str) -> Layout {
+        if self.mail_path(id).exists() {
+            Layout::OneFile
+        } else {
+            Layout::TwoFiles
+        }
+    }
+
     /// Commit a message whose bytes were written (and fsynced) to its temporary file
-    /// ([`IncomingFile`], [`Spool::store`]): write its
-    /// envelope, rename both into the queue, fsync the queue directory.
-    /// On failure the temporary file is removed (it was never acknowledged).
-    pub fn commit(&self, env: &Envelope) -> Result<(), SpoolError> {
-        let tmp_msg = self.tmp_path(&env.id);
-        let msg = self.message_path(&env.id);
-        let res = fs::rename(&tmp_msg, &msg)
-            .map_err(io_err(&msg))
-            .and_then(|()| self.write_envelope(env));
+    /// ([`IncomingFile`] or [`Spool::store`]) in `layout`: a `.mail` file (record included) is
+    /// renamed into the queue; a `.msg` file is renamed and its envelope record written. Then the
+    /// queue directory is fsynced. On failure the temporary file is removed (it was never
+    /// acknowledged).
+    pub fn commit(&self, env: &Envelope, layout: Layout) -> Result<(), SpoolError> {
+        let tmp = self.tmp_path(&env.id, layout);
+        let res = match layout {
+            Layout::OneFile => {
+                let dst = self.mail_path(&env.id);
+                fs::rename(&tmp, &dst)
+                    .map_err(io_err(&dst))
+                    .and_then(|()| self.queue_sync.sync().map_err(io_err(&self.queue)))
+            }
+            Layout::TwoFiles => {
+                let msg = self.message_path(&env.id);
+                fs::rename(&tmp, &msg)
+                    .map_err(io_err(&msg))
+                    .and_then(|()| self.write_envelope_file(env))
+            }
+        };
         if res.is_err() {
-            let _ = fs::remove_file(&tmp_msg);
+            let _ = fs::remove_file(&tmp);
         }
         res
     }
@@ -139,19 +204,35 @@ impl Spool {
     /// checksum in `env` ([`Envelope::set_content`]) so later record updates keep it; a record
     /// without one gets it here.
     pub fn store(&self, env: &Envelope, bytes: &[u8]) -> Result<(), SpoolError> {
-        let tmp_msg = self.tmp_path(&env.id);
-        write_synced(&tmp_msg, bytes)?;
+        let mut env = std::borrow::Cow::Borrowed(env);
         if env.checksum.is_none() {
-            let mut with_sum = env.clone();
-            with_sum.checksum = Some(checksum::of(bytes));
-            return self.commit(&with_sum);
+            env.to_mut().checksum = Some(checksum::of(bytes));
         }
-        self.commit(env)
+        let layout = self.new_layout();
+        let tmp = self.tmp_path(&env.id, layout);
+        match layout {
+            Layout::OneFile => {
+                let tail = mailfile::tail(&env, bytes.len() as u64).map_err(io_err(&tmp))?;
+                crate::durable::write_synced_parts(&tmp, &[bytes, &tail]).map_err(io_err(&tmp))?
+            }
+            Layout::TwoFiles => write_synced(&tmp, bytes)?,
+        }
+        self.commit(&env, layout)
     }
 
-    /// Store a derived message whose bytes equal an existing one's: a hard link, no copy.
-    /// Idempotent, so a crash between writing children and removing the parent is harmless.
-    pub fn store_linked(&self, env: &Envelope, source_id: &str) -> Result<(), SpoolError> {
+    /// Store a derived message whose bytes equal queued message `source_id`'s (`bytes`). In the
+    /// two-file layout a hard link, no copy; a `.mail` file holds its own record, so it is a
+    /// copy. Idempotent, so a crash between writing children and removing the parent is
+    /// harmless.
+    pub fn store_unchanged(
+        &self,
+        env: &Envelope,
+        source_id: &str,
+        bytes: &[u8],
+    ) -> Result<(), SpoolError> {
+        if self.new_layout() == Layout::OneFile || self.layout_of(source_id) == Layout::OneFile {
+            return self.store(env, bytes);
+        }
         let src = self.message_path(source_id);
         let dst = self.message_path(&env.id);
         match fs::hard_link(&src, &dst) {
@@ -159,11 +240,21 @@ impl Spool {
             Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
             Err(e) => return Err(io_err(&dst)(e)),
         }
-        self.write_envelope(env)
+        self.write_envelope_file(env)
     }
 
-    /// Atomically replace a message's envelope record (status updates), durable on return.
+    /// Replace a queued message's envelope record (status updates), durable on return: appended
+    /// to its `.mail` file, or its `.env` file replaced.
     pub fn write_envelope(&self, env: &Envelope) -> Result<(), SpoolError> {
+        let mail = self.mail_path(&env.id);
+        if mail.exists() {
+            return mailfile::append_record(&mail, env).map_err(io_err(&mail));
+        }
+        self.write_envelope_file(env)
+    }
+
+    /// Atomically replace the `.env` record of a two-file message.
+    fn write_envelope_file(&self, env: &Envelope) -> Result<(), SpoolError> {
         let json = serde_json::to_vec_pretty(env).map_err(|e| SpoolError::BadRecord {
             path: self.env_path(&env.id),
             message: e.to_string(),
@@ -176,6 +267,19 @@ impl Spool {
     }
 
     pub fn read_message(&self, id: &str) -> Result<Vec<u8>, SpoolError> {
+        let mail = self.mail_path(id);
+        match fs::File::open(&mail) {
+            Ok(mut f) => {
+                return mailfile::read_message(&mut f)
+                    .map(|(_, msg)| msg)
+                    .map_err(|message| SpoolError::Damaged {
+                        path: mail,
+                        message,
+                    })
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&mail)(e)),
+        }
         let p = self.message_path(id);
         fs::read(&p).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => SpoolError::NotFound(id.to_string()),
@@ -194,7 +298,7 @@ impl Spool {
         }
         if let Some(sum) = &env.checksum {
             checksum::verify(sum, &bytes).map_err(|message| SpoolError::Damaged {
-                path: self.message_path(&env.id),
+                path: self.stored_path(&env.id),
                 message,
             })?;
         }
@@ -213,9 +317,17 @@ impl Spool {
         Ok(())
     }
 
+    /// The file holding message `id`'s bytes (for messages to the admin).
+    fn stored_path(&self, id: &str) -> PathBuf {
+        match self.layout_of(id) {
+            Layout::OneFile => self.mail_path(id),
+            Layout::TwoFiles => self.message_path(id),
+        }
+    }
+
     fn truncated(&self, env: &Envelope, len: u64) -> SpoolError {
         SpoolError::Damaged {
-            path: self.message_path(&env.id),
+            path: self.stored_path(&env.id),
             message: format!(
                 "message file is truncated: {len} of {} bytes on disk",
                 env.size
@@ -223,61 +335,49 @@ impl Spool {
         }
     }
 
-    /// Remove a message: the envelope first (the message is then no longer accepted state).
+    /// Remove a message: its `.mail` file, or the envelope first and then the message file (the
+    /// message is then no longer accepted state); durable on return.
     pub fn remove(&self, id: &str) -> Result<(), SpoolError> {
-        let env = self.env_path(id);
-        match fs::remove_file(&env) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&env)(e)),
+        for p in [self.mail_path(id), self.env_path(id)] {
+            match fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(io_err(&p)(e)),
+            }
         }
         let msg = self.message_path(id);
         let _ = fs::remove_file(&msg);
         self.queue_sync.sync().map_err(io_err(&self.queue))
     }
 
-    /// Load every committed envelope. Message files without a record are removed (never
-    /// acknowledged); records that cannot be read are moved to `hold/` with a reason file.
+    /// Load every committed envelope, of both layouts. Message files without a record are
+    /// removed (never acknowledged); records that cannot be read are moved to `hold/` with a
+    /// reason file.
     pub fn load_all(&self) -> Result<(Vec<Envelope>, Vec<String>), SpoolError> {
         let mut envs = vec![];
         let mut problems = vec![];
         let mut msgs = std::collections::HashSet::new();
-        let mut env_ids = vec![];
+        let mut records = vec![];
         for e in fs::read_dir(&self.queue).map_err(io_err(&self.queue))? {
             let e = e.map_err(io_err(&self.queue))?;
             let name = e.file_name().to_string_lossy().to_string();
             if let Some(id) = name.strip_suffix(".msg") {
                 msgs.insert(id.to_string());
             } else if let Some(id) = name.strip_suffix(".env") {
-                env_ids.push(id.to_string());
+                records.push((id.to_string(), Layout::TwoFiles));
+            } else if let Some(id) = name.strip_suffix(".mail") {
+                records.push((id.to_string(), Layout::OneFile));
             }
         }
-        for id in env_ids {
-            let p = self.env_path(&id);
-            let parsed = fs::read(&p)
-                .map_err(|e| e.to_string())
-                .and_then(|b| serde_json::from_slice::<Envelope>(&b).map_err(|e| e.to_string()))
-                .and_then(|env| {
-                    if env.version > ENVELOPE_VERSION {
-                        Err(format!(
-                            "record version {} is newer than this firmware",
-                            env.version
-                        ))
-                    } else if env.id != id {
-                        Err(format!("record names id {} but file is {id}", env.id))
-                    } else if !msgs.contains(&id) {
-                        Err("message file is missing".to_string())
-                    } else {
-                        self.check_length(&env).map(|()| env)
-                    }
-                });
+        for (id, layout) in records {
+            let parsed = match layout {
+                Layout::OneFile => self.load_mail(&id),
+                Layout::TwoFiles => self.load_two_files(&id, &msgs),
+            };
+            msgs.remove(&id);
             match parsed {
-                Ok(env) => {
-                    msgs.remove(&id);
-                    envs.push(env);
-                }
+                Ok(env) => envs.push(env),
                 Err(why) => {
-                    msgs.remove(&id);
                     self.quarantine(&id, &why)?;
                     problems.push(format!("{id}: {why}"));
                 }
@@ -290,80 +390,32 @@ impl Spool {
         Ok((envs, problems))
     }
 
-    /// Move a message and its record to `hold/` with a human-readable reason.
-    pub fn quarantine(&self, id: &str, reason: &str) -> Result<(), SpoolError> {
-        for ext in ["msg", "env"] {
-            let src = self.queue.join(format!("{id}.{ext}"));
-            if src.exists() {
-                let dst = self.hold.join(format!("{id}.{ext}"));
-                fs::rename(&src, &dst).map_err(io_err(&dst))?;
-            }
+    /// The record of a `.mail` file, checked as [`Spool::load_two_files`] checks an `.env`.
+    fn load_mail(&self, id: &str) -> Result<Envelope, String> {
+        let p = self.mail_path(id);
+        let mut f = fs::File::open(&p).map_err(|e| format!("message file unreadable: {e}"))?;
+        let rec = mailfile::read_record(&mut f)?;
+        check_record(&rec.env, id)?;
+        if rec.message_len < rec.env.size {
+            return Err(self.truncated(&rec.env, rec.message_len).to_string());
         }
-        let reason_path = self.hold.join(format!("{id}.reason"));
-        write_synced(&reason_path, reason.as_bytes())?;
-        sync_dir(&self.hold)?;
-        sync_dir(&self.queue)
+        Ok(rec.env)
     }
 
-    /// Move a quarantined message back into `queue/` (admin "release"), the reverse of
-    /// [`Spool::quarantine`], and return its record. The record must parse, or the message
-    /// stays held. Order keeps a crash safe: the envelope moves first (an envelope without its
-    /// message is quarantined again at start, never lost), then the message, each made durable
-    /// before the next step; the reason file goes last.
-    pub fn release(&self, id: &str) -> Result<Envelope, SpoolError> {
-        let held_env = self.hold.join(format!("{id}.env"));
-        let held_msg = self.hold.join(format!("{id}.msg"));
-        if !valid_id(id) || !self.hold.join(format!("{id}.reason")).exists() {
-            return Err(SpoolError::NotFound(id.to_string()));
+    /// The `.env` record of a two-file message, checked against its message file.
+    fn load_two_files(
+        &self,
+        id: &str,
+        msgs: &std::collections::HashSet<String>,
+    ) -> Result<Envelope, String> {
+        let bytes = fs::read(self.env_path(id)).map_err(|e| e.to_string())?;
+        let env: Envelope = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+        check_record(&env, id)?;
+        if !msgs.contains(id) {
+            return Err("message file is missing".to_string());
         }
-        let bytes = fs::read(&held_env).map_err(|e| match e.kind() {
-            io::ErrorKind::NotFound => SpoolError::BadRecord {
-                path: held_env.clone(),
-                message: "no envelope record".into(),
-            },
-            _ => io_err(&held_env)(e),
-        })?;
-        let env: Envelope = serde_json::from_slice(&bytes).map_err(|e| SpoolError::BadRecord {
-            path: held_env.clone(),
-            message: e.to_string(),
-        })?;
-        if env.id != id || env.version > ENVELOPE_VERSION || !held_msg.exists() {
-            return Err(SpoolError::BadRecord {
-                path: held_env,
-                message: "record does not match, is too new, or its message is missing".into(),
-            });
-        }
-        for (src, dst) in [
-            (&held_env, self.env_path(id)),
-            (&held_msg, self.message_path(id)),
-        ] {
-            fs::File::open(src)
-                .and_then(|f| f.sync_all())
-                .map_err(io_err(src))?;
-            fs::rename(src, &dst).map_err(io_err(&dst))?;
-            sync_dir(&self.queue)?;
-            sync_dir(&self.hold)?;
-        }
-        let reason = self.hold.join(format!("{id}.reason"));
-        fs::remove_file(&reason).map_err(io_err(&reason))?;
-        sync_dir(&self.hold)?;
+        self.check_length(&env)?;
         Ok(env)
-    }
-
-    /// Messages in `hold/` with their reasons, for the admin.
-    pub fn held(&self) -> Vec<(String, String)> {
-        let mut out = vec![];
-        if let Ok(rd) = fs::read_dir(&self.hold) {
-            for e in rd.flatten() {
-                let name = e.file_name().to_string_lossy().to_string();
-                if let Some(id) = name.strip_suffix(".reason") {
-                    let reason = fs::read_to_string(e.path()).unwrap_or_default();
-                    out.push((id.to_string(), reason));
-                }
-            }
-        }
-        out.sort();
-        out
     }
 
     /// Free space in the spool's filesystem, in bytes.
@@ -371,6 +423,35 @@ impl Spool {
         nix::sys::statvfs::statvfs(&self.root)
             .ok()
             .map(|s| s.blocks_available().saturating_mul(s.fragment_size()))
+    }
+}
+
+/// How many messages in `<data_dir>/spool` (queued or held) are stored in the one-file layout:
+/// firmware older than this one cannot read them (the updater refuses such a downgrade).
+pub fn one_file_entries(data_dir: &Path) -> usize {
+    ["queue", "hold"]
+        .iter()
+        .filter_map(|d| fs::read_dir(data_dir.join("spool").join(d)).ok())
+        .flat_map(|rd| rd.flatten())
+        .filter(|e| {
+            e.file_name()
+                .to_str()
+                .is_some_and(|n| n.ends_with(&format!(".{}", mailfile::EXT)))
+        })
+        .count()
+}
+
+/// What every record must satisfy to be used: a version this firmware knows, and its own id.
+fn check_record(env: &Envelope, id: &str) -> Result<(), String> {
+    if env.version > ENVELOPE_VERSION {
+        Err(format!(
+            "record version {} is newer than this firmware",
+            env.version
+        ))
+    } else if env.id != id {
+        Err(format!("record names id {} but file is {id}", env.id))
+    } else {
+        Ok(())
     }
 }
 
@@ -385,123 +466,4 @@ pub fn sync_dir(dir: &Path) -> Result<(), SpoolError> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::spool::envelope::*;
-
-    pub(crate) fn sample(id: &str) -> Envelope {
-        Envelope {
-            version: ENVELOPE_VERSION,
-            id: id.into(),
-            parent: None,
-            stage: Stage::Process,
-            arrived: 0,
-            client: ClientInfo {
-                ip: None,
-                port: 0,
-                helo: "h".into(),
-                listener: Listener::Mx,
-                tls: None,
-                auth_user: None,
-                auth_addresses: vec![],
-                trusted_network: false,
-            },
-            mail_from: "a@b.c".into(),
-            body: None,
-            smtputf8: false,
-            ret: None,
-            envid: None,
-            size: 3,
-            recipients: vec![Recipient::new("u@example.org".into(), None, None)],
-            paused: None,
-            checksum: None,
-        }
-    }
-
-    #[test]
-    fn quarantine_release_roundtrip() {
-        let d = tempfile::tempdir().unwrap();
-        let s = Spool::open(d.path()).unwrap();
-        s.store(&sample("B1"), b"abc").unwrap();
-        s.quarantine("B1", "why").unwrap();
-        assert!(s.load_all().unwrap().0.is_empty());
-        assert!(matches!(s.release("NOPE"), Err(SpoolError::NotFound(_))));
-        let env = s.release("B1").unwrap();
-        assert_eq!(env.id, "B1");
-        assert!(s.held().is_empty());
-        assert_eq!(s.load_all().unwrap().0.len(), 1);
-        assert_eq!(s.read_message("B1").unwrap(), b"abc");
-    }
-
-    #[test]
-    fn store_load_remove() {
-        let d = tempfile::tempdir().unwrap();
-        let s = Spool::open(d.path()).unwrap();
-        s.store(&sample("A1"), b"abc").unwrap();
-        let (envs, problems) = s.load_all().unwrap();
-        assert_eq!(envs.len(), 1);
-        assert!(problems.is_empty());
-        assert_eq!(s.read_message("A1").unwrap(), b"abc");
-        s.remove("A1").unwrap();
-        assert!(s.load_all().unwrap().0.is_empty());
-    }
-
-    #[test]
-    fn orphans_and_tmp_are_cleaned_and_bad_records_held() {
-        let d = tempfile::tempdir().unwrap();
-        let s = Spool::open(d.path()).unwrap();
-        fs::write(s.message_path("ORPHAN"), b"x").unwrap();
-        fs::write(s.tmp_path("HALF"), b"x").unwrap();
-        fs::write(s.message_path("BAD"), b"x").unwrap();
-        fs::write(s.env_path("BAD"), b"{not json").unwrap();
-        let s = Spool::open(d.path()).unwrap();
-        let (envs, problems) = s.load_all().unwrap();
-        assert!(envs.is_empty());
-        assert_eq!(problems.len(), 1);
-        assert!(!s.message_path("ORPHAN").exists());
-        assert!(!s.tmp_path("HALF").exists());
-        let held = s.held();
-        assert_eq!(held.len(), 1);
-        assert_eq!(held[0].0, "BAD");
-    }
-
-    #[test]
-    fn truncated_message_is_held_at_start_and_refused_on_read() {
-        let d = tempfile::tempdir().unwrap();
-        let s = Spool::open(d.path()).unwrap();
-        s.store(&sample("T1"), b"abc").unwrap();
-        s.store(&sample("T2"), b"abc").unwrap();
-        fs::write(s.message_path("T2"), b"a").unwrap();
-        assert!(s.read_checked(&sample("T2")).is_err());
-        assert_eq!(s.read_checked(&sample("T1")).unwrap(), b"abc");
-        let (envs, problems) = s.load_all().unwrap();
-        assert_eq!(envs.len(), 1);
-        assert!(
-            problems[0].contains("truncated: 1 of 3 bytes"),
-            "{problems:?}"
-        );
-        assert_eq!(s.held()[0].0, "T2");
-    }
-
-    #[test]
-    fn linked_children_share_bytes() {
-        let d = tempfile::tempdir().unwrap();
-        let s = Spool::open(d.path()).unwrap();
-        s.store(&sample("P"), b"body").unwrap();
-        let child = sample("P").derive("P-1".into(), Stage::Deliver, vec![]);
-        s.store_linked(&child, "P").unwrap();
-        s.store_linked(&child, "P").unwrap(); // idempotent
-        s.remove("P").unwrap();
-        assert_eq!(s.read_message("P-1").unwrap(), b"body");
-    }
-
-    #[test]
-    fn ids_are_unique_and_safe() {
-        let a = new_queue_id();
-        let b = new_queue_id();
-        assert_ne!(a, b);
-        assert!(valid_id(&a));
-        assert!(!valid_id("../etc"));
-        assert!(!valid_id(""));
-    }
-}
+pub(crate) mod tests;

@@ -15,9 +15,10 @@
 //!    reboots) and GRUB, with `slot_try` already empty, boots `slot_good`: the old slot. segl
 //!    there sees `tried` set to the other slot and records that the update failed.
 //!
-//! Data formats: nothing here migrates data, and [`Updater::on_trial`] is what a future
-//! migration must ask — migrate only once the slot is marked good, since a trial may fall back
-//! to the version before.
+//! Data formats: nothing here migrates data, and [`Updater::on_trial`] is what a new data
+//! format must ask — write it only once the slot is marked good, since a trial may fall back
+//! to the version before. The spool does (`app::choose_spool_layout`): its one-file layout is
+//! written only off trial.
 
 pub mod boot;
 pub mod bundle;
@@ -49,6 +50,8 @@ pub enum UpdateError {
     Busy,
     #[error("the running slot is on trial and not yet marked good; wait until it is, or reboot")]
     OnTrial,
+    #[error("{messages} queued or held messages are stored in the one-file spool layout, which version {version} cannot read: set storage.spool_layout = \"two-files\", restart, and let the queue drain (release or delete held messages) before this downgrade")]
+    SpoolLayout { version: String, messages: usize },
     #[error("{0}")]
     Env(#[from] grubenv::EnvError),
     #[error("writing slot {slot} ({dev}): {err}")]
@@ -71,7 +74,10 @@ impl UpdateError {
     pub fn is_refusal(&self) -> bool {
         matches!(
             self,
-            UpdateError::Bundle(_) | UpdateError::OnTrial | UpdateError::Rauc(_)
+            UpdateError::Bundle(_)
+                | UpdateError::OnTrial
+                | UpdateError::Rauc(_)
+                | UpdateError::SpoolLayout { .. }
         )
     }
 }
@@ -180,9 +186,12 @@ impl Updater {
             .map_err(|e| UpdateError::Unsupported(e.clone()))
     }
 
-    /// Whether the running slot is on trial: data formats must not be migrated now.
+    /// Whether the running slot is on trial and not yet marked good: data formats must not be
+    /// migrated now (the spool keeps writing the layout of the firmware before).
     pub fn on_trial(&self) -> bool {
-        self.boot.as_ref().is_ok_and(|b| b.trial)
+        self.boot
+            .as_ref()
+            .is_ok_and(|b| b.trial && !b.good_marker().exists())
     }
 
     fn state_file(&self) -> Option<PathBuf> {
@@ -363,12 +372,37 @@ impl Updater {
         r
     }
 
+    /// A (forced) downgrade must find a spool the older firmware reads: refused while
+    /// messages are stored in the one-file layout, which firmware before 2026-12 does not know
+    /// (`storage.spool_layout = "two-files"` lets the queue drain into the old layout).
+    fn check_spool_for(&self, version: &str, running: Option<&str>) -> Result<(), UpdateError> {
+        let older = match (
+            running.map(bundle::parse_version),
+            bundle::parse_version(version),
+        ) {
+            (Some(Ok(r)), Ok(v)) => v < r,
+            _ => false,
+        };
+        let data_dir = self.data_dir.lock().ok().and_then(|d| d.clone());
+        let Some(data_dir) = data_dir.as_deref().and_then(Path::parent) else {
+            return Ok(());
+        };
+        match crate::spool::one_file_entries(data_dir) {
+            n if older && n > 0 => Err(UpdateError::SpoolLayout {
+                version: version.to_string(),
+                messages: n,
+            }),
+            _ => Ok(()),
+        }
+    }
+
     fn install_locked(&self, data: &[u8], force: bool) -> Result<Manifest, UpdateError> {
         self.set_progress("verifying", 0, data.len() as u64);
         let b = self.boot()?;
         let signed = bundle::open(data, keys::update_key())?;
         let running = b.slot_info(b.slot).map(|i| i.version);
         bundle::check(&signed, &b.board, running.as_deref(), force)?;
+        self.check_spool_for(&signed.manifest.version, running.as_deref())?;
         if b.trial && !b.good_marker().exists() {
             // Writing the other slot now would overwrite the fallback.
             return Err(UpdateError::OnTrial);

@@ -141,7 +141,25 @@ fn refusals_leave_the_slots_and_boot_loader_alone() {
         .expect("b")
         .iter()
         .all(|x| *x == 0));
-    // An older version goes in when forced.
+    // Not while the spool holds messages the older version cannot read (one-file layout)...
+    let spool = crate::spool::Spool::open(&bx.dir.path().join("data")).unwrap();
+    let env = crate::spool::tests::sample("NEWLAYOUT");
+    spool.store(&env, b"abc").unwrap();
+    let e = bx
+        .updater
+        .install(&dev_bundle("1", "x86_64-local", b"old"), true)
+        .unwrap_err();
+    assert!(
+        e.is_refusal() && e.to_string().contains("1 queued or held"),
+        "{e}"
+    );
+    assert_eq!(bx.env(), before);
+    // ...a newer version is not held back by it...
+    bx.updater
+        .install(&dev_bundle("3", "x86_64-local", b"new"), false)
+        .expect("newer");
+    // ...and an older one goes in when forced once the queue has drained.
+    spool.remove("NEWLAYOUT").unwrap();
     bx.updater
         .install(&dev_bundle("1", "x86_64-local", b"old"), true)
         .expect("forced");
