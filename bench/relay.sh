@@ -16,6 +16,8 @@
 #                         no filters) relaying to smtp-sink
 #   segl sign+encrypt     alice@example.org -> bob@partner.test from a trusted relay: signed with
 #                         alice's key, encrypted to bob's certificate (and alice's: include_sender)
+#   segl s+e two-files    the same on the spool layout of earlier firmware (<id>.msg + <id>.env:
+#                         two files, two fsyncs per message; storage.spool_layout = "two-files")
 #   segl decrypt+verify   bob@partner.test -> alice@example.org from the internet: a message signed
 #                         by bob and encrypted to alice with openssl; Segl decrypts and verifies it
 #   openssl cms/msg       `openssl cms -sign | openssl cms -encrypt` per message, cores at once
@@ -27,7 +29,8 @@
 #
 # Knobs (environment): MSGS (2000 messages per throughput run), SESSIONS ("10 50"), SIZE (10240
 # bytes), LAT_SECS (5 s of latency load), CMS_MSGS (200), LARGE (""; MB sizes, e.g. "25 50"),
-# SEGL_BIN (default: a release build made here), KEEP=1 (keep the temporary directory).
+# SEGL_BIN (default: a release build made here), KEEP=1 (keep the temporary directory),
+# COMPARE_LAYOUT (1: also sign+encrypt on the two-file spool layout of earlier firmware; "": not).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -38,6 +41,7 @@ LAT_SECS=${LAT_SECS:-5}
 CMS_MSGS=${CMS_MSGS:-200}
 LARGE=${LARGE:-}
 LARGE_ONLY=${LARGE_ONLY:-} # 1: only the large messages (no Postfix, throughput or latency runs)
+COMPARE_LAYOUT=${COMPARE_LAYOUT-1} # "": skip the sign+encrypt run on the two-file spool layout
 [ -z "$LARGE_ONLY" ] || SESSIONS=""
 load=(python3 "$root/bench/relay_load.py")
 
@@ -233,6 +237,7 @@ outbound_smarthost = "127.0.0.1:$sink"
 max_concurrency = 50
 [storage]
 data_dir = "$d/data"
+spool_layout = "${layout:-auto}"
 [admin]
 listen = "127.0.0.1:$admin"
 [log]
@@ -280,6 +285,19 @@ with open('$dir/large.eml', 'wb') as f:
   log "$(tail -1 "$dir/large.txt")"
 done
 stop_segl
+
+if [ -z "$LARGE_ONLY" ] && [ -n "$COMPARE_LAYOUT" ]; then
+  # The same sign+encrypt load on the spool layout of the firmware before (two files per
+  # message: .msg + .env), for what the one-file layout gains in the same run.
+  log "segl sign+encrypt, two-file spool"
+  layout=two-files start_segl se2 "$se_sink" '["127.0.0.1/32"]' '[sign]
+trusted_relays = ["127.0.0.1/32"]
+keys_without_auth = ["@example.org"]'
+  segl_ctl partner import "$pki/bob.pem" >/dev/null
+  tput_runs segl-s+e-two-files "$gw_port" "$se_sink" alice@example.org bob@partner.test "$gw"
+  echo "segl-s+e-two-files $(hwm "$gw")" >"$dir/segl-s+e-two-files.rss"
+  stop_segl
+fi
 
 log "segl decrypt+verify"
 dv_sink=$(port)
@@ -368,7 +386,7 @@ hdr = f"| {'relay':<20} | {'sessions':>8} | {'msg/s':>8} | {'x postfix':>9} | {'
 print(hdr)
 print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
 pf = {s: rate for s, rate, _ in rows.get("postfix", [])}
-for name in ["postfix", "segl-sign+encrypt", "segl-decrypt+verify"]:
+for name in ["postfix", "segl-sign+encrypt", "segl-s+e-two-files", "segl-decrypt+verify"]:
     r = rss(name)
     for s, rate, cpu in rows.get(name, []):
         l = lat(name, s)

@@ -177,7 +177,9 @@ fn trial_boot_marked_good_becomes_the_default() {
             ("tried_version", "2"),
         ],
     );
+    assert!(bx.updater.on_trial(), "on trial: new data formats wait");
     confirm::mark_good(&bx.updater, Slot::B, "2");
+    assert!(!bx.updater.on_trial(), "marked good: no longer on trial");
     let env = bx.env();
     assert_eq!(env["slot_good"], "b");
     assert_eq!(env["tried"], "");
