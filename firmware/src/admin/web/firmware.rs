@@ -112,7 +112,7 @@ pub async fn upload(
         blocking(move || {
             let u = Updater::global();
             if let Some(rauc) = crate::update::rauc::RaucBox::detected() {
-                return install_rauc(u, rauc, &file, reboot);
+                return install_rauc(u, rauc, &file, force, reboot);
             }
             let m = u
                 .install(&file, force)
@@ -141,15 +141,18 @@ fn install_rauc(
     u: &Updater,
     rauc: &crate::update::rauc::RaucBox,
     file: &[u8],
+    force: bool,
     reboot: bool,
 ) -> Result<String, String> {
     let path = u.rauc_upload_path().ok_or("no data directory")?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
-    std::fs::write(&path, file).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Private and segl's own (replacing any file an interrupted install left), as `rauc info`
+    // needs it.
+    crate::durable::write_private(&path, file).map_err(|e| format!("{}: {e}", path.display()))?;
     let msg = u
-        .install_rauc(rauc, &path)
+        .install_rauc(rauc, &path, force)
         .map_err(|e| format!("update refused: {e}"))?;
     if reboot {
         u.request_reboot().map_err(|e| e.to_string())?;
