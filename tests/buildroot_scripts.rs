@@ -1,8 +1,8 @@
 //! The Buildroot boards' root scripts, run for real with `sh` in a temporary directory; the
 //! commands they call (`rauc`, `segl`, `reboot`, `logger`) are stubs on PATH that answer from
 //! fixture files and note each call. Covered: `segl-raucd`'s version rule (the defence in depth
-//! behind segl's own check, `tests/rauc_update.rs`). Nothing touches /run or /data, and nothing
-//! reboots.
+//! behind segl's own check, `tests/rauc_update.rs`) and `S95segl-mark-good`'s fallback reboot of
+//! a slot on trial. Nothing touches /run or /data, and nothing reboots.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -243,4 +243,108 @@ fn raucd_refuses_older_or_equal_unless_forced() {
         "{r}"
     );
     assert!(request(&s, "0.2", false).starts_with("ok\n"));
+}
+
+// ---- S95segl-mark-good ---------------------------------------------------------------------
+
+const TRIAL_STATUS: &str = "RAUC_SYSTEM_BOOTED_BOOTNAME='B'\nRAUC_SLOTS='1 2'\n\
+    RAUC_SLOT_STATE_1='inactive'\nRAUC_SLOT_BOOTNAME_1='A'\nRAUC_SLOT_BOOT_STATUS_1='good'\n\
+    RAUC_SLOT_STATE_2='booted'\nRAUC_SLOT_BOOTNAME_2='B'\nRAUC_SLOT_BOOT_STATUS_2='bad'\n\
+    RAUC_SLOT_STATUS_BUNDLE_VERSION_2='2.0'\n\
+    RAUC_SLOT_STATUS_INSTALLED_TIMESTAMP_2='2026-12-01T10:00:00Z'\n\
+    RAUC_SLOT_STATUS_INSTALLED_COUNT_2='3'\n";
+
+/// Runs `S95segl-mark-good start` (2 tries, 1 s apart) and waits for its verdict in the log.
+fn mark_good(s: &Stubs, healthy: bool) -> (String, Duration) {
+    s.clear_calls();
+    if healthy {
+        std::fs::write(s.path("healthy"), "").unwrap();
+    } else {
+        let _ = std::fs::remove_file(s.path("healthy"));
+    }
+    let s95 =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("buildroot/package/segl/S95segl-mark-good");
+    let t = Instant::now();
+    let out = s.sh(
+        &format!("sh '{}' start", s95.display()),
+        &[
+            ("SEGL_BIN", &s.path("bin/segl")),
+            ("SEGL_MARK_GOOD_PROVEN", &s.path("rauc.proven")),
+            ("SEGL_MARK_GOOD_TRIES", Path::new("2")),
+            ("SEGL_MARK_GOOD_INTERVAL", Path::new("1")),
+        ],
+    );
+    assert!(out.status.success(), "{out:?}");
+    let verdicts = ["marked good", "rebooting", "no reboot", "could not mark"];
+    while t.elapsed() < Duration::from_secs(20) {
+        let c = s.calls();
+        if verdicts.iter().any(|v| c.contains(v)) {
+            // reboot, if any, is called right after the log line.
+            std::thread::sleep(Duration::from_millis(300));
+            return (s.calls(), t.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    panic!("S95segl-mark-good gave no verdict: {}", s.calls());
+}
+
+#[test]
+fn mark_good_reboots_only_a_slot_on_trial() {
+    let s = Stubs::new();
+    std::fs::write(s.path("status"), TRIAL_STATUS).unwrap();
+
+    // Trial, segl never healthy: after the timeout the box reboots.
+    let (calls, took) = mark_good(&s, false);
+    assert!(
+        calls.contains("booted slot on trial (installed: B 3 2026-12-01T10:00:00Z)"),
+        "{calls}"
+    );
+    assert!(
+        calls.contains("on the trial boot of a new slot: rebooting"),
+        "{calls}"
+    );
+    assert!(calls.lines().any(|l| l == "reboot "), "{calls}");
+    assert!(!calls.contains("rauc status mark-good"), "{calls}");
+    assert!(took >= Duration::from_secs(2), "{took:?}");
+    assert!(!s.path("rauc.proven").exists());
+
+    // Trial, segl healthy: marked good (and noted as proven), no reboot.
+    let (calls, _) = mark_good(&s, true);
+    assert!(calls.contains("rauc status mark-good booted"), "{calls}");
+    assert!(
+        calls.contains("segl healthy: booted slot marked good"),
+        "{calls}"
+    );
+    assert!(!calls.lines().any(|l| l.starts_with("reboot")), "{calls}");
+    assert_eq!(
+        std::fs::read_to_string(s.path("rauc.proven")).unwrap(),
+        "B 3 2026-12-01T10:00:00Z\n"
+    );
+
+    // The same slot on a later boot (RAUC says "bad" again until marked): proven, so an
+    // unhealthy segl is logged, never rebooted.
+    let (calls, _) = mark_good(&s, false);
+    assert!(!calls.contains("booted slot on trial"), "{calls}");
+    assert!(calls.contains("not on trial, no reboot"), "{calls}");
+    assert!(!calls.lines().any(|l| l.starts_with("reboot")), "{calls}");
+
+    // Installed again (count 4): on trial again.
+    std::fs::write(
+        s.path("status"),
+        TRIAL_STATUS.replace("COUNT_2='3'", "COUNT_2='4'"),
+    )
+    .unwrap();
+    let (calls, _) = mark_good(&s, false);
+    assert!(calls.lines().any(|l| l == "reboot "), "{calls}");
+
+    // A slot RAUC never wrote (flashed at the factory), unhealthy: no reboot.
+    std::fs::write(
+        s.path("status"),
+        "RAUC_SLOTS='1'\nRAUC_SLOT_STATE_1='booted'\nRAUC_SLOT_BOOTNAME_1='A'\n\
+         RAUC_SLOT_BOOT_STATUS_1='bad'\n",
+    )
+    .unwrap();
+    let (calls, _) = mark_good(&s, false);
+    assert!(calls.contains("not on trial, no reboot"), "{calls}");
+    assert!(!calls.lines().any(|l| l.starts_with("reboot")), "{calls}");
 }
