@@ -83,6 +83,8 @@ struct Page {
     p: PageCtx,
     f: &'static Texts,
     s: Status,
+    /// When the last update event happened, local time.
+    last_at: String,
 }
 
 pub async fn page(
@@ -94,7 +96,17 @@ pub async fn page(
     let s = blocking(|| Ok(Updater::global().status()))
         .await
         .map_err(|e| super::WebError(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e))?;
-    render(&Page { p: ctx, f, s })
+    let last_at = s
+        .last
+        .as_ref()
+        .map(|l| ctx.time.at(i64::try_from(l.at).unwrap_or(i64::MAX)))
+        .unwrap_or_default();
+    render(&Page {
+        p: ctx,
+        f,
+        s,
+        last_at,
+    })
 }
 
 /// Installs the uploaded bundle (field `file`; `force`, `reboot` check boxes); the guard has
