@@ -1,7 +1,9 @@
-//! Firmware updates on a RAUC box (the Buildroot boards): `segl ctl firmware install` hands a
-//! real RAUC bundle (made by `rauc bundle`, signed by a test CA) to the root helper, and the
-//! test plays that helper (`buildroot/.../usr/sbin/segl-raucd`): it takes the request, writes
-//! progress, and checks the bundle with the real `rauc info --keyring`, passing RAUC's own
+//! Firmware updates on a RAUC box (the Buildroot boards): `segl ctl firmware install` checks a
+//! real RAUC bundle (made by `rauc bundle`, signed by a test CA) with the real `rauc info` and
+//! the box's keyring — signature, board, and a version newer than the booted slot's unless
+//! forced — and hands it to the root helper; the test plays that helper
+//! (`buildroot/.../usr/sbin/segl-raucd`): it takes the request (noting what it was asked),
+//! writes progress, and checks the bundle with `rauc info --keyring` again, passing RAUC's own
 //! verdict back. The box is `SEGL_RAUC_ROOT` (a directory with `etc/rauc/system.conf`).
 
 mod common;
@@ -34,8 +36,14 @@ fn ca(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     (cert, key)
 }
 
-/// `rauc bundle` of a tiny root file system image for `segl-test`.
-fn bundle(dir: &Path, signer: &(PathBuf, PathBuf), out: &str) -> PathBuf {
+/// `rauc bundle` of a tiny root file system image for `compatible`, version `version`.
+fn bundle(
+    dir: &Path,
+    signer: &(PathBuf, PathBuf),
+    out: &str,
+    compatible: &str,
+    version: &str,
+) -> PathBuf {
     let content = dir.join(format!("{out}.d"));
     std::fs::create_dir_all(&content).unwrap();
     // Incompressible, so that the SquashFS is larger than RAUC's 4 KiB minimum.
@@ -43,7 +51,10 @@ fn bundle(dir: &Path, signer: &(PathBuf, PathBuf), out: &str) -> PathBuf {
     std::fs::write(content.join("rootfs.ext4"), image).unwrap();
     std::fs::write(
         content.join("manifest.raucm"),
-        "[update]\ncompatible=segl-test\nversion=2.0\n\n[image.rootfs]\nfilename=rootfs.ext4\n",
+        format!(
+            "[update]\ncompatible={compatible}\nversion={version}\n\n\
+             [image.rootfs]\nfilename=rootfs.ext4\n"
+        ),
     )
     .unwrap();
     let file = dir.join(out);
@@ -60,7 +71,8 @@ fn bundle(dir: &Path, signer: &(PathBuf, PathBuf), out: &str) -> PathBuf {
     file
 }
 
-/// The root helper's part: each request is answered with `rauc info --keyring`'s verdict.
+/// The root helper's part: each request is answered with `rauc info --keyring`'s verdict, and
+/// appended to `<run_dir>/taken` (what segl asked for).
 fn helper(run_dir: PathBuf, keyring: PathBuf, stop: Arc<AtomicBool>) {
     let req = run_dir.join("requests/install-request");
     while !stop.load(Ordering::Relaxed) {
@@ -70,6 +82,8 @@ fn helper(run_dir: PathBuf, keyring: PathBuf, stop: Arc<AtomicBool>) {
         };
         let _ = std::fs::remove_file(run_dir.join("result"));
         std::fs::remove_file(&req).unwrap();
+        let taken = std::fs::read_to_string(run_dir.join("taken")).unwrap_or_default();
+        std::fs::write(run_dir.join("taken"), taken + &text + "--\n").unwrap();
         std::fs::write(
             run_dir.join("progress"),
             "  0% Installing\n 20% Checking bundle\n",
@@ -81,7 +95,7 @@ fn helper(run_dir: PathBuf, keyring: PathBuf, stop: Arc<AtomicBool>) {
             .arg("info")
             .arg("--keyring")
             .arg(&keyring)
-            .arg(text.trim())
+            .arg(text.lines().next().unwrap_or(""))
             .output()
             .unwrap();
         let said = String::from_utf8_lossy(&out.stderr).into_owned();
@@ -100,23 +114,39 @@ const RAUC_STATUS: &str = r#"{"compatible":"segl-test","booted":"A","boot_primar
 "slot_status":{"bundle":{"compatible":"segl-test","version":"1.0"}}}},
 {"rootfs.1":{"bootname":"B","state":"inactive","boot_status":"bad"}}]}"#;
 
+/// The box's RAUC configuration as on the x86_64 board (`buildroot/board/segl/x86_64/
+/// rauc-system.conf`), with the boot loader RAUC offers for tests; `rauc info --conf` reads it.
+const SYSTEM_CONF: &str = "[system]\ncompatible=segl-test\nbootloader=noop\n\
+    statusfile=/nonexistent/rauc.status\n\n[keyring]\npath=/etc/rauc/keyring.pem\n\n\
+    [slot.rootfs.0]\ndevice=/dev/null\ntype=ext4\nbootname=A\n\n\
+    [slot.rootfs.1]\ndevice=/dev/null\ntype=ext4\nbootname=B\n";
+
+/// What the helper was asked, request by request (`path\n[force\n]`).
+fn taken(run_dir: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(run_dir.join("taken")).unwrap_or_default();
+    text.split("--\n")
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
 #[test]
 fn bundles_go_to_rauc_and_its_verdict_comes_back() {
     let dir = temp_dir("segl-rauc-");
     let root = dir.path().join("root");
     std::fs::create_dir_all(root.join("etc/rauc")).unwrap();
-    std::fs::write(
-        root.join("etc/rauc/system.conf"),
-        "[system]\ncompatible=segl-test\n",
-    )
-    .unwrap();
+    std::fs::write(root.join("etc/rauc/system.conf"), SYSTEM_CONF).unwrap();
     let run_dir = root.join("run/segl-rauc");
     std::fs::create_dir_all(run_dir.join("requests")).unwrap();
     std::fs::write(run_dir.join("status.json"), RAUC_STATUS).unwrap();
     let vendor = ca(dir.path(), "vendor");
+    std::fs::copy(&vendor.0, root.join("etc/rauc/keyring.pem")).unwrap();
     let other = ca(dir.path(), "other");
-    let good = bundle(dir.path(), &vendor, "good.raucb");
-    let foreign = bundle(dir.path(), &other, "foreign.raucb");
+    let good = bundle(dir.path(), &vendor, "good.raucb", "segl-test", "2.0");
+    let older = bundle(dir.path(), &vendor, "older.raucb", "segl-test", "0.9.7");
+    let equal = bundle(dir.path(), &vendor, "equal.raucb", "segl-test", "1.0.0");
+    let board = bundle(dir.path(), &vendor, "board.raucb", "segl-other", "3.0");
+    let foreign = bundle(dir.path(), &other, "foreign.raucb", "segl-test", "2.0");
     let mut bytes = std::fs::read(&good).unwrap();
     let n = bytes.len();
     bytes[n - 3000] ^= 0x55;
@@ -149,6 +179,35 @@ fn bundles_go_to_rauc_and_its_verdict_comes_back() {
     }
     assert!(!run_dir.join("requests/reboot-request").exists());
 
+    // RAUC would install these; segl refuses them before the helper is asked.
+    let (ok, out) = g.ctl_text(&["firmware", "install", board.to_str().unwrap()]);
+    assert!(!ok, "{out}");
+    assert!(
+        out.contains(r#"the bundle is for board "segl-other"; this box is "segl-test""#),
+        "{out}"
+    );
+    for (file, v) in [(&older, "0.9.7"), (&equal, "1.0.0")] {
+        let (ok, out) = g.ctl_text(&["firmware", "install", file.to_str().unwrap()]);
+        assert!(!ok, "{v}: {out}");
+        assert!(
+            out.contains(&format!(
+                "version {v} is not newer than the running version 1.0 (force to install it anyway)"
+            )),
+            "{v}: {out}"
+        );
+    }
+    let st = g.ctl_json(&["firmware", "status", "--json"]);
+    assert_eq!(st["last"]["result"], "refused", "{st}");
+    assert_eq!(st["last"]["version"], "1.0.0", "{st}");
+    assert!(taken(&run_dir).is_empty(), "{:?}", taken(&run_dir));
+
+    // Forced, the equal version goes to the helper, which is told so.
+    let (ok, out) = g.ctl_text(&["firmware", "install", "--force", equal.to_str().unwrap()]);
+    assert!(ok, "{out}");
+    let t = taken(&run_dir);
+    assert_eq!(t.len(), 1, "{t:?}");
+    assert!(t[0].ends_with("upload.raucb\nforce\n"), "{t:?}");
+
     let (ok, out) = g.ctl_text(&["firmware", "install", "--reboot", good.to_str().unwrap()]);
     assert!(ok, "{out}");
     assert!(
@@ -157,8 +216,15 @@ fn bundles_go_to_rauc_and_its_verdict_comes_back() {
     );
     assert!(out.contains("Checking bundle: 20%"), "{out}");
     assert!(run_dir.join("requests/reboot-request").exists());
+    let t = taken(&run_dir);
+    assert_eq!(t.len(), 2, "{t:?}");
+    assert!(
+        t[1].ends_with("upload.raucb\n"),
+        "newer needs no force: {t:?}"
+    );
     let st = g.ctl_json(&["firmware", "status", "--json"]);
     assert_eq!(st["last"]["result"], "installed", "{st}");
+    assert_eq!(st["last"]["version"], "2.0", "{st}");
     stop.store(true, Ordering::Relaxed);
     h.join().unwrap();
 }

@@ -1488,3 +1488,78 @@ async fn tls_certificates_are_checked_stored_and_configured() {
     let v: serde_json::Value = serde_json::from_str(&doc).unwrap();
     assert_eq!(v["paths"]["/api/v1/tls"]["get"]["tags"][0], "tls");
 }
+
+/// Pages show times in the box's zone with its abbreviation, the JSON API keeps UTC: after
+/// `PUT /api/v1/time` with Asia/Tokyo (JST all year, so the test does not depend on the date),
+/// the mail log, the audit log and a partner certificate's validity are shown in Tokyo time,
+/// and the mail log's search by day takes Tokyo days.
+#[tokio::test]
+async fn pages_show_times_in_the_configured_zone() {
+    let d = tempfile::tempdir().unwrap();
+    let pki = policy_common::Pki::new(&d.path().join("pki"));
+    pki.user("bob", "email:bob@partner.test");
+    let app = with_admins(&d.path().join("segl"), false).await;
+    let partner = app
+        .st
+        .keystore
+        .import_partner(&pki.read("bob.pem"), None)
+        .unwrap();
+    // 2026-12-01T23:00:00Z is 2 December 08:00 in Tokyo; 2026-12-02T16:00:00Z is 3 December.
+    for (id, time) in [("Q1", 1_796_166_000), ("Q2", 1_796_227_200)] {
+        app.st.auth.monitor.log.append(&segl::monitor::MailEvent {
+            time,
+            id: id.into(),
+            event: "accepted".into(),
+            from: "bob@partner.test".into(),
+            to: vec!["alice@example.org".into()],
+            detail: String::new(),
+        });
+    }
+    let (s, _, b) = app
+        .send(app.json(
+            "PUT",
+            "/api/v1/time",
+            Auth::Token,
+            r#"{"ntp":[],"timezone":"Asia/Tokyo"}"#,
+        ))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{b}");
+    let tokyo = jiff::tz::db().get("Asia/Tokyo").unwrap();
+    let local = |ts: i64| {
+        jiff::Timestamp::from_second(ts)
+            .unwrap()
+            .to_zoned(tokyo.clone())
+            .strftime("%Y-%m-%d %H:%M:%S JST")
+            .to_string()
+    };
+    let (cookie, _) = app.login("viewer", PW).await;
+
+    let (_, _, page) = app.send(app.get("/maillog", Some(&cookie))).await;
+    assert!(page.contains("2026-12-02 08:00:00 JST"), "{page}");
+    assert!(page.contains("2026-12-03 01:00:00 JST"), "{page}");
+    assert!(!page.contains("2026-12-01T23:00:00Z"), "{page}");
+    // 2 December in Tokyo holds Q1 only (as UTC days it would be Q2).
+    let (_, _, page) = app
+        .send(app.get("/maillog?since=2026-12-02&until=2026-12-02", Some(&cookie)))
+        .await;
+    assert!(page.contains(">Q1<") && !page.contains(">Q2<"), "{page}");
+
+    let (_, _, b) = app
+        .send(app.get("/api/v1/audit?q=time", Some(&cookie)))
+        .await;
+    let v: serde_json::Value = serde_json::from_str(&b).unwrap();
+    let at = v[0]["time"].as_i64().expect("the API keeps unix seconds");
+    let (_, _, page) = app.send(app.get("/audit", Some(&cookie))).await;
+    assert!(page.contains(&local(at)), "{} in {page}", local(at));
+
+    let not_after: jiff::Timestamp = partner[0].not_after.parse().unwrap();
+    let (_, _, page) = app.send(app.get("/partners", Some(&cookie))).await;
+    assert!(
+        page.contains(&local(not_after.as_second())),
+        "{} in {page}",
+        local(not_after.as_second())
+    );
+    assert!(!page.contains(&partner[0].not_after), "{page}");
+    let (_, _, b) = app.send(app.get("/api/v1/partners", Some(&cookie))).await;
+    assert!(b.contains(&partner[0].not_after), "the API keeps UTC: {b}");
+}

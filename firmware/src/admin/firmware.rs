@@ -116,7 +116,7 @@ async fn install_rauc(
         .ok_or_else(|| ApiError::internal("no data directory"))?;
     save_stream(&path, body).await?;
     blocking(move |u| {
-        let msg = u.install_rauc(rauc, &path)?;
+        let msg = u.install_rauc(rauc, &path, q.force)?;
         if q.reboot {
             u.request_reboot()?;
         }
@@ -133,7 +133,16 @@ async fn save_stream(path: &std::path::Path, body: Body) -> Result<(), ApiError>
     if let Some(dir) = path.parent() {
         tokio::fs::create_dir_all(dir).await.map_err(io)?;
     }
-    let mut file = tokio::fs::File::create(path).await.map_err(io)?;
+    // A file left by an interrupted install may be root's (RAUC takes over a bundle it opens);
+    // a new one is segl's and private, as `rauc info` needs it (owned, mode within 0755).
+    let _ = tokio::fs::remove_file(path).await;
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .await
+        .map_err(io)?;
     let mut stream = body.into_data_stream();
     let mut size = 0u64;
     while let Some(chunk) = stream.next().await {

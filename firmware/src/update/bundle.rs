@@ -154,19 +154,7 @@ pub fn check(
             this: board.to_string(),
         });
     }
-    if let (Some(running), false) = (running, force) {
-        let newer = match parse_version(running) {
-            Ok(r) => parse_version(&m.version)? > r,
-            // A running version that cannot be compared: only forced installs.
-            Err(_) => false,
-        };
-        if !newer {
-            return Err(BundleError::NotNewer {
-                bundle: m.version.clone(),
-                running: running.to_string(),
-            });
-        }
-    }
+    newer_or_forced(&m.version, running, force)?;
     if m.payload != "slot-vfat" {
         return Err(BundleError::Malformed(format!(
             "payload kind {:?} is not supported here",
@@ -187,6 +175,30 @@ pub fn check(
         return Err(BundleError::Tampered);
     }
     Ok(())
+}
+
+/// The version rule of every install, the local image's and RAUC's: `version` must be newer
+/// than `running` unless `force`. No running version known (a slot without a manifest): any
+/// version goes; a running version that cannot be compared: only forced installs.
+pub fn newer_or_forced(
+    version: &str,
+    running: Option<&str>,
+    force: bool,
+) -> Result<(), BundleError> {
+    let Some(running) = running.filter(|_| !force) else {
+        return Ok(());
+    };
+    let newer = match parse_version(running) {
+        Ok(r) => parse_version(version)? > r,
+        Err(_) => false,
+    };
+    if newer {
+        return Ok(());
+    }
+    Err(BundleError::NotNewer {
+        bundle: version.to_string(),
+        running: running.to_string(),
+    })
 }
 
 /// `1.2.0` as numbers, compared component by component (missing ones are 0).

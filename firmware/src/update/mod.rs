@@ -26,6 +26,7 @@ pub mod confirm;
 pub mod grubenv;
 pub mod keys;
 pub mod rauc;
+pub mod rauc_info;
 #[cfg(test)]
 mod release_key;
 mod write;

@@ -1,15 +1,20 @@
 //! Firmware updates on a RAUC box (the Buildroot boards, `buildroot/README.md`).
 //!
 //! segl runs unprivileged and RAUC needs root, so segl only hands the bundle over: the upload
-//! is streamed to `<data_dir>/firmware/upload.raucb`, and segl writes the bundle's path to
+//! is streamed to `<data_dir>/firmware/upload.raucb`; segl reads its manifest with `rauc info`
+//! ([`super::rauc_info`]) and refuses a bundle for another board, or one whose version is not
+//! newer than the booted slot's unless forced (RAUC itself would install any version). Then it
+//! writes the bundle's path, and `force` on a second line when forced, to
 //! `/run/segl-rauc/requests/install-request` (`requests/` only segl and root may write; segl
 //! cannot write the helper's files next to it). The root helper `/usr/sbin/segl-raucd` takes
-//! the request (clearing its earlier answer first), re-checks the path, runs `rauc install`,
-//! and writes in `/run/segl-rauc`:
+//! the request (clearing its earlier answer first), re-checks the path and, unless forced, the
+//! version (defence in depth: it trusts nothing segl says), runs `rauc install`, and writes in
+//! `/run/segl-rauc`:
 //!
 //! - `progress`: RAUC's last progress line (`" 40% Checking bundle"`),
 //! - `result`: `ok` or `failed` on the first line, RAUC's own text after it,
-//! - `status.json`: `rauc status --output-format=json` (at start and after each install),
+//! - `status.json`: `rauc status --detailed --output-format=json` (at start and after each
+//!   install; `--detailed` carries each slot's bundle version),
 //! - it reboots when segl leaves `requests/reboot-request` after a successful install.
 //!
 //! Marking the booted slot good stays with `S95segl-mark-good` (once `segl ctl status` answers).
@@ -20,7 +25,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use super::{Progress, Slot, SlotView, Status, UpdateError, Updater};
+use super::rauc_info::{BundleInfo, SystemConf};
+use super::{bundle, BundleError, Progress, Slot, SlotView, Status, UpdateError, Updater};
 
 /// Names another root for the detection and the run directory (tests: a temporary directory).
 pub const ROOT_ENV: &str = "SEGL_RAUC_ROOT";
@@ -31,6 +37,7 @@ const INSTALL_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// The hand-over files of one RAUC box.
 #[derive(Debug, Clone)]
 pub struct RaucBox {
+    root: PathBuf,
     run_dir: PathBuf,
 }
 
@@ -41,8 +48,58 @@ impl RaucBox {
         root.join("etc/rauc/system.conf")
             .is_file()
             .then(|| RaucBox {
+                root: root.to_path_buf(),
                 run_dir: root.join("run/segl-rauc"),
             })
+    }
+
+    fn system_conf_path(&self) -> PathBuf {
+        self.root.join("etc/rauc/system.conf")
+    }
+
+    /// RAUC's `system.conf` of this box (read at each install: it is small).
+    fn system_conf(&self) -> Result<SystemConf, UpdateError> {
+        let conf = self.system_conf_path();
+        let text = std::fs::read_to_string(&conf)
+            .map_err(|e| UpdateError::State(format!("{}: {e}", conf.display())))?;
+        Ok(SystemConf::parse(&text, &conf, &self.root))
+    }
+
+    /// The manifest of `bundle`, its signature checked by `rauc info` with the box's keyring.
+    pub fn bundle_info(&self, bundle: &Path) -> Result<BundleInfo, UpdateError> {
+        super::rauc_info::read_bundle(&self.system_conf_path(), &self.system_conf()?, bundle)
+    }
+
+    /// The version a bundle must be newer than: RAUC's record of the bundle the booted slot was
+    /// installed from (the vendor's manifest version, the same scheme as the new bundle's).
+    /// segl's own version is not it — two firmware versions may carry the same segl build.
+    /// A slot RAUC never installed (flashed at the factory) has no record; then segl's own
+    /// version stands in, since the factory image is built from that segl release.
+    pub fn running_version(&self) -> String {
+        self.rauc_status()
+            .as_ref()
+            .map(slots)
+            .unwrap_or_default()
+            .into_iter()
+            .find(|s| s.state == "booted")
+            .and_then(|s| s.version)
+            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string())
+    }
+
+    /// Refuses a bundle (its manifest `info`) for another board, or not newer than
+    /// [`Self::running_version`] unless `force`.
+    pub fn check(&self, info: &BundleInfo, force: bool) -> Result<(), UpdateError> {
+        if let Some(this) = self.system_conf()?.compatible {
+            if info.compatible != this {
+                return Err(BundleError::WrongBoard {
+                    bundle: info.compatible.clone(),
+                    this,
+                }
+                .into());
+            }
+        }
+        bundle::newer_or_forced(&info.version, Some(&self.running_version()), force)?;
+        Ok(())
     }
 
     /// The box this process runs on (`SEGL_RAUC_ROOT` or `/`), looked up once.
@@ -64,11 +121,12 @@ impl RaucBox {
         self.run_dir.join("requests").join(name)
     }
 
-    /// Asks the root helper to install `bundle`; the request appears whole (written aside,
-    /// then renamed).
-    pub fn submit(&self, bundle: &Path) -> std::io::Result<()> {
+    /// Asks the root helper to install `bundle` (`force`: an older or equal version too); the
+    /// request appears whole (written aside, then renamed).
+    pub fn submit(&self, bundle: &Path, force: bool) -> std::io::Result<()> {
         let tmp = self.request(".install-request.tmp");
-        std::fs::write(&tmp, format!("{}\n", bundle.display()))?;
+        let force = if force { "force\n" } else { "" };
+        std::fs::write(&tmp, format!("{}\n{force}", bundle.display()))?;
         std::fs::rename(&tmp, self.request("install-request"))
     }
 
@@ -189,30 +247,43 @@ pub(super) fn status(b: &RaucBox, last: Option<super::LastResult>, progress: Pro
 }
 
 impl Updater {
-    /// Hands the bundle file to RAUC through the root helper and waits for its result;
-    /// the progress is RAUC's. Returns RAUC's message on success.
-    pub fn install_rauc(&self, b: &RaucBox, bundle: &Path) -> Result<String, UpdateError> {
+    /// Checks the bundle file ([`RaucBox::bundle_info`], [`RaucBox::check`]: signature, board,
+    /// and version unless `force`), hands
+    /// it to RAUC through the root helper and waits for its result; the progress is RAUC's.
+    /// Returns RAUC's message on success.
+    pub fn install_rauc(
+        &self,
+        b: &RaucBox,
+        bundle: &Path,
+        force: bool,
+    ) -> Result<String, UpdateError> {
         let _busy = self.busy.try_lock().map_err(|_| UpdateError::Busy)?;
-        self.set_progress("handing the bundle to RAUC", 0, 100);
-        let r = self.wait_rauc(b, bundle);
+        self.set_progress("checking the bundle", 0, 100);
+        let mut version = String::new();
+        let r = b.bundle_info(bundle).and_then(|info| {
+            version = info.version.clone();
+            b.check(&info, force)?;
+            self.set_progress("handing the bundle to RAUC", 0, 100);
+            self.wait_rauc(b, bundle, force)
+        });
         let _ = std::fs::remove_file(bundle);
         match &r {
             Ok(msg) => {
                 self.set_progress("done", 100, 100);
-                tracing::info!(%msg, "RAUC installed the bundle");
-                self.record("installed", "", "", msg.clone());
+                tracing::info!(%msg, %version, "RAUC installed the bundle");
+                self.record("installed", &version, "", msg.clone());
             }
             Err(e) => {
                 self.set_progress("failed", 0, 0);
-                tracing::warn!(reason = %e, "RAUC refused the bundle");
-                self.record("refused", "", "", e.to_string());
+                tracing::warn!(reason = %e, %version, "firmware bundle refused");
+                self.record("refused", &version, "", e.to_string());
             }
         }
         r
     }
 
-    fn wait_rauc(&self, b: &RaucBox, bundle: &Path) -> Result<String, UpdateError> {
-        b.submit(bundle)
+    fn wait_rauc(&self, b: &RaucBox, bundle: &Path, force: bool) -> Result<String, UpdateError> {
+        b.submit(bundle, force)
             .map_err(|e| UpdateError::State(format!("cannot ask segl-raucd to install: {e}")))?;
         let start = Instant::now();
         loop {
@@ -259,12 +330,18 @@ mod tests {
         std::fs::write(dir.path().join("etc/rauc/system.conf"), "[system]\n").expect("conf");
         let b = RaucBox::detect(dir.path()).expect("rauc box");
         std::fs::create_dir_all(b.run_dir.join("requests")).expect("run");
-        b.submit(Path::new("/data/segl/firmware/upload.raucb"))
+        b.submit(Path::new("/data/segl/firmware/upload.raucb"), false)
             .expect("submit");
         assert!(!b.taken());
         assert_eq!(
             std::fs::read_to_string(b.request("install-request")).expect("req"),
             "/data/segl/firmware/upload.raucb\n"
+        );
+        b.submit(Path::new("/data/segl/firmware/upload.raucb"), true)
+            .expect("submit");
+        assert_eq!(
+            std::fs::read_to_string(b.request("install-request")).expect("req"),
+            "/data/segl/firmware/upload.raucb\nforce\n"
         );
         assert!(b.result().is_none());
         std::fs::write(

@@ -53,7 +53,7 @@ pub async fn page(
         .map(|c| Expiring {
             what: if c.own { t.own_keys } else { t.partners }.to_string(),
             address: c.address,
-            not_after: c.not_after,
+            not_after: ctx.time.text(&c.not_after),
         })
         .collect();
     let shown = [
@@ -65,7 +65,7 @@ pub async fn page(
         (Counter::Verified, t.verified),
     ];
     let make = |data: Vec<(i64, [u64; crate::monitor::counters::N])>,
-                fmt: fn(i64) -> String,
+                fmt: &dyn Fn(i64) -> String,
                 every: usize,
                 title: &str| {
         let labels: Vec<String> = data.iter().map(|(ts, _)| fmt(*ts)).collect();
@@ -81,13 +81,15 @@ pub async fn page(
     let n = now();
     let hourly = make(
         st.auth.monitor.counters.hourly(n),
-        |ts| iso(ts)[11..13].to_string(),
+        // Hours of the box's zone; the buckets are whole hours of UTC.
+        &|ts| ctx.time.hour(ts),
         3,
         t.last_24h,
     );
     let daily = make(
         st.auth.monitor.counters.daily(n),
-        |ts| iso(ts)[5..10].to_string(),
+        // The buckets are days of UTC, labelled with their date.
+        &|ts| iso(ts)[5..10].to_string(),
         5,
         t.last_30d,
     );

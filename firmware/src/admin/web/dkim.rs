@@ -10,12 +10,12 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
 
+use super::localtime::LocalTime;
 use super::{blocking, done};
 use crate::admin::auth::Principal;
 use crate::admin::AdminState;
 use crate::dkim::Algorithm;
 use crate::keystore::dkim::{DkimKeyInfo, DkimState};
-use crate::keystore::model::iso;
 
 /// One DKIM key as the page shows it.
 #[derive(Debug)]
@@ -33,15 +33,15 @@ pub struct DkimRow {
 
 impl DkimRow {
     /// `keep_days` is `dkim.keep_retired_days`, as the API's `publish_until` uses it.
-    fn of(k: DkimKeyInfo, keep_days: u32) -> DkimRow {
+    fn of(k: DkimKeyInfo, keep_days: u32, t: &LocalTime) -> DkimRow {
         let publish_until = match (k.state, k.retired) {
-            (DkimState::Retired, Some(r)) => Some(iso(r + i64::from(keep_days) * 86_400)),
+            (DkimState::Retired, Some(r)) => Some(t.at(r + i64::from(keep_days) * 86_400)),
             (DkimState::Retired, None) => Some(String::new()),
             _ => None,
         };
         DkimRow {
             algorithm: k.algorithm.signature_algorithm(),
-            created: iso(k.created),
+            created: t.at(k.created),
             signing: k.state == DkimState::Active,
             publish_until,
             domain: k.domain,
@@ -52,15 +52,15 @@ impl DkimRow {
     }
 }
 
-/// All DKIM keys, by domain and selector as the keystore lists them.
-pub async fn rows(st: &AdminState) -> Vec<DkimRow> {
+/// All DKIM keys, by domain and selector as the keystore lists them; times in `t`'s zone.
+pub async fn rows(st: &AdminState, t: &LocalTime) -> Vec<DkimRow> {
     let ks = st.keystore.clone();
     let keep = st.cfg.dkim.keep_retired_days;
     blocking(move || Ok(ks.dkim_list()))
         .await
         .unwrap_or_default()
         .into_iter()
-        .map(|k| DkimRow::of(k, keep))
+        .map(|k| DkimRow::of(k, keep, t))
         .collect()
 }
 

@@ -83,6 +83,8 @@ struct Page {
     p: PageCtx,
     f: &'static Texts,
     s: Status,
+    /// When the last update event happened, local time.
+    last_at: String,
 }
 
 pub async fn page(
@@ -94,7 +96,17 @@ pub async fn page(
     let s = blocking(|| Ok(Updater::global().status()))
         .await
         .map_err(|e| super::WebError(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e))?;
-    render(&Page { p: ctx, f, s })
+    let last_at = s
+        .last
+        .as_ref()
+        .map(|l| ctx.time.at(i64::try_from(l.at).unwrap_or(i64::MAX)))
+        .unwrap_or_default();
+    render(&Page {
+        p: ctx,
+        f,
+        s,
+        last_at,
+    })
 }
 
 /// Installs the uploaded bundle (field `file`; `force`, `reboot` check boxes); the guard has
@@ -112,7 +124,7 @@ pub async fn upload(
         blocking(move || {
             let u = Updater::global();
             if let Some(rauc) = crate::update::rauc::RaucBox::detected() {
-                return install_rauc(u, rauc, &file, reboot);
+                return install_rauc(u, rauc, &file, force, reboot);
             }
             let m = u
                 .install(&file, force)
@@ -141,15 +153,18 @@ fn install_rauc(
     u: &Updater,
     rauc: &crate::update::rauc::RaucBox,
     file: &[u8],
+    force: bool,
     reboot: bool,
 ) -> Result<String, String> {
     let path = u.rauc_upload_path().ok_or("no data directory")?;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
     }
-    std::fs::write(&path, file).map_err(|e| format!("{}: {e}", path.display()))?;
+    // Private and segl's own (replacing any file an interrupted install left), as `rauc info`
+    // needs it.
+    crate::durable::write_private(&path, file).map_err(|e| format!("{}: {e}", path.display()))?;
     let msg = u
-        .install_rauc(rauc, &path)
+        .install_rauc(rauc, &path, force)
         .map_err(|e| format!("update refused: {e}"))?;
     if reboot {
         u.request_reboot().map_err(|e| e.to_string())?;

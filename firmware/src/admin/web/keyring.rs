@@ -48,13 +48,32 @@ pub async fn page(
         blocking(move || Ok((ks.list_keys(), ks.list_anchors(), ks.list_crls())))
             .await
             .map_err(|e| WebError(StatusCode::INTERNAL_SERVER_ERROR, e))?;
+    let t = &ctx.time;
     let keys = keys
         .into_iter()
-        .map(|k| KeyRow {
-            purpose: label(&k.purpose),
-            source: label(&k.source),
-            state: label(&k.state),
-            k,
+        .map(|mut k| {
+            k.not_after = k.not_after.map(|n| t.text(&n));
+            KeyRow {
+                purpose: label(&k.purpose),
+                source: label(&k.source),
+                state: label(&k.state),
+                k,
+            }
+        })
+        .collect();
+    let anchors = anchors
+        .into_iter()
+        .map(|mut a| {
+            a.not_after = t.text(&a.not_after);
+            a
+        })
+        .collect();
+    let crls = crls
+        .into_iter()
+        .map(|mut c| {
+            c.this_update = t.text(&c.this_update);
+            c.next_update = c.next_update.map(|n| t.text(&n));
+            c
         })
         .collect();
     render(&Page {

@@ -14,7 +14,6 @@ use super::i18n::Texts;
 use super::{blocking, done, fields, render, PageCtx, PageResult};
 use crate::admin::auth::Principal;
 use crate::admin::AdminState;
-use crate::keystore::model::iso;
 use crate::license::limits::SeatKind;
 use crate::license::{parked, Phase, Status};
 
@@ -77,13 +76,13 @@ pub async fn page(
                 SeatKind::Mailbox => t.kind_mailbox,
             },
             licensed: seat.licensed,
-            since: iso(seat.since).chars().take(10).collect(),
+            since: ctx.time.date(seat.since),
         })
         .collect();
     let parked = parked
         .into_iter()
         .map(|m| ParkedRow {
-            when: iso(m.parked_at),
+            when: ctx.time.at(m.parked_at),
             sender: m.envelope.mail_from.clone(),
             recipients: m.recipients.join(", "),
             reason: m.reason,

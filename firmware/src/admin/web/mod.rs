@@ -13,6 +13,7 @@ pub mod firmware;
 pub mod i18n;
 pub mod keyring;
 pub mod licences;
+pub mod localtime;
 pub mod login;
 pub mod monitoring;
 pub mod network;
@@ -69,6 +70,8 @@ pub struct PageCtx {
     pub can_change: bool,
     pub flash: Option<Flash>,
     pub menu: Vec<MenuGroup>,
+    /// The box's zone: every time a page shows is local time in it.
+    pub time: localtime::LocalTime,
 }
 
 impl PageCtx {
@@ -132,6 +135,7 @@ impl PageCtx {
             can_change: p.can_change(),
             flash: p.flash.clone().map(|(ok, text)| Flash { ok, text }),
             menu,
+            time: localtime::LocalTime::configured(&st.cfg),
         }
     }
 }

@@ -10,10 +10,10 @@ use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
 
+use super::localtime::LocalTime;
 use super::{done, render, PageCtx, PageResult, WebError};
 use crate::admin::auth::Principal;
 use crate::admin::AdminState;
-use crate::keystore::model::iso;
 use crate::monitor::maillog::{MailEvent, MailQuery};
 use crate::queue::QueueItem;
 
@@ -51,7 +51,7 @@ pub async fn queue(
         })
         .take(500)
         .map(|i| {
-            let when = iso(i.arrived);
+            let when = ctx.time.at(i.arrived);
             (i, when)
         })
         .collect();
@@ -121,17 +121,16 @@ pub struct LogSearch {
     until: String,
 }
 
-/// A day `YYYY-MM-DD` as unix seconds (its start, or its end with `end`).
-fn day(s: &str, end: bool) -> Result<Option<i64>, WebError> {
+/// A day `YYYY-MM-DD` of the box's zone (the page shows local times) as unix seconds: its
+/// start, or its end with `end`.
+fn day(t: &LocalTime, s: &str, end: bool) -> Result<Option<i64>, WebError> {
     let s = s.trim();
     if s.is_empty() {
         return Ok(None);
     }
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    let d = time::Date::parse(s, &fmt)
-        .map_err(|_| WebError(StatusCode::BAD_REQUEST, format!("{s:?} is not YYYY-MM-DD")))?;
-    let t = d.midnight().assume_utc().unix_timestamp();
-    Ok(Some(if end { t + 86399 } else { t }))
+    t.day(s, end)
+        .map(Some)
+        .ok_or_else(|| WebError(StatusCode::BAD_REQUEST, format!("{s:?} is not YYYY-MM-DD")))
 }
 
 pub async fn maillog(
@@ -143,8 +142,8 @@ pub async fn maillog(
     let q = MailQuery {
         address: s.address.clone(),
         id: s.id.clone(),
-        since: day(&s.since, false)?,
-        until: day(&s.until, true)?,
+        since: day(&ctx.time, &s.since, false)?,
+        until: day(&ctx.time, &s.until, true)?,
     };
     let mon = st.auth.monitor.clone();
     let events = tokio::task::spawn_blocking(move || mon.log.search(&q, 500))
@@ -152,7 +151,7 @@ pub async fn maillog(
         .unwrap_or_default()
         .into_iter()
         .map(|e| {
-            let when = iso(e.time);
+            let when = ctx.time.at(e.time);
             (e, when)
         })
         .collect();

@@ -10,6 +10,7 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
 
+use super::localtime::LocalTime;
 use super::{blocking, done, fields, render, text, PageCtx, PageResult, WebError};
 use crate::admin::accounts::{check, CheckResult};
 use crate::admin::auth::Principal;
@@ -33,24 +34,29 @@ pub struct Row {
     pub sender: Option<String>,
 }
 
-fn row(p: &PartnerRecord) -> Row {
+/// Whom a partner certificate is for: `@domain` or its addresses.
+fn who(p: &PartnerRecord) -> String {
+    p.domain
+        .clone()
+        .map(|d| format!("@{d}"))
+        .unwrap_or_else(|| p.addresses.join(", "))
+}
+
+/// The row of `p`, its times in `t`'s zone.
+fn row(p: &PartnerRecord, t: &LocalTime) -> Row {
     Row {
         id: p.id.clone(),
-        who: p
-            .domain
-            .clone()
-            .map(|d| format!("@{d}"))
-            .unwrap_or_else(|| p.addresses.join(", ")),
+        who: who(p),
         issuer: p.issuer.clone(),
         subject: p.subject.clone(),
-        not_after: p.not_after.clone(),
+        not_after: t.text(&p.not_after),
         source: serde_json::to_value(p.source)
             .ok()
             .and_then(|v| v.as_str().map(str::to_string))
             .unwrap_or_default(),
         fingerprint: fingerprint(&p.cert),
         enabled: p.enabled,
-        added: crate::keystore::model::iso(p.added),
+        added: t.at(p.added),
         sender: p.harvested_from.clone(),
     }
 }
@@ -105,7 +111,7 @@ pub async fn list(
         .iter()
         .skip(page * PAGE)
         .take(PAGE)
-        .map(|p| row(p))
+        .map(|p| row(p, &ctx.time))
         .collect();
     render(&ListPage {
         p: ctx,
@@ -133,9 +139,10 @@ pub async fn pending(
         .await
         .map_err(|e| WebError(StatusCode::INTERNAL_SERVER_ERROR, e))?;
     let total = all.len();
+    let rows = all.iter().map(|r| row(r, &ctx.time)).collect();
     render(&ListPage {
         p: ctx,
-        rows: all.iter().map(row).collect(),
+        rows,
         q: String::new(),
         total,
         page: 0,
@@ -162,7 +169,7 @@ pub async fn upload(
                 .map_err(|e| e.to_string())
         })
         .await?;
-        let names: Vec<String> = added.iter().map(|r| row(r).who).collect();
+        let names: Vec<String> = added.iter().map(who).collect();
         Ok(format!(
             "imported {} certificate(s): {}",
             added.len(),
@@ -283,7 +290,13 @@ pub async fn check_post(
     let st2 = st.clone();
     let results = tokio::task::spawn_blocking(move || check(&st2, &list))
         .await
-        .map_err(|e| WebError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+        .map_err(|e| WebError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?
+        .into_iter()
+        .map(|mut r| {
+            r.not_after = r.not_after.map(|n| ctx.time.text(&n));
+            r
+        })
+        .collect();
     render(&CheckPage {
         p: ctx,
         input: f.addresses,

@@ -27,10 +27,6 @@ struct PortalPage {
     messages: Vec<(Meta, String, String)>,
 }
 
-fn when(ts: i64) -> String {
-    crate::keystore::model::iso(ts)
-}
-
 pub async fn page(
     State(st): State<Arc<AdminState>>,
     Extension(p): Extension<Principal>,
@@ -60,18 +56,19 @@ pub async fn page(
             (u, state, n)
         })
         .collect();
+    let messages = messages
+        .into_iter()
+        .map(|m| {
+            let (a, b) = (ctx.time.at(m.created), ctx.time.at(m.expires));
+            (m, a, b)
+        })
+        .collect();
     render(&PortalPage {
         p: ctx,
         pt,
         enabled: st.cfg.portal.enabled,
         users,
-        messages: messages
-            .into_iter()
-            .map(|m| {
-                let (a, b) = (when(m.created), when(m.expires));
-                (m, a, b)
-            })
-            .collect(),
+        messages,
     })
 }
 

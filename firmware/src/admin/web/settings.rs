@@ -278,9 +278,17 @@ fn tls_views(st: &AdminState, page: Page, lang: Lang) -> Vec<TlsView> {
         return vec![];
     }
     let s = texts(lang);
+    let local = super::localtime::LocalTime::configured(&st.cfg);
     tls_files::states(&st.config)
         .into_iter()
         .filter(|t| wanted.contains(&t.service))
+        .map(|mut state| {
+            if let Some(c) = state.cert.as_mut() {
+                c.not_before = local.text(&c.not_before);
+                c.not_after = local.text(&c.not_after);
+            }
+            state
+        })
         .map(|state| TlsView {
             service: state.service.name(),
             title: match state.service {
@@ -615,19 +623,21 @@ pub async fn revisions(
         (Some(r), None) => r.diff.clone(),
         (None, _) => String::new(),
     };
+    let ctx = PageCtx::new(&st, &p, "/config/revisions", s.revisions);
+    let revisions = st
+        .config
+        .revisions()
+        .into_iter()
+        .map(|r| {
+            let t = ctx.time.at(r.time);
+            (r, t)
+        })
+        .collect();
     render(&RevisionsPage {
-        p: PageCtx::new(&st, &p, "/config/revisions", s.revisions),
+        p: ctx,
         s,
         path: st.config.path().display().to_string(),
-        revisions: st
-            .config
-            .revisions()
-            .into_iter()
-            .map(|r| {
-                let t = crate::keystore::model::iso(r.time);
-                (r, t)
-            })
-            .collect(),
+        revisions,
         shown,
         diff,
         restart_pending: st.config.restart_pending(),

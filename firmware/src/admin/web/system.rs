@@ -34,15 +34,29 @@ pub async fn domains(
     let (keys, partners) = blocking(move || Ok((ks.list_keys(), ks.list_partners())))
         .await
         .unwrap_or_default();
-    let dkim = super::dkim::rows(&st).await;
+    let dkim = super::dkim::rows(&st, &ctx.time).await;
+    let t = &ctx.time;
+    let own_domain_keys = keys
+        .into_iter()
+        .filter(|k| k.domain.is_some())
+        .map(|mut k| {
+            k.not_after = k.not_after.map(|n| t.text(&n));
+            k
+        })
+        .collect();
+    let partner_domains = partners
+        .into_iter()
+        .filter_map(|p| {
+            p.domain
+                .clone()
+                .map(|d| (d, p.issuer, t.text(&p.not_after)))
+        })
+        .collect();
     render(&DomainsPage {
         p: ctx,
         local: st.cfg.relay.local_domains.clone(),
-        own_domain_keys: keys.into_iter().filter(|k| k.domain.is_some()).collect(),
-        partner_domains: partners
-            .into_iter()
-            .filter_map(|p| p.domain.clone().map(|d| (d, p.issuer, p.not_after)))
-            .collect(),
+        own_domain_keys,
+        partner_domains,
         mailboxes: st
             .cfg
             .mailboxes
@@ -144,7 +158,7 @@ pub async fn audit(
         .unwrap_or_default()
         .into_iter()
         .map(|e| {
-            let when = iso(e.time);
+            let when = ctx.time.at(e.time);
             (e, when)
         })
         .collect();

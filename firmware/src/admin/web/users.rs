@@ -51,7 +51,11 @@ pub async fn page(
                         .map(|k| {
                             (
                                 a.clone(),
-                                format!("{} (→ {})", k.id, k.not_after.clone().unwrap_or_default()),
+                                format!(
+                                    "{} (→ {})",
+                                    k.id,
+                                    ctx.time.text(k.not_after.as_deref().unwrap_or_default())
+                                ),
                             )
                         })
                         .unwrap_or_else(|| (a.clone(), "—".into()))
