@@ -270,6 +270,7 @@ fn mark_good(s: &Stubs, healthy: bool) -> (String, Duration) {
         &[
             ("SEGL_BIN", &s.path("bin/segl")),
             ("SEGL_MARK_GOOD_PROVEN", &s.path("rauc.proven")),
+            ("SEGL_MARK_GOOD_STATE", &s.path("slot-state")),
             ("SEGL_MARK_GOOD_TRIES", Path::new("2")),
             ("SEGL_MARK_GOOD_INTERVAL", Path::new("1")),
         ],
@@ -286,6 +287,14 @@ fn mark_good(s: &Stubs, healthy: bool) -> (String, Duration) {
         std::thread::sleep(Duration::from_millis(100));
     }
     panic!("S95segl-mark-good gave no verdict: {}", s.calls());
+}
+
+/// What S95 told segl about the booted slot (`/run/segl-rauc/slot-state`).
+fn slot_state(s: &Stubs) -> String {
+    std::fs::read_to_string(s.path("slot-state"))
+        .unwrap_or_default()
+        .trim()
+        .to_string()
 }
 
 #[test]
@@ -307,6 +316,7 @@ fn mark_good_reboots_only_a_slot_on_trial() {
     assert!(!calls.contains("rauc status mark-good"), "{calls}");
     assert!(took >= Duration::from_secs(2), "{took:?}");
     assert!(!s.path("rauc.proven").exists());
+    assert_eq!(slot_state(&s), "trial", "segl keeps the old spool layout");
 
     // Trial, segl healthy: marked good (and noted as proven), no reboot.
     let (calls, _) = mark_good(&s, true);
@@ -320,12 +330,15 @@ fn mark_good_reboots_only_a_slot_on_trial() {
         std::fs::read_to_string(s.path("rauc.proven")).unwrap(),
         "B 3 2026-12-01T10:00:00Z\n"
     );
+    assert_eq!(slot_state(&s), "good");
 
     // The same slot on a later boot (RAUC says "bad" again until marked): proven, so an
     // unhealthy segl is logged, never rebooted.
+    std::fs::remove_file(s.path("slot-state")).unwrap();
     let (calls, _) = mark_good(&s, false);
     assert!(!calls.contains("booted slot on trial"), "{calls}");
     assert!(calls.contains("not on trial, no reboot"), "{calls}");
+    assert_eq!(slot_state(&s), "good", "told before the health wait");
     assert!(!calls.lines().any(|l| l.starts_with("reboot")), "{calls}");
 
     // Installed again (count 4): on trial again.

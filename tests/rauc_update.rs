@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{noise, run_ok, temp_dir, Gateway};
+use common::{noise, run_ok, swaks, temp_dir, wait_until, Gateway, Sink};
 
 /// A self-signed CA (`<name>.pem`, `<name>.key`) that signs bundles directly.
 fn ca(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -227,4 +227,86 @@ fn bundles_go_to_rauc_and_its_verdict_comes_back() {
     assert_eq!(st["last"]["version"], "2.0", "{st}");
     stop.store(true, Ordering::Relaxed);
     h.join().unwrap();
+}
+
+/// Sends one message from a trusted client to a partner (it waits for the down smart host).
+fn send(g: &Gateway, to: &str) {
+    let (ok, t) = swaks(&[
+        "--server",
+        &g.smtp_addr(),
+        "--from",
+        "a@example.org",
+        "--to",
+        to,
+    ]);
+    assert!(ok, "{t}");
+}
+
+/// File names in the queue that belong to the message for `rcpt`, by extension.
+fn queued_exts(g: &Gateway, rcpt: &str) -> Vec<String> {
+    let q = g.dir.join("data/spool/queue");
+    let mut exts: Vec<String> = std::fs::read_dir(&q)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            let b = std::fs::read(p).unwrap_or_default();
+            b.windows(rcpt.len()).any(|w| w == rcpt.as_bytes())
+        })
+        .filter_map(|p| p.extension().map(|e| e.to_string_lossy().into_owned()))
+        .collect();
+    exts.sort();
+    exts
+}
+
+/// While `S95segl-mark-good` has not said the booted slot is good, the spool is written in the
+/// two-file layout the firmware before reads (a fallback loses nothing); once it says so, new
+/// messages go to one file each, and the old ones are still delivered.
+#[test]
+fn the_spool_keeps_the_old_layout_while_the_slot_is_on_trial() {
+    let dir = temp_dir("segl-rauc-trial-");
+    let root = dir.path().join("root");
+    std::fs::create_dir_all(root.join("etc/rauc")).unwrap();
+    std::fs::write(root.join("etc/rauc/system.conf"), SYSTEM_CONF).unwrap();
+    let run_dir = root.join("run/segl-rauc");
+    std::fs::create_dir_all(run_dir.join("requests")).unwrap();
+    std::fs::write(run_dir.join("slot-state"), "trial\n").unwrap();
+    let mut smart = Sink::start(&dir.path().join("smart"), &[]);
+    smart.down();
+    let mut g = Gateway::start(&dir.path().join("gw"), 0, smart.port, "");
+    g.stop();
+    g.env
+        .push(("SEGL_RAUC_ROOT".into(), root.display().to_string()));
+    g.up();
+    send(&g, "trial@partner.test");
+    assert!(
+        wait_until(Duration::from_secs(30), || queued_exts(
+            &g,
+            "trial@partner.test"
+        ) == ["env", "msg"]),
+        "two files on trial: {:?}",
+        queued_exts(&g, "trial@partner.test")
+    );
+    std::fs::write(run_dir.join("slot-state"), "good\n").unwrap();
+    assert!(
+        wait_until(Duration::from_secs(30), || g
+            .log_text()
+            .contains("spool: layout for new messages changed")
+            && g.log_text().contains("one_file=true")),
+        "{}",
+        g.log_text()
+    );
+    send(&g, "good@partner.test");
+    assert!(
+        wait_until(Duration::from_secs(30), || queued_exts(
+            &g,
+            "good@partner.test"
+        ) == ["mail"]),
+        "one file once good: {:?}",
+        queued_exts(&g, "good@partner.test")
+    );
+    smart.up();
+    let m = smart.wait_for(2, 60);
+    assert_eq!(m.len(), 2);
+    g.wait_queue_empty(30);
 }

@@ -154,13 +154,12 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
         "segl ready"
     );
     // A/B firmware: mark a trial slot good once healthy, or record a failed trial (update/).
-    let (fw_cfg, fw_spool) = (cfg.clone(), spool.clone());
+    let fw_cfg = cfg.clone();
     tokio::task::spawn_blocking(move || {
         let updater = crate::update::Updater::global();
-        crate::update::confirm::after_start(updater, &fw_cfg, &firmware_admin_health);
-        // A trial that became healthy is the default now: the spool may use its own layout.
-        choose_spool_layout(&fw_cfg, &fw_spool);
+        crate::update::confirm::after_start(updater, &fw_cfg, &firmware_admin_health)
     });
+    tokio::spawn(follow_trial(cfg.clone(), spool.clone()));
 
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -176,14 +175,24 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
 
 /// The layout new spool files are written in: one file per message, except when the
 /// administrator asked for the old layout or the firmware slot is on trial (a fallback to the
-/// firmware before must find a spool it can read).
-fn choose_spool_layout(cfg: &Config, spool: &Spool) {
+/// firmware before must find a spool it can read). Returns whether the slot is on trial.
+fn choose_spool_layout(cfg: &Config, spool: &Spool) -> bool {
     let on_trial = crate::update::Updater::global().on_trial();
     let one_file = cfg.storage.spool_layout == crate::config::SpoolLayout::Auto && !on_trial;
-    if !one_file {
-        tracing::info!(on_trial, "spool: writing the two-file layout (.msg + .env)");
-    }
+    let was = spool.new_layout() == crate::spool::Layout::OneFile;
     spool.set_one_file(one_file);
+    if one_file != was {
+        tracing::info!(on_trial, one_file, "spool: layout for new messages changed");
+    }
+    on_trial
+}
+
+/// Once a trial slot is marked good (by `update::confirm`, or `S95segl-mark-good` on a RAUC
+/// board), new messages go to the one-file layout: checked every 5 s while on trial.
+async fn follow_trial(cfg: Arc<Config>, spool: Arc<Spool>) {
+    while choose_spool_layout(&cfg, &spool) {
+        tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    }
 }
 
 /// Creates the data directory (mode 0700) if needed, checks that it is writable, and returns the

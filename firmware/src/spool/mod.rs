@@ -338,12 +338,17 @@ impl Spool {
     /// Remove a message: its `.mail` file, or the envelope first and then the message file (the
     /// message is then no longer accepted state); durable on return.
     pub fn remove(&self, id: &str) -> Result<(), SpoolError> {
-        for p in [self.mail_path(id), self.env_path(id)] {
-            match fs::remove_file(&p) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(io_err(&p)(e)),
-            }
+        let mail = self.mail_path(id);
+        match fs::remove_file(&mail) {
+            Ok(()) => return self.queue_sync.sync().map_err(io_err(&self.queue)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&mail)(e)),
+        }
+        let env = self.env_path(id);
+        match fs::remove_file(&env) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => return Err(io_err(&env)(e)),
         }
         let msg = self.message_path(id);
         let _ = fs::remove_file(&msg);

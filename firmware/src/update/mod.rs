@@ -189,10 +189,12 @@ impl Updater {
 
     /// Whether the running slot is on trial and not yet marked good: data formats must not be
     /// migrated now (the spool keeps writing the layout of the firmware before).
+    /// On a RAUC board, what `S95segl-mark-good` says ([`rauc::RaucBox::slot_good`]).
     pub fn on_trial(&self) -> bool {
-        self.boot
-            .as_ref()
-            .is_ok_and(|b| b.trial && !b.good_marker().exists())
+        match &self.boot {
+            Ok(b) => b.trial && !b.good_marker().exists(),
+            Err(_) => rauc::RaucBox::detected().is_some_and(|r| !r.slot_good()),
+        }
     }
 
     fn state_file(&self) -> Option<PathBuf> {

@@ -174,6 +174,13 @@ impl RaucBox {
     pub fn reboot_request(&self) -> PathBuf {
         self.request("reboot-request")
     }
+
+    /// Whether `S95segl-mark-good` has said the booted slot is not on trial (`slot-state` is
+    /// `good`: marked good now or before, or never installed by RAUC). Until it says so — it
+    /// starts after segl — the slot counts as on trial.
+    pub fn slot_good(&self) -> bool {
+        std::fs::read_to_string(self.file("slot-state")).is_ok_and(|s| s.trim() == "good")
+    }
 }
 
 /// One slot of RAUC's status.
