@@ -1,14 +1,21 @@
-//! Group commit of the queue directory's fsync. Every commit and removal in `queue/` must be
-//! durable before it is acknowledged, but one fsync of the directory makes every rename and
-//! unlink done before it started durable. So concurrent sessions share fsyncs: a caller takes a
-//! ticket after its own rename, and returns once a fsync that *started after* that ticket has
-//! completed — run by itself if none is running, or by whichever caller leads the next round
-//! while it waits. Under load one fsync covers many messages; alone, a caller pays one fsync as
-//! before. Nothing is acknowledged earlier than with a private fsync.
+//! Group commit of the queue directory's fsync. Every commit in `queue/` must be durable before
+//! it is acknowledged, but one fsync of the directory makes every rename and unlink done before
+//! it started durable. So concurrent sessions share fsyncs: a caller takes a ticket after its own
+//! rename, and returns once a fsync that *started after* that ticket has completed — run by
+//! itself if none is running, or by whichever caller leads the next round while it waits. Under
+//! load one fsync covers many messages; alone, a caller pays one fsync as before. Nothing is
+//! acknowledged earlier than with a private fsync.
+//!
+//! Removals ([`DirSync::sync_soon`]) acknowledge nothing to anyone: the message was delivered
+//! (the next hop said `250`) or its outputs are durable already. So the remover does not wait:
+//! the next commit's fsync covers its unlink, or a background thread runs one right away when
+//! none is under way. A power cut in that window (a few milliseconds) can only make a delivered
+//! message go out once more, never lose one — Postfix does not fsync removals at all.
 
 use std::io;
 use std::path::PathBuf;
-use std::sync::{Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Duration;
 
 /// A directory whose fsyncs are shared by concurrent callers.
 #[derive(Debug)]
@@ -26,19 +33,23 @@ struct State {
     synced: u64,
     /// A fsync is running right now.
     running: bool,
+    /// The newest ticket of [`DirSync::sync_soon`]: the background thread syncs up to it.
+    soon: u64,
+    /// The background thread runs.
+    flusher: bool,
 }
 
 impl DirSync {
-    pub fn new(path: PathBuf) -> DirSync {
-        DirSync {
+    pub fn new(path: PathBuf) -> Arc<DirSync> {
+        Arc::new(DirSync {
             path,
             state: Mutex::new(State::default()),
             done: Condvar::new(),
-        }
+        })
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
-        // The state is three counters updated together under the lock: never half-written.
+        // The state is counters updated together under the lock: never half-written.
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -53,23 +64,80 @@ impl DirSync {
                 return Ok(());
             }
             if !st.running {
-                // Lead a round for every ticket issued so far: their changes were all made
-                // before this fsync starts.
-                st.running = true;
-                let upto = st.issued;
-                drop(st);
-                let res = crate::durable::sync_dir(&self.path);
-                st = self.lock();
-                st.running = false;
-                if res.is_ok() {
-                    st.synced = st.synced.max(upto);
-                }
-                self.done.notify_all();
+                let res;
+                (st, res) = self.round(st);
                 // On failure the others try their own round and see their own error.
                 res?;
                 continue;
             }
             st = self.done.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Makes every change made before this call durable soon, without waiting (removals).
+    pub fn sync_soon(self: &Arc<Self>) {
+        let mut st = self.lock();
+        st.issued += 1;
+        st.soon = st.issued;
+        if !st.flusher {
+            st.flusher = true;
+            let me = Arc::clone(self);
+            let spawned = std::thread::Builder::new()
+                .name("spool-dirsync".into())
+                .spawn(move || me.flush_in_background());
+            if let Err(e) = spawned {
+                // Without the thread the next commit's fsync still covers the change.
+                st.flusher = false;
+                tracing::warn!(error = %e, "cannot start the spool's directory sync thread");
+            }
+        }
+        self.done.notify_all();
+    }
+
+    /// Leads one fsync round for every ticket issued so far: their changes were all made before
+    /// it starts.
+    fn round<'a>(
+        &'a self,
+        mut st: MutexGuard<'a, State>,
+    ) -> (MutexGuard<'a, State>, io::Result<()>) {
+        st.running = true;
+        let upto = st.issued;
+        drop(st);
+        let res = crate::durable::sync_dir(&self.path);
+        let mut st = self.lock();
+        st.running = false;
+        if res.is_ok() {
+            st.synced = st.synced.max(upto);
+        }
+        self.done.notify_all();
+        (st, res)
+    }
+
+    /// The background thread of [`DirSync::sync_soon`]; ends when the spool is dropped.
+    fn flush_in_background(self: Arc<Self>) {
+        let mut st = self.lock();
+        loop {
+            if st.soon > st.synced && !st.running {
+                let res;
+                (st, res) = self.round(st);
+                if let Err(e) = res {
+                    tracing::warn!(error = %e, dir = %self.path.display(), "cannot sync the spool directory; trying again");
+                    st = self.wait(st, Duration::from_secs(1));
+                }
+                continue;
+            }
+            if Arc::strong_count(&self) == 1 {
+                st.flusher = false;
+                return;
+            }
+            st = self.wait(st, Duration::from_secs(1));
+        }
+    }
+
+    fn wait<'a>(&'a self, st: MutexGuard<'a, State>, d: Duration) -> MutexGuard<'a, State> {
+        match self.done.wait_timeout(st, d) {
+            Ok((st, _)) => st,
+            Err(p) => p.into_inner().0,
         }
     }
 }
@@ -82,7 +150,7 @@ mod tests {
     #[test]
     fn concurrent_callers_all_return_synced() {
         let d = tempfile::tempdir().unwrap();
-        let s = Arc::new(DirSync::new(d.path().to_path_buf()));
+        let s = DirSync::new(d.path().to_path_buf());
         let threads: Vec<_> = (0..16)
             .map(|i| {
                 let s = s.clone();
@@ -108,5 +176,30 @@ mod tests {
         let s = DirSync::new(d.path().join("gone"));
         assert!(s.sync().is_err());
         assert!(s.sync().is_err(), "and again for the next caller");
+    }
+
+    #[test]
+    fn removals_are_synced_soon_by_the_background_thread() {
+        let d = tempfile::tempdir().unwrap();
+        let s = DirSync::new(d.path().to_path_buf());
+        std::fs::write(d.path().join("f"), b"x").unwrap();
+        s.sync_soon();
+        s.sync_soon();
+        let t = std::time::Instant::now();
+        while s.lock().synced < 2 {
+            assert!(t.elapsed() < Duration::from_secs(10), "never synced");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(s.lock().flusher, "the thread runs while the spool lives");
+        let weak = Arc::downgrade(&s);
+        drop(s);
+        let t = std::time::Instant::now();
+        while weak.strong_count() > 0 {
+            assert!(
+                t.elapsed() < Duration::from_secs(10),
+                "the thread never ends"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }

@@ -70,7 +70,7 @@ pub struct Spool {
     queue: PathBuf,
     hold: PathBuf,
     /// fsyncs of `queue/`, shared by concurrent commits and removals (group commit).
-    queue_sync: dirsync::DirSync,
+    queue_sync: std::sync::Arc<dirsync::DirSync>,
     /// New messages are written in the one-file layout ([`mailfile`]); off while the firmware
     /// slot is on trial.
     one_file: AtomicBool,
@@ -335,12 +335,17 @@ impl Spool {
         }
     }
 
-    /// Remove a message: its `.mail` file, or the envelope first and then the message file (the
-    /// message is then no longer accepted state); durable on return.
+    /// Remove a message: its `.mail` file, made durable soon without waiting
+    /// ([`dirsync::DirSync::sync_soon`]: a power cut in between can only repeat a delivery); or
+    /// the envelope first and then the message file (the message is then no longer accepted
+    /// state), durable on return.
     pub fn remove(&self, id: &str) -> Result<(), SpoolError> {
         let mail = self.mail_path(id);
         match fs::remove_file(&mail) {
-            Ok(()) => return self.queue_sync.sync().map_err(io_err(&self.queue)),
+            Ok(()) => {
+                self.queue_sync.sync_soon();
+                return Ok(());
+            }
             Err(e) if e.kind() == io::ErrorKind::NotFound => {}
             Err(e) => return Err(io_err(&mail)(e)),
         }
