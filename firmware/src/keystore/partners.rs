@@ -85,6 +85,11 @@ impl Keystore {
         cert: &Certificate,
         pending: bool,
     ) -> Result<PartnerRecord> {
+        // The common case — a partner already known signs again — is answered from the
+        // snapshot before the record (names, addresses, key checks) is built.
+        if let Some(known) = self.known_partner(cert) {
+            return Ok(known);
+        }
         let mut rec = record(cert, None, PartnerSource::Harvested, pending)?;
         let address = crate::address::normalize(address);
         rec.harvested_from = Some(address.clone());
@@ -104,6 +109,18 @@ impl Keystore {
         self.commit()?;
         tracing::info!(partner = %rec.id, pending, "certificate harvested");
         Ok(rec)
+    }
+
+    /// The stored record of `cert`, if it is a partner certificate already (by fingerprint).
+    fn known_partner(&self, cert: &Certificate) -> Option<PartnerRecord> {
+        let der = cert.to_der().ok()?;
+        let fp = model::fingerprint(&der);
+        let id = fp.get(..16)?;
+        self.snapshot()
+            .partners
+            .iter()
+            .find(|(p, _)| p.id == id)
+            .map(|(p, _)| p.clone())
     }
 
     /// Caches a certificate found in an LDAP directory for `address` (source `ldap`, used at

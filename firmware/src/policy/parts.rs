@@ -43,6 +43,37 @@ fn width(labels: &[&str]) -> usize {
     labels.iter().map(|l| l.chars().count()).max().unwrap_or(0) + 2
 }
 
+/// Subject and issuer of `cert` as text, remembered by the certificate's SHA-256: x509-cert
+/// formats a name by looking each attribute type up in a table of hundreds of OIDs, which was
+/// 2.5 % of the CPU of a verified message (issue 15), and partners sign with the same
+/// certificate again and again.
+fn names(cert: &Certificate) -> (String, String) {
+    use sha2::Digest;
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static CACHE: OnceLock<Mutex<HashMap<[u8; 32], (String, String)>>> = OnceLock::new();
+    let format = || {
+        let tbs = cert.tbs_certificate();
+        (tbs.subject().to_string(), tbs.issuer().to_string())
+    };
+    let Ok(der) = der::Encode::to_der(cert) else {
+        return format();
+    };
+    let key: [u8; 32] = sha2::Sha256::digest(&der).into();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(hit) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return hit;
+    }
+    let value = format();
+    if let Ok(mut c) = cache.lock() {
+        if c.len() >= 1024 {
+            c.clear();
+        }
+        c.insert(key, value.clone());
+    }
+    value
+}
+
 fn describe_cert(t: &Texts, out: &mut String, cert: &Certificate, indent: &str) {
     let tbs = cert.tbs_certificate();
     let v = tbs.validity();
@@ -53,9 +84,10 @@ fn describe_cert(t: &Texts, out: &mut String, cert: &Certificate, indent: &str) 
         t.cert_valid_from,
         t.cert_valid_to,
     ]);
+    let (subject, issuer) = names(cert);
     for (label, value) in [
-        (t.cert_subject, tbs.subject().to_string()),
-        (t.cert_issuer, tbs.issuer().to_string()),
+        (t.cert_subject, subject),
+        (t.cert_issuer, issuer),
         (t.cert_serial, hex_serial(cert)),
         (t.cert_valid_from, fmt_time(v.not_before.to_system_time())),
         (t.cert_valid_to, fmt_time(v.not_after.to_system_time())),
