@@ -51,7 +51,8 @@ fn names(cert: &Certificate) -> (String, String) {
     use sha2::Digest;
     use std::collections::HashMap;
     use std::sync::{Mutex, OnceLock};
-    static CACHE: OnceLock<Mutex<HashMap<[u8; 32], (String, String)>>> = OnceLock::new();
+    type Names = HashMap<[u8; 32], (String, String)>;
+    static CACHE: OnceLock<Mutex<Names>> = OnceLock::new();
     let format = || {
         let tbs = cert.tbs_certificate();
         (tbs.subject().to_string(), tbs.issuer().to_string())
