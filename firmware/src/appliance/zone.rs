@@ -61,6 +61,11 @@ impl LocalTime {
         LocalTime(tz)
     }
 
+    /// The zone itself (the dashboard's daily chart sums the hours of its days).
+    pub fn zone(&self) -> &TimeZone {
+        &self.0
+    }
+
     fn zoned(&self, ts: i64) -> Option<Zoned> {
         Timestamp::from_second(ts)
             .ok()
