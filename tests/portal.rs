@@ -75,7 +75,10 @@ fn request(
         req.push_str(&format!("{k}: {v}\r\n"));
     }
     let body = form.unwrap_or("");
-    if form.is_some() {
+    let typed = extra
+        .iter()
+        .any(|(k, _)| k.eq_ignore_ascii_case("content-type"));
+    if form.is_some() && !typed {
         req.push_str("Content-Type: application/x-www-form-urlencoded\r\n");
     }
     req.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
@@ -513,6 +516,7 @@ fn links_lockout_isolation_and_no_admin_on_the_portal() {
         "{}",
         mine.text()
     );
+    times_in_the_configured_zone(&s, &bob, &metas);
     for path in [
         format!("/messages/{carol_id}"),
         format!("/messages/{carol_id}/attachments/0"),
@@ -746,6 +750,52 @@ fn links_lockout_isolation_and_no_admin_on_the_portal() {
         .dir
         .join(format!("data/portal/messages/{carol_id}.msg"))
         .exists());
+}
+
+/// The inbox and a message show their times (received, expires) as local time of the zone set
+/// over the admin API (`PUT /api/v1/time`) with its abbreviation, not UTC.
+fn times_in_the_configured_zone(s: &Setup, session: &str, metas: &[serde_json::Value]) {
+    let token = std::fs::read_to_string(s.g.dir.join("data/ctl.token")).unwrap();
+    let set = request(
+        s.g.admin_port,
+        "PUT",
+        "/api/v1/time",
+        None,
+        Some(r#"{"ntp":[],"timezone":"Asia/Tokyo"}"#),
+        &[
+            ("Authorization", &format!("Bearer {}", token.trim())),
+            ("Content-Type", "application/json"),
+        ],
+    );
+    assert_eq!(set.status, 200, "{}", set.text());
+    let tokyo = jiff::tz::db().get("Asia/Tokyo").unwrap();
+    let at = |ts: &serde_json::Value, tz: &jiff::tz::TimeZone, fmt: &str| {
+        jiff::Timestamp::from_second(ts.as_i64().expect("unix seconds"))
+            .unwrap()
+            .to_zoned(tz.clone())
+            .strftime(fmt)
+            .to_string()
+    };
+    let meta = metas
+        .iter()
+        .find(|m| m["recipient"] == "bob@outside.test")
+        .unwrap();
+    let (created, expires) = (&meta["created"], &meta["expires"]);
+    let utc = jiff::tz::TimeZone::UTC;
+    let list = request(s.port, "GET", "/messages", Some(session), None, &[]).text();
+    for ts in [created, expires] {
+        let local = at(ts, &tokyo, "%Y-%m-%d %H:%M JST");
+        assert!(list.contains(&local), "{local} in {list}");
+        assert!(!list.contains(&at(ts, &utc, "%Y-%m-%d %H:%M")), "{list}");
+    }
+    let path = format!("/messages/{}", meta["id"].as_str().unwrap());
+    let page = request(s.port, "GET", &path, Some(session), None, &[]).text();
+    let local = at(created, &tokyo, "%Y-%m-%d %H:%M JST");
+    assert!(page.contains(&local), "{local} in {page}");
+    assert!(
+        !page.contains(&at(created, &utc, "%Y-%m-%d %H:%M")),
+        "{page}"
+    );
 }
 
 /// On a non-loopback address the portal speaks HTTPS with a self-signed certificate made in

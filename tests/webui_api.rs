@@ -1562,4 +1562,15 @@ async fn pages_show_times_in_the_configured_zone() {
     assert!(!page.contains(&partner[0].not_after), "{page}");
     let (_, _, b) = app.send(app.get("/api/v1/partners", Some(&cookie))).await;
     assert!(b.contains(&partner[0].not_after), "the API keeps UTC: {b}");
+
+    // The dashboard's daily chart: days of Tokyo, labelled every fifth from 29 days ago
+    // (differs from UTC days between 15:00 and 24:00 UTC; monitor::counters' unit test
+    // checks the buckets at fixed times).
+    let today = jiff::Timestamp::now().to_zoned(tokyo.clone()).date();
+    let (_, _, page) = app.send(app.get("/", Some(&cookie))).await;
+    for back in [29, 4] {
+        let label = today.checked_sub(jiff::Span::new().days(back)).unwrap();
+        let label = label.strftime(">%m-%d<").to_string();
+        assert!(page.contains(&label), "{label} in {page}");
+    }
 }

@@ -73,17 +73,17 @@ impl RaucBox {
     /// The version a bundle must be newer than: RAUC's record of the bundle the booted slot was
     /// installed from (the vendor's manifest version, the same scheme as the new bundle's).
     /// segl's own version is not it — two firmware versions may carry the same segl build.
-    /// A slot RAUC never installed (flashed at the factory) has no record; then segl's own
-    /// version stands in, since the factory image is built from that segl release.
+    /// A slot RAUC never installed (flashed at the factory) has no record: [`booted_version`].
     pub fn running_version(&self) -> String {
-        self.rauc_status()
-            .as_ref()
-            .map(slots)
-            .unwrap_or_default()
-            .into_iter()
-            .find(|s| s.state == "booted")
-            .and_then(|s| s.version)
-            .unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string())
+        booted_version(
+            self.rauc_status()
+                .as_ref()
+                .map(slots)
+                .unwrap_or_default()
+                .into_iter()
+                .find(|s| s.state == "booted")
+                .and_then(|s| s.version),
+        )
     }
 
     /// Refuses a bundle (its manifest `info`) for another board, or not newer than
@@ -183,6 +183,14 @@ impl RaucBox {
     }
 }
 
+/// The version of the booted slot from RAUC's record of the bundle it was installed from;
+/// a slot RAUC never installed (flashed at the factory) has none, and then segl's own version
+/// stands in, since the factory image is built from that segl release. The install check and
+/// the status (`segl ctl status`, the firmware page) say the same.
+fn booted_version(recorded: Option<String>) -> String {
+    recorded.unwrap_or_else(|| env!("CARGO_PKG_VERSION").to_string())
+}
+
 /// One slot of RAUC's status.
 #[derive(Debug, PartialEq)]
 struct RaucSlot {
@@ -224,13 +232,18 @@ pub(super) fn status(b: &RaucBox, last: Option<super::LastResult>, progress: Pro
         .unwrap_or_default()
         .into_iter()
         .filter_map(|r| {
+            let running = r.state == "booted";
             Some(SlotView {
                 slot: Slot::parse(&r.bootname)?,
-                running: r.state == "booted",
+                running,
                 good: r.boot_status == "good",
                 trial_next: false,
                 state: Some(format!("{}, {}", r.state, r.boot_status)),
-                version: r.version,
+                version: if running {
+                    Some(booted_version(r.version))
+                } else {
+                    r.version
+                },
             })
         })
         .collect();
@@ -385,5 +398,47 @@ mod tests {
             }
         );
         assert_eq!(s[1].boot_status, "bad");
+    }
+
+    /// The status of a box whose `status.json` is `json`.
+    fn status_of(json: &str) -> Status {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(dir.path().join("etc/rauc")).expect("mkdir");
+        std::fs::write(dir.path().join("etc/rauc/system.conf"), "[system]\n").expect("conf");
+        let b = RaucBox::detect(dir.path()).expect("rauc box");
+        std::fs::create_dir_all(&b.run_dir).expect("run");
+        std::fs::write(b.file("status.json"), json).expect("status");
+        status(&b, None, Progress::default())
+    }
+
+    #[test]
+    fn a_factory_slot_shows_segls_own_version() {
+        let own = env!("CARGO_PKG_VERSION");
+        // Flashed at the factory: RAUC has no bundle record of either slot.
+        let st = status_of(
+            r#"{"compatible":"segl-x86_64","slots":[
+              {"rootfs.0":{"bootname":"A","state":"booted","boot_status":"good"}},
+              {"rootfs.1":{"bootname":"B","state":"inactive","boot_status":"good"}}]}"#,
+        );
+        assert_eq!(st.running_version.as_deref(), Some(own));
+        assert_eq!(st.running_slot, Some(Slot::A));
+        assert_eq!(st.slots[0].version.as_deref(), Some(own));
+        assert_eq!(
+            st.slots[1].version, None,
+            "the other slot holds nothing known"
+        );
+        // Once RAUC installed the booted slot, its record counts, not segl's version.
+        let st = status_of(
+            r#"{"slots":[
+              {"rootfs.0":{"bootname":"A","state":"inactive","boot_status":"good"}},
+              {"rootfs.1":{"bootname":"B","state":"booted","boot_status":"good",
+                "slot_status":{"bundle":{"version":"2027.1"}}}}]}"#,
+        );
+        assert_eq!(st.running_version.as_deref(), Some("2027.1"));
+        assert_eq!(st.slots[0].version, None);
+        // Before segl-raucd wrote the status, nothing is known yet.
+        let st = status_of("not json");
+        assert_eq!(st.running_version, None);
+        assert!(st.reason.is_some());
     }
 }

@@ -10,7 +10,7 @@ use super::chart::{self, Series};
 use super::{render, PageCtx, PageResult};
 use crate::admin::auth::Principal;
 use crate::admin::AdminState;
-use crate::keystore::model::{iso, now};
+use crate::keystore::model::now;
 use crate::monitor::Counter;
 
 pub struct Expiring {
@@ -87,9 +87,9 @@ pub async fn page(
         t.last_24h,
     );
     let daily = make(
-        st.auth.monitor.counters.daily(n),
-        // The buckets are days of UTC, labelled with their date.
-        &|ts| iso(ts)[5..10].to_string(),
+        st.auth.monitor.counters.daily(n, ctx.time.zone()),
+        // Days of the box's zone, labelled with their local date.
+        &|ts| ctx.time.date(ts).get(5..).unwrap_or_default().to_string(),
         5,
         t.last_30d,
     );

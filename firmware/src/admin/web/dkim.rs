@@ -10,10 +10,10 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
 
-use super::localtime::LocalTime;
 use super::{blocking, done};
 use crate::admin::auth::Principal;
 use crate::admin::AdminState;
+use crate::appliance::zone::LocalTime;
 use crate::dkim::Algorithm;
 use crate::keystore::dkim::{DkimKeyInfo, DkimState};
 

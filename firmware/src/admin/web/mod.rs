@@ -13,7 +13,6 @@ pub mod firmware;
 pub mod i18n;
 pub mod keyring;
 pub mod licences;
-pub mod localtime;
 pub mod login;
 pub mod monitoring;
 pub mod network;
@@ -71,7 +70,7 @@ pub struct PageCtx {
     pub flash: Option<Flash>,
     pub menu: Vec<MenuGroup>,
     /// The box's zone: every time a page shows is local time in it.
-    pub time: localtime::LocalTime,
+    pub time: crate::appliance::zone::LocalTime,
 }
 
 impl PageCtx {
@@ -135,7 +134,7 @@ impl PageCtx {
             can_change: p.can_change(),
             flash: p.flash.clone().map(|(ok, text)| Flash { ok, text }),
             menu,
-            time: localtime::LocalTime::configured(&st.cfg),
+            time: crate::appliance::zone::LocalTime::configured(&st.cfg),
         }
     }
 }

@@ -10,10 +10,10 @@ use axum::response::Response;
 use axum::Extension;
 use serde::Deserialize;
 
-use super::localtime::LocalTime;
 use super::{done, render, PageCtx, PageResult, WebError};
 use crate::admin::auth::Principal;
 use crate::admin::AdminState;
+use crate::appliance::zone::LocalTime;
 use crate::monitor::maillog::{MailEvent, MailQuery};
 use crate::queue::QueueItem;
 

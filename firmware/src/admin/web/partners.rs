@@ -10,11 +10,11 @@ use axum::response::Response;
 use axum::{Extension, Form};
 use serde::Deserialize;
 
-use super::localtime::LocalTime;
 use super::{blocking, done, fields, render, text, PageCtx, PageResult, WebError};
 use crate::admin::accounts::{check, CheckResult};
 use crate::admin::auth::Principal;
 use crate::admin::AdminState;
+use crate::appliance::zone::LocalTime;
 use crate::keystore::model::{fingerprint, PartnerRecord};
 
 /// Rows per page of the partner list.

@@ -278,7 +278,7 @@ fn tls_views(st: &AdminState, page: Page, lang: Lang) -> Vec<TlsView> {
         return vec![];
     }
     let s = texts(lang);
-    let local = super::localtime::LocalTime::configured(&st.cfg);
+    let local = crate::appliance::zone::LocalTime::configured(&st.cfg);
     tls_files::states(&st.config)
         .into_iter()
         .filter(|t| wanted.contains(&t.service))

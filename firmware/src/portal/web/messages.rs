@@ -1,7 +1,9 @@
 //! The pages behind the login: the message list, reading a message, attachment download and
-//! the secure reply.
+//! the secure reply. Times are local time of the box's zone with its abbreviation, as on the
+//! admin pages ([`LocalTime`]).
 
 use super::*;
+use crate::appliance::zone::LocalTime;
 
 fn parsed(bytes: &[u8]) -> Option<mail_parser::Message<'_>> {
     mail_parser::MessageParser::default().parse(bytes)
@@ -25,8 +27,10 @@ fn not_found(v: &Visitor) -> Response {
 }
 
 pub(super) async fn inbox(State(st): St, Extension(v): Extension<Visitor>) -> Response {
-    let (store, who) = (st.store.clone(), v.address.clone());
+    let (store, who, cfg) = (st.store.clone(), v.address.clone(), st.cfg.clone());
     let rows = tokio::task::spawn_blocking(move || {
+        // Read for each page (a file read), so a change of zone shows at once.
+        let local = LocalTime::configured(&cfg);
         store
             .messages_of(&who)
             .into_iter()
@@ -40,8 +44,8 @@ pub(super) async fn inbox(State(st): St, Extension(v): Extension<Visitor>) -> Re
                         .as_ref()
                         .and_then(|m| m.subject().map(str::to_string))
                         .unwrap_or_default(),
-                    received: date(meta.created),
-                    expires: date(meta.expires),
+                    received: local.minute(meta.created),
+                    expires: local.minute(meta.expires),
                     read: meta.read,
                 })
             })
@@ -89,7 +93,7 @@ pub(super) async fn read(
         id: meta.id.clone(),
         from: from_of(&msg),
         subject: msg.subject().unwrap_or_default().to_string(),
-        received: date(meta.created),
+        received: LocalTime::configured(&st.cfg).minute(meta.created),
         text: msg.body_text(0).map(|t| t.into_owned()).unwrap_or_default(),
         attachments,
         v,

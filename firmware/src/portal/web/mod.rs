@@ -168,21 +168,6 @@ fn page(mode: &'static str, lang: Lang, error: &str) -> LoginPage {
     }
 }
 
-fn date(ts: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(ts)
-        .map(|t| {
-            format!(
-                "{:04}-{:02}-{:02} {:02}:{:02}",
-                t.year(),
-                u8::from(t.month()),
-                t.day(),
-                t.hour(),
-                t.minute()
-            )
-        })
-        .unwrap_or_default()
-}
-
 /// Session and CSRF in front of the pages behind the login.
 async fn guard_layer(State(st): St, req: Request, next: Next) -> Response {
     let method = req.method().clone();
