@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use common::{noise, run_ok, swaks, temp_dir, wait_until, Gateway, Sink};
+use common::{noise, run_ok, temp_dir, wait_until, Gateway, Sink};
 
 /// A self-signed CA (`<name>.pem`, `<name>.key`) that signs bundles directly.
 fn ca(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
@@ -130,14 +130,21 @@ fn taken(run_dir: &Path) -> Vec<String> {
         .collect()
 }
 
-#[test]
-fn bundles_go_to_rauc_and_its_verdict_comes_back() {
-    let dir = temp_dir("segl-rauc-");
-    let root = dir.path().join("root");
+/// A RAUC box under `dir/root` (`SEGL_RAUC_ROOT`): its system.conf and the helper's run
+/// directory with `requests/`. Returns the root and the run directory.
+fn rauc_box(dir: &Path) -> (PathBuf, PathBuf) {
+    let root = dir.join("root");
     std::fs::create_dir_all(root.join("etc/rauc")).unwrap();
     std::fs::write(root.join("etc/rauc/system.conf"), SYSTEM_CONF).unwrap();
     let run_dir = root.join("run/segl-rauc");
     std::fs::create_dir_all(run_dir.join("requests")).unwrap();
+    (root, run_dir)
+}
+
+#[test]
+fn bundles_go_to_rauc_and_its_verdict_comes_back() {
+    let dir = temp_dir("segl-rauc-");
+    let (root, run_dir) = rauc_box(dir.path());
     std::fs::write(run_dir.join("status.json"), RAUC_STATUS).unwrap();
     let vendor = ca(dir.path(), "vendor");
     std::fs::copy(&vendor.0, root.join("etc/rauc/keyring.pem")).unwrap();
@@ -229,19 +236,6 @@ fn bundles_go_to_rauc_and_its_verdict_comes_back() {
     h.join().unwrap();
 }
 
-/// Sends one message from a trusted client to a partner (it waits for the down smart host).
-fn send(g: &Gateway, to: &str) {
-    let (ok, t) = swaks(&[
-        "--server",
-        &g.smtp_addr(),
-        "--from",
-        "a@example.org",
-        "--to",
-        to,
-    ]);
-    assert!(ok, "{t}");
-}
-
 /// File names in the queue that belong to the message for `rcpt`, by extension.
 fn queued_exts(g: &Gateway, rcpt: &str) -> Vec<String> {
     let q = g.dir.join("data/spool/queue");
@@ -265,11 +259,7 @@ fn queued_exts(g: &Gateway, rcpt: &str) -> Vec<String> {
 #[test]
 fn the_spool_keeps_the_old_layout_while_the_slot_is_on_trial() {
     let dir = temp_dir("segl-rauc-trial-");
-    let root = dir.path().join("root");
-    std::fs::create_dir_all(root.join("etc/rauc")).unwrap();
-    std::fs::write(root.join("etc/rauc/system.conf"), SYSTEM_CONF).unwrap();
-    let run_dir = root.join("run/segl-rauc");
-    std::fs::create_dir_all(run_dir.join("requests")).unwrap();
+    let (root, run_dir) = rauc_box(dir.path());
     std::fs::write(run_dir.join("slot-state"), "trial\n").unwrap();
     let mut smart = Sink::start(&dir.path().join("smart"), &[]);
     smart.down();
@@ -278,7 +268,7 @@ fn the_spool_keeps_the_old_layout_while_the_slot_is_on_trial() {
     g.env
         .push(("SEGL_RAUC_ROOT".into(), root.display().to_string()));
     g.up();
-    send(&g, "trial@partner.test");
+    g.send_plain("a@example.org", "trial@partner.test");
     assert!(
         wait_until(Duration::from_secs(30), || queued_exts(
             &g,
@@ -296,7 +286,7 @@ fn the_spool_keeps_the_old_layout_while_the_slot_is_on_trial() {
         "{}",
         g.log_text()
     );
-    send(&g, "good@partner.test");
+    g.send_plain("a@example.org", "good@partner.test");
     assert!(
         wait_until(Duration::from_secs(30), || queued_exts(
             &g,

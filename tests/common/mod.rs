@@ -297,6 +297,13 @@ impl Gateway {
         format!("127.0.0.1:{}", self.smtp_port)
     }
 
+    /// Sends one small message from `from` to `to` with swaks over the MX/relay listener and
+    /// asserts that it was accepted.
+    pub fn send_plain(&self, from: &str, to: &str) {
+        let (ok, t) = swaks(&["--server", &self.smtp_addr(), "--from", from, "--to", to]);
+        assert!(ok, "{t}");
+    }
+
     /// `inbound` and `smarthost`: sink ports (0: none). `extra`: TOML overriding the test base.
     /// The gateway runs with a development licence for 1000 individual keys, as a customer's
     /// box would (`tests/license.rs` checks the box without one: [`Gateway::start_unlicensed`]).
