@@ -83,7 +83,7 @@ ctl key generate --email alice@example.org >/dev/null
   done ) &
 load=$!; pids+=($load)
 
-queued() { find "$dir/data/spool/queue" -name '*.env' | wc -l; }
+queued() { find "$dir/data/spool/queue" \( -name '*.env' -o -name '*.mail' \) | wc -l; }
 printf '%6s %10s %5s %7s\n' "t(s)" "rss(KiB)" "fds" "queued" | tee "$dir/samples.txt"
 t0=$SECONDS
 while kill -0 "$load" 2>/dev/null; do
