@@ -12,6 +12,7 @@ pub const RESTART_KEYS: &[&str] = &[
     "smtp.tls.",
     "smtp.max_connections",
     "storage.data_dir",
+    "storage.spool_layout",
     "admin.listen",
     "admin.tls_cert",
     "admin.tls_key",

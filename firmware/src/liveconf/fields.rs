@@ -526,6 +526,9 @@ pub static FIELDS: &[Field] = &[
     Field { key: "storage.min_free_mb", kind: Number, page: Relay,
         label: ["Minimum free disk space (MiB)", "Mindestens freier Speicher (MiB)", "Mindste ledige diskplads (MiB)"],
         help: ["Below this, new mail is refused with 452 4.3.1.", "Darunter werden neue Mails mit 452 4.3.1 abgelehnt.", "Derunder afvises ny post med 452 4.3.1."] },
+    Field { key: "storage.spool_layout", kind: Choice(&["auto", "two-files"]), page: Relay,
+        label: ["Spool layout for new mail", "Spool-Format für neue Mails", "Spool-format for ny post"],
+        help: ["auto: one file per message (not while a firmware update runs on trial). two-files: the layout of firmware before 2026-12; set it and let the queue drain before a downgrade to such a version.", "auto: eine Datei pro Nachricht (nicht während ein Firmware-Update zur Probe läuft). two-files: das Format der Firmware vor 2026-12; vor einem Downgrade auf eine solche Version setzen und die Queue leerlaufen lassen.", "auto: én fil pr. besked (ikke mens en firmwareopdatering kører på prøve). two-files: formatet fra firmware før 2026-12; sæt det, og lad køen tømmes før en nedgradering til en sådan version."] },
 ];
 
 #[cfg(test)]
