@@ -35,46 +35,16 @@ port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); 
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$dir/bob.key" -out "$dir/bob.pem" \
   -subj "/CN=bob/emailAddress=bob@partner.test" -addext "subjectAltName=email:bob@partner.test" \
   -days 30 2>/dev/null
-declare -A smtp sink gw
+source "$root/bench/segl_instance.sh"
+declare -A smtp sink gwpid
 for layout in auto two-files; do
-  d=$dir/$layout
-  mkdir -p "$d"
-  smtp[$layout]=$(port)
   sink[$layout]=$(port)
-  admin=$(port)
-  cat >"$d/segl.toml" <<TOML
-[smtp]
-listen = "127.0.0.1:${smtp[$layout]}"
-submission_listen = []
-hostname = "segl.bench"
-max_connections_per_ip = 100
-[relay]
-local_domains = ["example.org"]
-trusted_networks = ["127.0.0.1/32"]
-[delivery]
-inbound_next_hop = "127.0.0.1:${sink[$layout]}"
-outbound_smarthost = "127.0.0.1:${sink[$layout]}"
-max_concurrency = 50
-[storage]
-data_dir = "$d/data"
-spool_layout = "$layout"
-[admin]
-listen = "127.0.0.1:$admin"
-[log]
-level = "warn"
-[sign]
+  layout=$layout start_segl "$layout" "${sink[$layout]}" '["127.0.0.1/32"]' '[sign]
 trusted_relays = ["127.0.0.1/32"]
-keys_without_auth = ["@example.org"]
-TOML
-  "$SEGL_BIN" serve --config "$d/segl.toml" 2>"$d/segl.log" &
-  gw[$layout]=$!
-  pids+=("$!")
-  for _ in $(seq 100); do curl -fs "http://127.0.0.1:$admin/health" >/dev/null 2>&1 && break; sleep 0.1; done
-  ctl=("$SEGL_BIN" ctl --config "$d/segl.toml")
-  "$LICENSE_BIN" issue --dev --customer Bench --keys 10 --expires +30 --out "$d/lic.txt" >/dev/null
-  "${ctl[@]}" license install "$d/lic.txt" >/dev/null
-  "${ctl[@]}" key generate --email alice@example.org >/dev/null
-  "${ctl[@]}" partner import "$dir/bob.pem" >/dev/null
+keys_without_auth = ["@example.org"]'
+  smtp[$layout]=$gw_port
+  gwpid[$layout]=$gw
+  segl_ctl partner import "$dir/bob.pem" >/dev/null
 done
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -83,13 +53,13 @@ for round in $(seq "$ROUNDS"); do
     smtp-sink -u postfix -M "$MSGS" "127.0.0.1:${sink[$layout]}" 1000 >/dev/null 2>&1 &
     sp=$!
     for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/${sink[$layout]}") 2>/dev/null && break; sleep 0.1; done
-    c0=$(cpu_ticks "${gw[$layout]}")
+    c0=$(cpu_ticks "${gwpid[$layout]}")
     t0=$(date +%s.%N)
     smtp-source -s "$SESSIONS" -m "$MSGS" -l "$SIZE" -f alice@example.org -t bob@partner.test \
       "127.0.0.1:${smtp[$layout]}"
     wait "$sp"
     t1=$(date +%s.%N)
-    c1=$(cpu_ticks "${gw[$layout]}")
+    c1=$(cpu_ticks "${gwpid[$layout]}")
     echo "$layout $round $t0 $t1 $c0 $c1" >>"$dir/rounds"
   done
 done

@@ -99,9 +99,11 @@ fn damage_one_file(g: &Gateway) -> [&'static str; 3] {
     );
     cut_in_half(&queued_file(g, "cut@partner.test", "mail"));
     let garbled = queued_file(g, "garbled@partner.test", "mail");
+    let message_len =
+        segl::spool::mailfile::read_record(&mut std::fs::File::open(&garbled).unwrap())
+            .unwrap()
+            .message_len as usize;
     let mut bytes = std::fs::read(&garbled).unwrap();
-    let n = bytes.len();
-    let message_len = u64::from_le_bytes(bytes[n - 8..].try_into().unwrap()) as usize;
     bytes[message_len..].fill(b'x');
     std::fs::write(&garbled, &bytes).unwrap();
     flip_middle_byte(&queued_file(g, "flipped@partner.test", "mail"));

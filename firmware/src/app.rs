@@ -57,7 +57,7 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
     let data = &cfg.storage.data_dir;
     let token = prepare_data_dir(data)?;
     let spool = Arc::new(Spool::open(data)?);
-    choose_spool_layout(&cfg, &spool);
+    let spool_on_trial = choose_spool_layout(&cfg, &spool);
     let users = Arc::new(UserStore::open(data)?);
     let keystore = Keystore::open(data, KeystoreSettings::from_config(&cfg))?;
     let tls = crate::tls::server_config(&cfg)?;
@@ -159,7 +159,9 @@ pub async fn serve(cfg: Config, config_path: Option<PathBuf>) -> Result<(), Star
         let updater = crate::update::Updater::global();
         crate::update::confirm::after_start(updater, &fw_cfg, &firmware_admin_health)
     });
-    tokio::spawn(follow_trial(cfg.clone(), spool.clone()));
+    if spool_on_trial {
+        tokio::spawn(follow_trial(cfg.clone(), spool.clone()));
+    }
 
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -188,10 +190,14 @@ fn choose_spool_layout(cfg: &Config, spool: &Spool) -> bool {
 }
 
 /// Once a trial slot is marked good (by `update::confirm`, or `S95segl-mark-good` on a RAUC
-/// board), new messages go to the one-file layout: checked every 5 s while on trial.
+/// board), new messages go to the one-file layout: checked every 5 s while on trial (started
+/// only when the slot was on trial at start).
 async fn follow_trial(cfg: Arc<Config>, spool: Arc<Spool>) {
-    while choose_spool_layout(&cfg, &spool) {
+    loop {
         tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+        if !choose_spool_layout(&cfg, &spool) {
+            return;
+        }
     }
 }
 

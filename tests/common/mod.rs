@@ -613,25 +613,21 @@ pub fn noise(len: usize, seed: u32) -> Vec<u8> {
 }
 
 /// The envelope records of the messages queued in `queue_dir` (`<data>/spool/queue`), of both
-/// layouts: a `.env` file, or the newest record of a `.mail` file (message ‖ record ‖ footer,
-/// the footer's first 12 bytes "SEGLREC1" and the record's length, `segl::spool::mailfile`).
+/// layouts: a `.env` file, or the newest record of a `.mail` file (read with the spool's own
+/// `segl::spool::mailfile`).
 pub fn spool_records(queue_dir: &Path) -> Vec<serde_json::Value> {
     let mut out = vec![];
     for e in std::fs::read_dir(queue_dir).unwrap().flatten() {
         let p = e.path();
-        let bytes = std::fs::read(&p).unwrap();
-        let record = match p.extension().and_then(|x| x.to_str()) {
-            Some("env") => bytes,
+        match p.extension().and_then(|x| x.to_str()) {
+            Some("env") => out.push(serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap()),
             Some("mail") => {
-                let footer = &bytes[bytes.len() - 24..];
-                assert_eq!(&footer[..8], b"SEGLREC1", "{}", p.display());
-                let len = u32::from_le_bytes(footer[8..12].try_into().unwrap()) as usize;
-                let end = bytes.len() - 24;
-                bytes[end - len..end].to_vec()
+                let mut f = std::fs::File::open(&p).unwrap();
+                let rec = segl::spool::mailfile::read_record(&mut f).unwrap();
+                out.push(serde_json::to_value(rec.env).unwrap());
             }
-            _ => continue,
-        };
-        out.push(serde_json::from_slice(&record).unwrap());
+            _ => {}
+        }
     }
     out
 }

@@ -8,6 +8,9 @@ use std::io;
 use super::{check_record, ENVELOPE_VERSION};
 use super::{io_err, mailfile, sync_dir, valid_id, write_synced, Envelope, Spool, SpoolError};
 
+/// A file to move on release: from `hold/`, to `queue/`.
+type Move = (std::path::PathBuf, std::path::PathBuf);
+
 impl Spool {
     /// Move a message and its record to `hold/` with a human-readable reason.
     pub fn quarantine(&self, id: &str, reason: &str) -> Result<(), SpoolError> {
@@ -63,11 +66,7 @@ impl Spool {
     }
 
     /// The record of a held two-file message and the moves that release it (envelope first).
-    #[allow(clippy::type_complexity)]
-    fn held_two_files(
-        &self,
-        id: &str,
-    ) -> Result<(Envelope, Vec<(std::path::PathBuf, std::path::PathBuf)>), SpoolError> {
+    fn held_two_files(&self, id: &str) -> Result<(Envelope, Vec<Move>), SpoolError> {
         let held_env = self.hold.join(format!("{id}.env"));
         let held_msg = self.hold.join(format!("{id}.msg"));
         let bytes = fs::read(&held_env).map_err(|e| match e.kind() {

@@ -443,11 +443,7 @@ pub fn one_file_entries(data_dir: &Path) -> usize {
         .iter()
         .filter_map(|d| fs::read_dir(data_dir.join("spool").join(d)).ok())
         .flat_map(|rd| rd.flatten())
-        .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| n.ends_with(&format!(".{}", mailfile::EXT)))
-        })
+        .filter(|e| e.path().extension().is_some_and(|x| x == mailfile::EXT))
         .count()
 }
 
