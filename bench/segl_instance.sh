@@ -1,5 +1,5 @@
 # shellcheck shell=bash
-# A Segl instance for the benchmarks (sourced by bench/relay.sh and bench/spool_layout.sh).
+# A Segl instance for the benchmarks (sourced by bench/relay.sh and bench/ab.sh).
 # Expects: dir (a temporary directory), pids (an array the caller's cleanup kills), SEGL_BIN,
 # LICENSE_BIN and a function `port` printing a free loopback port. `layout` in the environment
 # of start_segl sets storage.spool_layout (default "auto").

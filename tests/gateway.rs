@@ -295,10 +295,12 @@ fn tempfail_is_retried_and_delivered() {
 #[test]
 fn permanent_failure_sends_a_dsn_and_bounces_are_not_bounced() {
     let d = temp_dir("segl-test-");
-    // The smarthost rejects one recipient and accepts another.
+    // The smarthost rejects one recipient and accepts another; it announces PIPELINING, so
+    // both RCPT replies arrive after one write of the whole envelope.
     let smart = Sink::start(
         &d.path().join("smart"),
         &[
+            "--pipelining",
             "--reply-rcpt",
             "nobody@partner.test=550 5.1.1 No such user (test)",
         ],

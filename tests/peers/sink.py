@@ -3,7 +3,8 @@
 
 Stores every accepted message as <dir>/<n>.eml with <dir>/<n>.json (envelope, TLS state), and can
 be told to misbehave: reject recipients, fail the first N deliveries temporarily, fail DATA
-permanently, offer STARTTLS with a given certificate.
+permanently, offer STARTTLS with a given certificate; and to announce PIPELINING (aiosmtpd reads
+pipelined commands in order but does not announce the extension by itself).
 """
 import argparse
 import asyncio
@@ -29,6 +30,12 @@ class Handler:
         for spec in args.reply_rcpt:
             addr, reply = spec.split("=", 1)
             self.rcpt_replies[addr.lower()] = reply
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        session.host_name = hostname
+        if self.args.pipelining:
+            responses.insert(1, "250-PIPELINING")
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.rcpt_replies.get(address.lower())
@@ -79,6 +86,7 @@ def main():
     p.add_argument("--tls-cert", default="")
     p.add_argument("--tls-key", default="")
     p.add_argument("--ready-file", default="")
+    p.add_argument("--pipelining", action="store_true")
     args = p.parse_args()
     os.makedirs(args.dir, exist_ok=True)
     host, port = args.listen.rsplit(":", 1)

@@ -176,14 +176,13 @@ impl Queue {
         let spool = self.spool.clone();
         let env2 = env.clone();
         let done = env.is_done();
-        let res = tokio::task::spawn_blocking(move || {
-            if done {
-                spool.remove(&env2.id)
-            } else {
-                spool.write_envelope(&env2)
-            }
-        })
-        .await;
+        let res = if done {
+            // Removed on the spool's own thread: nothing waits for it.
+            spool.remove_soon(&env2.id);
+            Ok(Ok(()))
+        } else {
+            tokio::task::spawn_blocking(move || spool.write_envelope(&env2)).await
+        };
         match res {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!(id = %id, error = %e, "cannot update queue record"),

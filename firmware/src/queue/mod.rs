@@ -9,6 +9,7 @@
 
 mod deliver;
 pub mod dsn;
+mod kept;
 mod process;
 mod schedule;
 pub mod stage;
@@ -17,6 +18,7 @@ mod tests;
 mod view;
 
 use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use tokio::sync::{Notify, Semaphore};
@@ -45,6 +47,8 @@ struct Entry {
     busy: bool,
     /// In-memory earliest time for the next processing attempt of an incoming message.
     not_before: i64,
+    /// The message as accepted, until the process stage takes it ([`kept`]).
+    kept: Option<kept::Kept>,
 }
 
 impl Entry {
@@ -53,6 +57,7 @@ impl Entry {
             env,
             busy: false,
             not_before: 0,
+            kept: None,
         }
     }
 
@@ -82,6 +87,8 @@ pub struct Queue {
     entries: Mutex<HashMap<String, Entry>>,
     wake: Notify,
     slots: Arc<Semaphore>,
+    /// Bytes of messages kept in memory for the process stage ([`kept::BUDGET`]).
+    kept_bytes: Arc<AtomicUsize>,
     /// (wall, monotonic) seconds at the first trusted look at the clock: queue time is the
     /// wall time then plus the monotonic time since (see [`Queue::now`]).
     anchor: Mutex<Option<(i64, i64)>>,
@@ -97,6 +104,7 @@ impl Queue {
             entries: Mutex::new(HashMap::new()),
             wake: Notify::new(),
             slots,
+            kept_bytes: Arc::new(AtomicUsize::new(0)),
             anchor: Mutex::new(None),
         })
     }
@@ -173,6 +181,13 @@ impl Queue {
 
     /// A message was committed to the spool: schedule it at once.
     pub fn accepted(&self, env: Envelope) {
+        self.accepted_with(env, None);
+    }
+
+    /// [`Queue::accepted`], with the message's bytes when the receiver still has them: the
+    /// process stage then takes them from memory (within [`kept::BUDGET`]) instead of reading
+    /// the spool file back.
+    pub fn accepted_with(&self, env: Envelope, message: Option<Vec<u8>>) {
         let to = env.recipients.iter().map(|r| r.address.as_str()).collect();
         monitor::event(
             &env.id,
@@ -182,7 +197,9 @@ impl Queue {
                 size: env.size,
             },
         );
-        self.lock().insert(env.id.clone(), Entry::new(env));
+        let mut entry = Entry::new(env);
+        entry.kept = message.and_then(|m| kept::Kept::new(m, &self.kept_bytes));
+        self.lock().insert(entry.env.id.clone(), entry);
         self.wake.notify_one();
     }
 

@@ -25,16 +25,20 @@ enum Processed {
 
 impl Queue {
     /// Run the process stage on an incoming message and replace it by its outputs.
-    pub(super) async fn process_one(&self, env: Envelope) {
+    /// `kept`: the message as accepted, when it is still in memory (else it is read from the
+    /// spool).
+    pub(super) async fn process_one(&self, env: Envelope, kept: Option<super::kept::Kept>) {
         let id = env.id.clone();
         // Reading and the stage run on one blocking thread: file I/O and CPU work (S/MIME);
         // a panic in the stage is caught here and turns into a quarantine, not a lost message.
         let spool = self.spool.clone();
         let stage = self.stages.process.clone();
         let result = tokio::task::spawn_blocking(move || {
-            spool
-                .read_checked(&env)
-                .map(|message| process_and_store(&*stage, &spool, &env, message))
+            let message = match kept {
+                Some(k) => Ok(k.into_bytes()),
+                None => spool.read_checked(&env),
+            };
+            message.map(|message| process_and_store(&*stage, &spool, &env, message))
         })
         .await;
         let result = match result {
@@ -101,15 +105,20 @@ impl Queue {
             self.queue_dsn(&mut child, &wanted, &bytes).await;
         }
         let done = child.is_done();
-        let spool = self.spool.clone();
-        let (stored, parent) = (child.clone(), parent_id.to_string());
-        let res = tokio::task::spawn_blocking(move || {
-            if !done {
+        let res = if done {
+            // The common case: the parent's file goes on the spool's own thread, nothing waits
+            // for it (a restart before it is gone would deliver the message again).
+            self.spool.remove_soon(parent_id);
+            Ok(Ok(()))
+        } else {
+            let spool = self.spool.clone();
+            let (stored, parent) = (child.clone(), parent_id.to_string());
+            tokio::task::spawn_blocking(move || {
                 spool.store(&stored, &bytes)?;
-            }
-            spool.remove(&parent)
-        })
-        .await;
+                spool.remove(&parent)
+            })
+            .await
+        };
         let mut map = self.lock();
         match res {
             Ok(Ok(())) => {

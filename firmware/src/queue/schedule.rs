@@ -96,11 +96,15 @@ impl Queue {
 
     /// One round of work on message `id` in the stage it is in.
     async fn work(&self, id: &str) {
-        let Some(env) = self.lock().get(id).map(|e| e.env.clone()) else {
+        let Some((env, kept)) = self
+            .lock()
+            .get_mut(id)
+            .map(|e| (e.env.clone(), e.kept.take()))
+        else {
             return;
         };
         match env.stage {
-            Stage::Process => self.process_one(env).await,
+            Stage::Process => self.process_one(env, kept).await,
             Stage::Deliver => self.deliver_one(env).await,
         }
     }

@@ -11,6 +11,10 @@
 //! the next commit's fsync covers its unlink, or a background thread runs one right away when
 //! none is under way. A power cut in that window (a few milliseconds) can only make a delivered
 //! message go out once more, never lose one — Postfix does not fsync removals at all.
+//!
+//! The same thread also does the unlinks themselves when asked ([`DirSync::unlink_soon`]): a
+//! delivery then hands its file over instead of waiting for a blocking thread to unlink it, and
+//! under load one wake-up of the thread removes many files and syncs them with one fsync.
 
 use std::io;
 use std::path::PathBuf;
@@ -37,6 +41,10 @@ struct State {
     soon: u64,
     /// The background thread runs.
     flusher: bool,
+    /// Files the background thread is to remove ([`DirSync::unlink_soon`]).
+    unlinks: Vec<PathBuf>,
+    /// The background thread is removing files taken from `unlinks`.
+    unlinking: bool,
 }
 
 impl DirSync {
@@ -79,6 +87,36 @@ impl DirSync {
         let mut st = self.lock();
         st.issued += 1;
         st.soon = st.issued;
+        self.start_flusher(&mut st);
+        self.done.notify_all();
+    }
+
+    /// Removes `paths` (those that exist; in this order) soon, on the background thread, and
+    /// makes the removal durable soon after, without waiting (removals of delivered messages).
+    pub fn unlink_soon(self: &Arc<Self>, paths: impl IntoIterator<Item = PathBuf>) {
+        let mut st = self.lock();
+        st.unlinks.extend(paths);
+        self.start_flusher(&mut st);
+        self.done.notify_all();
+    }
+
+    /// Returns once every file handed to [`DirSync::unlink_soon`] is removed (not necessarily
+    /// synced): what is left in the directory then is the queue. Removes what the background
+    /// thread did not take yet itself.
+    pub fn finish_unlinks(&self) {
+        let mut st = self.lock();
+        let paths = std::mem::take(&mut st.unlinks);
+        while st.unlinking {
+            st = self.wait(st, Duration::from_millis(100));
+        }
+        drop(st);
+        for p in &paths {
+            unlink(p);
+        }
+    }
+
+    /// Starts the background thread unless it runs.
+    fn start_flusher(self: &Arc<Self>, st: &mut State) {
         if !st.flusher {
             st.flusher = true;
             let me = Arc::clone(self);
@@ -89,9 +127,12 @@ impl DirSync {
                 // Without the thread the next commit's fsync still covers the change.
                 st.flusher = false;
                 tracing::warn!(error = %e, "cannot start the spool's directory sync thread");
+                // Nor can it remove files: do it here (rare; the caller tolerates the wait).
+                for p in std::mem::take(&mut st.unlinks) {
+                    unlink(&p);
+                }
             }
         }
-        self.done.notify_all();
     }
 
     /// Leads one fsync round for every ticket issued so far: their changes were all made before
@@ -117,6 +158,20 @@ impl DirSync {
     fn flush_in_background(self: Arc<Self>) {
         let mut st = self.lock();
         loop {
+            if !st.unlinks.is_empty() {
+                let paths = std::mem::take(&mut st.unlinks);
+                st.unlinking = true;
+                drop(st);
+                for p in &paths {
+                    unlink(p);
+                }
+                st = self.lock();
+                st.unlinking = false;
+                st.issued += 1;
+                st.soon = st.issued;
+                self.done.notify_all();
+                continue;
+            }
             if st.soon > st.synced && !st.running {
                 let res;
                 (st, res) = self.round(st);
@@ -134,10 +189,28 @@ impl DirSync {
         }
     }
 
+    /// Files handed over and not removed yet (tests).
+    #[cfg(test)]
+    pub fn unlinks_pending(&self) -> usize {
+        self.lock().unlinks.len()
+    }
+
     fn wait<'a>(&'a self, st: MutexGuard<'a, State>, d: Duration) -> MutexGuard<'a, State> {
         match self.done.wait_timeout(st, d) {
             Ok((st, _)) => st,
             Err(p) => p.into_inner().0,
+        }
+    }
+}
+
+/// Removes `path`; one that is gone already is fine. A failure is logged: the file stays, and
+/// its message would be delivered again after a restart (never lost).
+fn unlink(path: &std::path::Path) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            tracing::error!(error = %e, path = %path.display(), "cannot remove a delivered message's spool file")
         }
     }
 }
@@ -200,6 +273,33 @@ mod tests {
                 "the thread never ends"
             );
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn handed_over_files_are_removed_and_synced() {
+        let d = tempfile::tempdir().unwrap();
+        let s = DirSync::new(d.path().to_path_buf());
+        for n in ["a", "b"] {
+            std::fs::write(d.path().join(n), b"x").unwrap();
+        }
+        s.unlink_soon([
+            d.path().join("a"),
+            d.path().join("missing"),
+            d.path().join("b"),
+        ]);
+        let t = std::time::Instant::now();
+        while s.unlinks_pending() > 0 || s.lock().synced == 0 {
+            assert!(t.elapsed() < Duration::from_secs(10), "never removed");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!d.path().join("a").exists() && !d.path().join("b").exists());
+        // finish_unlinks: removed on return, whoever did it.
+        for n in ["c", "d"] {
+            std::fs::write(d.path().join(n), b"x").unwrap();
+            s.unlink_soon([d.path().join(n)]);
+            s.finish_unlinks();
+            assert!(!d.path().join(n).exists());
         }
     }
 }

@@ -146,24 +146,33 @@ impl IncomingFile {
     /// the queue directory's fsync; in the two-file layout the message is fsynced and renamed,
     /// then its envelope record written, fsynced and renamed, then the directory fsynced.
     /// Durable when this returns `Ok`.
+    ///
+    /// A message that never left memory (up to [`SPILL`] bytes, the usual case) comes back:
+    /// the process stage can work on it without reading the file again.
     pub async fn finish_and_commit(
         mut self,
         spool: Arc<Spool>,
         env: Envelope,
-    ) -> Result<(), SpoolError> {
+    ) -> Result<Option<Vec<u8>>, SpoolError> {
         let path = self.path.clone();
         let layout = self.layout;
+        let in_memory = self.file.is_none();
+        let len = self.len;
         if layout == Layout::OneFile && self.error.is_none() {
             match mailfile::tail(&env, self.len) {
                 Ok(tail) => self.buf.extend_from_slice(&tail),
                 Err(e) => self.error = Some(e),
             }
         }
-        let (error, mut file, buf) = self.take();
+        let (error, mut file, mut buf) = self.take();
         tokio::task::spawn_blocking(move || {
             finish_blocking(&path, error, &mut file, &buf).map_err(io_err(&path))?;
             drop(file);
-            spool.commit(&env, layout)
+            spool.commit(&env, layout)?;
+            Ok(in_memory.then(|| {
+                buf.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+                buf
+            }))
         })
         .await
         .unwrap_or_else(|e| Err(io_err(&self.path)(io::Error::other(e.to_string()))))

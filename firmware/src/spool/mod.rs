@@ -335,6 +335,15 @@ impl Spool {
         }
     }
 
+    /// [`Spool::remove`] without waiting: the spool's background thread removes the files of
+    /// either layout soon and syncs the directory after (`DirSync::unlink_soon`). For messages
+    /// whose delivery is recorded as done: until the file is gone a restart would deliver the
+    /// message again, never lose it.
+    pub fn remove_soon(&self, id: &str) {
+        self.queue_sync
+            .unlink_soon([self.mail_path(id), self.env_path(id), self.message_path(id)]);
+    }
+
     /// Remove a message: its `.mail` file, made durable soon without waiting
     /// ([`dirsync::DirSync::sync_soon`]: a power cut in between can only repeat a delivery); or
     /// the envelope first and then the message file (the message is then no longer accepted
@@ -364,6 +373,8 @@ impl Spool {
     /// removed (never acknowledged); records that cannot be read are moved to `hold/` with a
     /// reason file.
     pub fn load_all(&self) -> Result<(Vec<Envelope>, Vec<String>), SpoolError> {
+        // Messages whose removal was handed over are gone, not queued.
+        self.queue_sync.finish_unlinks();
         let mut envs = vec![];
         let mut problems = vec![];
         let mut msgs = std::collections::HashSet::new();

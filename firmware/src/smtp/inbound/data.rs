@@ -169,7 +169,7 @@ impl Session {
             .finish_and_commit(self.server.spool.clone(), env.clone())
             .await;
         match committed {
-            Ok(()) => {
+            Ok(message) => {
                 let rcpts: Vec<&str> = env.recipients.iter().map(|r| r.address.as_str()).collect();
                 tracing::info!(
                     id = %id, from = %env.mail_from, to = ?rcpts, size = env.size,
@@ -177,7 +177,7 @@ impl Session {
                     tls = env.client.tls.is_some(), auth = ?env.client.auth_user,
                     "accepted"
                 );
-                self.server.queue.accepted(env);
+                self.server.queue.accepted_with(env, message);
                 self.reply(&Reply::with_text(
                     250,
                     Es::new(2, 0, 0),
@@ -325,15 +325,16 @@ fn scan_piece(scan: &mut Scan, piece: &[u8], kind: &Piece, out: &mut Vec<u8>) ->
             }
         }
     }
-    // Lone CRs become line breaks too (normalised), and count as bare line ends.
-    for &b in content {
-        if b == b'\r' {
-            scan.bare = true;
-            out.extend_from_slice(b"\r\n");
-        } else {
-            out.push(b);
-        }
+    // Lone CRs become line breaks too (normalised), and count as bare line ends. Most lines
+    // have none: they are copied whole.
+    let mut rest = content;
+    while let Some(i) = memchr::memchr(b'\r', rest) {
+        scan.bare = true;
+        out.extend_from_slice(&rest[..i]);
+        out.extend_from_slice(b"\r\n");
+        rest = &rest[i + 1..];
     }
+    out.extend_from_slice(rest);
     if complete {
         if !ending_crlf {
             scan.bare = true;

@@ -85,6 +85,18 @@ impl Extensions {
     }
 }
 
+/// The replies to one transaction's envelope ([`SmtpClient::envelope`]).
+#[derive(Debug, Clone)]
+pub struct EnvelopeReplies {
+    /// To `RSET`, when it was sent.
+    pub rset: Option<ServerReply>,
+    pub mail: ServerReply,
+    /// One per `RCPT`, in order (fewer without PIPELINING when `MAIL` or `RSET` was refused).
+    pub rcpts: Vec<ServerReply>,
+    /// To `DATA`, when it was sent.
+    pub data: Option<ServerReply>,
+}
+
 pub struct SmtpClient {
     stream: BufReader<BoxedStream>,
     peer: String,
@@ -168,11 +180,99 @@ impl SmtpClient {
         }
     }
 
+    /// One command and its reply: the line goes out in one write (one segment with
+    /// `TCP_NODELAY`, not two).
     pub async fn command(&mut self, line: &str) -> Result<ServerReply, ClientError> {
-        self.send(line.as_bytes()).await?;
-        self.send(b"\r\n").await?;
+        let mut out = Vec::with_capacity(line.len() + 2);
+        out.extend_from_slice(line.as_bytes());
+        out.extend_from_slice(b"\r\n");
+        self.send(&out).await?;
         self.flush().await?;
         self.read_reply().await
+    }
+
+    /// The envelope of one transaction — `RSET` first when `rset` (a reused session), `MAIL`,
+    /// every `RCPT` and `DATA` — and the server's replies. With PIPELINING (RFC 2920) the
+    /// commands go out in one write and the replies are read after it: one round trip instead
+    /// of one per command. Without it, command by command, and a refused `RSET` or `MAIL` or
+    /// no accepted recipient ends the exchange before `DATA` (its reply is then `None`).
+    ///
+    /// After a `354` the caller must send the content ([`SmtpClient::send_content`]), or end
+    /// the empty data with [`SmtpClient::abort_data`] when no recipient was accepted.
+    pub async fn envelope(
+        &mut self,
+        rset: bool,
+        mail: &str,
+        rcpts: &[String],
+    ) -> Result<EnvelopeReplies, ClientError> {
+        if !self.extensions.has("PIPELINING") {
+            return self.envelope_one_by_one(rset, mail, rcpts).await;
+        }
+        let mut out =
+            Vec::with_capacity(64 + mail.len() + rcpts.iter().map(|r| r.len() + 2).sum::<usize>());
+        if rset {
+            out.extend_from_slice(b"RSET\r\n");
+        }
+        for line in std::iter::once(mail).chain(rcpts.iter().map(String::as_str)) {
+            out.extend_from_slice(line.as_bytes());
+            out.extend_from_slice(b"\r\n");
+        }
+        out.extend_from_slice(b"DATA\r\n");
+        self.send(&out).await?;
+        self.flush().await?;
+        let rset = match rset {
+            true => Some(self.read_reply().await?),
+            false => None,
+        };
+        let mail = self.read_reply().await?;
+        let mut replies = Vec::with_capacity(rcpts.len());
+        for _ in rcpts {
+            replies.push(self.read_reply().await?);
+        }
+        let data = Some(self.read_reply().await?);
+        Ok(EnvelopeReplies {
+            rset,
+            mail,
+            rcpts: replies,
+            data,
+        })
+    }
+
+    /// [`SmtpClient::envelope`] for a server without PIPELINING.
+    async fn envelope_one_by_one(
+        &mut self,
+        rset: bool,
+        mail: &str,
+        rcpts: &[String],
+    ) -> Result<EnvelopeReplies, ClientError> {
+        let mut replies = EnvelopeReplies {
+            rset: None,
+            mail: ServerReply {
+                code: 503,
+                text: "5.5.1 not sent".into(),
+            },
+            rcpts: vec![],
+            data: None,
+        };
+        if rset {
+            let r = self.command("RSET").await?;
+            let ok = r.is_ok();
+            replies.rset = Some(r);
+            if !ok {
+                return Ok(replies);
+            }
+        }
+        replies.mail = self.command(mail).await?;
+        if !replies.mail.is_ok() {
+            return Ok(replies);
+        }
+        for rcpt in rcpts {
+            replies.rcpts.push(self.command(rcpt).await?);
+        }
+        if replies.rcpts.iter().any(ServerReply::is_ok) {
+            replies.data = Some(self.command("DATA").await?);
+        }
+        Ok(replies)
     }
 
     async fn send(&mut self, bytes: &[u8]) -> Result<(), ClientError> {
@@ -251,16 +351,34 @@ impl SmtpClient {
         if r.code != 354 {
             return Ok(r);
         }
-        // Stuffed piece by piece through a bounded buffer: no second copy of a large message.
+        self.send_content(message).await
+    }
+
+    /// The content after a `354`, dot-stuffed, with the final dot; then the server's reply.
+    /// Stuffed piece by piece through a bounded buffer (no second copy of a large message); the
+    /// end of data goes out with the last piece, so a small message is one write.
+    pub async fn send_content(&mut self, message: &[u8]) -> Result<ServerReply, ClientError> {
         let mut stuffer = DotStuffer::default();
-        for piece in message.chunks(STUFF_CHUNK) {
-            let out = stuffer.stuff(piece);
-            self.send(out).await?;
+        let mut pieces = message.chunks(STUFF_CHUNK).peekable();
+        while let Some(piece) = pieces.next() {
+            stuffer.stuff(piece);
+            if pieces.peek().is_some() {
+                self.send(&stuffer.out).await?;
+            }
         }
-        self.send(stuffer.end()).await?;
-        self.send(b".\r\n").await?;
+        stuffer.finish();
+        self.send(&stuffer.out).await?;
         self.flush().await?;
         self.read_reply().await
+    }
+
+    /// Ends a data phase the server opened (`354`) although no recipient was accepted (only a
+    /// server that ignores RFC 2920 §3.1 does): an empty message to no one, whose reply is
+    /// read and dropped, so the session is in step again.
+    pub async fn abort_data(&mut self) -> Result<(), ClientError> {
+        self.send(b".\r\n").await?;
+        self.flush().await?;
+        self.read_reply().await.map(drop)
     }
 
     pub async fn quit(mut self) {
@@ -313,27 +431,40 @@ struct DotStuffer {
 }
 
 impl DotStuffer {
-    /// The stuffed form of the next piece (valid until the next call).
-    fn stuff(&mut self, piece: &[u8]) -> &[u8] {
+    /// Replaces the buffer with the stuffed form of the next piece. Copies whole lines at a
+    /// time (found with `memchr`): only a dot at a line start needs a byte of its own.
+    fn stuff(&mut self, piece: &[u8]) {
         self.out.clear();
-        for &b in piece {
-            if !self.mid_line && b == b'.' {
+        let mut rest = piece;
+        while !rest.is_empty() {
+            if !self.mid_line && rest[0] == b'.' {
                 self.out.push(b'.');
             }
-            self.out.push(b);
-            self.mid_line = b != b'\n';
-            self.last = [self.last[1], b];
+            let (line, tail) = match memchr::memchr(b'\n', rest) {
+                Some(i) => rest.split_at(i + 1),
+                None => (rest, &[][..]),
+            };
+            self.out.extend_from_slice(line);
+            self.mid_line = !line.ends_with(b"\n");
+            rest = tail;
         }
-        &self.out
+        match piece {
+            [.., a, b] => self.last = [*a, *b],
+            [b] => self.last = [self.last[1], *b],
+            [] => {}
+        }
     }
 
-    /// What must follow the last piece so the data ends with CRLF.
-    fn end(&self) -> &'static [u8] {
-        match self.last {
+    /// Appends what must follow the last piece: CRLF if the data does not end with one, and
+    /// the final dot.
+    fn finish(&mut self) {
+        let end: &[u8] = match self.last {
             [b'\r', b'\n'] => b"",
             [_, b'\r'] => b"\n",
             _ => b"\r\n",
-        }
+        };
+        self.out.extend_from_slice(end);
+        self.out.extend_from_slice(b".\r\n");
     }
 }
 
@@ -385,13 +516,17 @@ mod tests {
                 let mut s = DotStuffer::default();
                 let mut out = vec![];
                 for piece in msg.chunks(size) {
-                    out.extend_from_slice(s.stuff(piece));
+                    s.stuff(piece);
+                    out.extend_from_slice(&s.out);
                 }
-                out.extend_from_slice(s.end());
+                s.out.clear();
+                s.finish();
+                out.extend_from_slice(&s.out);
                 let mut whole = dot_stuff(msg);
                 if msg.is_empty() {
                     whole = b"\r\n".to_vec();
                 }
+                whole.extend_from_slice(b".\r\n");
                 assert_eq!(out, whole, "{msg:?} in pieces of {size}");
             }
         }

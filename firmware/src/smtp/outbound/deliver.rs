@@ -126,9 +126,30 @@ impl Deliverer {
             use_tls,
             level,
         };
-        let mut c = match self.cache.take(&key).await {
-            Some(c) => c,
-            None => self.open(t, use_tls, level).await?,
+        // A kept session first; one the host closed meanwhile shows itself in the envelope's
+        // replies (nothing of the message was sent yet), and the next one or a new one is used.
+        let (mut c, replies) = loop {
+            let (mut c, reused) = match self.cache.take(&key) {
+                Some(c) => (c, true),
+                None => (self.open(t, use_tls, level).await?, false),
+            };
+            if let Err(f) = check_limits(&c.extensions, t, env, message) {
+                c.quit().await;
+                return Err((f, false));
+            }
+            let mail = mail_from(env, &c.extensions, message);
+            let dsn = c.extensions.has("DSN");
+            let rcpts: Vec<String> = recipients.iter().map(|r| rcpt_to(env, r, dsn)).collect();
+            let res = c.envelope(reused, &mail, &rcpts).await;
+            let refused_rset = matches!(&res, Ok(r) if r.rset.as_ref().is_some_and(|r| !r.is_ok()));
+            if reused && (res.is_err() || refused_rset) {
+                tracing::debug!(host = %t.host, "kept session is gone; trying another");
+                if refused_rset {
+                    c.quit().await;
+                }
+                continue;
+            }
+            break (c, res.map_err(temp)?);
         };
         // The level reached, logged for every delivery (what an auditor asks first).
         let reached = match (c.tls.is_some(), level) {
@@ -137,33 +158,39 @@ impl Deliverer {
             (true, _) => "encrypted",
             (false, _) => "none",
         };
-        if let Err(f) = check_limits(&c.extensions, t, env, message) {
+        let data_open = replies.data.as_ref().is_some_and(|d| d.code == 354);
+        if !replies.mail.is_ok() {
+            if data_open {
+                let _ = c.abort_data().await;
+            }
             c.quit().await;
-            return Err((f, false));
-        }
-        let dsn = c.extensions.has("DSN");
-        let mail = mail_from(env, &c.extensions, message);
-        let r = c.command(&mail).await.map_err(temp)?;
-        if !r.is_ok() {
-            c.quit().await;
-            return Err((host_failure("MAIL FROM", &r), false));
+            return Err((host_failure("MAIL FROM", &replies.mail), false));
         }
         let mut outcomes: Vec<Option<Outcome>> = vec![None; recipients.len()];
         let mut accepted = 0;
-        for (i, rcpt) in recipients.iter().enumerate() {
-            let r = c.command(&rcpt_to(env, rcpt, dsn)).await.map_err(temp)?;
+        for (i, r) in replies.rcpts.iter().enumerate() {
             if r.is_ok() {
                 accepted += 1;
-            } else {
-                outcomes[i] = Some(rcpt_outcome(&t.host, &r));
+            } else if let Some(o) = outcomes.get_mut(i) {
+                *o = Some(rcpt_outcome(&t.host, r));
             }
         }
         if accepted == 0 {
-            // The next user of the session starts with RSET (see the cache).
+            if data_open && c.abort_data().await.is_err() {
+                return Ok(outcomes.into_iter().flatten().collect());
+            }
+            // The next user of the session starts with RSET.
             self.cache.put(key, c);
             return Ok(outcomes.into_iter().flatten().collect());
         }
-        let r = c.data(message).await.map_err(temp)?;
+        let r = match replies.data {
+            Some(d) if d.code == 354 => c.send_content(message).await.map_err(temp)?,
+            Some(d) => d,
+            None => ServerReply {
+                code: 451,
+                text: "4.5.0 DATA not sent".into(),
+            },
+        };
         crate::testhook::stall_if("delivered", &recipients.join(" "));
         tracing::info!(id = %env.id, host = %t.host, tls = %reached, required = %level.as_str(),
             reply = %r.one_line(), "delivery session");
@@ -429,3 +456,7 @@ fn rcpt_outcome(host: &str, r: &ServerReply) -> Outcome {
         }
     }
 }
+
+#[cfg(test)]
+#[path = "deliver_tests.rs"]
+mod tests;
