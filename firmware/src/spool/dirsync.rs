@@ -12,7 +12,7 @@
 //! none is under way. A power cut in that window (a few milliseconds) can only make a delivered
 //! message go out once more, never lose one — Postfix does not fsync removals at all.
 //!
-//! The same thread also does the unlinks themselves when asked ([`DirSync::unlink_soon`]): a
+//! The same thread also does the removals themselves when asked ([`DirSync::soon`]): a
 //! delivery then hands its file over instead of waiting for a blocking thread to unlink it, and
 //! under load one wake-up of the thread removes many files and syncs them with one fsync.
 
@@ -41,10 +41,25 @@ struct State {
     soon: u64,
     /// The background thread runs.
     flusher: bool,
-    /// Files the background thread is to remove ([`DirSync::unlink_soon`]).
-    unlinks: Vec<PathBuf>,
-    /// The background thread is removing files taken from `unlinks`.
-    unlinking: bool,
+    /// Work on the directory the background thread is to do ([`DirSync::soon`]).
+    jobs: Vec<Job>,
+    /// The background thread is doing jobs taken from `jobs`.
+    working: bool,
+}
+
+/// A change in the directory to make on the background thread (a removal).
+pub struct Job(Box<dyn FnOnce() + Send>);
+
+impl Job {
+    pub fn new(f: impl FnOnce() + Send + 'static) -> Job {
+        Job(Box::new(f))
+    }
+}
+
+impl std::fmt::Debug for Job {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Job")
+    }
 }
 
 impl DirSync {
@@ -91,27 +106,27 @@ impl DirSync {
         self.done.notify_all();
     }
 
-    /// Removes `paths` (those that exist; in this order) soon, on the background thread, and
-    /// makes the removal durable soon after, without waiting (removals of delivered messages).
-    pub fn unlink_soon(self: &Arc<Self>, paths: impl IntoIterator<Item = PathBuf>) {
+    /// Does `job` (a change in the directory: removals of delivered messages) soon, on the
+    /// background thread, and makes it durable soon after, without waiting.
+    pub fn soon(self: &Arc<Self>, job: Job) {
         let mut st = self.lock();
-        st.unlinks.extend(paths);
+        st.jobs.push(job);
         self.start_flusher(&mut st);
         self.done.notify_all();
     }
 
-    /// Returns once every file handed to [`DirSync::unlink_soon`] is removed (not necessarily
-    /// synced): what is left in the directory then is the queue. Removes what the background
-    /// thread did not take yet itself.
-    pub fn finish_unlinks(&self) {
+    /// Returns once every job handed to [`DirSync::soon`] is done (not necessarily synced):
+    /// what is in the directory then is the queue. Does what the background thread did not
+    /// take yet itself.
+    pub fn finish_jobs(&self) {
         let mut st = self.lock();
-        let paths = std::mem::take(&mut st.unlinks);
-        while st.unlinking {
+        let jobs = std::mem::take(&mut st.jobs);
+        while st.working {
             st = self.wait(st, Duration::from_millis(100));
         }
         drop(st);
-        for p in &paths {
-            unlink(p);
+        for j in jobs {
+            (j.0)();
         }
     }
 
@@ -127,9 +142,9 @@ impl DirSync {
                 // Without the thread the next commit's fsync still covers the change.
                 st.flusher = false;
                 tracing::warn!(error = %e, "cannot start the spool's directory sync thread");
-                // Nor can it remove files: do it here (rare; the caller tolerates the wait).
-                for p in std::mem::take(&mut st.unlinks) {
-                    unlink(&p);
+                // Nor can it do the jobs: do them here (rare; the caller tolerates the wait).
+                for j in std::mem::take(&mut st.jobs) {
+                    (j.0)();
                 }
             }
         }
@@ -158,15 +173,15 @@ impl DirSync {
     fn flush_in_background(self: Arc<Self>) {
         let mut st = self.lock();
         loop {
-            if !st.unlinks.is_empty() {
-                let paths = std::mem::take(&mut st.unlinks);
-                st.unlinking = true;
+            if !st.jobs.is_empty() {
+                let jobs = std::mem::take(&mut st.jobs);
+                st.working = true;
                 drop(st);
-                for p in &paths {
-                    unlink(p);
+                for j in jobs {
+                    (j.0)();
                 }
                 st = self.lock();
-                st.unlinking = false;
+                st.working = false;
                 st.issued += 1;
                 st.soon = st.issued;
                 self.done.notify_all();
@@ -189,28 +204,16 @@ impl DirSync {
         }
     }
 
-    /// Files handed over and not removed yet (tests).
+    /// Jobs handed over and not taken yet (tests).
     #[cfg(test)]
-    pub fn unlinks_pending(&self) -> usize {
-        self.lock().unlinks.len()
+    pub fn jobs_pending(&self) -> usize {
+        self.lock().jobs.len()
     }
 
     fn wait<'a>(&'a self, st: MutexGuard<'a, State>, d: Duration) -> MutexGuard<'a, State> {
         match self.done.wait_timeout(st, d) {
             Ok((st, _)) => st,
             Err(p) => p.into_inner().0,
-        }
-    }
-}
-
-/// Removes `path`; one that is gone already is fine. A failure is logged: the file stays, and
-/// its message would be delivered again after a restart (never lost).
-fn unlink(path: &std::path::Path) {
-    match std::fs::remove_file(path) {
-        Ok(()) => {}
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-        Err(e) => {
-            tracing::error!(error = %e, path = %path.display(), "cannot remove a delivered message's spool file")
         }
     }
 }
@@ -277,28 +280,26 @@ mod tests {
     }
 
     #[test]
-    fn handed_over_files_are_removed_and_synced() {
+    fn jobs_are_done_and_synced_soon() {
         let d = tempfile::tempdir().unwrap();
         let s = DirSync::new(d.path().to_path_buf());
-        for n in ["a", "b"] {
-            std::fs::write(d.path().join(n), b"x").unwrap();
-        }
-        s.unlink_soon([
-            d.path().join("a"),
-            d.path().join("missing"),
-            d.path().join("b"),
-        ]);
+        let rm = |n: &str| {
+            let p = d.path().join(n);
+            std::fs::write(&p, b"x").unwrap();
+            Job::new(move || std::fs::remove_file(p).unwrap())
+        };
+        s.soon(rm("a"));
+        s.soon(rm("b"));
         let t = std::time::Instant::now();
-        while s.unlinks_pending() > 0 || s.lock().synced == 0 {
-            assert!(t.elapsed() < Duration::from_secs(10), "never removed");
+        while s.jobs_pending() > 0 || s.lock().synced == 0 {
+            assert!(t.elapsed() < Duration::from_secs(10), "never done");
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(!d.path().join("a").exists() && !d.path().join("b").exists());
-        // finish_unlinks: removed on return, whoever did it.
+        // finish_jobs: done on return, whoever did it.
         for n in ["c", "d"] {
-            std::fs::write(d.path().join(n), b"x").unwrap();
-            s.unlink_soon([d.path().join(n)]);
-            s.finish_unlinks();
+            s.soon(rm(n));
+            s.finish_jobs();
             assert!(!d.path().join(n).exists());
         }
     }

@@ -3,7 +3,8 @@
 //! — only then does SMTP say `250`.
 //!
 //! Layout under `<data_dir>/spool/`: `tmp/` (being written), `queue/` (accepted, in process or
-//! delivery), `hold/` (quarantined, with a `.reason` file an admin can see). A queued message is
+//! delivery), `hold/` (quarantined, with a `.reason` file an admin can see), `free/` (files of
+//! delivered messages kept for reuse, [`recycle`]; nothing in it is a message). A queued message is
 //! stored in one of two layouts:
 //!
 //! - **one file**, `queue/<id>.mail` ([`mailfile`]): message, record and footer written,
@@ -20,6 +21,7 @@ pub mod envelope;
 mod hold;
 mod incoming;
 pub mod mailfile;
+mod recycle;
 mod status;
 
 use std::fs;
@@ -71,6 +73,8 @@ pub struct Spool {
     hold: PathBuf,
     /// fsyncs of `queue/`, shared by concurrent commits and removals (group commit).
     queue_sync: std::sync::Arc<dirsync::DirSync>,
+    /// Files of delivered messages, written over by the next ones (`free/`).
+    recycler: std::sync::Arc<recycle::Recycler>,
     /// New messages are written in the one-file layout ([`mailfile`]); off while the firmware
     /// slot is on trial.
     one_file: AtomicBool,
@@ -83,6 +87,12 @@ pub enum Layout {
     OneFile,
     /// `<id>.msg` + `<id>.env`.
     TwoFiles,
+}
+
+/// A delivered message's file could not be removed: it stays, and its message would be
+/// delivered again after a restart (never lost).
+fn removal_failed(path: &Path, e: &io::Error) {
+    tracing::error!(error = %e, path = %path.display(), "cannot remove a delivered message's spool file");
 }
 
 /// Unique, sortable queue ids: arrival time in microseconds, a per-process counter and randomness,
@@ -107,7 +117,11 @@ pub fn valid_id(id: &str) -> bool {
 impl Spool {
     pub fn open(data_dir: &Path) -> Result<Spool, SpoolError> {
         let root = data_dir.join("spool");
+        let free = root.join("free");
+        fs::create_dir_all(&root).map_err(io_err(&root))?;
+        let recycler = recycle::Recycler::open(free.clone()).map_err(io_err(&free))?;
         let s = Spool {
+            recycler: std::sync::Arc::new(recycler),
             tmp: root.join("tmp"),
             queue: root.join("queue"),
             hold: root.join("hold"),
@@ -179,23 +193,27 @@ impl Spool {
     /// queue directory is fsynced. On failure the temporary file is removed (it was never
     /// acknowledged).
     pub fn commit(&self, env: &Envelope, layout: Layout) -> Result<(), SpoolError> {
-        let tmp = self.tmp_path(&env.id, layout);
+        self.commit_from(&self.tmp_path(&env.id, layout), env, layout)
+    }
+
+    /// [`Spool::commit`] of the file at `tmp` (a temporary file, or a reused one from `free/`).
+    fn commit_from(&self, tmp: &Path, env: &Envelope, layout: Layout) -> Result<(), SpoolError> {
         let res = match layout {
             Layout::OneFile => {
                 let dst = self.mail_path(&env.id);
-                fs::rename(&tmp, &dst)
+                fs::rename(tmp, &dst)
                     .map_err(io_err(&dst))
                     .and_then(|()| self.queue_sync.sync().map_err(io_err(&self.queue)))
             }
             Layout::TwoFiles => {
                 let msg = self.message_path(&env.id);
-                fs::rename(&tmp, &msg)
+                fs::rename(tmp, &msg)
                     .map_err(io_err(&msg))
                     .and_then(|()| self.write_envelope_file(env))
             }
         };
         if res.is_err() {
-            let _ = fs::remove_file(&tmp);
+            let _ = fs::remove_file(tmp);
         }
         res
     }
@@ -340,8 +358,19 @@ impl Spool {
     /// whose delivery is recorded as done: until the file is gone a restart would deliver the
     /// message again, never lose it.
     pub fn remove_soon(&self, id: &str) {
-        self.queue_sync
-            .unlink_soon([self.mail_path(id), self.env_path(id), self.message_path(id)]);
+        let (mail, env, msg) = (self.mail_path(id), self.env_path(id), self.message_path(id));
+        let recycler = self.recycler.clone();
+        self.queue_sync.soon(dirsync::Job::new(move || {
+            if let Err(e) = recycler.put(&mail) {
+                removal_failed(&mail, &e);
+            }
+            for p in [env, msg] {
+                match fs::remove_file(&p) {
+                    Err(e) if e.kind() != io::ErrorKind::NotFound => removal_failed(&p, &e),
+                    _ => {}
+                }
+            }
+        }));
     }
 
     /// Remove a message: its `.mail` file, made durable soon without waiting
@@ -374,7 +403,7 @@ impl Spool {
     /// reason file.
     pub fn load_all(&self) -> Result<(Vec<Envelope>, Vec<String>), SpoolError> {
         // Messages whose removal was handed over are gone, not queued.
-        self.queue_sync.finish_unlinks();
+        self.queue_sync.finish_jobs();
         let mut envs = vec![];
         let mut problems = vec![];
         let mut msgs = std::collections::HashSet::new();

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::cache::{ConnectionCache, Key};
-use super::client::{ClientError, Extensions, ServerReply, SmtpClient};
+use super::client::{ClientError, EnvelopeReplies, Extensions, ServerReply, SmtpClient};
 use super::route::{ResolveError, Resolver, Route, Target};
 use crate::config::{Config, TlsLevel};
 use crate::queue::Outcome;
@@ -126,31 +126,9 @@ impl Deliverer {
             use_tls,
             level,
         };
-        // A kept session first; one the host closed meanwhile shows itself in the envelope's
-        // replies (nothing of the message was sent yet), and the next one or a new one is used.
-        let (mut c, replies) = loop {
-            let (mut c, reused) = match self.cache.take(&key) {
-                Some(c) => (c, true),
-                None => (self.open(t, use_tls, level).await?, false),
-            };
-            if let Err(f) = check_limits(&c.extensions, t, env, message) {
-                c.quit().await;
-                return Err((f, false));
-            }
-            let mail = mail_from(env, &c.extensions, message);
-            let dsn = c.extensions.has("DSN");
-            let rcpts: Vec<String> = recipients.iter().map(|r| rcpt_to(env, r, dsn)).collect();
-            let res = c.envelope(reused, &mail, &rcpts).await;
-            let refused_rset = matches!(&res, Ok(r) if r.rset.as_ref().is_some_and(|r| !r.is_ok()));
-            if reused && (res.is_err() || refused_rset) {
-                tracing::debug!(host = %t.host, "kept session is gone; trying another");
-                if refused_rset {
-                    c.quit().await;
-                }
-                continue;
-            }
-            break (c, res.map_err(temp)?);
-        };
+        let (mut c, replies) = self
+            .session_with_envelope(t, &key, env, recipients, message)
+            .await?;
         // The level reached, logged for every delivery (what an auditor asks first).
         let reached = match (c.tls.is_some(), level) {
             (true, TlsLevel::Verify) => "verified",
@@ -204,6 +182,43 @@ impl Deliverer {
             .into_iter()
             .map(|o| o.unwrap_or_else(|| final_outcome.clone()))
             .collect())
+    }
+
+    /// A session to `t` that took the envelope of `env` for `recipients`, and the replies. A
+    /// kept session first; one the host closed meanwhile shows itself in the envelope's replies
+    /// (nothing of the message was sent yet), and the next one or a new one is used.
+    async fn session_with_envelope(
+        &self,
+        t: &Target,
+        key: &Key,
+        env: &Envelope,
+        recipients: &[String],
+        message: &[u8],
+    ) -> Result<(SmtpClient, EnvelopeReplies), (HostFailure, bool)> {
+        let temp = |e: ClientError| (HostFailure::Temporary(e.to_string()), false);
+        loop {
+            let (mut c, reused) = match self.cache.take(key) {
+                Some(c) => (c, true),
+                None => (self.open(t, key.use_tls, key.level).await?, false),
+            };
+            if let Err(f) = check_limits(&c.extensions, t, env, message) {
+                c.quit().await;
+                return Err((f, false));
+            }
+            let mail = mail_from(env, &c.extensions, message);
+            let dsn = c.extensions.has("DSN");
+            let rcpts: Vec<String> = recipients.iter().map(|r| rcpt_to(env, r, dsn)).collect();
+            let res = c.envelope(reused, &mail, &rcpts).await;
+            let refused_rset = matches!(&res, Ok(r) if r.rset.as_ref().is_some_and(|r| !r.is_ok()));
+            if reused && (res.is_err() || refused_rset) {
+                tracing::debug!(host = %t.host, "kept session is gone; trying another");
+                if refused_rset {
+                    c.quit().await;
+                }
+                continue;
+            }
+            return Ok((c, res.map_err(temp)?));
+        }
     }
 
     /// Connect, read the greeting, EHLO, and STARTTLS when offered and `use_tls`. A session
