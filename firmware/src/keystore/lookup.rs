@@ -154,14 +154,7 @@ impl Keystore {
     pub fn signing_chain(&self, address: &str) -> Vec<Certificate> {
         let snap = self.snapshot();
         best_signing(&snap, address, model::now())
-            .map(|i| {
-                snap.keys[i]
-                    .rec
-                    .chain
-                    .iter()
-                    .filter_map(|d| certs::parse_der(d).ok())
-                    .collect()
-            })
+            .map(|i| snap.keys[i].chain.clone())
             .unwrap_or_default()
     }
 

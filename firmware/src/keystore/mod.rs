@@ -108,6 +108,25 @@ pub(crate) struct Loaded {
     pub rec: KeyRecord,
     pub key: Option<Arc<AwsLcRsaKey>>,
     pub cert: Option<Certificate>,
+    /// `rec.chain` parsed once here, not for every message signed.
+    pub chain: Vec<Certificate>,
+}
+
+impl Loaded {
+    /// The chain certificates are parsed here, once per reload, not for every message signed.
+    fn new(rec: KeyRecord, key: Option<Arc<AwsLcRsaKey>>, cert: Option<Certificate>) -> Loaded {
+        let chain = rec
+            .chain
+            .iter()
+            .filter_map(|d| crate::smime::certs::parse_der(d).ok())
+            .collect();
+        Loaded {
+            rec,
+            key,
+            cert,
+            chain,
+        }
+    }
 }
 
 /// The in-memory snapshot the lookups read.
@@ -329,7 +348,7 @@ impl Keystore {
                 },
                 (None, None) => None,
             };
-            snap.keys.push(Loaded { rec, key, cert });
+            snap.keys.push(Loaded::new(rec, key, cert));
         }
         for p in self.list_json_noting::<PartnerRecord>(T_PARTNERS, &mut damaged)? {
             if let Ok(c) = crate::smime::certs::parse_der(&p.cert) {
