@@ -2,7 +2,7 @@
 # The relay benchmark (issue 15): Segl against a plain Postfix relay and against one `openssl cms`
 # process per message, all on loopback in the same run, printed as one table.
 #
-#   bash bench/relay.sh                      (from the repository root; about 2-4 minutes)
+#   bash bench/relay.sh                      (from the repository root; about 5 minutes)
 #   MSGS=5000 SESSIONS="10 50" bash bench/relay.sh
 #   LARGE="25 50" bash bench/relay.sh        (also 25 and 50 MB messages through Segl: signed and
 #                                            encrypted, and arriving encrypted at that size)
@@ -27,7 +27,8 @@
 # Postfix's master and all its daemons); peak RSS (Segl: VmHWM; Postfix: the largest sum of its
 # processes' PSS sampled every 0.1 s, so shared pages count once).
 #
-# Knobs (environment): MSGS (2000 messages per throughput run), SESSIONS ("10 50"), SIZE (10240
+# Knobs (environment): MSGS (2000 messages per throughput run), ROUNDS (3: every relay is
+# loaded once per round, one after the other, and the table shows the medians), SESSIONS ("10 50"), SIZE (10240
 # bytes), LAT_SECS (5 s of latency load), CMS_MSGS (200), LARGE (""; MB sizes, e.g. "25 50"),
 # SEGL_BIN (default: a release build made here), KEEP=1 (keep the temporary directory),
 # COMPARE_LAYOUT (1: also sign+encrypt on the two-file spool layout of earlier firmware; "": not).
@@ -35,6 +36,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 MSGS=${MSGS:-2000}
+ROUNDS=${ROUNDS:-3}
 SESSIONS=${SESSIONS:-"10 50"}
 SIZE=${SIZE:-10240}
 LAT_SECS=${LAT_SECS:-5}
@@ -204,12 +206,6 @@ for _ in $(seq 50); do
   [ -n "$pf_master" ] && (exec 3<>"/dev/tcp/127.0.0.1/$pf_port") 2>/dev/null && break
   sleep 0.1
 done
-rss_start "$pf_master" postfix
-tput_runs postfix "$pf_port" "$pf_sink" alice@example.org bob@partner.test "$pf_master"
-rss_stop
-lat_run postfix "$pf_port" "$pf_sink" alice@example.org bob@partner.test
-postfix -c "$pf/etc" stop >/dev/null 2>&1 || true
-pf_running=
 fi
 
 # ------------------------------------------------------------------ Segl
@@ -217,17 +213,69 @@ fi
 source "$(dirname "$0")/segl_instance.sh"
 hwm() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 
-log "segl sign+encrypt"
+log "segl instances"
 se_sink=$(port)
 start_segl se "$se_sink" '["127.0.0.1/32"]' '[sign]
 trusted_relays = ["127.0.0.1/32"]
 keys_without_auth = ["@example.org"]'
 segl_ctl partner import "$pki/bob.pem" >/dev/null
-tput_runs segl-sign+encrypt "$gw_port" "$se_sink" alice@example.org bob@partner.test "$gw"
-echo "segl-sign+encrypt $(hwm "$gw")" >"$dir/segl-sign+encrypt.rss"
-lat_run segl-sign+encrypt "$gw_port" "$se_sink" alice@example.org bob@partner.test
-[ -n "$LARGE_ONLY" ] || grep -q "application/pkcs7-mime" "$dir/segl-sign+encrypt.sample.eml" ||
-  log "WARNING: segl sign+encrypt output is not encrypted"
+se_gw=$gw se_port=$gw_port
+if [ -z "$LARGE_ONLY" ] && [ -n "$COMPARE_LAYOUT" ]; then
+  # The same sign+encrypt load on the spool layout of the firmware before (two files per
+  # message: .msg + .env), for what the one-file layout gains in the same run.
+  se2_sink=$(port)
+  layout=two-files start_segl se2 "$se2_sink" '["127.0.0.1/32"]' '[sign]
+trusted_relays = ["127.0.0.1/32"]
+keys_without_auth = ["@example.org"]'
+  segl_ctl partner import "$pki/bob.pem" >/dev/null
+  se2_gw=$gw se2_port=$gw_port
+fi
+dv_sink=$(port)
+start_segl dv "$dv_sink" '[]' ''
+segl_ctl trust import "$pki/pca.pem" >/dev/null
+segl_ctl key export-cert alice@example.org >"$pki/alice-segl.pem"
+(
+  cd "$pki"
+  openssl cms -sign -in content.txt -signer bob.pem -inkey bob.key -out signed.eml
+  openssl cms -encrypt -aes256 -in signed.eml -from bob@partner.test -to alice@example.org \
+    -subject "bench" -out encrypted.eml alice-segl.pem
+)
+dv_gw=$gw dv_port=$gw_port
+
+# ------------------------------------------------------------------ throughput, in rounds
+# Every relay is up at once and idle between its runs; each round loads one after the other,
+# so that the drift of a shared box hits all of them alike. The table shows medians.
+if [ -z "$LARGE_ONLY" ]; then
+  rss_start "$pf_master" postfix
+  for round in $(seq "$ROUNDS"); do
+    log "round $round of $ROUNDS"
+    tput_runs postfix "$pf_port" "$pf_sink" alice@example.org bob@partner.test "$pf_master"
+    tput_runs segl-sign+encrypt "$se_port" "$se_sink" alice@example.org bob@partner.test "$se_gw"
+    if [ -n "${se2_gw:-}" ]; then
+      tput_runs segl-s+e-two-files "$se2_port" "$se2_sink" alice@example.org bob@partner.test "$se2_gw"
+    fi
+    tput_runs segl-decrypt+verify "$dv_port" "$dv_sink" bob@partner.test alice@example.org "$dv_gw" "$pki/encrypted.eml"
+  done
+  rss_stop
+  echo "segl-sign+encrypt $(hwm "$se_gw")" >"$dir/segl-sign+encrypt.rss"
+  echo "segl-decrypt+verify $(hwm "$dv_gw")" >"$dir/segl-decrypt+verify.rss"
+  if [ -n "${se2_gw:-}" ]; then
+    echo "segl-s+e-two-files $(hwm "$se2_gw")" >"$dir/segl-s+e-two-files.rss"
+    kill "$se2_gw" 2>/dev/null || true
+  fi
+  lat_run postfix "$pf_port" "$pf_sink" alice@example.org bob@partner.test
+  lat_run segl-sign+encrypt "$se_port" "$se_sink" alice@example.org bob@partner.test
+  grep -q "application/pkcs7-mime" "$dir/segl-sign+encrypt.sample.eml" ||
+    log "WARNING: segl sign+encrypt output is not encrypted"
+  lat_run segl-decrypt+verify "$dv_port" "$dv_sink" bob@partner.test alice@example.org "$pki/encrypted.eml"
+  grep -qi "^X-Segl-Encryption: decrypted" "$dir/segl-decrypt+verify.sample.eml" ||
+    log "WARNING: segl decrypt+verify output was not decrypted"
+  postfix -c "$pf/etc" stop >/dev/null 2>&1 || true
+  pf_running=
+fi
+
+# ------------------------------------------------------------------ large mail
+gw=$se_gw gw_port=$se_port
 for mb in $LARGE; do
   python3 -c "
 import sys
@@ -244,37 +292,7 @@ with open('$dir/large.eml', 'wb') as f:
   echo "large-sign+encrypt $mb $(hwm "$gw") $r0 $(cat "$dir/large.json")" >>"$dir/large.txt"
   log "$(tail -1 "$dir/large.txt")"
 done
-stop_segl
-
-if [ -z "$LARGE_ONLY" ] && [ -n "$COMPARE_LAYOUT" ]; then
-  # The same sign+encrypt load on the spool layout of the firmware before (two files per
-  # message: .msg + .env), for what the one-file layout gains in the same run.
-  log "segl sign+encrypt, two-file spool"
-  layout=two-files start_segl se2 "$se_sink" '["127.0.0.1/32"]' '[sign]
-trusted_relays = ["127.0.0.1/32"]
-keys_without_auth = ["@example.org"]'
-  segl_ctl partner import "$pki/bob.pem" >/dev/null
-  tput_runs segl-s+e-two-files "$gw_port" "$se_sink" alice@example.org bob@partner.test "$gw"
-  echo "segl-s+e-two-files $(hwm "$gw")" >"$dir/segl-s+e-two-files.rss"
-  stop_segl
-fi
-
-log "segl decrypt+verify"
-dv_sink=$(port)
-start_segl dv "$dv_sink" '[]' ''
-segl_ctl trust import "$pki/pca.pem" >/dev/null
-segl_ctl key export-cert alice@example.org >"$pki/alice-segl.pem"
-(
-  cd "$pki"
-  openssl cms -sign -in content.txt -signer bob.pem -inkey bob.key -out signed.eml
-  openssl cms -encrypt -aes256 -in signed.eml -from bob@partner.test -to alice@example.org \
-    -subject "bench" -out encrypted.eml alice-segl.pem
-)
-tput_runs segl-decrypt+verify "$gw_port" "$dv_sink" bob@partner.test alice@example.org "$gw" "$pki/encrypted.eml"
-echo "segl-decrypt+verify $(hwm "$gw")" >"$dir/segl-decrypt+verify.rss"
-lat_run segl-decrypt+verify "$gw_port" "$dv_sink" bob@partner.test alice@example.org "$pki/encrypted.eml"
-[ -n "$LARGE_ONLY" ] || grep -qi "^X-Segl-Encryption: decrypted" "$dir/segl-decrypt+verify.sample.eml" ||
-  log "WARNING: segl decrypt+verify output was not decrypted"
+gw=$dv_gw gw_port=$dv_port
 for mb in $LARGE; do
   python3 -c "
 line = ('z' * 76 + '\r\n').encode()
@@ -298,7 +316,8 @@ with open('$pki/large.txt', 'wb') as f:
   echo "large-decrypt+verify $mb $(hwm "$gw") $r0 $(cat "$dir/large.json")" >>"$dir/large.txt"
   log "$(tail -1 "$dir/large.txt")"
 done
-stop_segl
+kill "$se_gw" "$dv_gw" 2>/dev/null || true
+wait "$se_gw" "$dv_gw" 2>/dev/null || true
 
 # ------------------------------------------------------------------ one openssl cms per message
 sign_s=0
@@ -315,14 +334,23 @@ cores=$(nproc)
 fi
 
 # ------------------------------------------------------------------ the table
-python3 - "$dir" "$results" "$sign_s" "$cores" "$MSGS" "$SIZE" <<'PY'
+python3 - "$dir" "$results" "$sign_s" "$cores" "$MSGS" "$SIZE" "$ROUNDS" <<'PY'
 import json, os, sys
-d, results, sign_s, cores, msgs, size = sys.argv[1:7]
+d, results, sign_s, cores, msgs, size, rounds = sys.argv[1:8]
 sign_s, cores = float(sign_s or 0), int(cores)
-rows = {}
+import statistics
+# One line per run: NAME SESSIONS MSG/S CPU_MS (or FAIL FAIL); runs of the same round are
+# neighbours in time, so "x postfix" is the median of the per-round ratios.
+runs = {}
 for line in open(results):
     name, s, rate, cpu = line.split()
-    rows.setdefault(name, []).append((int(s), rate, cpu))
+    runs.setdefault((name, int(s)), []).append((rate, cpu))
+def med(vals):
+    ok = [float(v) for v in vals if v != "FAIL"]
+    return statistics.median(ok) if ok and len(ok) == len(vals) else None
+rows = {}
+for (name, s), v in runs.items():
+    rows.setdefault(name, []).append((s, med([r for r, _ in v]), med([c for _, c in v]), [r for r, _ in v]))
 def lat(name, s):
     try:
         j = json.load(open(os.path.join(d, f"{name}.lat.{s}.json")))
@@ -338,25 +366,32 @@ def rss(name):
 load = open("/proc/loadavg").read().split()[:3]
 ceiling = sign_s * cores
 print()
-print(f"relay benchmark: {msgs} messages of {size} bytes per run, loopback, {cores} cores, "
+print(f"relay benchmark: {msgs} messages of {size} bytes per run, medians of {rounds} rounds, loopback, {cores} cores, "
       f"load average {' '.join(load)} at the end")
 print(f"crypto ceiling: openssl speed rsa2048 {sign_s:,.0f} sign/s x {cores} cores = {ceiling:,.0f} msg/s")
 print()
 hdr = f"| {'relay':<20} | {'sessions':>8} | {'msg/s':>8} | {'x postfix':>9} | {'of ceiling':>10} | {'p50 ms':>7} | {'p99 ms':>7} | {'at msg/s':>8} | {'CPU ms/msg':>10} | {'peak RSS MiB':>12} |"
 print(hdr)
 print("|" + "|".join("-" * (len(c)) for c in hdr.split("|")[1:-1]) + "|")
-pf = {s: rate for s, rate, _ in rows.get("postfix", [])}
+pf = {s: each for s, _, _, each in rows.get("postfix", [])}
+def ratio(s, each):
+    base = pf.get(s)
+    if not base or "FAIL" in base or "FAIL" in each or len(base) != len(each):
+        return "-"
+    return f"{statistics.median(float(a) / float(b) for a, b in zip(each, base)):.2f}"
 for name in ["postfix", "segl-sign+encrypt", "segl-s+e-two-files", "segl-decrypt+verify"]:
     r = rss(name)
-    for s, rate, cpu in rows.get(name, []):
+    for s, rate, cpu, each in rows.get(name, []):
         l = lat(name, s)
-        x = f"{float(rate) / float(pf[s]):.2f}" if s in pf and rate != "FAIL" and pf[s] != "FAIL" else "-"
-        frac = f"{float(rate) / ceiling * 100:.0f}%" if ceiling and rate != "FAIL" and name != "postfix" else "-"
+        x = ratio(s, each)
+        frac = f"{rate / ceiling * 100:.0f}%" if ceiling and rate and name != "postfix" else "-"
         p50 = f"{l[1]:.1f}" if l and l[1] is not None else "-"
         p99 = f"{l[2]:.1f}" if l and l[2] is not None else "-"
         at = f"{l[0]:.0f}" if l else "-"
         rs = f"{r:.0f}" if r else "-"
-        print(f"| {name:<20} | {s:>8} | {rate:>8} | {x:>9} | {frac:>10} | {p50:>7} | {p99:>7} | {at:>8} | {cpu:>10} | {rs:>12} |")
+        rate_s = f"{rate:.1f}" if rate else "FAIL"
+        cpu_s = f"{cpu:.2f}" if cpu else "-"
+        print(f"| {name:<20} | {s:>8} | {rate_s:>8} | {x:>9} | {frac:>10} | {p50:>7} | {p99:>7} | {at:>8} | {cpu_s:>10} | {rs:>12} |")
 try:
     c = json.load(open(os.path.join(d, "cms.json")))
     frac = f"{c['msg_s'] / ceiling * 100:.0f}%" if ceiling else "-"

@@ -300,7 +300,7 @@ fn boundary_for(body: &[u8]) -> String {
             rand::random::<u64>(),
             rand::random::<u32>()
         );
-        if !body.windows(b.len()).any(|w| w == b.as_bytes()) {
+        if memchr::memmem::find(body, b.as_bytes()).is_none() {
             return b;
         }
     }

@@ -113,7 +113,7 @@ fn newest_whole(file: &mut File, len: u64) -> Option<Record> {
 }
 
 fn find_last(hay: &[u8], needle: &[u8]) -> Option<usize> {
-    hay.windows(needle.len()).rposition(|w| w == needle)
+    memchr::memmem::rfind(hay, needle)
 }
 
 struct Footer {
