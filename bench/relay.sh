@@ -275,7 +275,17 @@ if [ -z "$LARGE_ONLY" ]; then
 fi
 
 # ------------------------------------------------------------------ large mail
-gw=$se_gw gw_port=$se_port
+# large_run NAME MB PID PORT SINKPORT FROM TO FILE: one message of FILE, peak RSS (VmHWM reset
+# to the current RSS first) into $dir/large.txt.
+large_run() {
+  local name=$1 mb=$2 pid=$3 port=$4 sink=$5 from=$6 to=$7 file=$8 r0
+  r0=$(awk '/^VmRSS:/ {print $2}' "/proc/$pid/status")
+  echo 5 >"/proc/$pid/clear_refs" # resets VmHWM to the current RSS
+  "${load[@]}" latency --target "127.0.0.1:$port" --sink-port "$sink" --rate 1 --secs 1 \
+    --sessions 1 --sender "$from" --rcpt "$to" --file "$file" --drain 300 >"$dir/large.json"
+  echo "$name $mb $(hwm "$pid") $r0 $(cat "$dir/large.json")" >>"$dir/large.txt"
+  log "$(tail -1 "$dir/large.txt")"
+}
 for mb in $LARGE; do
   python3 -c "
 import sys
@@ -284,15 +294,8 @@ with open('$dir/large.eml', 'wb') as f:
     f.write(b'From: <alice@example.org>\r\nTo: <bob@partner.test>\r\nSubject: large\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: base64\r\n\r\n')
     f.write(line * ($mb * 1000 * 1000 // 78 - 2))
 "
-  r0=$(awk '/^VmRSS:/ {print $2}' "/proc/$gw/status")
-  echo 5 >"/proc/$gw/clear_refs" # resets VmHWM to the current RSS
-  "${load[@]}" latency --target "127.0.0.1:$gw_port" --sink-port "$se_sink" --rate 1 --secs 1 \
-    --sessions 1 --sender alice@example.org --rcpt bob@partner.test --file "$dir/large.eml" \
-    --drain 300 >"$dir/large.json"
-  echo "large-sign+encrypt $mb $(hwm "$gw") $r0 $(cat "$dir/large.json")" >>"$dir/large.txt"
-  log "$(tail -1 "$dir/large.txt")"
+  large_run large-sign+encrypt "$mb" "$se_gw" "$se_port" "$se_sink" alice@example.org bob@partner.test "$dir/large.eml"
 done
-gw=$dv_gw gw_port=$dv_port
 for mb in $LARGE; do
   python3 -c "
 line = ('z' * 76 + '\r\n').encode()
@@ -308,13 +311,7 @@ with open('$pki/large.txt', 'wb') as f:
     openssl cms -encrypt -aes256 -in large-signed.eml -from bob@partner.test -to alice@example.org \
       -subject large -out large-enc.eml alice-segl.pem
   )
-  r0=$(awk '/^VmRSS:/ {print $2}' "/proc/$gw/status")
-  echo 5 >"/proc/$gw/clear_refs" # resets VmHWM to the current RSS
-  "${load[@]}" latency --target "127.0.0.1:$gw_port" --sink-port "$dv_sink" --rate 1 --secs 1 \
-    --sessions 1 --sender bob@partner.test --rcpt alice@example.org --file "$pki/large-enc.eml" \
-    --drain 300 >"$dir/large.json"
-  echo "large-decrypt+verify $mb $(hwm "$gw") $r0 $(cat "$dir/large.json")" >>"$dir/large.txt"
-  log "$(tail -1 "$dir/large.txt")"
+  large_run large-decrypt+verify "$mb" "$dv_gw" "$dv_port" "$dv_sink" bob@partner.test alice@example.org "$pki/large-enc.eml"
 done
 kill "$se_gw" "$dv_gw" 2>/dev/null || true
 wait "$se_gw" "$dv_gw" 2>/dev/null || true

@@ -107,6 +107,13 @@ async fn hop(script: Script) -> Hop {
     }
 }
 
+/// A scripted hop and a deliverer whose smarthost it is.
+async fn hop_and_deliverer(script: Script) -> (Hop, Deliverer) {
+    let hop = hop(script).await;
+    let d = deliverer(&hop);
+    (hop, d)
+}
+
 fn deliverer(hop: &Hop) -> Deliverer {
     let cfg = Arc::new(
         Config::parse(
@@ -181,12 +188,11 @@ async fn send(d: &Deliverer, rcpts: &[&str]) -> String {
 #[tokio::test]
 async fn each_reply_goes_to_its_recipient_and_the_session_is_kept() {
     for pipelining in [true, false] {
-        let hop = hop(Script {
+        let (hop, d) = hop_and_deliverer(Script {
             pipelining,
             ..Default::default()
         })
         .await;
-        let d = deliverer(&hop);
         let (good, bad) = ("good@partner.test", "bad@partner.test");
         assert_eq!(
             send(&d, &[bad, good, bad]).await,
@@ -206,12 +212,11 @@ async fn each_reply_goes_to_its_recipient_and_the_session_is_kept() {
 #[tokio::test]
 async fn no_content_follows_when_no_recipient_was_accepted() {
     for pipelining in [true, false] {
-        let hop = hop(Script {
+        let (hop, d) = hop_and_deliverer(Script {
             pipelining,
             ..Default::default()
         })
         .await;
-        let d = deliverer(&hop);
         assert_eq!(send(&d, &["bad@partner.test"]).await, "F");
         assert_eq!(hop.contents(), 0, "pipelining {pipelining}");
         assert_eq!(send(&d, &["good@partner.test"]).await, "D");
@@ -222,13 +227,12 @@ async fn no_content_follows_when_no_recipient_was_accepted() {
 
 #[tokio::test]
 async fn a_hop_that_opens_data_for_no_recipient_gets_an_empty_end() {
-    let hop = hop(Script {
+    let (hop, d) = hop_and_deliverer(Script {
         pipelining: true,
         always_354: true,
         ..Default::default()
     })
     .await;
-    let d = deliverer(&hop);
     assert_eq!(send(&d, &["bad@partner.test"]).await, "F");
     // The session is in step again: the next message goes over it.
     assert_eq!(send(&d, &["good@partner.test"]).await, "D");
@@ -238,13 +242,12 @@ async fn a_hop_that_opens_data_for_no_recipient_gets_an_empty_end() {
 #[tokio::test]
 async fn a_kept_session_the_hop_closed_is_replaced() {
     for pipelining in [true, false] {
-        let hop = hop(Script {
+        let (hop, d) = hop_and_deliverer(Script {
             pipelining,
             close_after_data: true,
             ..Default::default()
         })
         .await;
-        let d = deliverer(&hop);
         assert_eq!(send(&d, &["good@partner.test"]).await, "D");
         // Give the hop's close time to arrive, so the kept session is known dead.
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
