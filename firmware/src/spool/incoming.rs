@@ -267,9 +267,15 @@ impl IncomingFile {
     /// Drop the message (refused, timed out, connection lost): nothing was acknowledged. A
     /// reused file goes back to the pool; a created one is removed on a blocking thread.
     pub async fn discard(mut self) {
-        let disk = self.disk.take();
-        if disk.reused.is_some() || disk.file.is_some() {
-            let _ = tokio::task::spawn_blocking(move || disk.discard()).await;
+        let mut disk = self.disk.take();
+        match (disk.file.is_some(), disk.reused.take()) {
+            // Never opened: back to the pool without a trip to a blocking thread.
+            (false, Some(pool)) => pool.give_back(disk.path),
+            (false, None) => {}
+            (true, pool) => {
+                disk.reused = pool;
+                let _ = tokio::task::spawn_blocking(move || disk.discard()).await;
+            }
         }
     }
 }
