@@ -3,7 +3,7 @@
 //! [`IncomingFile::finish_and_commit`]. The SMTP session never opens spool files itself.
 //!
 //! The data is gathered in memory up to [`SPILL`] bytes and written to the file in one blocking
-//! call when that fills, or in [`IncomingFile::finish`] together with the fsync: a typical
+//! call when that fills, or in [`IncomingFile::finish_and_commit`] together with the fsync: a typical
 //! message costs one trip to a blocking thread (create, write, fsync) instead of one per step.
 //! Memory per session stays bounded by [`SPILL`], whatever the message size.
 //!
@@ -12,7 +12,7 @@
 //! fsync, then renamed into the queue like a new one.
 //!
 //! A write error does not interrupt the data phase (the client must still be read up to the
-//! final dot before an answer makes sense): it is kept and reported by `finish`.
+//! final dot before an answer makes sense): it is kept and reported by `finish_and_commit`.
 
 use std::fs::File;
 use std::io::{self, Write};
@@ -40,7 +40,7 @@ pub struct IncomingFile {
 
 impl Spool {
     /// Start receiving message `id`. Never fails here: a file that cannot be created is
-    /// reported by [`IncomingFile::finish`], after the client sent its data.
+    /// reported by [`IncomingFile::finish_and_commit`], after the client sent its data.
     pub async fn create_incoming(&self, id: &str) -> IncomingFile {
         let layout = self.new_layout();
         let tmp = self.tmp_path(id, layout);
@@ -207,18 +207,7 @@ impl IncomingFile {
         self.sum.finish()
     }
 
-    /// Write what is left and fsync, in one blocking call; then the message can be committed.
-    /// On failure the file is removed.
-    pub async fn finish(mut self) -> Result<(), SpoolError> {
-        let path = self.disk.path.clone();
-        let (error, mut disk, buf) = self.take();
-        tokio::task::spawn_blocking(move || disk.finish(error, &buf))
-            .await
-            .unwrap_or_else(|e| Err(io::Error::other(e.to_string())))
-            .map_err(io_err(&path))
-    }
-
-    /// [`IncomingFile::finish`] and [`Spool::commit`] with `env` in one blocking call: one
+    /// Write what is left, fsync and [`Spool::commit`] with `env`, in one blocking call: one
     /// hand-off to a blocking thread per accepted message. In the one-file layout the record
     /// goes out in the same write as the message's last bytes, then one fsync, the rename and
     /// the queue directory's fsync; in the two-file layout the message is fsynced and renamed,
@@ -287,7 +276,7 @@ mod tests {
     #[tokio::test]
     async fn small_and_large_messages_arrive_whole() {
         let d = tempfile::tempdir().unwrap();
-        let s = Spool::open(d.path()).unwrap();
+        let s = Arc::new(Spool::open(d.path()).unwrap());
         for (id, len) in [("S", 10_000usize), ("L", 3 * SPILL + 17)] {
             let mut f = s.create_incoming(id).await;
             let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
@@ -295,23 +284,26 @@ mod tests {
                 f.write(chunk).await;
             }
             let sum = f.checksum();
-            f.finish().await.unwrap();
-            assert_eq!(
-                std::fs::read(s.tmp_path(id, Layout::OneFile)).unwrap(),
-                data
-            );
             assert_eq!(sum, crate::spool::checksum::of(&data));
+            let mut env = envelope(id);
+            env.size = len as u64;
+            env.checksum = Some(sum);
+            let kept = f.finish_and_commit(s.clone(), env.clone()).await.unwrap();
+            // Only a message that stayed in memory comes back.
+            assert_eq!(kept.is_some(), len < SPILL);
+            assert_eq!(s.read_checked(&env).unwrap(), data);
         }
     }
 
     #[tokio::test]
     async fn a_file_that_cannot_be_created_fails_at_finish() {
         let d = tempfile::tempdir().unwrap();
-        let s = Spool::open(d.path()).unwrap();
+        let s = Arc::new(Spool::open(d.path()).unwrap());
         std::fs::remove_dir_all(d.path().join("spool/tmp")).unwrap();
         let mut f = s.create_incoming("X").await;
         f.write(b"abc").await;
-        assert!(f.finish().await.is_err());
+        assert!(f.finish_and_commit(s.clone(), envelope("X")).await.is_err());
+        assert!(s.read_message("X").is_err(), "nothing was queued");
     }
 
     #[tokio::test]

@@ -95,6 +95,43 @@ fn removal_failed(path: &Path, e: &io::Error) {
     tracing::error!(error = %e, path = %path.display(), "cannot remove a delivered message's spool file");
 }
 
+/// The paths a queued message may have, in either layout ([`Spool::files_of`]).
+struct QueuedFiles {
+    mail: PathBuf,
+    env: PathBuf,
+    msg: PathBuf,
+}
+
+impl QueuedFiles {
+    /// Removes the message's files (blocking): its `.mail` file — into `recycler`'s pool when
+    /// given, else unlinked — or else its `.env` record first and then its `.msg` file, so that
+    /// a crash in between leaves a message file without a record (never acknowledged state,
+    /// removed at start). Says which layout it was (with a pool: `TwoFiles`, all were tried);
+    /// a file already gone is no error, and a `.msg` file that cannot be removed is only
+    /// logged (the start removes it).
+    fn remove(self, recycler: Option<&recycle::Recycler>) -> Result<Layout, SpoolError> {
+        let mail = match recycler {
+            // Ok also when there is no such file: the two files are tried as well.
+            Some(pool) => pool.put(&self.mail),
+            None => fs::remove_file(&self.mail),
+        };
+        match mail {
+            Ok(()) if recycler.is_none() => return Ok(Layout::OneFile),
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(&self.mail)(e)),
+            _ => {}
+        }
+        match fs::remove_file(&self.env) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(&self.env)(e)),
+            _ => {}
+        }
+        match fs::remove_file(&self.msg) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => removal_failed(&self.msg, &e),
+            _ => {}
+        }
+        Ok(Layout::TwoFiles)
+    }
+}
+
 /// Unique, sortable queue ids: arrival time in microseconds, a per-process counter and randomness,
 /// so ids from a restarted process never collide with old ones.
 pub fn new_queue_id() -> String {
@@ -354,21 +391,15 @@ impl Spool {
     }
 
     /// [`Spool::remove`] without waiting: the spool's background thread removes the files of
-    /// either layout soon and syncs the directory after (`DirSync::unlink_soon`). For messages
-    /// whose delivery is recorded as done: until the file is gone a restart would deliver the
-    /// message again, never lose it.
+    /// either layout soon (a small `.mail` file goes to `free/` for reuse, [`recycle`]) and
+    /// syncs the directory after. For messages whose delivery is recorded as done: until the
+    /// file is gone a restart would deliver the message again, never lose it.
     pub fn remove_soon(&self, id: &str) {
-        let (mail, env, msg) = (self.mail_path(id), self.env_path(id), self.message_path(id));
+        let files = self.files_of(id);
         let recycler = self.recycler.clone();
         self.queue_sync.soon(dirsync::Job::new(move || {
-            if let Err(e) = recycler.put(&mail) {
-                removal_failed(&mail, &e);
-            }
-            for p in [env, msg] {
-                match fs::remove_file(&p) {
-                    Err(e) if e.kind() != io::ErrorKind::NotFound => removal_failed(&p, &e),
-                    _ => {}
-                }
+            if let Err(e) = files.remove(Some(&recycler)) {
+                tracing::error!(error = %e, "cannot remove a delivered message's spool file");
             }
         }));
     }
@@ -378,24 +409,20 @@ impl Spool {
     /// the envelope first and then the message file (the message is then no longer accepted
     /// state), durable on return.
     pub fn remove(&self, id: &str) -> Result<(), SpoolError> {
-        let mail = self.mail_path(id);
-        match fs::remove_file(&mail) {
-            Ok(()) => {
-                self.queue_sync.sync_soon();
-                return Ok(());
-            }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&mail)(e)),
+        match self.files_of(id).remove(None)? {
+            Layout::OneFile => self.queue_sync.sync_soon(),
+            Layout::TwoFiles => self.queue_sync.sync().map_err(io_err(&self.queue))?,
         }
-        let env = self.env_path(id);
-        match fs::remove_file(&env) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_err(&env)(e)),
+        Ok(())
+    }
+
+    /// The files queued message `id` may be stored in, for [`QueuedFiles::remove`].
+    fn files_of(&self, id: &str) -> QueuedFiles {
+        QueuedFiles {
+            mail: self.mail_path(id),
+            env: self.env_path(id),
+            msg: self.message_path(id),
         }
-        let msg = self.message_path(id);
-        let _ = fs::remove_file(&msg);
-        self.queue_sync.sync().map_err(io_err(&self.queue))
     }
 
     /// Load every committed envelope, of both layouts. Message files without a record are
