@@ -15,6 +15,9 @@
 //! The same thread also does the removals themselves when asked ([`DirSync::soon`]): a
 //! delivery then hands its file over instead of waiting for a blocking thread to unlink it, and
 //! under load one wake-up of the thread removes many files and syncs them with one fsync.
+//! A job may leave something to do once its change is durable ([`After`]): a delivered file
+//! renamed into the spool's pool ([`super::pool`]) is handed out only after a fsync that began
+//! after the rename, whoever ran it.
 
 use std::io;
 use std::path::PathBuf;
@@ -45,13 +48,28 @@ struct State {
     jobs: Vec<Job>,
     /// The background thread is doing jobs taken from `jobs`.
     working: bool,
+    /// What jobs left to do once their ticket is synced ([`Job`]).
+    after: Vec<(u64, Pending)>,
 }
 
-/// A change in the directory to make on the background thread (a removal).
-pub struct Job(Box<dyn FnOnce() + Send>);
+/// A change in the directory to make on the background thread (a removal), which may name
+/// what to do once the change is durable.
+pub struct Job(Box<dyn FnOnce() -> Option<After> + Send>);
+
+/// What a [`Job`] leaves to do after a directory fsync that began after the job was done.
+pub type After = Box<dyn FnOnce() + Send>;
+
+/// An [`After`] in the state (which is `Debug`).
+struct Pending(After);
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("After")
+    }
+}
 
 impl Job {
-    pub fn new(f: impl FnOnce() + Send + 'static) -> Job {
+    pub fn new(f: impl FnOnce() -> Option<After> + Send + 'static) -> Job {
         Job(Box::new(f))
     }
 }
@@ -125,9 +143,17 @@ impl DirSync {
             st = self.wait(st, Duration::from_millis(100));
         }
         drop(st);
-        for j in jobs {
-            (j.0)();
-        }
+        let after = run_jobs(jobs);
+        self.issue_after(&mut self.lock(), after);
+    }
+
+    /// A ticket for the jobs just done, and what they left to do once it is synced.
+    fn issue_after(&self, st: &mut State, after: Vec<After>) {
+        st.issued += 1;
+        st.soon = st.issued;
+        let ticket = st.issued;
+        st.after
+            .extend(after.into_iter().map(|a| (ticket, Pending(a))));
     }
 
     /// Starts the background thread unless it runs.
@@ -143,9 +169,8 @@ impl DirSync {
                 st.flusher = false;
                 tracing::warn!(error = %e, "cannot start the spool's directory sync thread");
                 // Nor can it do the jobs: do them here (rare; the caller tolerates the wait).
-                for j in std::mem::take(&mut st.jobs) {
-                    (j.0)();
-                }
+                let after = run_jobs(std::mem::take(&mut st.jobs));
+                self.issue_after(st, after);
             }
         }
     }
@@ -164,6 +189,17 @@ impl DirSync {
         st.running = false;
         if res.is_ok() {
             st.synced = st.synced.max(upto);
+            if st.after.iter().any(|(t, _)| *t <= upto) {
+                let (ready, later) = std::mem::take(&mut st.after)
+                    .into_iter()
+                    .partition(|(t, _)| *t <= upto);
+                st.after = later;
+                drop(st);
+                for (_, Pending(a)) in ready {
+                    a();
+                }
+                st = self.lock();
+            }
         }
         self.done.notify_all();
         (st, res)
@@ -177,13 +213,10 @@ impl DirSync {
                 let jobs = std::mem::take(&mut st.jobs);
                 st.working = true;
                 drop(st);
-                for j in jobs {
-                    (j.0)();
-                }
+                let after = run_jobs(jobs);
                 st = self.lock();
                 st.working = false;
-                st.issued += 1;
-                st.soon = st.issued;
+                self.issue_after(&mut st, after);
                 self.done.notify_all();
                 continue;
             }
@@ -216,6 +249,11 @@ impl DirSync {
             Err(p) => p.into_inner().0,
         }
     }
+}
+
+/// Does `jobs` and returns what they left for after the next fsync.
+fn run_jobs(jobs: Vec<Job>) -> Vec<After> {
+    jobs.into_iter().filter_map(|j| (j.0)()).collect()
 }
 
 #[cfg(test)]
@@ -286,7 +324,10 @@ mod tests {
         let rm = |n: &str| {
             let p = d.path().join(n);
             std::fs::write(&p, b"x").unwrap();
-            Job::new(move || std::fs::remove_file(p).unwrap())
+            Job::new(move || {
+                std::fs::remove_file(p).unwrap();
+                None
+            })
         };
         s.soon(rm("a"));
         s.soon(rm("b"));
@@ -296,6 +337,20 @@ mod tests {
             std::thread::sleep(Duration::from_millis(5));
         }
         assert!(!d.path().join("a").exists() && !d.path().join("b").exists());
+        // What a job leaves for after its fsync runs once that fsync is done.
+        let after = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = after.clone();
+        s.soon(Job::new(move || {
+            Some(Box::new(move || {
+                flag.store(true, std::sync::atomic::Ordering::SeqCst)
+            }))
+        }));
+        let t = std::time::Instant::now();
+        while !after.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(t.elapsed() < Duration::from_secs(10), "never run");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(s.lock().after.is_empty());
         // finish_jobs: done on return, whoever did it.
         for n in ["c", "d"] {
             s.soon(rm(n));

@@ -1,33 +1,37 @@
-//! A message being received: written to `tmp/<id>.mail` (or `tmp/<id>.msg` in the two-file
-//! layout, [`super::Layout`]) as it streams in from the SMTP data phase, then made durable by
-//! [`IncomingFile::finish_and_commit`]. The SMTP session never opens spool files itself.
+//! A message being received, made durable by [`IncomingFile::finish_and_commit`]. The SMTP
+//! session never opens spool files itself.
 //!
-//! The data is gathered in memory up to [`SPILL`] bytes and written to the file in one blocking
-//! call when that fills, or in [`IncomingFile::finish_and_commit`] together with the fsync: a typical
-//! message costs one trip to a blocking thread (create, write, fsync) instead of one per step.
-//! Memory per session stays bounded by [`SPILL`], whatever the message size.
-//!
-//! In the one-file layout the file is a delivered message's file from `free/` when one is
-//! there ([`super::recycle`]): written over from its start and cut to the new length before the
-//! fsync, then renamed into the queue like a new one.
+//! The data is gathered in memory up to [`SPILL`] bytes (the usual case). In the one-file layout
+//! the message then takes a file from the spool's [`super::pool`] when one is free: its id is
+//! the file's, and at the end message, record and footer are written into that file in one
+//! write, cut to length and fsynced — durable under its final name, no rename, no directory
+//! fsync. Without a pool file, or once a message outgrows [`SPILL`], it is written to
+//! `tmp/<id>.mail` (or `tmp/<id>.msg` in the two-file layout, [`super::Layout`]) in one
+//! blocking call per [`SPILL`] bytes, fsynced and renamed into the queue (replacing the pool
+//! file it took, if any), and the directory fsynced. Memory per session stays bounded by
+//! [`SPILL`], whatever the message size.
 //!
 //! A write error does not interrupt the data phase (the client must still be read up to the
 //! final dot before an answer makes sense): it is kept and reported by `finish_and_commit`.
 
 use std::fs::File;
 use std::io::{self, Write};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use std::sync::Arc;
 
-use super::{io_err, mailfile, Envelope, Layout, Spool, SpoolError};
+use super::{io_err, mailfile, pool::Pool, Envelope, Layout, Spool, SpoolError};
 
 /// Bytes gathered in memory before they are written to the file.
 const SPILL: usize = 256 * 1024;
 
-/// The temporary file of one message being received.
+/// The file of one message being received.
 pub struct IncomingFile {
+    /// The message's queue id: its pool file's, or a new one.
+    id: String,
     disk: Disk,
+    /// The pool file this message took (`queue/<id>.mail`), until it is written or given back.
+    pooled: Option<Arc<Pool>>,
     /// The layout the message is stored in, fixed when it starts.
     layout: Layout,
     /// Message bytes received so far.
@@ -39,24 +43,23 @@ pub struct IncomingFile {
 }
 
 impl Spool {
-    /// Start receiving message `id`. Never fails here: a file that cannot be created is
-    /// reported by [`IncomingFile::finish_and_commit`], after the client sent its data.
-    pub async fn create_incoming(&self, id: &str) -> IncomingFile {
+    /// Start receiving a message; its id is [`IncomingFile::id`]. Never fails here: a file that
+    /// cannot be created is reported by [`IncomingFile::finish_and_commit`], after the client
+    /// sent its data.
+    pub async fn create_incoming(&self) -> IncomingFile {
         let layout = self.new_layout();
-        let tmp = self.tmp_path(id, layout);
-        let reused = match layout {
-            Layout::OneFile => self.recycler.take(),
+        let pooled = match layout {
+            Layout::OneFile => self.pool.take(),
             Layout::TwoFiles => None,
         };
+        let id = pooled.clone().unwrap_or_else(super::new_queue_id);
         IncomingFile {
             disk: Disk {
-                path: reused.clone().unwrap_or_else(|| tmp.clone()),
-                tmp,
-                reused: reused.map(|_| self.recycler.clone()),
+                path: self.tmp_path(&id, layout),
                 file: None,
-                old_len: 0,
-                written: 0,
             },
+            pooled: pooled.map(|_| self.pool.clone()),
+            id,
             layout,
             len: 0,
             buf: Vec::with_capacity(16 * 1024),
@@ -66,21 +69,13 @@ impl Spool {
     }
 }
 
-/// The file a message is written to, and what was written. Moves to a blocking thread for each
-/// write and comes back.
+/// The temporary file a message is written to once it does not fit in memory (or has no pool
+/// file). Moves to a blocking thread for each write and comes back.
 struct Disk {
-    /// Where the message is written: `tmp` or a reused file in `free/`.
+    /// `tmp/<id>.mail` (or `.msg`).
     path: PathBuf,
-    /// `tmp/<id>.mail` (or `.msg`): a new file, also when a reused one cannot be opened.
-    tmp: PathBuf,
-    /// The pool `path` came from, while it is a reused file.
-    reused: Option<Arc<super::recycle::Recycler>>,
-    /// Opened at the first write to disk.
+    /// Created at the first write to disk.
     file: Option<File>,
-    /// Length of the reused file before (its end is cut off at `finish`).
-    old_len: u64,
-    /// Bytes written to the file.
-    written: u64,
 }
 
 impl Disk {
@@ -90,83 +85,63 @@ impl Disk {
             self,
             Disk {
                 path: PathBuf::new(),
-                tmp: PathBuf::new(),
-                reused: None,
                 file: None,
-                old_len: 0,
-                written: 0,
             },
         )
     }
 
-    /// Open the file if needed and append `buf` (blocking).
+    /// Create the file if needed and append `buf` (blocking).
     fn write_out(&mut self, buf: &[u8]) -> io::Result<()> {
-        if self.file.is_none() {
-            self.file = Some(self.open()?);
-        }
-        match &mut self.file {
-            Some(f) => f.write_all(buf)?,
-            None => return Err(io::Error::other("spool file could not be created")),
-        }
-        self.written += buf.len() as u64;
-        Ok(())
+        let f = match &mut self.file {
+            Some(f) => f,
+            None => self.file.insert(File::create(&self.path).inspect_err(|e| {
+                tracing::error!(error = %e, path = %self.path.display(), "cannot create spool file");
+            })?),
+        };
+        f.write_all(buf)
     }
 
-    /// The reused file, written over from its start; or a new temporary file.
-    fn open(&mut self) -> io::Result<File> {
-        if self.reused.is_some() {
-            let opened = std::fs::OpenOptions::new().write(true).open(&self.path);
-            match opened.and_then(|f| Ok((f.metadata()?.len(), f))) {
-                Ok((len, f)) => {
-                    self.old_len = len;
-                    return Ok(f);
-                }
-                Err(e) => {
-                    tracing::warn!(error = %e, path = %self.path.display(), "cannot reuse a spool file; creating one");
-                    self.reused = None;
-                    self.path = self.tmp.clone();
-                }
-            }
-        }
-        File::create(&self.path).inspect_err(|e| {
-            tracing::error!(error = %e, path = %self.path.display(), "cannot create spool file");
-        })
-    }
-
-    /// Write what is left, cut a reused file to its new length and fsync (blocking); on
-    /// failure the file is removed.
+    /// Write what is left and fsync (blocking); on failure the file is removed.
     fn finish(&mut self, error: Option<io::Error>, buf: &[u8]) -> io::Result<()> {
         let res = match error {
             Some(e) => Err(e),
             None => self.write_out(buf).and_then(|()| match &self.file {
-                Some(f) if self.old_len > self.written => {
-                    f.set_len(self.written)?;
-                    f.sync_all()
-                }
                 Some(f) => f.sync_all(),
                 None => Err(io::Error::other("spool file could not be created")),
             }),
         };
         if res.is_err() {
-            drop(self.file.take());
-            let _ = std::fs::remove_file(&self.path);
+            self.discard();
         }
         res
     }
 
-    /// Nothing was acknowledged: a reused file goes back to the pool, a new one is removed.
-    fn discard(mut self) {
-        drop(self.file.take());
-        match self.reused.take() {
-            Some(pool) => pool.give_back(self.path),
-            None => {
-                let _ = std::fs::remove_file(&self.path);
-            }
+    /// Nothing was acknowledged: the file goes (blocking).
+    fn discard(&mut self) {
+        if self.file.take().is_some() {
+            let _ = std::fs::remove_file(&self.path);
         }
     }
 }
 
+/// Writes `bytes` over pool file `path` from its start, cuts it to their length and fsyncs
+/// (blocking). `NotFound` when the file is gone (the pool was emptied meanwhile).
+fn write_in_place(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    let old = f.metadata()?.len();
+    f.write_all(bytes)?;
+    if old > bytes.len() as u64 {
+        f.set_len(bytes.len() as u64)?;
+    }
+    f.sync_all()
+}
+
 impl IncomingFile {
+    /// The message's queue id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
     /// Append `bytes`; after the first error, nothing more is written.
     pub async fn write(&mut self, bytes: &[u8]) {
         if self.error.is_some() {
@@ -207,12 +182,13 @@ impl IncomingFile {
         self.sum.finish()
     }
 
-    /// Write what is left, fsync and [`Spool::commit`] with `env`, in one blocking call: one
-    /// hand-off to a blocking thread per accepted message. In the one-file layout the record
-    /// goes out in the same write as the message's last bytes, then one fsync, the rename and
-    /// the queue directory's fsync; in the two-file layout the message is fsynced and renamed,
-    /// then its envelope record written, fsynced and renamed, then the directory fsynced.
-    /// Durable when this returns `Ok`.
+    /// Write what is left, fsync and commit with `env` (whose id must be [`IncomingFile::id`]),
+    /// in one blocking call: one hand-off to a blocking thread per accepted message. In the
+    /// one-file layout the record goes out in the same write as the message's last bytes, then
+    /// one fsync — written into the pool file, that is all; else the rename into the queue and
+    /// the queue directory's fsync follow. In the two-file layout the message is fsynced and
+    /// renamed, then its envelope record written, fsynced and renamed, then the directory
+    /// fsynced. Durable when this returns `Ok`.
     ///
     /// A message that never left memory (up to [`SPILL`] bytes, the usual case) comes back:
     /// the process stage can work on it without reading the file again.
@@ -225,21 +201,49 @@ impl IncomingFile {
         let layout = self.layout;
         let in_memory = self.disk.file.is_none();
         let len = self.len;
+        if env.id != self.id {
+            self.error = Some(io::Error::other("the record names another message"));
+        }
         if layout == Layout::OneFile && self.error.is_none() {
             match mailfile::tail(&env, self.len) {
                 Ok(tail) => self.buf.extend_from_slice(&tail),
                 Err(e) => self.error = Some(e),
             }
         }
-        let (error, mut disk, mut buf) = self.take();
+        let (error, mut disk, buf) = self.take();
+        let pooled = self.pooled.take();
         tokio::task::spawn_blocking(move || {
-            disk.finish(error, &buf).map_err(io_err(&disk.path))?;
-            drop(disk.file.take());
-            spool.commit_from(&disk.path, &env, layout)?;
-            Ok(in_memory.then(|| {
-                buf.truncate(usize::try_from(len).unwrap_or(usize::MAX));
-                buf
-            }))
+            if let (Some(pool), None, true) = (&pooled, &error, in_memory) {
+                let at = pool.path(&env.id);
+                match write_in_place(&at, &buf) {
+                    Ok(()) => return Ok(kept(in_memory, buf, len)),
+                    // Gone from under us (the pool was emptied): a new file, below.
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                    Err(e) => {
+                        // Half written, never acknowledged: neither a message nor a pool file.
+                        let _ = std::fs::remove_file(&at);
+                        spool.queue_sync.sync_soon();
+                        return Err(io_err(&at)(e));
+                    }
+                }
+            }
+            let res = disk
+                .finish(error, &buf)
+                .map_err(io_err(&disk.path))
+                .and_then(|()| {
+                    drop(disk.file.take());
+                    spool.commit_from(&disk.path, &env, layout)
+                });
+            match (res, pooled) {
+                (Ok(()), _) => Ok(kept(in_memory, buf, len)),
+                (Err(e), pool) => {
+                    // The pool file was not written into.
+                    if let Some(pool) = pool {
+                        pool.give_back(env.id.clone());
+                    }
+                    Err(e)
+                }
+            }
         })
         .await
         .unwrap_or_else(|e| Err(io_err(&path)(io::Error::other(e.to_string()))))
@@ -253,20 +257,26 @@ impl IncomingFile {
         )
     }
 
-    /// Drop the message (refused, timed out, connection lost): nothing was acknowledged. A
-    /// reused file goes back to the pool; a created one is removed on a blocking thread.
+    /// Drop the message (refused, timed out, connection lost): nothing was acknowledged. Its
+    /// pool file, never written, is free again; a temporary file is removed on a blocking
+    /// thread.
     pub async fn discard(mut self) {
+        if let Some(pool) = self.pooled.take() {
+            pool.give_back(std::mem::take(&mut self.id));
+        }
         let mut disk = self.disk.take();
-        match (disk.file.is_some(), disk.reused.take()) {
-            // Never opened: back to the pool without a trip to a blocking thread.
-            (false, Some(pool)) => pool.give_back(disk.path),
-            (false, None) => {}
-            (true, pool) => {
-                disk.reused = pool;
-                let _ = tokio::task::spawn_blocking(move || disk.discard()).await;
-            }
+        if disk.file.is_some() {
+            let _ = tokio::task::spawn_blocking(move || disk.discard()).await;
         }
     }
+}
+
+/// The message bytes of `buf` (message, record, footer) when the message stayed in memory.
+fn kept(in_memory: bool, mut buf: Vec<u8>, len: u64) -> Option<Vec<u8>> {
+    in_memory.then(|| {
+        buf.truncate(usize::try_from(len).unwrap_or(usize::MAX));
+        buf
+    })
 }
 
 #[cfg(test)]
@@ -277,15 +287,16 @@ mod tests {
     async fn small_and_large_messages_arrive_whole() {
         let d = tempfile::tempdir().unwrap();
         let s = Arc::new(Spool::open(d.path()).unwrap());
-        for (id, len) in [("S", 10_000usize), ("L", 3 * SPILL + 17)] {
-            let mut f = s.create_incoming(id).await;
+        for len in [10_000usize, 3 * SPILL + 17] {
+            let mut f = s.create_incoming().await;
+            let id = f.id().to_string();
             let data: Vec<u8> = (0..len).map(|i| (i % 251) as u8).collect();
             for chunk in data.chunks(1000) {
                 f.write(chunk).await;
             }
             let sum = f.checksum();
             assert_eq!(sum, crate::spool::checksum::of(&data));
-            let mut env = envelope(id);
+            let mut env = envelope(&id);
             env.size = len as u64;
             env.checksum = Some(sum);
             let kept = f.finish_and_commit(s.clone(), env.clone()).await.unwrap();
@@ -300,21 +311,23 @@ mod tests {
         let d = tempfile::tempdir().unwrap();
         let s = Arc::new(Spool::open(d.path()).unwrap());
         std::fs::remove_dir_all(d.path().join("spool/tmp")).unwrap();
-        let mut f = s.create_incoming("X").await;
+        let mut f = s.create_incoming().await;
+        let id = f.id().to_string();
         f.write(b"abc").await;
-        assert!(f.finish_and_commit(s.clone(), envelope("X")).await.is_err());
-        assert!(s.read_message("X").is_err(), "nothing was queued");
+        assert!(f.finish_and_commit(s.clone(), envelope(&id)).await.is_err());
+        assert!(s.read_message(&id).is_err(), "nothing was queued");
     }
 
     #[tokio::test]
     async fn discard_removes_a_spilled_file() {
         let d = tempfile::tempdir().unwrap();
         let s = Spool::open(d.path()).unwrap();
-        let mut f = s.create_incoming("D").await;
+        let mut f = s.create_incoming().await;
+        let tmp = s.tmp_path(f.id(), Layout::OneFile);
         f.write(&vec![b'x'; SPILL + 1]).await;
-        assert!(s.tmp_path("D", Layout::OneFile).exists());
+        assert!(tmp.exists());
         f.discard().await;
-        assert!(!s.tmp_path("D", Layout::OneFile).exists());
+        assert!(!tmp.exists());
     }
 
     fn envelope(id: &str) -> Envelope {
@@ -332,54 +345,97 @@ mod tests {
         env
     }
 
-    /// A delivered message's file is written over by the next message: longer and shorter
-    /// than before, the queued file holds the new message and its record only; a refused
-    /// message gives its file back to the pool.
+    /// Receives `data` as a new message and commits it; its envelope.
+    async fn receive(s: &Arc<Spool>, data: &[u8]) -> Envelope {
+        let mut f = s.create_incoming().await;
+        f.write(data).await;
+        let mut env = envelope(f.id());
+        env.size = data.len() as u64;
+        env.checksum = Some(f.checksum());
+        let kept = f.finish_and_commit(s.clone(), env.clone()).await.unwrap();
+        assert_eq!(kept.as_deref(), Some(data));
+        env
+    }
+
+    /// Waits until the delivered message `id` is gone and its file free in the pool.
+    fn delivered(s: &Spool, id: &str, free: usize) {
+        s.remove_soon(id);
+        s.queue_sync.finish_jobs();
+        s.queue_sync.sync().unwrap();
+        let t = std::time::Instant::now();
+        while s.pool.free_files() < free {
+            assert!(t.elapsed().as_secs() < 10, "never free");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert!(s.read_message(id).is_err());
+    }
+
+    /// A delivered message's file goes to the pool under a fresh id; the next message takes
+    /// that id and is written over the file in place (longer and shorter than before: the file
+    /// holds the new message and its record only), with no temporary file and no rename. A
+    /// refused message gives its file back. After a restart the pool files are found again,
+    /// not held, and not counted as messages.
     #[tokio::test]
-    async fn delivered_files_are_reused_without_their_old_bytes() {
+    async fn delivered_files_are_reused_in_place_under_the_next_id() {
         let d = tempfile::tempdir().unwrap();
         let s = Arc::new(Spool::open(d.path()).unwrap());
-        let free = || {
-            std::fs::read_dir(d.path().join("spool/free"))
-                .unwrap()
-                .count()
-        };
-        let old = s.tmp_path("old", Layout::OneFile);
-        for (n, (old_len, new_len)) in [(20_000usize, 5_000usize), (3_000, 9_000)]
-            .into_iter()
-            .enumerate()
-        {
-            std::fs::write(&old, vec![b'o'; old_len]).unwrap();
-            s.recycler.put(&old).unwrap();
-            // The one just put is taken first (the newest).
-            assert_eq!(free(), n + 1);
-            let id = format!("N{n}");
-            let mut f = s.create_incoming(&id).await;
-            let data: Vec<u8> = (0..new_len).map(|i| b"abcdefgh\r\n"[i % 10]).collect();
-            f.write(&data).await;
-            let mut env = envelope(&id);
-            env.size = data.len() as u64;
-            env.checksum = Some(f.checksum());
-            let kept = f.finish_and_commit(s.clone(), env.clone()).await.unwrap();
-            assert_eq!(kept.as_deref(), Some(&data[..]));
-            assert_eq!(free(), n, "the free file was used");
+        let first = receive(&s, &vec![b'o'; 20_000]).await;
+        delivered(&s, &first.id, 1);
+        let mut last = first.id.clone();
+        for (n, len) in [5_000usize, 9_000, 30_000].into_iter().enumerate() {
+            let data: Vec<u8> = (0..len).map(|i| b"abcdefgh\r\n"[i % 10]).collect();
+            let pooled = s.pool.path(&s.pool.take().unwrap());
+            // (taken and given back: the next message takes the same one)
+            s.pool
+                .give_back(pooled.file_stem().unwrap().to_string_lossy().to_string());
+            let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&pooled).unwrap());
+            let env = receive(&s, &data).await;
+            assert_ne!(env.id, last, "a fresh id");
+            assert_eq!(
+                s.mail_path(&env.id),
+                pooled,
+                "written where the pool file was"
+            );
+            assert_eq!(
+                std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&pooled).unwrap()),
+                inode,
+                "the same file"
+            );
+            assert_eq!(s.pool.free_files(), 0, "the pool file was used");
             assert_eq!(s.read_checked(&env).unwrap(), data);
             let mut whole = data.clone();
             whole.extend(mailfile::tail(&env, data.len() as u64).unwrap());
-            let file = std::fs::read(s.mail_path(&id)).unwrap();
             assert!(
-                file == whole,
-                "the message and its record, nothing of the old file"
+                std::fs::read(&pooled).unwrap() == whole,
+                "the message and its record, nothing of the old file (round {n})"
             );
-            s.remove_soon(&id);
-            s.queue_sync.finish_jobs();
-            assert!(!s.mail_path(&id).exists());
+            delivered(&s, &env.id, 1);
+            last = env.id;
         }
-        assert_eq!(free(), 2, "the delivered files wait for reuse");
-        let mut f = s.create_incoming("R").await;
+        assert_eq!(
+            std::fs::read_dir(d.path().join("spool/tmp"))
+                .unwrap()
+                .count(),
+            0
+        );
+        // Refused: the pool file goes back untouched.
+        let mut f = s.create_incoming().await;
+        let refused = f.id().to_string();
         f.write(b"refused\r\n").await;
         f.discard().await;
-        assert_eq!(free(), 2);
-        assert_eq!(s.recycler.len(), 2, "given back to the pool");
+        assert_eq!(s.pool.take().as_deref(), Some(refused.as_str()));
+        s.pool.give_back(refused);
+        // One message stays queued; a restart finds it and the pool file, holds nothing.
+        let queued = receive(&s, b"queued\r\n").await;
+        let second = receive(&s, b"second\r\n").await;
+        delivered(&s, &second.id, 1);
+        drop(s);
+        let s = Arc::new(Spool::open(d.path()).unwrap());
+        let (envs, problems) = s.load_all().unwrap();
+        assert_eq!(problems, Vec::<String>::new());
+        assert_eq!(envs.len(), 1);
+        assert_eq!(envs[0].id, queued.id);
+        assert_eq!(s.pool.free_files(), 1, "the pool file is free again");
+        assert_eq!(crate::spool::one_file_entries(d.path()), 1);
     }
 }

@@ -3,9 +3,9 @@
 //! — only then does SMTP say `250`.
 //!
 //! Layout under `<data_dir>/spool/`: `tmp/` (being written), `queue/` (accepted, in process or
-//! delivery), `hold/` (quarantined, with a `.reason` file an admin can see), `free/` (files of
-//! delivered messages kept for reuse, [`recycle`]; nothing in it is a message). A queued message is
-//! stored in one of two layouts:
+//! delivery), `hold/` (quarantined, with a `.reason` file an admin can see), and, in `queue/`,
+//! files named for the next messages ([`pool`]: a message written into one needs no rename and
+//! no directory fsync). A queued message is stored in one of two layouts:
 //!
 //! - **one file**, `queue/<id>.mail` ([`mailfile`]): message, record and footer written,
 //!   fsynced and renamed together; record updates are appended. What this firmware writes.
@@ -21,7 +21,7 @@ pub mod envelope;
 mod hold;
 mod incoming;
 pub mod mailfile;
-mod recycle;
+pub mod pool;
 mod status;
 
 use std::fs;
@@ -73,8 +73,8 @@ pub struct Spool {
     hold: PathBuf,
     /// fsyncs of `queue/`, shared by concurrent commits and removals (group commit).
     queue_sync: std::sync::Arc<dirsync::DirSync>,
-    /// Files of delivered messages, written over by the next ones (`free/`).
-    recycler: std::sync::Arc<recycle::Recycler>,
+    /// Files in `queue/` named for the next messages, written over by them.
+    pool: std::sync::Arc<pool::Pool>,
     /// New messages are written in the one-file layout ([`mailfile`]); off while the firmware
     /// slot is on trial.
     one_file: AtomicBool,
@@ -103,22 +103,20 @@ struct QueuedFiles {
 }
 
 impl QueuedFiles {
-    /// Removes the message's files (blocking): its `.mail` file — into `recycler`'s pool when
-    /// given, else unlinked — or else its `.env` record first and then its `.msg` file, so that
-    /// a crash in between leaves a message file without a record (never acknowledged state,
-    /// removed at start). Says which layout it was (with a pool: `TwoFiles`, all were tried);
-    /// a file already gone is no error, and a `.msg` file that cannot be removed is only
-    /// logged (the start removes it).
-    fn remove(self, recycler: Option<&recycle::Recycler>) -> Result<Layout, SpoolError> {
-        let mail = match recycler {
-            // Ok also when there is no such file: the two files are tried as well.
-            Some(pool) => pool.put(&self.mail),
-            None => fs::remove_file(&self.mail),
+    /// Removes the message's files (blocking): its `.mail` file — into `pool` when given, else
+    /// unlinked — or else its `.env` record first and then its `.msg` file, so that a crash in
+    /// between leaves a message file without a record (never acknowledged state, removed at
+    /// start). A file already gone is no error, and a `.msg` file that cannot be removed is
+    /// only logged (the start removes it).
+    fn remove(self, pool: Option<&pool::Pool>) -> Result<Removed, SpoolError> {
+        let mail = match pool {
+            Some(pool) => pool.recycle(&self.mail),
+            None => fs::remove_file(&self.mail).map(|()| None),
         };
         match mail {
-            Ok(()) if recycler.is_none() => return Ok(Layout::OneFile),
+            Ok(pooled) => return Ok(Removed::OneFile(pooled)),
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(&self.mail)(e)),
-            _ => {}
+            Err(_) => {}
         }
         match fs::remove_file(&self.env) {
             Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(io_err(&self.env)(e)),
@@ -128,8 +126,16 @@ impl QueuedFiles {
             Err(e) if e.kind() != io::ErrorKind::NotFound => removal_failed(&self.msg, &e),
             _ => {}
         }
-        Ok(Layout::TwoFiles)
+        Ok(Removed::TwoFiles)
     }
+}
+
+/// What [`QueuedFiles::remove`] removed.
+enum Removed {
+    /// A `.mail` file; renamed into the pool under this id, if it was.
+    OneFile(Option<String>),
+    /// The two files (or nothing was there).
+    TwoFiles,
 }
 
 /// Unique, sortable queue ids: arrival time in microseconds, a per-process counter and randomness,
@@ -154,11 +160,12 @@ pub fn valid_id(id: &str) -> bool {
 impl Spool {
     pub fn open(data_dir: &Path) -> Result<Spool, SpoolError> {
         let root = data_dir.join("spool");
-        let free = root.join("free");
         fs::create_dir_all(&root).map_err(io_err(&root))?;
-        let recycler = recycle::Recycler::open(free.clone()).map_err(io_err(&free))?;
+        // The pool of the firmware before this one (delivered files to write over); nothing in
+        // it was ever a message.
+        let _ = fs::remove_dir_all(root.join("free"));
         let s = Spool {
-            recycler: std::sync::Arc::new(recycler),
+            pool: std::sync::Arc::new(pool::Pool::new(root.join("queue"))),
             tmp: root.join("tmp"),
             queue: root.join("queue"),
             hold: root.join("hold"),
@@ -185,6 +192,11 @@ impl Spool {
     /// good: the firmware before this one reads only the two-file layout.
     pub fn set_one_file(&self, on: bool) {
         self.one_file.store(on, Ordering::Relaxed);
+        if !on {
+            // The pool's files are `.mail` files the firmware before would not understand.
+            self.pool.drain();
+            self.queue_sync.sync_soon();
+        }
     }
 
     /// The layout new messages are written in.
@@ -233,7 +245,7 @@ impl Spool {
         self.commit_from(&self.tmp_path(&env.id, layout), env, layout)
     }
 
-    /// [`Spool::commit`] of the file at `tmp` (a temporary file, or a reused one from `free/`).
+    /// [`Spool::commit`] of the file at `tmp`.
     fn commit_from(&self, tmp: &Path, env: &Envelope, layout: Layout) -> Result<(), SpoolError> {
         let res = match layout {
             Layout::OneFile => {
@@ -391,17 +403,24 @@ impl Spool {
     }
 
     /// [`Spool::remove`] without waiting: the spool's background thread removes the files of
-    /// either layout soon (a small `.mail` file goes to `free/` for reuse, [`recycle`]) and
-    /// syncs the directory after. For messages whose delivery is recorded as done: until the
-    /// file is gone a restart would deliver the message again, never lose it.
+    /// either layout soon (a small `.mail` file goes into the [`pool`] for the next message
+    /// once its new name is durable) and syncs the directory after. For messages whose
+    /// delivery is recorded as done: until the file is gone a restart would deliver the message
+    /// again, never lose it.
     pub fn remove_soon(&self, id: &str) {
         let files = self.files_of(id);
-        let recycler = self.recycler.clone();
-        self.queue_sync.soon(dirsync::Job::new(move || {
-            if let Err(e) = files.remove(Some(&recycler)) {
-                tracing::error!(error = %e, "cannot remove a delivered message's spool file");
-            }
-        }));
+        let pool = self.pool.clone();
+        self.queue_sync
+            .soon(dirsync::Job::new(move || match files.remove(Some(&pool)) {
+                Ok(Removed::OneFile(Some(id))) => {
+                    Some(Box::new(move || pool.ready(id)) as dirsync::After)
+                }
+                Ok(_) => None,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot remove a delivered message's spool file");
+                    None
+                }
+            }));
     }
 
     /// Remove a message: its `.mail` file, made durable soon without waiting
@@ -410,8 +429,8 @@ impl Spool {
     /// state), durable on return.
     pub fn remove(&self, id: &str) -> Result<(), SpoolError> {
         match self.files_of(id).remove(None)? {
-            Layout::OneFile => self.queue_sync.sync_soon(),
-            Layout::TwoFiles => self.queue_sync.sync().map_err(io_err(&self.queue))?,
+            Removed::OneFile(_) => self.queue_sync.sync_soon(),
+            Removed::TwoFiles => self.queue_sync.sync().map_err(io_err(&self.queue))?,
         }
         Ok(())
     }
@@ -435,6 +454,7 @@ impl Spool {
         let mut problems = vec![];
         let mut msgs = std::collections::HashSet::new();
         let mut records = vec![];
+        let mut pooled = vec![];
         for e in fs::read_dir(&self.queue).map_err(io_err(&self.queue))? {
             let e = e.map_err(io_err(&self.queue))?;
             let name = e.file_name().to_string_lossy().to_string();
@@ -448,7 +468,14 @@ impl Spool {
         }
         for (id, layout) in records {
             let parsed = match layout {
-                Layout::OneFile => self.load_mail(&id),
+                Layout::OneFile => match self.load_mail(&id) {
+                    Ok(Some(env)) => Ok(env),
+                    Ok(None) => {
+                        pooled.push(id);
+                        continue;
+                    }
+                    Err(why) => Err(why),
+                },
                 Layout::TwoFiles => self.load_two_files(&id, &msgs),
             };
             msgs.remove(&id);
@@ -463,20 +490,34 @@ impl Spool {
         for orphan in msgs {
             let _ = fs::remove_file(self.message_path(&orphan));
         }
+        // The pool files' names were read from the directory, which may not be on disk yet (a
+        // restart, not a power cut): durable before a message is written into one.
+        self.queue_sync.sync().map_err(io_err(&self.queue))?;
+        tracing::debug!(files = pooled.len(), "spool: pool files found");
+        for id in pooled {
+            self.pool.give_back(id);
+        }
         envs.sort_by(|a, b| a.id.cmp(&b.id));
         Ok((envs, problems))
     }
 
-    /// The record of a `.mail` file, checked as [`Spool::load_two_files`] checks an `.env`.
-    fn load_mail(&self, id: &str) -> Result<Envelope, String> {
+    /// The record of a `.mail` file, checked as [`Spool::load_two_files`] checks an `.env`;
+    /// `None` for a pool file ([`pool`]: empty, or its newest record is another message's).
+    fn load_mail(&self, id: &str) -> Result<Option<Envelope>, String> {
         let p = self.mail_path(id);
         let mut f = fs::File::open(&p).map_err(|e| format!("message file unreadable: {e}"))?;
+        if f.metadata().is_ok_and(|m| m.len() == 0) {
+            return Ok(None);
+        }
         let rec = mailfile::read_record(&mut f)?;
+        if rec.env.id != id {
+            return Ok(None);
+        }
         check_record(&rec.env, id)?;
         if rec.message_len < rec.env.size {
             return Err(self.truncated(&rec.env, rec.message_len).to_string());
         }
-        Ok(rec.env)
+        Ok(Some(rec.env))
     }
 
     /// The `.env` record of a two-file message, checked against its message file.
@@ -504,14 +545,30 @@ impl Spool {
 }
 
 /// How many messages in `<data_dir>/spool` (queued or held) are stored in the one-file layout:
-/// firmware older than this one cannot read them (the updater refuses such a downgrade).
+/// firmware older than this one cannot read them (the updater refuses such a downgrade). The
+/// files of the [`pool`] are no messages.
 pub fn one_file_entries(data_dir: &Path) -> usize {
     ["queue", "hold"]
         .iter()
         .filter_map(|d| fs::read_dir(data_dir.join("spool").join(d)).ok())
         .flat_map(|rd| rd.flatten())
-        .filter(|e| e.path().extension().is_some_and(|x| x == mailfile::EXT))
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == mailfile::EXT) && !is_pool_file(p))
         .count()
+}
+
+/// Whether `.mail` file `path` is a pool file: empty, or its newest record names another id.
+fn is_pool_file(path: &Path) -> bool {
+    let Some(id) = path.file_stem().and_then(|s| s.to_str()) else {
+        return false;
+    };
+    let Ok(mut f) = fs::File::open(path) else {
+        return false;
+    };
+    if f.metadata().is_ok_and(|m| m.len() == 0) {
+        return true;
+    }
+    mailfile::read_record(&mut f).is_ok_and(|r| r.env.id != id)
 }
 
 /// What every record must satisfy to be used: a version this firmware knows, and its own id.

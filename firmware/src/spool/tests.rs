@@ -188,6 +188,36 @@ fn a_cut_or_damaged_mail_file_is_held() {
     assert_eq!(s.read_checked(&envs[1]).unwrap(), b"abc");
 }
 
+/// What a crash can leave of the pool ([`pool`]): an empty `.mail` file, or one whose newest
+/// record is another (delivered) message's — a pool file, also when a new message was being
+/// written over it and never acknowledged. Neither is a message nor held; both are free
+/// again, and the `free/` directory of the firmware before is gone.
+#[test]
+fn pool_files_left_by_a_crash_are_free_again_not_held() {
+    let d = tempfile::tempdir().unwrap();
+    let s = spool_in(d.path(), Layout::OneFile);
+    s.store(&sample("OLD"), b"abc").unwrap();
+    s.store(&sample("REAL"), b"abc").unwrap();
+    fs::rename(s.mail_path("OLD"), s.mail_path("FRESH")).unwrap();
+    fs::write(s.mail_path("EMPTY"), b"").unwrap();
+    fs::create_dir_all(d.path().join("spool/free")).unwrap();
+    fs::write(d.path().join("spool/free/X"), b"garbage").unwrap();
+    drop(s);
+    let s = spool_in(d.path(), Layout::OneFile);
+    assert!(!d.path().join("spool/free").exists());
+    let (envs, problems) = s.load_all().unwrap();
+    assert_eq!(problems, Vec::<String>::new());
+    assert_eq!(envs.len(), 1);
+    assert_eq!(envs[0].id, "REAL");
+    assert!(s.held().is_empty());
+    assert_eq!(s.pool.free_files(), 2);
+    assert_eq!(one_file_entries(d.path()), 1, "pool files are no messages");
+    // The old layout for new messages (a downgrade to come): the pool is emptied.
+    s.set_one_file(false);
+    assert_eq!(s.pool.free_files(), 0);
+    assert!(!s.mail_path("FRESH").exists() && !s.mail_path("EMPTY").exists());
+}
+
 #[test]
 fn linked_children_share_bytes() {
     let d = tempfile::tempdir().unwrap();

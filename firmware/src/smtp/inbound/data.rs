@@ -12,9 +12,7 @@ use super::session::{Next, Session};
 use crate::clock::{rfc2822, unix_now};
 use crate::config::{BareLf, Config};
 use crate::smtp::reply::{self, Reply};
-use crate::spool::{
-    new_queue_id, ClientInfo, Envelope, IncomingFile, Recipient, Stage, ENVELOPE_VERSION,
-};
+use crate::spool::{ClientInfo, Envelope, IncomingFile, Recipient, Stage, ENVELOPE_VERSION};
 
 /// Longest piece of a line handled at once; longer lines are streamed in pieces.
 const PIECE: usize = 64 * 1024;
@@ -82,8 +80,8 @@ impl Session {
             return Next::Close;
         }
         let cfg = self.cfg.clone();
-        let id = new_queue_id();
-        let mut file = self.server.spool.create_incoming(&id).await;
+        let mut file = self.server.spool.create_incoming().await;
+        let id = file.id().to_string();
         let received = self.received_header(&id, &tx.rcpts);
         file.write(received.as_bytes()).await;
         let deadline = std::time::Duration::from_secs(cfg.smtp.data_timeout_secs);
@@ -111,7 +109,8 @@ impl Session {
             self.reply(&r);
             return Next::Continue;
         }
-        // Durable: flush, fsync the file, then commit (rename + fsync dir) — then 250.
+        // Durable: written and fsynced under its final name (a pool file), or fsynced, renamed
+        // into the queue and the directory fsynced — then 250.
         let checksum = file.checksum();
         let mut env = self.envelope(id, &tx, scan.size + received.len() as u64);
         env.checksum = Some(checksum);
