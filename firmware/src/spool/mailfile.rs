@@ -10,8 +10,10 @@
 //! Why one file: the two-file layout (`<id>.msg` + `<id>.env`) cost two file creations, two
 //! fsyncs and two unlinks per message, and ext4 pays for each inode allocated among freshly
 //! deleted ones (BENCHMARKS.md, issue 15). Here a message is written once (data, record and
-//! footer in the same write), fsynced once, renamed into `queue/` and the directory fsynced
-//! (shared by concurrent sessions, [`super::dirsync`]).
+//! footer in the same write) and fsynced once: into a file of the [`super::pool`] that already
+//! has its name, or into `tmp/`, then renamed into `queue/` and the directory fsynced (shared by
+//! concurrent sessions, [`super::dirsync`]). A record always carries the id of its own file:
+//! the pool relies on it.
 //!
 //! A later record update (a delivery attempt, a pause) is *appended* as a new record and
 //! footer and the file fdatasynced: no temporary file, no rename, no directory fsync. The

@@ -1,6 +1,7 @@
-//! The spool: the only durable boundary of the mail path (Postfix style). A message is written to
-//! `tmp/`, fsynced, renamed into `queue/` with its envelope record, and the directory is fsynced
-//! — only then does SMTP say `250`.
+//! The spool: the only durable boundary of the mail path (Postfix style). A message and its
+//! envelope record are written into a [`pool`] file that already carries the message's name in
+//! `queue/` and fsynced, or written to `tmp/`, fsynced, renamed into `queue/` and the directory
+//! fsynced — only then does SMTP say `250`.
 //!
 //! Layout under `<data_dir>/spool/`: `tmp/` (being written), `queue/` (accepted, in process or
 //! delivery), `hold/` (quarantined, with a `.reason` file an admin can see), and, in `queue/`,
