@@ -27,8 +27,9 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
-/// Most files kept in the pool, free or waiting for their directory fsync.
-pub const MAX_FILES: usize = 64;
+/// Most files kept in the pool, free or waiting for their directory fsync: more than the
+/// messages in flight at 50 sessions, at most 32 MiB of disk.
+pub const MAX_FILES: usize = 128;
 /// Largest delivered file kept for reuse (bytes); larger ones are unlinked.
 pub const MAX_SIZE: u64 = 256 * 1024;
 
