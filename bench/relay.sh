@@ -249,14 +249,21 @@ dv_gw=$gw dv_port=$gw_port
 # so that the drift of a shared box hits all of them alike. The table shows medians.
 if [ -z "$LARGE_ONLY" ]; then
   rss_start "$pf_master" postfix
+  # Each round starts one relay later than the one before (postfix, s+e, dv; then s+e, dv,
+  # postfix; ...), so that no relay always runs right after the same other one.
+  relays=(postfix segl-sign+encrypt)
+  [ -n "${se2_gw:-}" ] && relays+=(segl-s+e-two-files)
+  relays+=(segl-decrypt+verify)
   for round in $(seq "$ROUNDS"); do
     log "round $round of $ROUNDS"
-    tput_runs postfix "$pf_port" "$pf_sink" alice@example.org bob@partner.test "$pf_master"
-    tput_runs segl-sign+encrypt "$se_port" "$se_sink" alice@example.org bob@partner.test "$se_gw"
-    if [ -n "${se2_gw:-}" ]; then
-      tput_runs segl-s+e-two-files "$se2_port" "$se2_sink" alice@example.org bob@partner.test "$se2_gw"
-    fi
-    tput_runs segl-decrypt+verify "$dv_port" "$dv_sink" bob@partner.test alice@example.org "$dv_gw" "$pki/encrypted.eml"
+    for k in $(seq 0 $((${#relays[@]} - 1))); do
+      case ${relays[$(((k + round - 1) % ${#relays[@]}))]} in
+      postfix) tput_runs postfix "$pf_port" "$pf_sink" alice@example.org bob@partner.test "$pf_master" ;;
+      segl-sign+encrypt) tput_runs segl-sign+encrypt "$se_port" "$se_sink" alice@example.org bob@partner.test "$se_gw" ;;
+      segl-s+e-two-files) tput_runs segl-s+e-two-files "$se2_port" "$se2_sink" alice@example.org bob@partner.test "$se2_gw" ;;
+      segl-decrypt+verify) tput_runs segl-decrypt+verify "$dv_port" "$dv_sink" bob@partner.test alice@example.org "$dv_gw" "$pki/encrypted.eml" ;;
+      esac
+    done
   done
   rss_stop
   echo "segl-sign+encrypt $(hwm "$se_gw")" >"$dir/segl-sign+encrypt.rss"
