@@ -437,5 +437,11 @@ mod tests {
         assert_eq!(envs[0].id, queued.id);
         assert_eq!(s.pool.free_files(), 1, "the pool file is free again");
         assert_eq!(crate::spool::one_file_entries(d.path()), 1);
+        // The pool files removed from disk (before a downgrade): the message that takes the
+        // listed one is written as a new file.
+        assert_eq!(crate::spool::drop_pool_files(d.path()), 1);
+        let after = receive(&s, b"after the drop\r\n").await;
+        assert_eq!(s.read_checked(&after).unwrap(), b"after the drop\r\n");
+        assert_eq!(crate::spool::one_file_entries(d.path()), 2);
     }
 }

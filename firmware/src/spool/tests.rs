@@ -212,6 +212,13 @@ fn pool_files_left_by_a_crash_are_free_again_not_held() {
     assert!(s.held().is_empty());
     assert_eq!(s.pool.free_files(), 2);
     assert_eq!(one_file_entries(d.path()), 1, "pool files are no messages");
+    // Before a downgrade they go from disk (spool::incoming's tests: a message that took one
+    // is then written as a new file).
+    let handed_out = s.pool.take().unwrap();
+    assert_eq!(drop_pool_files(d.path()), 2);
+    assert!(s.mail_path("REAL").exists());
+    assert!(!s.pool.path(&handed_out).exists());
+    s.pool.give_back(handed_out);
     // The old layout for new messages (a downgrade to come): the pool is emptied.
     s.set_one_file(false);
     assert_eq!(s.pool.free_files(), 0);

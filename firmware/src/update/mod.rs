@@ -395,6 +395,12 @@ impl Updater {
                 version: version.to_string(),
                 messages: n,
             }),
+            _ if older => {
+                // No message in the new layout; the spool's pool files go too.
+                let n = crate::spool::drop_pool_files(data_dir);
+                tracing::info!(files = n, "spool: pool emptied before a downgrade");
+                Ok(())
+            }
             _ => Ok(()),
         }
     }
