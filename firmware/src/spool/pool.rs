@@ -137,6 +137,41 @@ impl Pool {
     }
 }
 
+/// Removes the pool's files from `<data_dir>/spool/queue` (before a downgrade: the firmware
+/// before the pool would hold them as damaged messages). A running spool that hands one out
+/// afterwards writes its message as a new file instead. Returns how many went.
+pub fn drop_pool_files(data_dir: &Path) -> usize {
+    let queue = data_dir.join("spool").join("queue");
+    let pool_files: Vec<PathBuf> = fs::read_dir(&queue)
+        .into_iter()
+        .flat_map(|rd| rd.flatten())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == super::mailfile::EXT) && is_pool_file(p))
+        .collect();
+    let gone = pool_files
+        .iter()
+        .filter(|p| fs::remove_file(p).is_ok())
+        .count();
+    if gone > 0 {
+        let _ = crate::durable::sync_dir(&queue);
+    }
+    gone
+}
+
+/// Whether `.mail` file `path` is a pool file: empty, or its newest record names another id.
+pub(super) fn is_pool_file(path: &Path) -> bool {
+    let Some(id) = path.file_stem().and_then(|s| s.to_str()) else {
+        return false;
+    };
+    let Ok(mut f) = fs::File::open(path) else {
+        return false;
+    };
+    if f.metadata().is_ok_and(|m| m.len() == 0) {
+        return true;
+    }
+    super::mailfile::read_record(&mut f).is_ok_and(|r| r.env.id != id)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
