@@ -20,7 +20,9 @@
 //! message can forge a record for an id it does not know yet.
 //!
 //! A message larger than the receiver keeps in memory goes to `tmp/` as before and its rename
-//! replaces the pool file; a refused message gives the untouched file back.
+//! replaces the pool file; a refused message gives the untouched file back. The firmware before
+//! the pool would hold its files as damaged messages: they are emptied when new messages switch
+//! to the two-file layout, and removed from disk before a downgrade ([`drop_pool_files`]).
 
 use std::fs;
 use std::io;
