@@ -221,8 +221,7 @@ impl IncomingFile {
                     Err(e) if e.kind() == io::ErrorKind::NotFound => {}
                     Err(e) => {
                         // Half written, never acknowledged: neither a message nor a pool file.
-                        let _ = std::fs::remove_file(&at);
-                        spool.queue_sync.sync_soon();
+                        let _ = spool.remove(&env.id);
                         return Err(io_err(&at)(e));
                     }
                 }
@@ -234,16 +233,11 @@ impl IncomingFile {
                     drop(disk.file.take());
                     spool.commit_from(&disk.path, &env, layout)
                 });
-            match (res, pooled) {
-                (Ok(()), _) => Ok(kept(in_memory, buf, len)),
-                (Err(e), pool) => {
-                    // The pool file was not written into.
-                    if let Some(pool) = pool {
-                        pool.give_back(env.id.clone());
-                    }
-                    Err(e)
-                }
+            if let (Err(_), Some(pool)) = (&res, pooled) {
+                // The pool file was not written into.
+                pool.give_back(env.id.clone());
             }
+            res.map(|()| kept(in_memory, buf, len))
         })
         .await
         .unwrap_or_else(|e| Err(io_err(&path)(io::Error::other(e.to_string()))))

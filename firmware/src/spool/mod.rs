@@ -508,13 +508,9 @@ impl Spool {
     fn load_mail(&self, id: &str) -> Result<Option<Envelope>, String> {
         let p = self.mail_path(id);
         let mut f = fs::File::open(&p).map_err(|e| format!("message file unreadable: {e}"))?;
-        if f.metadata().is_ok_and(|m| m.len() == 0) {
+        let Some(rec) = pool::own_record(&mut f, id)? else {
             return Ok(None);
-        }
-        let rec = mailfile::read_record(&mut f)?;
-        if rec.env.id != id {
-            return Ok(None);
-        }
+        };
         check_record(&rec.env, id)?;
         if rec.message_len < rec.env.size {
             return Err(self.truncated(&rec.env, rec.message_len).to_string());

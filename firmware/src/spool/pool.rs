@@ -160,18 +160,25 @@ pub fn drop_pool_files(data_dir: &Path) -> usize {
     gone
 }
 
-/// Whether `.mail` file `path` is a pool file: empty, or its newest record names another id.
+/// Whether `.mail` file `path` is a pool file ([`own_record`] says so).
 pub(super) fn is_pool_file(path: &Path) -> bool {
     let Some(id) = path.file_stem().and_then(|s| s.to_str()) else {
         return false;
     };
-    let Ok(mut f) = fs::File::open(path) else {
-        return false;
-    };
-    if f.metadata().is_ok_and(|m| m.len() == 0) {
-        return true;
+    fs::File::open(path).is_ok_and(|mut f| matches!(own_record(&mut f, id), Ok(None)))
+}
+
+/// The newest record of `.mail` file `file` named `id`, or `None` when it is a pool file: empty,
+/// or its newest record names another id (see the module doc). `Err` says why it has none.
+pub(super) fn own_record(
+    file: &mut fs::File,
+    id: &str,
+) -> Result<Option<super::mailfile::Record>, String> {
+    if file.metadata().is_ok_and(|m| m.len() == 0) {
+        return Ok(None);
     }
-    super::mailfile::read_record(&mut f).is_ok_and(|r| r.env.id != id)
+    let rec = super::mailfile::read_record(file)?;
+    Ok((rec.env.id == id).then_some(rec))
 }
 
 #[cfg(test)]
